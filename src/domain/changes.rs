@@ -1,0 +1,166 @@
+//! What a decision hands to the store: every write, audit event and outgoing mail of one
+//! command, to be applied all together or not at all (spec: ERR-2).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{
+    event::{Event, EventActor, EventKind},
+    ids::{EventId, MemberId, OrganizationId, TeamId, UserId},
+    invitation::Invitation,
+    member::Member,
+    organization::Organization,
+    outbox::OutboxMessage,
+    team::Team,
+    token::InvitationToken,
+};
+use crate::error::Error;
+
+/// How a change set touches its organization's row.
+#[derive(Debug, Clone)]
+pub enum OrganizationWrite {
+    /// Not at all: the change does not depend on organization-wide counts.
+    Untouched,
+    /// Check that the organization is still at `expected_version` and bump it. Used by every
+    /// change to memberships, roles and invitations, so that seat-cap (ORG-4) and
+    /// last-administrator (ADM-5) decisions serialize per organization.
+    Touch {
+        /// The version the decision read.
+        expected_version: u64,
+    },
+    /// Write the organization; its `version` is the one read (0: create it).
+    Put(Organization),
+}
+
+/// One row written by a change set. Entities carry the version they were read at; 0 means
+/// the row must not exist yet. The store writes them at version + 1.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Write {
+    /// Insert or update a member. The store refuses a second member for the same
+    /// (organization, user) with `StoreError::Duplicate` (spec: INV-11).
+    PutMember(Member),
+    /// Remove a member and their team memberships.
+    DeleteMember {
+        /// The member.
+        member: MemberId,
+        /// The version read.
+        expected_version: u64,
+    },
+    /// Insert or update an invitation. The store refuses a second pending invitation for the
+    /// same (organization, email) with `StoreError::Duplicate` (spec: INV-8).
+    PutInvitation(Invitation),
+    /// Insert or update a team. Team names are unique per organization, regardless of case.
+    PutTeam(Team),
+    /// Delete a team and its memberships; members stay in the organization.
+    DeleteTeam {
+        /// The team.
+        team: TeamId,
+        /// The version read.
+        expected_version: u64,
+    },
+    /// Put a member in a team; a second time is `StoreError::Duplicate`.
+    AddTeamMember {
+        /// The team.
+        team: TeamId,
+        /// The member.
+        member: MemberId,
+    },
+    /// Take a member out of a team; absent is `StoreError::Conflict`.
+    RemoveTeamMember {
+        /// The team.
+        team: TeamId,
+        /// The member.
+        member: MemberId,
+    },
+}
+
+/// Everything one command changes in one organization.
+#[derive(Debug, Clone)]
+pub struct ChangeSet {
+    /// The organization every write belongs to.
+    pub organization: OrganizationId,
+    /// How the organization's own row is touched.
+    pub organization_write: OrganizationWrite,
+    /// Rows to write, in order.
+    pub writes: Vec<Write>,
+    /// Audit events to append (spec: INV-12).
+    pub events: Vec<Event>,
+    /// Mail to queue, in the same commit (spec: INV-9).
+    pub outbox: Vec<OutboxMessage>,
+}
+
+impl ChangeSet {
+    /// An empty change set for `organization`.
+    pub fn new(organization: OrganizationId, organization_write: OrganizationWrite) -> Self {
+        Self {
+            organization,
+            organization_write,
+            writes: Vec::new(),
+            events: Vec::new(),
+            outbox: Vec::new(),
+        }
+    }
+
+    /// Whether it changes nothing at all.
+    pub fn is_empty(&self) -> bool {
+        matches!(self.organization_write, OrganizationWrite::Untouched)
+            && self.writes.is_empty()
+            && self.events.is_empty()
+            && self.outbox.is_empty()
+    }
+}
+
+/// A decision of the pure core: the outcome to return and the changes to commit.
+#[derive(Debug)]
+pub struct Decision<T> {
+    /// What the command returns once the changes are committed.
+    pub outcome: T,
+    /// What to commit.
+    pub changes: ChangeSet,
+}
+
+/// Where the core gets fresh ids and tokens. The core never reads a clock or a random
+/// source itself: the shell passes one of these in, and tests pass a deterministic one.
+pub trait Fresh: std::fmt::Debug {
+    /// A fresh, unique id.
+    fn uuid(&mut self) -> Uuid;
+
+    /// A fresh, unguessable invitation token (spec: INV-6).
+    ///
+    /// # Errors
+    /// [`Error::Randomness`] when no secure randomness is available.
+    fn token(&mut self) -> Result<InvitationToken, Error>;
+}
+
+/// The inputs every decision shares: when, by whom, and where fresh values come from.
+#[derive(Debug)]
+pub struct Context<'a> {
+    /// The time of the command, from the `Clock`.
+    pub now: DateTime<Utc>,
+    /// Who acts, as recorded in the audit trail.
+    pub actor: EventActor,
+    /// Fresh ids and tokens.
+    pub fresh: &'a mut dyn Fresh,
+}
+
+impl Context<'_> {
+    /// An audit event for `organization`, stamped with this context's time and actor.
+    pub fn event(&mut self, organization: OrganizationId, kind: EventKind) -> Event {
+        Event {
+            id: EventId::from_uuid(self.fresh.uuid()),
+            organization,
+            at: self.now,
+            actor: self.actor.clone(),
+            kind,
+        }
+    }
+
+    /// The acting user, when the actor is one.
+    pub fn user(&self) -> Option<UserId> {
+        match &self.actor {
+            EventActor::User { user } => Some(*user),
+            _ => None,
+        }
+    }
+}

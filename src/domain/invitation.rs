@@ -1,0 +1,719 @@
+//! Invitations and their state machine (spec: INV-1..8, INV-10..12).
+//!
+//! The transitions are pure functions of (invitation, command, `now`): they consume the
+//! invitation, so a stale copy cannot be reused, and return the next state or an error. The
+//! decisions below combine them with the organization's state into a [`ChangeSet`].
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    bulk::{BulkLineError, ParsedPaste, RejectedEntry},
+    changes::{ChangeSet, Context, Decision, OrganizationWrite, Write},
+    email::EmailAddress,
+    event::{EventActor, EventKind},
+    ids::{InvitationId, MemberId, OutboxId, TeamId, UserId},
+    member::Member,
+    organization::{Organization, SeatUsage},
+    outbox::{MailContent, OutboxMessage},
+    role::{Role, RoleSet},
+    team::Team,
+    text::Profile,
+    token::{InvitationToken, TokenHash},
+};
+use crate::error::Error;
+
+/// Lifecycle of an invitation. `Accepted`, `Declined` and `Revoked` are final (spec: INV-1).
+/// Expiry is not a status: an expired invitation stays `Pending` (spec: INV-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    /// Sent, not yet answered.
+    Pending,
+    /// Accepted: the invitee became a member.
+    Accepted,
+    /// Declined by the invitee.
+    Declined,
+    /// Revoked by an administrator.
+    Revoked,
+}
+
+impl InvitationStatus {
+    /// The stable lowercase name used in storage.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Accepted => "accepted",
+            Self::Declined => "declined",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    /// Parses [`InvitationStatus::as_str`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Pending, Self::Accepted, Self::Declined, Self::Revoked]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for InvitationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A single-use offer to join an organization with a role and, optionally, a team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    /// Its id.
+    pub id: InvitationId,
+    /// The organization.
+    pub organization: super::ids::OrganizationId,
+    /// The invited address.
+    pub email: EmailAddress,
+    /// The invitee's name, when given (administrator invitations, spec: ADM-4).
+    pub invitee: Option<Profile>,
+    /// The role acceptance grants (spec: INV-7).
+    pub role: Role,
+    /// The team acceptance joins (spec: INV-7).
+    pub team: Option<TeamId>,
+    /// Where it is in its lifecycle.
+    pub status: InvitationStatus,
+    /// The SHA-256 of the current link's token; the token itself is never stored (INV-6).
+    pub token_hash: TokenHash,
+    /// Who sent it.
+    pub invited_by: UserId,
+    /// When it was first sent.
+    pub created_at: DateTime<Utc>,
+    /// When the current link was sent.
+    pub sent_at: DateTime<Utc>,
+    /// When the current link stops working (spec: INV-2).
+    pub expires_at: DateTime<Utc>,
+    /// How many times it was resent (spec: INV-3).
+    pub resend_count: u32,
+    /// When it reached a final status.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The user who accepted or revoked it.
+    pub closed_by: Option<UserId>,
+    /// Optimistic-concurrency version; 0 means not yet stored.
+    pub version: u64,
+}
+
+/// Who is accepting, as the host knows them (spec: INV-5, INV-6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acceptance {
+    /// The signed-in user.
+    pub user: UserId,
+    /// The user's verified email; must match the invited one, regardless of case.
+    pub email: EmailAddress,
+    /// The user's name, for their membership.
+    pub profile: Profile,
+    /// Whether the user had an account before this invitation (spec: INV-5, USR-3).
+    pub existing_account: bool,
+    /// Whether the user acknowledged the existing-account warning.
+    pub warning_acknowledged: bool,
+}
+
+impl Invitation {
+    /// Whether the link has expired at `now` (spec: INV-2). Derived, never stored.
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        now >= self.expires_at
+    }
+
+    /// Whether it counts against the seat cap at `now` (spec: ORG-4).
+    pub fn holds_seat(&self, now: DateTime<Utc>) -> bool {
+        self.status == InvitationStatus::Pending && !self.is_expired(now)
+    }
+
+    fn pending(&self) -> Result<(), Error> {
+        match self.status {
+            InvitationStatus::Pending => Ok(()),
+            status => Err(Error::InvitationNotPending { status }),
+        }
+    }
+
+    fn pending_unexpired(&self, now: DateTime<Utc>) -> Result<(), Error> {
+        self.pending()?;
+        if self.is_expired(now) {
+            return Err(Error::InvitationExpired {
+                expired_at: self.expires_at,
+            });
+        }
+        Ok(())
+    }
+
+    /// Accepts: pending, unexpired, the invited address, warning acknowledged when needed
+    /// (spec: INV-1, INV-2, INV-5, INV-6).
+    ///
+    /// # Errors
+    /// [`Error::InvitationNotPending`], [`Error::InvitationExpired`], [`Error::EmailMismatch`],
+    /// [`Error::WarningNotAcknowledged`].
+    pub fn accept(mut self, by: &Acceptance, now: DateTime<Utc>) -> Result<Self, Error> {
+        self.pending_unexpired(now)?;
+        if by.email != self.email {
+            return Err(Error::EmailMismatch);
+        }
+        if by.existing_account && !by.warning_acknowledged {
+            return Err(Error::WarningNotAcknowledged);
+        }
+        self.status = InvitationStatus::Accepted;
+        self.closed_at = Some(now);
+        self.closed_by = Some(by.user);
+        Ok(self)
+    }
+
+    /// Declines: pending and unexpired (spec: INV-1, INV-2).
+    ///
+    /// # Errors
+    /// [`Error::InvitationNotPending`], [`Error::InvitationExpired`].
+    pub fn decline(mut self, now: DateTime<Utc>) -> Result<Self, Error> {
+        self.pending_unexpired(now)?;
+        self.status = InvitationStatus::Declined;
+        self.closed_at = Some(now);
+        Ok(self)
+    }
+
+    /// Revokes: pending, expired or not; afterwards the link never works (spec: INV-4).
+    ///
+    /// # Errors
+    /// [`Error::InvitationNotPending`].
+    pub fn revoke(mut self, by: UserId, now: DateTime<Utc>) -> Result<Self, Error> {
+        self.pending()?;
+        self.status = InvitationStatus::Revoked;
+        self.closed_at = Some(now);
+        self.closed_by = Some(by);
+        Ok(self)
+    }
+
+    /// Resends: pending, expired or not; a new link with a fresh expiry replaces the old
+    /// one, which stops working (spec: INV-3).
+    ///
+    /// # Errors
+    /// [`Error::InvitationNotPending`].
+    pub fn resend(
+        mut self,
+        token: TokenHash,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<Self, Error> {
+        self.pending()?;
+        self.token_hash = token;
+        self.sent_at = now;
+        self.expires_at = now + ttl;
+        self.resend_count = self.resend_count.saturating_add(1);
+        Ok(self)
+    }
+}
+
+/// An invitation as listings show it, with its derived expiry flag (spec: INV-2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvitationView {
+    /// The invitation.
+    pub invitation: Invitation,
+    /// Whether it is past its expiry; it is still Pending.
+    pub expired: bool,
+}
+
+impl InvitationView {
+    /// Derives the view at `now`.
+    pub fn at(invitation: Invitation, now: DateTime<Utc>) -> Self {
+        let expired = invitation.is_expired(now);
+        Self {
+            invitation,
+            expired,
+        }
+    }
+}
+
+/// What an invitation command returns: the invitation and its token, shown this once
+/// (spec: INV-6). The token also travels in the queued email.
+#[derive(Debug, Clone)]
+pub struct InvitationCreated {
+    /// The invitation as stored.
+    pub invitation: Invitation,
+    /// The secret for the acceptance link. Not stored anywhere but in the undelivered mail.
+    pub token: InvitationToken,
+}
+
+/// What accepting returns.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// The invitation, now accepted.
+    pub invitation: Invitation,
+    /// The new member.
+    pub member: Member,
+}
+
+/// What a bulk invitation returns: one result per pasted entry, nothing lost, nothing twice
+/// (spec: INV-7).
+#[derive(Debug, Clone)]
+pub struct BulkInviteReport {
+    /// The invitations sent, in paste order, with the line each came from.
+    pub invited: Vec<(usize, InvitationCreated)>,
+    /// The entries refused, in paste order, with their reason.
+    pub rejected: Vec<RejectedEntry>,
+}
+
+/// What the store knows about one address in one organization.
+#[derive(Debug, Clone, Default)]
+pub struct AddressState {
+    /// Whether a member has this email.
+    pub member: bool,
+    /// The pending invitation for it, if any.
+    pub pending: Option<Invitation>,
+}
+
+/// What to invite: one address, its role, optional names and team.
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    /// The address.
+    pub email: EmailAddress,
+    /// The invitee's name (required for administrators, spec: ADM-4).
+    pub invitee: Option<Profile>,
+    /// The role to grant.
+    pub role: Role,
+}
+
+/// The organization-wide state an invitation decision reads.
+#[derive(Debug, Clone, Copy)]
+pub struct InviteState<'a> {
+    /// The organization, at the version read.
+    pub organization: &'a Organization,
+    /// The inviting member (already authorized by the policy).
+    pub inviter: &'a Member,
+    /// Seats in use at the time read.
+    pub seats: SeatUsage,
+    /// The team invitees join, when one was named.
+    pub team: Option<&'a Team>,
+    /// How long a link works (spec: INV-2).
+    pub ttl: Duration,
+}
+
+impl InviteState<'_> {
+    fn free_seats(&self) -> Option<u64> {
+        self.organization
+            .seat_cap
+            .map(|cap| u64::from(cap).saturating_sub(self.seats.used()))
+    }
+
+    fn check_administrator_rules(
+        &self,
+        role: Role,
+        invitee: Option<&Profile>,
+    ) -> Result<(), Error> {
+        if role != Role::Administrator {
+            return Ok(());
+        }
+        if !self.organization.has_administrator_team() {
+            return Err(Error::LegacyIntegration);
+        }
+        if !self.organization.is_licensed() {
+            return Err(Error::NoLicense);
+        }
+        if invitee.is_none() {
+            // spec: ADM-4 — email, first and last name are all required.
+            return Err(Error::Invalid(super::validation::ValidationError::Empty {
+                field: super::validation::Field::FirstName,
+            }));
+        }
+        Ok(())
+    }
+
+    fn new_invitation(
+        &self,
+        ctx: &mut Context<'_>,
+        new: NewInvitation,
+        token: &InvitationToken,
+    ) -> Invitation {
+        Invitation {
+            id: InvitationId::from_uuid(ctx.fresh.uuid()),
+            organization: self.organization.id,
+            email: new.email,
+            invitee: new.invitee,
+            role: new.role,
+            team: self.team.map(|t| t.id),
+            status: InvitationStatus::Pending,
+            token_hash: token.hash(),
+            invited_by: self.inviter.user,
+            created_at: ctx.now,
+            sent_at: ctx.now,
+            expires_at: ctx.now + self.ttl,
+            resend_count: 0,
+            closed_at: None,
+            closed_by: None,
+            version: 0,
+        }
+    }
+
+    fn invitation_mail(
+        &self,
+        ctx: &mut Context<'_>,
+        invitation: &Invitation,
+        token: &InvitationToken,
+        resend: bool,
+    ) -> OutboxMessage {
+        OutboxMessage::new(
+            OutboxId::from_uuid(ctx.fresh.uuid()),
+            self.organization.id,
+            invitation.email.clone(),
+            MailContent::Invitation {
+                invitation: invitation.id,
+                organization: self.organization.name.clone(),
+                inviter: self.inviter.profile.clone(),
+                invitee: invitation.invitee.clone(),
+                role: invitation.role,
+                team: self.team.map(|t| t.name.clone()),
+                expires_at: invitation.expires_at,
+                resend,
+            },
+            Some(token.clone()),
+            ctx.now,
+        )
+    }
+
+    fn touch(&self) -> ChangeSet {
+        ChangeSet::new(
+            self.organization.id,
+            OrganizationWrite::Touch {
+                expected_version: self.organization.version,
+            },
+        )
+    }
+
+    fn add_invitation(
+        &self,
+        ctx: &mut Context<'_>,
+        changes: &mut ChangeSet,
+        new: NewInvitation,
+    ) -> Result<InvitationCreated, Error> {
+        let token = ctx.fresh.token()?;
+        let invitation = self.new_invitation(ctx, new, &token);
+        changes
+            .outbox
+            .push(self.invitation_mail(ctx, &invitation, &token, false));
+        changes.events.push(ctx.event(
+            self.organization.id,
+            EventKind::InvitationSent {
+                invitation: invitation.id,
+                email: invitation.email.clone(),
+                role: invitation.role,
+                team: invitation.team,
+            },
+        ));
+        changes
+            .writes
+            .push(Write::PutInvitation(invitation.clone()));
+        Ok(InvitationCreated { invitation, token })
+    }
+}
+
+fn address_refusal(existing: &AddressState) -> Option<BulkLineError> {
+    if existing.member {
+        Some(BulkLineError::AlreadyMember)
+    } else if existing.pending.is_some() {
+        Some(BulkLineError::AlreadyInvited)
+    } else {
+        None
+    }
+}
+
+/// Decides a single invitation (spec: ADM-4, ORG-2, ORG-3, ORG-4, INV-7, INV-8).
+///
+/// # Errors
+/// [`Error::LegacyIntegration`], [`Error::NoLicense`], [`Error::Invalid`] (administrator
+/// without a name), [`Error::AlreadyMember`], [`Error::AlreadyInvited`], [`Error::SeatLimit`],
+/// [`Error::Randomness`].
+pub fn invite(
+    ctx: &mut Context<'_>,
+    state: &InviteState<'_>,
+    new: NewInvitation,
+    existing: &AddressState,
+) -> Result<Decision<InvitationCreated>, Error> {
+    state.check_administrator_rules(new.role, new.invitee.as_ref())?;
+    match address_refusal(existing) {
+        Some(BulkLineError::AlreadyMember) => return Err(Error::AlreadyMember),
+        Some(_) => return Err(Error::AlreadyInvited),
+        None => {}
+    }
+    if let (Some(cap), Some(0)) = (state.organization.seat_cap, state.free_seats()) {
+        let excess = state
+            .seats
+            .used()
+            .saturating_add(1)
+            .saturating_sub(u64::from(cap));
+        return Err(Error::SeatLimit { cap, excess });
+    }
+    let mut changes = state.touch();
+    let outcome = state.add_invitation(ctx, &mut changes, new)?;
+    Ok(Decision { outcome, changes })
+}
+
+/// Decides a bulk invitation: every valid, new address gets an invitation, every other
+/// entry is reported with its reason, in paste order (spec: INV-7, ORG-4).
+///
+/// # Errors
+/// [`Error::Invalid`] when `role` is Administrator (administrators are invited one by one
+/// with their names, spec: ADM-4), [`Error::Randomness`].
+pub fn invite_many(
+    ctx: &mut Context<'_>,
+    state: &InviteState<'_>,
+    paste: ParsedPaste,
+    role: Role,
+    existing: &HashMap<String, AddressState>,
+) -> Result<Decision<BulkInviteReport>, Error> {
+    if role == Role::Administrator {
+        return Err(Error::Invalid(
+            super::validation::ValidationError::Malformed {
+                field: super::validation::Field::Role,
+                reason: "administrators are invited one at a time with their first and last name",
+            },
+        ));
+    }
+    let mut changes = state.touch();
+    let mut free = state.free_seats();
+    let mut rejected = paste.rejected;
+    let mut invited = Vec::new();
+    for pasted in paste.addresses {
+        let refusal = existing
+            .get(pasted.email.key())
+            .and_then(address_refusal)
+            .or(match (state.organization.seat_cap, free) {
+                (Some(cap), Some(0)) => Some(BulkLineError::SeatLimit { cap }),
+                _ => None,
+            });
+        if let Some(reason) = refusal {
+            rejected.push(RejectedEntry {
+                line: pasted.line,
+                text: pasted.email.as_str().to_owned(),
+                reason,
+            });
+            continue;
+        }
+        free = free.map(|f| f.saturating_sub(1));
+        let new = NewInvitation {
+            email: pasted.email,
+            invitee: None,
+            role,
+        };
+        invited.push((pasted.line, state.add_invitation(ctx, &mut changes, new)?));
+    }
+    rejected.sort_by_key(|r| r.line);
+    if invited.is_empty() {
+        changes = ChangeSet::new(state.organization.id, OrganizationWrite::Untouched);
+    }
+    Ok(Decision {
+        outcome: BulkInviteReport { invited, rejected },
+        changes,
+    })
+}
+
+/// The organization-wide state an acceptance reads.
+#[derive(Debug, Clone, Copy)]
+pub struct AcceptState<'a> {
+    /// The organization, at the version read.
+    pub organization: &'a Organization,
+    /// Whether the accepting user is already a member.
+    pub already_member: bool,
+    /// Seats in use, counting this invitation while it is pending (spec: ORG-4).
+    pub seats: SeatUsage,
+    /// The invitation's team, if it still exists.
+    pub team: Option<&'a Team>,
+}
+
+/// Decides an acceptance: the invitation becomes Accepted and the invitee a member with the
+/// invited role, granted through [`RoleSet`] like any other grant (spec: INV-1, INV-5, INV-6,
+/// INV-11, ORG-4, ROLE-5).
+///
+/// A team deleted since the invitation was sent is skipped: the member still joins the
+/// organization, which is what the invitation was for.
+///
+/// # Errors
+/// As [`Invitation::accept`], plus [`Error::AlreadyMember`] and [`Error::SeatLimit`].
+pub fn accept(
+    ctx: &mut Context<'_>,
+    state: &AcceptState<'_>,
+    invitation: Invitation,
+    by: &Acceptance,
+) -> Result<Decision<Accepted>, Error> {
+    let invitation = invitation.accept(by, ctx.now)?;
+    if state.already_member {
+        return Err(Error::AlreadyMember);
+    }
+    if let Some(cap) = state.organization.seat_cap {
+        // The invitation's own seat turns into the member's: usage must already fit.
+        let used = state.seats.used();
+        if used > u64::from(cap) {
+            return Err(Error::SeatLimit {
+                cap,
+                excess: used - u64::from(cap),
+            });
+        }
+    }
+    let roles = match invitation.role {
+        Role::Member => RoleSet::learner(),
+        role => RoleSet::learner().grant(role)?,
+    };
+    let member = Member {
+        id: MemberId::from_uuid(ctx.fresh.uuid()),
+        organization: invitation.organization,
+        user: by.user,
+        email: by.email.clone(),
+        profile: by.profile.clone(),
+        roles,
+        joined_at: ctx.now,
+        invitation: Some(invitation.id),
+        version: 0,
+    };
+    let mut changes = ChangeSet::new(
+        state.organization.id,
+        OrganizationWrite::Touch {
+            expected_version: state.organization.version,
+        },
+    );
+    changes.events.push(ctx.event(
+        state.organization.id,
+        EventKind::InvitationAccepted {
+            invitation: invitation.id,
+            user: by.user,
+            email: invitation.email.clone(),
+        },
+    ));
+    changes
+        .writes
+        .push(Write::PutInvitation(invitation.clone()));
+    changes.writes.push(Write::PutMember(member.clone()));
+    if let Some(team) = state.team.filter(|t| Some(t.id) == invitation.team) {
+        changes.writes.push(Write::AddTeamMember {
+            team: team.id,
+            member: member.id,
+        });
+        changes.events.push(ctx.event(
+            state.organization.id,
+            EventKind::TeamMemberAdded {
+                team: team.id,
+                user: by.user,
+            },
+        ));
+    }
+    Ok(Decision {
+        outcome: Accepted { invitation, member },
+        changes,
+    })
+}
+
+/// Decides a decline by whoever holds the link (spec: INV-1, INV-2).
+///
+/// # Errors
+/// As [`Invitation::decline`].
+pub fn decline(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    invitation: Invitation,
+) -> Result<Decision<Invitation>, Error> {
+    let invitation = invitation.decline(ctx.now)?;
+    ctx.actor = EventActor::Invitee {
+        email: invitation.email.clone(),
+    };
+    close(ctx, organization, invitation, |i| {
+        EventKind::InvitationDeclined {
+            invitation: i.id,
+            email: i.email.clone(),
+        }
+    })
+}
+
+/// Decides a revocation (spec: INV-4).
+///
+/// # Errors
+/// As [`Invitation::revoke`].
+pub fn revoke(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    invitation: Invitation,
+    by: UserId,
+) -> Result<Decision<Invitation>, Error> {
+    let invitation = invitation.revoke(by, ctx.now)?;
+    close(ctx, organization, invitation, |i| {
+        EventKind::InvitationRevoked {
+            invitation: i.id,
+            email: i.email.clone(),
+        }
+    })
+}
+
+fn close(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    invitation: Invitation,
+    kind: impl FnOnce(&Invitation) -> EventKind,
+) -> Result<Decision<Invitation>, Error> {
+    let mut changes = ChangeSet::new(
+        organization.id,
+        OrganizationWrite::Touch {
+            expected_version: organization.version,
+        },
+    );
+    changes
+        .events
+        .push(ctx.event(organization.id, kind(&invitation)));
+    changes
+        .writes
+        .push(Write::PutInvitation(invitation.clone()));
+    Ok(Decision {
+        outcome: invitation,
+        changes,
+    })
+}
+
+/// Decides a resend: a new link and expiry, the old link dead, a new email queued
+/// (spec: INV-3). An expired invitation held no seat, so resending it must fit the cap again
+/// (spec: ORG-4).
+///
+/// # Errors
+/// [`Error::InvitationNotPending`], [`Error::SeatLimit`], [`Error::Randomness`].
+pub fn resend(
+    ctx: &mut Context<'_>,
+    state: &InviteState<'_>,
+    invitation: Invitation,
+) -> Result<Decision<InvitationCreated>, Error> {
+    if invitation.status != InvitationStatus::Pending {
+        return Err(Error::InvitationNotPending {
+            status: invitation.status,
+        });
+    }
+    if let (Some(cap), Some(0), true) = (
+        state.organization.seat_cap,
+        state.free_seats(),
+        invitation.is_expired(ctx.now),
+    ) {
+        let excess = state
+            .seats
+            .used()
+            .saturating_add(1)
+            .saturating_sub(u64::from(cap));
+        return Err(Error::SeatLimit { cap, excess });
+    }
+    let token = ctx.fresh.token()?;
+    let invitation = invitation.resend(token.hash(), ctx.now, state.ttl)?;
+    let mut changes = state.touch();
+    changes
+        .outbox
+        .push(state.invitation_mail(ctx, &invitation, &token, true));
+    changes.events.push(ctx.event(
+        state.organization.id,
+        EventKind::InvitationResent {
+            invitation: invitation.id,
+            email: invitation.email.clone(),
+        },
+    ));
+    changes
+        .writes
+        .push(Write::PutInvitation(invitation.clone()));
+    Ok(Decision {
+        outcome: InvitationCreated { invitation, token },
+        changes,
+    })
+}

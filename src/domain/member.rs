@@ -1,0 +1,211 @@
+//! Members: a user's membership in one organization.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    email::EmailAddress,
+    ids::{InvitationId, MemberId, OrganizationId, UserId},
+    role::{Role, RoleSet},
+    text::Profile,
+};
+
+/// A user's membership in one organization, always `Active`: a membership that is on offer
+/// but not yet taken is an [`Invitation`](crate::Invitation) (spec: INV-1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Its id; time-ordered, which keyset pagination relies on.
+    pub id: MemberId,
+    /// The organization.
+    pub organization: OrganizationId,
+    /// The host's user.
+    pub user: UserId,
+    /// The email the member joined with; messages and notifications go there.
+    pub email: EmailAddress,
+    /// First and last name; only the member can change them (spec: USR-1).
+    pub profile: Profile,
+    /// The roles held (spec: ROLE-1..3).
+    pub roles: RoleSet,
+    /// When the member joined.
+    pub joined_at: DateTime<Utc>,
+    /// The invitation accepted to join; `None` for an organization's creator.
+    pub invitation: Option<InvitationId>,
+    /// Optimistic-concurrency version; 0 means not yet stored.
+    pub version: u64,
+}
+
+impl Member {
+    /// Whether the member is an administrator.
+    pub fn is_administrator(&self) -> bool {
+        self.roles.contains(Role::Administrator)
+    }
+}
+
+/// Membership status shown in listings of the administrator team (seed: "Pending", "Active").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MembershipStatus {
+    /// Invited, not yet accepted. `expired` is set once the invitation is past its expiry,
+    /// and the entry stays Pending until it is resent or revoked (spec: INV-2).
+    Pending {
+        /// Whether the invitation has expired.
+        expired: bool,
+    },
+    /// Accepted: a member.
+    Active,
+}
+
+impl std::fmt::Display for MembershipStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Pending { expired: false } => f.write_str("Pending"),
+            Self::Pending { expired: true } => f.write_str("Pending (expired)"),
+            Self::Active => f.write_str("Active"),
+        }
+    }
+}
+
+use super::{
+    changes::{ChangeSet, Context, Decision, OrganizationWrite, Write},
+    event::EventKind,
+    organization::Organization,
+};
+use crate::error::Error;
+
+fn touch(organization: &Organization) -> ChangeSet {
+    ChangeSet::new(
+        organization.id,
+        OrganizationWrite::Touch {
+            expected_version: organization.version,
+        },
+    )
+}
+
+/// The last administrator can be neither removed nor demoted (spec: ADM-5).
+fn keep_an_administrator(member: &Member, administrators: u64) -> Result<(), Error> {
+    if member.is_administrator() && administrators <= 1 {
+        return Err(Error::LastAdministrator);
+    }
+    Ok(())
+}
+
+/// Decides a role grant, through [`RoleSet::grant`] (spec: ROLE-2, ROLE-5).
+///
+/// # Errors
+/// [`Error::RolesNotCumulative`], [`Error::RoleAlreadyHeld`], [`Error::LegacyIntegration`]
+/// (granting Administrator without administrator-team features, spec: ORG-2),
+/// [`Error::NoLicense`] (a second administrator without a license, spec: ORG-3).
+pub fn grant_role(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    mut member: Member,
+    role: Role,
+) -> Result<Decision<Member>, Error> {
+    if role == Role::Administrator {
+        if !organization.has_administrator_team() {
+            return Err(Error::LegacyIntegration);
+        }
+        if !organization.is_licensed() {
+            return Err(Error::NoLicense);
+        }
+    }
+    member.roles = member.roles.grant(role)?;
+    let mut changes = touch(organization);
+    changes.events.push(ctx.event(
+        organization.id,
+        EventKind::RoleGranted {
+            user: member.user,
+            role,
+        },
+    ));
+    changes.writes.push(Write::PutMember(member.clone()));
+    Ok(Decision {
+        outcome: member,
+        changes,
+    })
+}
+
+/// Decides a role revocation (spec: ADM-5, ROLE-3).
+///
+/// # Errors
+/// [`Error::RoleNotHeld`], [`Error::LearnerRoleIsPermanent`], [`Error::LastAdministrator`],
+/// [`Error::LegacyIntegration`] (revoking Administrator, spec: ORG-2).
+pub fn revoke_role(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    mut member: Member,
+    role: Role,
+    administrators: u64,
+) -> Result<Decision<Member>, Error> {
+    if role == Role::Administrator && !organization.has_administrator_team() {
+        return Err(Error::LegacyIntegration);
+    }
+    let roles = member.roles.revoke(role)?;
+    if role == Role::Administrator {
+        keep_an_administrator(&member, administrators)?;
+    }
+    member.roles = roles;
+    let mut changes = touch(organization);
+    changes.events.push(ctx.event(
+        organization.id,
+        EventKind::RoleRevoked {
+            user: member.user,
+            role,
+        },
+    ));
+    changes.writes.push(Write::PutMember(member.clone()));
+    Ok(Decision {
+        outcome: member,
+        changes,
+    })
+}
+
+/// Decides removing a member from the organization; their team memberships go with them.
+///
+/// # Errors
+/// [`Error::LastAdministrator`] (spec: ADM-5).
+pub fn remove_member(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    member: Member,
+    administrators: u64,
+) -> Result<Decision<Member>, Error> {
+    keep_an_administrator(&member, administrators)?;
+    let mut changes = touch(organization);
+    changes.events.push(ctx.event(
+        organization.id,
+        EventKind::MemberRemoved {
+            user: member.user,
+            email: member.email.clone(),
+        },
+    ));
+    changes.writes.push(Write::DeleteMember {
+        member: member.id,
+        expected_version: member.version,
+    });
+    Ok(Decision {
+        outcome: member,
+        changes,
+    })
+}
+
+/// Decides a profile change by its owner (spec: USR-1). The policy has already checked that
+/// the actor is the member.
+pub fn update_profile(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    mut member: Member,
+    profile: Profile,
+) -> Decision<Member> {
+    member.profile = profile;
+    let mut changes = ChangeSet::new(organization.id, OrganizationWrite::Untouched);
+    changes.events.push(ctx.event(
+        organization.id,
+        EventKind::ProfileUpdated { user: member.user },
+    ));
+    changes.writes.push(Write::PutMember(member.clone()));
+    Decision {
+        outcome: member,
+        changes,
+    }
+}

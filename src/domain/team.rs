@@ -1,0 +1,332 @@
+//! Teams of learners and their pages (spec: TEAM-1..3).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ids::{OrganizationId, TeamId},
+    text::{CourseId, Message, TeamName},
+    validation::{Field, ValidationError},
+};
+
+/// A group of learners with its page (spec: TEAM-1, TEAM-2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    /// Its id.
+    pub id: TeamId,
+    /// The organization.
+    pub organization: OrganizationId,
+    /// Its name, unique in the organization regardless of case.
+    pub name: TeamName,
+    /// What its members see on their home page.
+    pub page: TeamPage,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// Optimistic-concurrency version; 0 means not yet stored.
+    pub version: u64,
+}
+
+/// A team's page: a message and an ordered list of suggested courses (spec: TEAM-2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamPage {
+    /// The message on the team's home page.
+    pub message: Option<Message>,
+    /// Suggested courses, in the order shown.
+    pub suggested_courses: SuggestedCourses,
+}
+
+/// An ordered list of distinct course ids, at most [`SuggestedCourses::MAX`] (spec: TEAM-2,
+/// ERR-3).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<CourseId>", into = "Vec<CourseId>")]
+pub struct SuggestedCourses(Vec<CourseId>);
+
+impl SuggestedCourses {
+    /// The most courses a page may suggest.
+    pub const MAX: usize = 100;
+
+    /// Checks the list: at most [`Self::MAX`], no course twice.
+    ///
+    /// # Errors
+    /// [`ValidationError::TooMany`], [`ValidationError::Duplicate`].
+    pub fn new(courses: Vec<CourseId>) -> Result<Self, ValidationError> {
+        if courses.len() > Self::MAX {
+            return Err(ValidationError::TooMany {
+                field: Field::SuggestedCourses,
+                count: courses.len(),
+                max: Self::MAX,
+            });
+        }
+        let mut seen = std::collections::HashSet::new();
+        for course in &courses {
+            if !seen.insert(course.as_str()) {
+                return Err(ValidationError::Duplicate {
+                    field: Field::SuggestedCourses,
+                    value: course.to_string(),
+                });
+            }
+        }
+        Ok(Self(courses))
+    }
+
+    /// Parses course ids from text, then checks the list.
+    ///
+    /// # Errors
+    /// As [`CourseId::parse`] and [`SuggestedCourses::new`].
+    pub fn parse<I, S>(courses: I) -> Result<Self, ValidationError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut parsed = Vec::new();
+        for course in courses {
+            if parsed.len() == Self::MAX {
+                return Err(ValidationError::TooMany {
+                    field: Field::SuggestedCourses,
+                    count: Self::MAX + 1,
+                    max: Self::MAX,
+                });
+            }
+            parsed.push(CourseId::parse(course)?);
+        }
+        Self::new(parsed)
+    }
+
+    /// The courses, in order.
+    pub fn as_slice(&self) -> &[CourseId] {
+        &self.0
+    }
+}
+
+impl TryFrom<Vec<CourseId>> for SuggestedCourses {
+    type Error = ValidationError;
+
+    fn try_from(courses: Vec<CourseId>) -> Result<Self, Self::Error> {
+        Self::new(courses)
+    }
+}
+
+impl From<SuggestedCourses> for Vec<CourseId> {
+    fn from(courses: SuggestedCourses) -> Self {
+        courses.0
+    }
+}
+
+
+use super::{
+    changes::{ChangeSet, Context, Decision, OrganizationWrite, Write},
+    event::EventKind,
+    member::Member,
+    organization::Organization,
+};
+use crate::error::Error;
+
+fn changes(organization: &Organization, touch: bool) -> ChangeSet {
+    let write = if touch {
+        OrganizationWrite::Touch {
+            expected_version: organization.version,
+        }
+    } else {
+        OrganizationWrite::Untouched
+    };
+    ChangeSet::new(organization.id, write)
+}
+
+/// Decides creating a team (spec: TEAM-1). `name_taken` says whether another team of the
+/// organization has the name, regardless of case; the store enforces it too.
+///
+/// # Errors
+/// [`Error::TeamNameTaken`].
+pub fn create_team(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    name: TeamName,
+    name_taken: bool,
+) -> Result<Decision<Team>, Error> {
+    if name_taken {
+        return Err(Error::TeamNameTaken);
+    }
+    let team = Team {
+        id: TeamId::from_uuid(ctx.fresh.uuid()),
+        organization: organization.id,
+        name,
+        page: TeamPage::default(),
+        created_at: ctx.now,
+        version: 0,
+    };
+    let mut changes = changes(organization, false);
+    changes.events.push(ctx.event(
+        organization.id,
+        EventKind::TeamCreated {
+            team: team.id,
+            name: team.name.clone(),
+        },
+    ));
+    changes.writes.push(Write::PutTeam(team.clone()));
+    Ok(Decision {
+        outcome: team,
+        changes,
+    })
+}
+
+/// Decides renaming a team (spec: TEAM-1).
+///
+/// # Errors
+/// [`Error::TeamNameTaken`].
+pub fn rename_team(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    mut team: Team,
+    name: TeamName,
+    name_taken: bool,
+) -> Result<Decision<Team>, Error> {
+    if name_taken {
+        return Err(Error::TeamNameTaken);
+    }
+    let from = std::mem::replace(&mut team.name, name);
+    let mut changes = changes(organization, false);
+    changes.events.push(ctx.event(
+        organization.id,
+        EventKind::TeamRenamed {
+            team: team.id,
+            from,
+            to: team.name.clone(),
+        },
+    ));
+    changes.writes.push(Write::PutTeam(team.clone()));
+    Ok(Decision {
+        outcome: team,
+        changes,
+    })
+}
+
+/// Decides deleting a team; its members stay in the organization (spec: TEAM-1).
+pub fn delete_team(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    team: Team,
+) -> Decision<Team> {
+    let mut changes = changes(organization, true);
+    changes.events.push(ctx.event(
+        organization.id,
+        EventKind::TeamDeleted {
+            team: team.id,
+            name: team.name.clone(),
+        },
+    ));
+    changes.writes.push(Write::DeleteTeam {
+        team: team.id,
+        expected_version: team.version,
+    });
+    Decision {
+        outcome: team,
+        changes,
+    }
+}
+
+/// Decides putting a member of the organization in a team (spec: TEAM-1, TEAM-3).
+///
+/// # Errors
+/// [`Error::AlreadyInTeam`].
+pub fn add_team_member(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    team: &Team,
+    member: &Member,
+    already_in: bool,
+) -> Result<Decision<()>, Error> {
+    if already_in {
+        return Err(Error::AlreadyInTeam);
+    }
+    let mut changes = changes(organization, true);
+    changes.events.push(ctx.event(
+        organization.id,
+        EventKind::TeamMemberAdded {
+            team: team.id,
+            user: member.user,
+        },
+    ));
+    changes.writes.push(Write::AddTeamMember {
+        team: team.id,
+        member: member.id,
+    });
+    Ok(Decision {
+        outcome: (),
+        changes,
+    })
+}
+
+/// Decides taking a member out of a team (spec: TEAM-1, TEAM-3).
+///
+/// # Errors
+/// [`Error::NotInTeam`].
+pub fn remove_team_member(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    team: &Team,
+    member: &Member,
+    is_in: bool,
+) -> Result<Decision<()>, Error> {
+    if !is_in {
+        return Err(Error::NotInTeam);
+    }
+    let mut changes = changes(organization, true);
+    changes.events.push(ctx.event(
+        organization.id,
+        EventKind::TeamMemberRemoved {
+            team: team.id,
+            user: member.user,
+        },
+    ));
+    changes.writes.push(Write::RemoveTeamMember {
+        team: team.id,
+        member: member.id,
+    });
+    Ok(Decision {
+        outcome: (),
+        changes,
+    })
+}
+
+/// Decides a new team page (spec: TEAM-2, TEAM-3).
+pub fn set_team_page(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    mut team: Team,
+    page: TeamPage,
+) -> Decision<Team> {
+    team.page = page;
+    let mut changes = changes(organization, false);
+    changes.events.push(ctx.event(
+        organization.id,
+        EventKind::TeamPageUpdated { team: team.id },
+    ));
+    changes.writes.push(Write::PutTeam(team.clone()));
+    Decision {
+        outcome: team,
+        changes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggested_courses_keep_their_order_and_refuse_duplicates() {
+        // spec: TEAM-2, ERR-3
+        let courses = SuggestedCourses::parse(["rust-101", "sql-201"]).unwrap();
+        assert_eq!(courses.as_slice()[1].as_str(), "sql-201");
+        assert!(matches!(
+            SuggestedCourses::parse(["a", "b", "a"]),
+            Err(ValidationError::Duplicate { .. })
+        ));
+        let many: Vec<String> = (0..=SuggestedCourses::MAX)
+            .map(|i| format!("c{i}"))
+            .collect();
+        assert!(matches!(
+            SuggestedCourses::parse(many),
+            Err(ValidationError::TooMany { .. })
+        ));
+    }
+}

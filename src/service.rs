@@ -1,0 +1,1729 @@
+//! `Roster`: the commands and queries a host calls.
+//!
+//! Every command runs the same one-way flow: read what it needs through the [`Store`],
+//! check the actor's permission with [`policy::authorize`] against the membership as stored
+//! now, let the pure core decide, then commit the change set atomically. When the commit
+//! meets a concurrent change it reads again and decides again, a bounded number of times.
+
+use std::{collections::HashMap, sync::Arc};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::{
+    clock::{Clock, SystemClock},
+    domain::{
+        bulk::parse_paste,
+        changes::{ChangeSet, Context, Decision, Fresh, OrganizationWrite},
+        email::EmailAddress,
+        event::{Event, EventActor, EventKind},
+        ids::{InvitationId, LicenseId, OrganizationId, TeamId, UserId},
+        invitation::{
+            self, AcceptState, Acceptance, Accepted, AddressState, BulkInviteReport, Invitation,
+            InvitationCreated, InvitationStatus, InvitationView, InviteState, NewInvitation,
+        },
+        member::{self, Member, MembershipStatus},
+        organization::{
+            self, Capabilities, Founder, LicenseKind, Organization, OrganizationCreated, SeatUsage,
+        },
+        outbox::{self, OutboxMessage},
+        role::Role,
+        team::{self, Team, TeamPage},
+        text::{Message, OrganizationName, Profile, Subject, TeamName},
+        token::InvitationToken,
+    },
+    error::{EntityKind, Error, Result},
+    mail::{DefaultTemplates, MailSettings, MailTemplates, Mailer},
+    policy::{self, HostAction, Permission, Scope, Subject as PolicySubject},
+    store::{DynStore, InvitationFilter, MemberFilter, Page, Store, StoreError, constraint},
+};
+
+/// The signed-in user a command runs for, as the host authenticated them. Roles are never
+/// taken from here: they are read from the store at each command (spec: ROLE-4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The host's user id.
+    pub user: UserId,
+    /// The user's verified email (compared case-insensitively when accepting, INV-6).
+    pub email: EmailAddress,
+}
+
+impl Actor {
+    /// The signed-in user `user` with verified email `email`.
+    pub fn new(user: UserId, email: EmailAddress) -> Self {
+        Self { user, email }
+    }
+}
+
+/// How mail delivery retries and gives up (spec: INV-9, MSG-2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryConfig {
+    /// How long a claimed row is reserved for one delivery pass.
+    pub lease: Duration,
+    /// Attempts before a mail is marked failed.
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubles on each further one.
+    pub base_backoff: Duration,
+    /// The longest delay between retries.
+    pub max_backoff: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            lease: Duration::minutes(5),
+            max_attempts: 8,
+            base_backoff: Duration::seconds(30),
+            max_backoff: Duration::hours(2),
+        }
+    }
+}
+
+/// Settings of a [`Roster`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RosterConfig {
+    /// How long an invitation link works (spec: INV-2; ten days by default).
+    pub invitation_ttl: Duration,
+    /// How many times a command decides again after a concurrent change before it returns
+    /// [`Error::Conflict`].
+    pub conflict_retries: u32,
+    /// The most addresses one bulk invitation may hold (spec: INV-7, ERR-3).
+    pub max_bulk_addresses: usize,
+    /// Links and identifiers in mail.
+    pub mail: MailSettings,
+    /// Delivery retries.
+    pub delivery: DeliveryConfig,
+}
+
+impl Default for RosterConfig {
+    fn default() -> Self {
+        Self {
+            invitation_ttl: Duration::days(10),
+            conflict_retries: 16,
+            max_bulk_addresses: 20_000,
+            mail: MailSettings::default(),
+            delivery: DeliveryConfig::default(),
+        }
+    }
+}
+
+impl RosterConfig {
+    /// Sets the invitation lifetime.
+    pub fn with_invitation_ttl(mut self, ttl: Duration) -> Self {
+        self.invitation_ttl = ttl;
+        self
+    }
+
+    /// Sets the number of retries after concurrent changes.
+    pub fn with_conflict_retries(mut self, retries: u32) -> Self {
+        self.conflict_retries = retries;
+        self
+    }
+
+    /// Sets the most addresses per bulk invitation.
+    pub fn with_max_bulk_addresses(mut self, max: usize) -> Self {
+        self.max_bulk_addresses = max;
+        self
+    }
+
+    /// Sets the mail settings.
+    pub fn with_mail(mut self, mail: MailSettings) -> Self {
+        self.mail = mail;
+        self
+    }
+
+    /// Sets the delivery settings.
+    pub fn with_delivery(mut self, delivery: DeliveryConfig) -> Self {
+        self.delivery = delivery;
+        self
+    }
+}
+
+/// Builds a [`Roster`].
+#[derive(Debug)]
+pub struct RosterBuilder {
+    store: Arc<DynStore>,
+    mailer: Arc<dyn Mailer>,
+    clock: Arc<dyn Clock>,
+    templates: Arc<dyn MailTemplates>,
+    config: RosterConfig,
+}
+
+impl RosterBuilder {
+    /// Uses `clock` instead of the system clock.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Uses `config` instead of the defaults.
+    pub fn config(mut self, config: RosterConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Uses `templates` to render mail.
+    pub fn templates(mut self, templates: impl MailTemplates) -> Self {
+        self.templates = Arc::new(templates);
+        self
+    }
+
+    /// The roster.
+    pub fn build(self) -> Roster {
+        Roster {
+            store: self.store,
+            mailer: self.mailer,
+            clock: self.clock,
+            templates: self.templates,
+            config: Arc::new(self.config),
+        }
+    }
+}
+
+/// One page of a listing, and where the next starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listing<T> {
+    /// The rows.
+    pub items: Vec<T>,
+    /// The next page, when this one was full.
+    #[serde(skip)]
+    pub next: Option<Page>,
+}
+
+fn listing<T>(items: Vec<T>, page: Page, id: impl Fn(&T) -> Uuid) -> Listing<T> {
+    let next =
+        (items.len() >= page.len()).then(|| items.last().map(|i| Page::after(id(i), page.limit)));
+    Listing {
+        items,
+        next: next.flatten(),
+    }
+}
+
+/// What the invitee sees before deciding (spec: INV-5, INV-10). Looking never changes the
+/// invitation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvitationPreview {
+    /// The invitation.
+    pub invitation: InvitationId,
+    /// The organization's name.
+    pub organization: OrganizationName,
+    /// The role it grants.
+    pub role: Role,
+    /// The team it joins, when it still exists.
+    pub team: Option<TeamName>,
+    /// When the link stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Whether it already has (it still shows as Pending, INV-2).
+    pub expired: bool,
+    /// Its status.
+    pub status: InvitationStatus,
+    /// Set when the invitee already has an account: what does not follow them (spec: INV-5,
+    /// USR-3). Acceptance then needs `warning_acknowledged`.
+    pub existing_account_warning: Option<&'static str>,
+}
+
+/// The text of the existing-account warning (spec: INV-5, USR-3).
+pub const EXISTING_ACCOUNT_WARNING: &str = "You already have an account. Your Lists will follow you into this organization; licenses, course-completion history and integrations tied to your current account will not.";
+
+/// The invitee's answer when accepting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptOptions {
+    /// The name for the membership.
+    pub profile: Profile,
+    /// Whether the user had an account before this invitation (the host knows).
+    pub existing_account: bool,
+    /// Whether the user acknowledged [`EXISTING_ACCOUNT_WARNING`].
+    pub warning_acknowledged: bool,
+}
+
+/// One line of the administrator team (seed: the Team dashboard): an active administrator or
+/// a pending administrator invitation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdministratorEntry {
+    /// The address.
+    pub email: EmailAddress,
+    /// The name, when known.
+    pub profile: Option<Profile>,
+    /// Active, or Pending with its expiry flag (spec: INV-2).
+    pub status: MembershipStatus,
+    /// The member, when active.
+    pub user: Option<UserId>,
+    /// The invitation, when pending.
+    pub invitation: Option<InvitationId>,
+}
+
+/// Whom a message goes to (spec: MSG-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Every member of the organization.
+    Everyone,
+    /// The members of one team.
+    Team(TeamId),
+}
+
+/// What one delivery pass did (spec: INV-9, MSG-2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Mail accepted by the transport.
+    pub sent: u64,
+    /// Mail put back for a later attempt.
+    pub retried: u64,
+    /// Mail given up, with the reason recorded.
+    pub failed: u64,
+}
+
+/// Fresh ids from UUID v7 and tokens from the operating system's CSPRNG (spec: INV-6).
+#[derive(Debug, Default)]
+struct OsFresh;
+
+impl Fresh for OsFresh {
+    fn uuid(&mut self) -> Uuid {
+        Uuid::now_v7()
+    }
+
+    fn token(&mut self) -> Result<InvitationToken, Error> {
+        let mut bytes = [0u8; InvitationToken::LEN];
+        getrandom::fill(&mut bytes).map_err(|e| Error::Randomness(Box::new(e)))?;
+        Ok(InvitationToken::from_bytes(bytes))
+    }
+}
+
+fn decide<T>(now: DateTime<Utc>, actor: EventActor, f: impl FnOnce(&mut Context<'_>) -> T) -> T {
+    let mut fresh = OsFresh;
+    let mut ctx = Context {
+        now,
+        actor,
+        fresh: &mut fresh,
+    };
+    f(&mut ctx)
+}
+
+fn as_user(actor: &Actor) -> EventActor {
+    EventActor::User { user: actor.user }
+}
+
+/// Maps a uniqueness refusal that survived every retry to what it means for the caller.
+fn duplicate_error(constraint: &'static str) -> Error {
+    match constraint {
+        constraint::ONE_PENDING_PER_EMAIL => Error::AlreadyInvited,
+        constraint::ONE_MEMBER_PER_USER | constraint::ONE_MEMBER_PER_EMAIL => Error::AlreadyMember,
+        constraint::UNIQUE_TEAM_NAME => Error::TeamNameTaken,
+        constraint::ONE_TEAM_MEMBERSHIP => Error::AlreadyInTeam,
+        _ => Error::Conflict,
+    }
+}
+
+/// Runs `$body` (which reads, authorizes and decides, yielding a `Decision`) and commits the
+/// result, deciding again after a concurrent change. A macro rather than a closure so that
+/// `?` in the body returns from the command and every future stays `Send`.
+macro_rules! retrying {
+    ($self:ident, |$now:ident| $body:block) => {{
+        let mut attempt = 0u32;
+        loop {
+            let $now = $self.clock.now();
+            let decision: Decision<_> = $body;
+            if $self.commit(decision.changes, &mut attempt).await? {
+                break Ok(decision.outcome);
+            }
+        }
+    }};
+}
+
+/// The service a host calls: organizations, members, roles, teams, team pages, invitations,
+/// messages and mail delivery.
+///
+/// Cheap to clone; clones share the store, mailer and clock.
+///
+/// # Examples
+/// ```
+/// use orgroster::{Actor, EmailAddress, MemoryStore, Profile, RecordingMailer, Roster, UserId};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let roster = Roster::builder(MemoryStore::new(), RecordingMailer::new()).build();
+/// let ada = Actor::new(UserId::new(), EmailAddress::parse("ada@example.com")?);
+/// let created = roster
+///     .create_organization(&ada, "Analytical Engines".parse()?, Profile::parse("Ada", "Lovelace")?)
+///     .await?;
+/// assert!(created.founder.is_administrator());
+/// # Ok::<(), orgroster::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Roster {
+    store: Arc<DynStore>,
+    mailer: Arc<dyn Mailer>,
+    clock: Arc<dyn Clock>,
+    templates: Arc<dyn MailTemplates>,
+    config: Arc<RosterConfig>,
+}
+
+impl Roster {
+    /// Starts building a roster on `store`, sending mail through `mailer`.
+    pub fn builder(store: impl Store, mailer: impl Mailer) -> RosterBuilder {
+        RosterBuilder {
+            store: Arc::new(store),
+            mailer: Arc::new(mailer),
+            clock: Arc::new(SystemClock),
+            templates: Arc::new(DefaultTemplates),
+            config: RosterConfig::default(),
+        }
+    }
+
+    /// The store, for hosts that read it directly.
+    pub fn store(&self) -> &DynStore {
+        &*self.store
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &RosterConfig {
+        &self.config
+    }
+
+    /// The clock's current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Commits; `Ok(false)` means "decide again".
+    async fn commit(&self, changes: ChangeSet, attempt: &mut u32) -> Result<bool> {
+        if changes.is_empty() {
+            return Ok(true);
+        }
+        match self.store.commit(changes).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict { .. } | StoreError::Duplicate { .. })
+                if *attempt < self.config.conflict_retries =>
+            {
+                *attempt += 1;
+                Ok(false)
+            }
+            Err(StoreError::Duplicate { constraint }) => Err(duplicate_error(constraint)),
+            Err(StoreError::Conflict { .. }) => Err(Error::Conflict),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn organization(&self, id: OrganizationId) -> Result<Organization> {
+        self.store.organization(id).await?.ok_or(Error::NotFound {
+            entity: EntityKind::Organization,
+        })
+    }
+
+    /// Checks that `actor` may use `permission` in `scope`, reading their membership now
+    /// (spec: ROLE-4). Returns the membership.
+    async fn allow(
+        &self,
+        org: &Organization,
+        actor: &Actor,
+        permission: Permission,
+        scope: Scope,
+    ) -> Result<Member> {
+        let member = self.store.member(org.id, actor.user).await?;
+        let teams = match (&member, scope) {
+            (Some(m), Scope::Team(_)) => self.store.teams_of(org.id, m.id).await?,
+            _ => Vec::new(),
+        };
+        policy::authorize(
+            PolicySubject {
+                member: member.as_ref(),
+                teams: &teams,
+            },
+            org,
+            permission,
+            scope,
+        )?;
+        member.ok_or(Error::Forbidden { permission })
+    }
+
+    async fn target_member(&self, org: OrganizationId, user: UserId) -> Result<Member> {
+        self.store.member(org, user).await?.ok_or(Error::NotFound {
+            entity: EntityKind::Member,
+        })
+    }
+
+    async fn target_team(&self, org: OrganizationId, team: TeamId) -> Result<Team> {
+        self.store.team(org, team).await?.ok_or(Error::NotFound {
+            entity: EntityKind::Team,
+        })
+    }
+
+    async fn target_invitation(&self, org: OrganizationId, id: InvitationId) -> Result<Invitation> {
+        self.store
+            .invitation(org, id)
+            .await?
+            .ok_or(Error::NotFound {
+                entity: EntityKind::Invitation,
+            })
+    }
+
+    async fn invitation_for_link(&self, token: &str) -> Result<Invitation> {
+        let token = InvitationToken::parse(token)?;
+        self.store
+            .invitation_by_token(&token.hash())
+            .await?
+            .ok_or(Error::NotFound {
+                entity: EntityKind::Invitation,
+            })
+    }
+
+    // ----- organizations and provisioning ------------------------------------------------
+
+    /// Creates an organization; `actor` becomes its first administrator.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub async fn create_organization(
+        &self,
+        actor: &Actor,
+        name: OrganizationName,
+        profile: Profile,
+    ) -> Result<OrganizationCreated> {
+        retrying!(self, |now| {
+            let founder = Founder {
+                user: actor.user,
+                email: actor.email.clone(),
+                profile: profile.clone(),
+            };
+            decide(now, as_user(actor), |ctx| {
+                organization::create_organization(ctx, name.clone(), founder)
+            })?
+        })
+    }
+
+    /// Back office: adds a license (spec: ORG-1, ORG-3). For the host's own staff, not for
+    /// members: it checks no actor.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn add_license(
+        &self,
+        org: OrganizationId,
+        kind: LicenseKind,
+    ) -> Result<Organization> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            decide(now, EventActor::System, |ctx| {
+                organization::add_license(ctx, organization, kind.clone())
+            })
+        })
+    }
+
+    /// Back office: removes a license.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn remove_license(
+        &self,
+        org: OrganizationId,
+        license: LicenseId,
+    ) -> Result<Organization> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            decide(now, EventActor::System, |ctx| {
+                organization::remove_license(ctx, organization, license)
+            })?
+        })
+    }
+
+    /// Back office: sets the capabilities (spec: ORG-1, ORG-2, ADM-2).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn set_capabilities(
+        &self,
+        org: OrganizationId,
+        capabilities: Capabilities,
+    ) -> Result<Organization> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            decide(now, EventActor::System, |ctx| {
+                organization::set_capabilities(ctx, organization, capabilities)
+            })
+        })
+    }
+
+    /// Back office: caps the seats, or lifts the cap with `None` (spec: ORG-4).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn set_seat_cap(
+        &self,
+        org: OrganizationId,
+        seat_cap: Option<u32>,
+    ) -> Result<Organization> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            decide(now, EventActor::System, |ctx| {
+                organization::set_seat_cap(ctx, organization, seat_cap)
+            })
+        })
+    }
+
+    /// The organization, for any of its members.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Forbidden`] for non-members, [`Error::Store`].
+    pub async fn organization_for(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+    ) -> Result<Organization> {
+        let organization = self.organization(org).await?;
+        self.allow(
+            &organization,
+            actor,
+            Permission::UpdateOwnProfile,
+            Scope::Organization,
+        )
+        .await?;
+        Ok(organization)
+    }
+
+    /// Seats in use now (spec: ORG-4). For administrators.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Forbidden`], [`Error::Store`].
+    pub async fn seat_usage(&self, actor: &Actor, org: OrganizationId) -> Result<SeatUsage> {
+        let organization = self.organization(org).await?;
+        self.allow(
+            &organization,
+            actor,
+            Permission::ManageMembers,
+            Scope::Organization,
+        )
+        .await?;
+        Ok(self.store.seat_usage(org, self.clock.now()).await?)
+    }
+
+    /// Checks an action the host performs itself (spec: ADM-2, USR-2, STAT-2).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::CapabilityRequired`], [`Error::NotFound`],
+    /// [`Error::Store`].
+    pub async fn authorize(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        action: HostAction,
+    ) -> Result<()> {
+        let organization = self.organization(org).await?;
+        let (permission, scope) = action.requirement();
+        self.allow(&organization, actor, permission, scope)
+            .await
+            .map(drop)
+    }
+
+    // ----- profiles ----------------------------------------------------------------------
+
+    /// Changes the actor's own first and last name; nobody can change someone else's
+    /// (spec: USR-1).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] for non-members, [`Error::NotFound`], [`Error::Conflict`],
+    /// [`Error::Store`].
+    pub async fn update_profile(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        profile: Profile,
+    ) -> Result<Member> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            let me = self
+                .allow(
+                    &organization,
+                    actor,
+                    Permission::UpdateOwnProfile,
+                    Scope::OwnedBy(actor.user),
+                )
+                .await?;
+            decide(now, as_user(actor), |ctx| {
+                member::update_profile(ctx, &organization, me, profile.clone())
+            })
+        })
+    }
+
+    // ----- invitations -------------------------------------------------------------------
+
+    /// Invites an administrator by email, first and last name (spec: ADM-1, ADM-4, ORG-2,
+    /// ORG-3, ORG-4). The invitation email is queued in the same commit (spec: INV-9).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::LegacyIntegration`], [`Error::NoLicense`],
+    /// [`Error::AlreadyMember`], [`Error::AlreadyInvited`], [`Error::SeatLimit`],
+    /// [`Error::NotFound`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn invite_administrator(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        email: EmailAddress,
+        profile: Profile,
+    ) -> Result<InvitationCreated> {
+        let new = NewInvitation {
+            email,
+            invitee: Some(profile),
+            role: Role::Administrator,
+        };
+        self.invite(actor, org, new, None, Permission::ManageAdministrators)
+            .await
+    }
+
+    /// Invites one learner with a role (not Administrator: see
+    /// [`Roster::invite_administrator`]) and optionally a team (spec: INV-7, ADM-2).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::CapabilityRequired`], [`Error::Invalid`],
+    /// [`Error::AlreadyMember`], [`Error::AlreadyInvited`], [`Error::SeatLimit`],
+    /// [`Error::NotFound`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn invite_member(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        email: EmailAddress,
+        role: Role,
+        team: Option<TeamId>,
+    ) -> Result<InvitationCreated> {
+        if role == Role::Administrator {
+            return Err(administrators_one_by_one());
+        }
+        let new = NewInvitation {
+            email,
+            invitee: None,
+            role,
+        };
+        self.invite(actor, org, new, team, Permission::InviteLearners)
+            .await
+    }
+
+    async fn invite(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        new: NewInvitation,
+        team: Option<TeamId>,
+        permission: Permission,
+    ) -> Result<InvitationCreated> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            let inviter = self
+                .allow(&organization, actor, permission, Scope::Organization)
+                .await?;
+            let team = match team {
+                Some(id) => Some(self.target_team(org, id).await?),
+                None => None,
+            };
+            let emails = std::slice::from_ref(&new.email);
+            let existing = AddressState {
+                member: !self.store.members_by_email(org, emails).await?.is_empty(),
+                pending: self
+                    .store
+                    .pending_invitations_by_email(org, emails)
+                    .await?
+                    .pop(),
+            };
+            let state = InviteState {
+                organization: &organization,
+                inviter: &inviter,
+                seats: self.store.seat_usage(org, now).await?,
+                team: team.as_ref(),
+                ttl: self.config.invitation_ttl,
+            };
+            decide(now, as_user(actor), |ctx| {
+                invitation::invite(ctx, &state, new.clone(), &existing)
+            })?
+        })
+    }
+
+    /// Invites many learners from pasted text: addresses separated by commas, semicolons,
+    /// spaces or new lines, all with one role and one team. Every valid new address gets an
+    /// invitation; every other entry is reported with its line and reason (spec: INV-7,
+    /// ORG-4).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a paste that is empty, too large, or names Administrator;
+    /// [`Error::Forbidden`], [`Error::CapabilityRequired`], [`Error::NotFound`],
+    /// [`Error::Conflict`], [`Error::Store`]. Problems with single entries are not errors:
+    /// they are in the report.
+    pub async fn invite_members(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        paste: &str,
+        role: Role,
+        team: Option<TeamId>,
+    ) -> Result<BulkInviteReport> {
+        if role == Role::Administrator {
+            return Err(administrators_one_by_one());
+        }
+        let parsed = parse_paste(paste, self.config.max_bulk_addresses)?;
+        let emails: Vec<EmailAddress> = parsed.addresses.iter().map(|a| a.email.clone()).collect();
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            let inviter = self
+                .allow(
+                    &organization,
+                    actor,
+                    Permission::InviteLearners,
+                    Scope::Organization,
+                )
+                .await?;
+            let team = match team {
+                Some(id) => Some(self.target_team(org, id).await?),
+                None => None,
+            };
+            let mut existing: HashMap<String, AddressState> = HashMap::new();
+            for m in self.store.members_by_email(org, &emails).await? {
+                existing.entry(m.email.key().to_owned()).or_default().member = true;
+            }
+            for i in self
+                .store
+                .pending_invitations_by_email(org, &emails)
+                .await?
+            {
+                let key = i.email.key().to_owned();
+                existing.entry(key).or_default().pending = Some(i);
+            }
+            let state = InviteState {
+                organization: &organization,
+                inviter: &inviter,
+                seats: self.store.seat_usage(org, now).await?,
+                team: team.as_ref(),
+                ttl: self.config.invitation_ttl,
+            };
+            decide(now, as_user(actor), |ctx| {
+                invitation::invite_many(ctx, &state, parsed.clone(), role, &existing)
+            })?
+        })
+    }
+
+    /// What an invitation link offers, without changing anything: mail scanners open links
+    /// (spec: INV-10). Needs no signed-in user; `existing_account` adds the warning of INV-5.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a malformed token, [`Error::NotFound`] for an unknown or
+    /// superseded link, [`Error::Store`].
+    pub async fn preview_invitation(
+        &self,
+        token: &str,
+        existing_account: bool,
+    ) -> Result<InvitationPreview> {
+        let invitation = self.invitation_for_link(token).await?;
+        let organization = self.organization(invitation.organization).await?;
+        let team = match invitation.team {
+            Some(team) => self
+                .store
+                .team(organization.id, team)
+                .await?
+                .map(|t| t.name),
+            None => None,
+        };
+        let now = self.clock.now();
+        Ok(InvitationPreview {
+            invitation: invitation.id,
+            organization: organization.name,
+            role: invitation.role,
+            team,
+            expires_at: invitation.expires_at,
+            expired: invitation.is_expired(now),
+            status: invitation.status,
+            existing_account_warning: existing_account.then_some(EXISTING_ACCOUNT_WARNING),
+        })
+    }
+
+    /// Accepts the invitation behind a link. The actor must be signed in with the invited
+    /// address (any case), acknowledge the existing-account warning when it applies, and not
+    /// be a member yet; they join with the invited role and team (spec: INV-1, INV-2, INV-5,
+    /// INV-6, INV-11, ORG-4, ROLE-5). Of concurrent accepts, declines, revokes and resends,
+    /// exactly one wins.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`], [`Error::NotFound`], [`Error::InvitationNotPending`],
+    /// [`Error::InvitationExpired`], [`Error::EmailMismatch`],
+    /// [`Error::WarningNotAcknowledged`], [`Error::AlreadyMember`], [`Error::SeatLimit`],
+    /// [`Error::Conflict`], [`Error::Store`].
+    pub async fn accept_invitation(
+        &self,
+        actor: &Actor,
+        token: &str,
+        options: AcceptOptions,
+    ) -> Result<Accepted> {
+        let acceptance = Acceptance {
+            user: actor.user,
+            email: actor.email.clone(),
+            profile: options.profile,
+            existing_account: options.existing_account,
+            warning_acknowledged: options.warning_acknowledged,
+        };
+        retrying!(self, |now| {
+            let invitation = self.invitation_for_link(token).await?;
+            let org = invitation.organization;
+            let organization = self.organization(org).await?;
+            let team = match invitation.team {
+                Some(team) => self.store.team(org, team).await?,
+                None => None,
+            };
+            let state = AcceptState {
+                organization: &organization,
+                already_member: self.store.member(org, actor.user).await?.is_some(),
+                seats: self.store.seat_usage(org, now).await?,
+                team: team.as_ref(),
+            };
+            decide(now, as_user(actor), |ctx| {
+                invitation::accept(ctx, &state, invitation, &acceptance)
+            })?
+        })
+    }
+
+    /// Declines the invitation behind a link; holding the link is enough (spec: INV-1,
+    /// INV-2). The entry leaves the listing and stays in the audit trail (spec: INV-12).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`], [`Error::NotFound`], [`Error::InvitationNotPending`],
+    /// [`Error::InvitationExpired`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn decline_invitation(&self, token: &str) -> Result<Invitation> {
+        retrying!(self, |now| {
+            let invitation = self.invitation_for_link(token).await?;
+            let organization = self.organization(invitation.organization).await?;
+            decide(now, EventActor::System, |ctx| {
+                invitation::decline(ctx, &organization, invitation)
+            })?
+        })
+    }
+
+    async fn manage_invitation(
+        &self,
+        actor: &Actor,
+        organization: &Organization,
+        id: InvitationId,
+    ) -> Result<(Member, Invitation)> {
+        let me = self
+            .allow(
+                organization,
+                actor,
+                Permission::ManageInvitations,
+                Scope::Organization,
+            )
+            .await?;
+        let invitation = self.target_invitation(organization.id, id).await?;
+        if invitation.role == Role::Administrator {
+            self.allow(
+                organization,
+                actor,
+                Permission::ManageAdministrators,
+                Scope::Organization,
+            )
+            .await?;
+        }
+        Ok((me, invitation))
+    }
+
+    /// Resends a pending invitation, expired or not: a new link and expiry; the previous
+    /// link stops working (spec: INV-3).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::LegacyIntegration`], [`Error::NotFound`],
+    /// [`Error::InvitationNotPending`], [`Error::SeatLimit`], [`Error::Conflict`],
+    /// [`Error::Store`].
+    pub async fn resend_invitation(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: InvitationId,
+    ) -> Result<InvitationCreated> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            let (me, invitation) = self.manage_invitation(actor, &organization, id).await?;
+            let team = match invitation.team {
+                Some(team) => self.store.team(org, team).await?,
+                None => None,
+            };
+            let state = InviteState {
+                organization: &organization,
+                inviter: &me,
+                seats: self.store.seat_usage(org, now).await?,
+                team: team.as_ref(),
+                ttl: self.config.invitation_ttl,
+            };
+            decide(now, as_user(actor), |ctx| {
+                invitation::resend(ctx, &state, invitation)
+            })?
+        })
+    }
+
+    /// Revokes a pending invitation: its link never works again; inviting the address again
+    /// later works normally (spec: INV-4).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::LegacyIntegration`], [`Error::NotFound`],
+    /// [`Error::InvitationNotPending`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn revoke_invitation(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: InvitationId,
+    ) -> Result<Invitation> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            let (_, invitation) = self.manage_invitation(actor, &organization, id).await?;
+            decide(now, as_user(actor), |ctx| {
+                invitation::revoke(ctx, &organization, invitation, actor.user)
+            })?
+        })
+    }
+
+    /// A page of invitations with their expiry flag. With [`InvitationFilter::pending`]
+    /// this is the live listing: declined and revoked invitations are gone from it, expired
+    /// ones still show as pending (spec: INV-2, INV-12).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::Store`].
+    pub async fn invitations(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        filter: InvitationFilter,
+        page: Page,
+    ) -> Result<Listing<InvitationView>> {
+        let organization = self.organization(org).await?;
+        self.allow(
+            &organization,
+            actor,
+            Permission::ManageInvitations,
+            Scope::Organization,
+        )
+        .await?;
+        let now = self.clock.now();
+        let rows = self.store.invitations(org, filter, page).await?;
+        let items = rows
+            .into_iter()
+            .map(|i| InvitationView::at(i, now))
+            .collect();
+        Ok(listing(items, page, |v: &InvitationView| {
+            v.invitation.id.as_uuid()
+        }))
+    }
+
+    /// The administrator team as the seed's dashboard shows it: active administrators, then
+    /// pending administrator invitations flagged when expired (spec: ADM-1, INV-2, ORG-2).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::LegacyIntegration`], [`Error::NotFound`],
+    /// [`Error::Store`].
+    pub async fn administrator_team(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+    ) -> Result<Vec<AdministratorEntry>> {
+        let organization = self.organization(org).await?;
+        self.allow(
+            &organization,
+            actor,
+            Permission::ManageAdministrators,
+            Scope::Organization,
+        )
+        .await?;
+        let now = self.clock.now();
+        let mut entries = Vec::new();
+        let filter = MemberFilter {
+            role: Some(Role::Administrator),
+            team: None,
+        };
+        let mut page = Page::first(Page::MAX_LIMIT);
+        loop {
+            let rows = self.store.members(org, filter, page).await?;
+            let next = (rows.len() >= page.len())
+                .then(|| rows.last().map(|m| Page::after(m.id, page.limit)))
+                .flatten();
+            entries.extend(rows.into_iter().map(|m| AdministratorEntry {
+                email: m.email,
+                profile: Some(m.profile),
+                status: MembershipStatus::Active,
+                user: Some(m.user),
+                invitation: None,
+            }));
+            match next {
+                Some(p) => page = p,
+                None => break,
+            }
+        }
+        let filter = InvitationFilter {
+            status: Some(InvitationStatus::Pending),
+            role: Some(Role::Administrator),
+        };
+        let mut page = Page::first(Page::MAX_LIMIT);
+        loop {
+            let rows = self.store.invitations(org, filter, page).await?;
+            let next = (rows.len() >= page.len())
+                .then(|| rows.last().map(|i| Page::after(i.id, page.limit)))
+                .flatten();
+            entries.extend(rows.into_iter().map(|i| AdministratorEntry {
+                status: MembershipStatus::Pending {
+                    expired: i.is_expired(now),
+                },
+                email: i.email,
+                profile: i.invitee,
+                user: None,
+                invitation: Some(i.id),
+            }));
+            match next {
+                Some(p) => page = p,
+                None => break,
+            }
+        }
+        Ok(entries)
+    }
+
+    // ----- members and roles -------------------------------------------------------------
+
+    /// A page of members. Administrators and managers see everyone; with a team filter,
+    /// supervisors and members see the teams they belong to (spec: TEAM-3, TEAM-4).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::Store`].
+    pub async fn members(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        filter: MemberFilter,
+        page: Page,
+    ) -> Result<Listing<Member>> {
+        let organization = self.organization(org).await?;
+        match filter.team {
+            Some(team) => {
+                self.allow(
+                    &organization,
+                    actor,
+                    Permission::ViewTeam,
+                    Scope::Team(team),
+                )
+                .await?
+            }
+            None => {
+                self.allow(
+                    &organization,
+                    actor,
+                    Permission::ViewMembers,
+                    Scope::Organization,
+                )
+                .await?
+            }
+        };
+        let rows = self.store.members(org, filter, page).await?;
+        Ok(listing(rows, page, |m: &Member| m.id.as_uuid()))
+    }
+
+    /// One member: the actor themselves, or anyone for those who may list members.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::Store`].
+    pub async fn member(&self, actor: &Actor, org: OrganizationId, user: UserId) -> Result<Member> {
+        let organization = self.organization(org).await?;
+        if user == actor.user {
+            return self
+                .allow(
+                    &organization,
+                    actor,
+                    Permission::UpdateOwnProfile,
+                    Scope::OwnedBy(user),
+                )
+                .await;
+        }
+        self.allow(
+            &organization,
+            actor,
+            Permission::ViewMembers,
+            Scope::Organization,
+        )
+        .await?;
+        self.target_member(org, user).await
+    }
+
+    /// Grants a role; Administrator and Team Supervisor are never combined and never swapped
+    /// silently (spec: ROLE-2, ROLE-5, ADM-1).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::LegacyIntegration`], [`Error::NoLicense`],
+    /// [`Error::RolesNotCumulative`], [`Error::RoleAlreadyHeld`], [`Error::NotFound`],
+    /// [`Error::Conflict`], [`Error::Store`].
+    pub async fn grant_role(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        user: UserId,
+        role: Role,
+    ) -> Result<Member> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            self.allow(
+                &organization,
+                actor,
+                Permission::ManageRoles,
+                Scope::Organization,
+            )
+            .await?;
+            if role == Role::Administrator {
+                self.allow(
+                    &organization,
+                    actor,
+                    Permission::ManageAdministrators,
+                    Scope::Organization,
+                )
+                .await?;
+            }
+            let target = self.target_member(org, user).await?;
+            decide(now, as_user(actor), |ctx| {
+                member::grant_role(ctx, &organization, target, role)
+            })?
+        })
+    }
+
+    /// Revokes a role; the last administrator cannot be demoted (spec: ADM-5, ROLE-5).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::LegacyIntegration`], [`Error::LastAdministrator`],
+    /// [`Error::RoleNotHeld`], [`Error::LearnerRoleIsPermanent`], [`Error::NotFound`],
+    /// [`Error::Conflict`], [`Error::Store`].
+    pub async fn revoke_role(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        user: UserId,
+        role: Role,
+    ) -> Result<Member> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            self.allow(
+                &organization,
+                actor,
+                Permission::ManageRoles,
+                Scope::Organization,
+            )
+            .await?;
+            if role == Role::Administrator {
+                self.allow(
+                    &organization,
+                    actor,
+                    Permission::ManageAdministrators,
+                    Scope::Organization,
+                )
+                .await?;
+            }
+            let target = self.target_member(org, user).await?;
+            let administrators = self
+                .store
+                .count_members_with_role(org, Role::Administrator)
+                .await?;
+            decide(now, as_user(actor), |ctx| {
+                member::revoke_role(ctx, &organization, target, role, administrators)
+            })?
+        })
+    }
+
+    /// Removes a member from the organization and from their teams; the last administrator
+    /// cannot be removed (spec: ADM-5).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::LegacyIntegration`], [`Error::LastAdministrator`],
+    /// [`Error::NotFound`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn remove_member(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<Member> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            self.allow(
+                &organization,
+                actor,
+                Permission::ManageMembers,
+                Scope::Organization,
+            )
+            .await?;
+            let target = self.target_member(org, user).await?;
+            if target.is_administrator() {
+                self.allow(
+                    &organization,
+                    actor,
+                    Permission::ManageAdministrators,
+                    Scope::Organization,
+                )
+                .await?;
+            }
+            let administrators = self
+                .store
+                .count_members_with_role(org, Role::Administrator)
+                .await?;
+            decide(now, as_user(actor), |ctx| {
+                member::remove_member(ctx, &organization, target, administrators)
+            })?
+        })
+    }
+
+    // ----- teams and team pages ----------------------------------------------------------
+
+    /// Creates a team with an empty page (spec: TEAM-1).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::TeamNameTaken`], [`Error::NotFound`],
+    /// [`Error::Conflict`], [`Error::Store`].
+    pub async fn create_team(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        name: TeamName,
+    ) -> Result<Team> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            self.allow(
+                &organization,
+                actor,
+                Permission::ManageTeams,
+                Scope::Organization,
+            )
+            .await?;
+            let taken = self.store.team_by_name(org, &name.key()).await?.is_some();
+            decide(now, as_user(actor), |ctx| {
+                team::create_team(ctx, &organization, name.clone(), taken)
+            })?
+        })
+    }
+
+    /// Renames a team (spec: TEAM-1).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::TeamNameTaken`], [`Error::NotFound`],
+    /// [`Error::Conflict`], [`Error::Store`].
+    pub async fn rename_team(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        team: TeamId,
+        name: TeamName,
+    ) -> Result<Team> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            self.allow(
+                &organization,
+                actor,
+                Permission::ManageTeams,
+                Scope::Organization,
+            )
+            .await?;
+            let current = self.target_team(org, team).await?;
+            let taken = self
+                .store
+                .team_by_name(org, &name.key())
+                .await?
+                .is_some_and(|t| t.id != team);
+            decide(now, as_user(actor), |ctx| {
+                team::rename_team(ctx, &organization, current, name.clone(), taken)
+            })?
+        })
+    }
+
+    /// Deletes a team; its members stay in the organization (spec: TEAM-1).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn delete_team(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        team: TeamId,
+    ) -> Result<Team> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            self.allow(
+                &organization,
+                actor,
+                Permission::ManageTeams,
+                Scope::Organization,
+            )
+            .await?;
+            let current = self.target_team(org, team).await?;
+            decide(now, as_user(actor), |ctx| {
+                team::delete_team(ctx, &organization, current)
+            })
+        })
+    }
+
+    /// Puts a member of the organization in a team. Supervisors may do it for the teams they
+    /// belong to (spec: TEAM-1, TEAM-3).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`] (team, or a user who is not a member),
+    /// [`Error::AlreadyInTeam`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn add_team_member(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        team: TeamId,
+        user: UserId,
+    ) -> Result<()> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            self.allow(
+                &organization,
+                actor,
+                Permission::ManageTeamMembers,
+                Scope::Team(team),
+            )
+            .await?;
+            let current = self.target_team(org, team).await?;
+            let target = self.target_member(org, user).await?;
+            let already = self.store.is_team_member(org, team, target.id).await?;
+            decide(now, as_user(actor), |ctx| {
+                team::add_team_member(ctx, &organization, &current, &target, already)
+            })?
+        })
+    }
+
+    /// Takes a member out of a team (spec: TEAM-1, TEAM-3).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::NotInTeam`], [`Error::Conflict`],
+    /// [`Error::Store`].
+    pub async fn remove_team_member(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        team: TeamId,
+        user: UserId,
+    ) -> Result<()> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            self.allow(
+                &organization,
+                actor,
+                Permission::ManageTeamMembers,
+                Scope::Team(team),
+            )
+            .await?;
+            let current = self.target_team(org, team).await?;
+            let target = self.target_member(org, user).await?;
+            let is_in = self.store.is_team_member(org, team, target.id).await?;
+            decide(now, as_user(actor), |ctx| {
+                team::remove_team_member(ctx, &organization, &current, &target, is_in)
+            })?
+        })
+    }
+
+    /// Sets a team's page: its message and ordered suggested courses (spec: TEAM-2,
+    /// TEAM-3).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn set_team_page(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        team: TeamId,
+        page: TeamPage,
+    ) -> Result<Team> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            self.allow(
+                &organization,
+                actor,
+                Permission::EditTeamPage,
+                Scope::Team(team),
+            )
+            .await?;
+            let current = self.target_team(org, team).await?;
+            decide(now, as_user(actor), |ctx| {
+                team::set_team_page(ctx, &organization, current, page.clone())
+            })
+        })
+    }
+
+    /// A team with its page, for those who may see it (its members included).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::Store`].
+    pub async fn team(&self, actor: &Actor, org: OrganizationId, team: TeamId) -> Result<Team> {
+        let organization = self.organization(org).await?;
+        self.allow(
+            &organization,
+            actor,
+            Permission::ViewTeam,
+            Scope::Team(team),
+        )
+        .await?;
+        self.target_team(org, team).await
+    }
+
+    /// A page of the organization's teams: all of them for administrators and managers, the
+    /// actor's own for everyone else (spec: TEAM-4).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] for non-members, [`Error::NotFound`], [`Error::Store`].
+    pub async fn teams(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        page: Page,
+    ) -> Result<Listing<Team>> {
+        let organization = self.organization(org).await?;
+        let me = self
+            .allow(
+                &organization,
+                actor,
+                Permission::UpdateOwnProfile,
+                Scope::Organization,
+            )
+            .await?;
+        if me.roles.contains(Role::Administrator) || me.roles.contains(Role::Manager) {
+            let rows = self.store.teams(org, page).await?;
+            return Ok(listing(rows, page, |t: &Team| t.id.as_uuid()));
+        }
+        let mut mine = Vec::new();
+        for id in self.store.teams_of(org, me.id).await? {
+            if page.after.is_none_or(|after| id.as_uuid() > after)
+                && let Some(t) = self.store.team(org, id).await?
+            {
+                mine.push(t);
+            }
+        }
+        mine.sort_by_key(|t| t.id);
+        mine.truncate(page.len());
+        Ok(listing(mine, page, |t: &Team| t.id.as_uuid()))
+    }
+
+    // ----- messages and notifications ----------------------------------------------------
+
+    /// Sends a message to every member or to one team's members; supervisors may message the
+    /// teams they belong to (spec: MSG-1, MSG-2). Returns how many emails were queued.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::Store`].
+    pub async fn send_message(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        audience: Audience,
+        subject: Subject,
+        body: Message,
+    ) -> Result<u64> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            let (from, team, filter) = match audience {
+                Audience::Everyone => (
+                    self.allow(
+                        &organization,
+                        actor,
+                        Permission::MessageEveryone,
+                        Scope::Organization,
+                    )
+                    .await?,
+                    None,
+                    MemberFilter::default(),
+                ),
+                Audience::Team(team) => (
+                    self.allow(
+                        &organization,
+                        actor,
+                        Permission::MessageTeam,
+                        Scope::Team(team),
+                    )
+                    .await?,
+                    Some(self.target_team(org, team).await?),
+                    MemberFilter {
+                        role: None,
+                        team: Some(team),
+                    },
+                ),
+            };
+            let recipients = self.all_members(org, filter).await?;
+            decide(now, as_user(actor), |ctx| {
+                outbox::send_message(
+                    ctx,
+                    &organization,
+                    &from,
+                    team.as_ref(),
+                    &recipients,
+                    subject.clone(),
+                    body.clone(),
+                )
+            })
+        })
+    }
+
+    /// Queues an automated notification to every administrator, for the host's own
+    /// automation (for example: a delivered course is scheduled to retire) (spec: ADM-3).
+    /// Returns how many emails were queued.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Store`].
+    pub async fn notify_administrators(
+        &self,
+        org: OrganizationId,
+        subject: Subject,
+        body: Message,
+    ) -> Result<u64> {
+        retrying!(self, |now| {
+            let organization = self.organization(org).await?;
+            let filter = MemberFilter {
+                role: Some(Role::Administrator),
+                team: None,
+            };
+            let admins = self.all_members(org, filter).await?;
+            decide(now, EventActor::System, |ctx| {
+                outbox::notify_administrators(
+                    ctx,
+                    &organization,
+                    &admins,
+                    subject.clone(),
+                    body.clone(),
+                )
+            })
+        })
+    }
+
+    async fn all_members(&self, org: OrganizationId, filter: MemberFilter) -> Result<Vec<Member>> {
+        let mut all = Vec::new();
+        let mut page = Page::first(Page::MAX_LIMIT);
+        loop {
+            let rows = self.store.members(org, filter, page).await?;
+            let full = rows.len() >= page.len();
+            let last = rows.last().map(|m| m.id);
+            all.extend(rows);
+            match (full, last) {
+                (true, Some(last)) => page = Page::after(last, page.limit),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    // ----- audit trail -------------------------------------------------------------------
+
+    /// A page of the audit trail, oldest first: who did what, when, including invitations
+    /// that left the listing (spec: INV-12).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::Store`].
+    pub async fn audit_trail(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        page: Page,
+    ) -> Result<Listing<Event>> {
+        let organization = self.organization(org).await?;
+        self.allow(
+            &organization,
+            actor,
+            Permission::ViewAuditTrail,
+            Scope::Organization,
+        )
+        .await?;
+        let rows = self.store.events(org, page).await?;
+        Ok(listing(rows, page, |e: &Event| e.id.as_uuid()))
+    }
+
+    // ----- mail delivery -----------------------------------------------------------------
+
+    /// Mail that was given up, with the reason, for administrators (spec: MSG-2: nothing is
+    /// dropped silently).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::Store`].
+    pub async fn failed_mail(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        page: Page,
+    ) -> Result<Listing<OutboxMessage>> {
+        let organization = self.organization(org).await?;
+        self.allow(
+            &organization,
+            actor,
+            Permission::ViewAuditTrail,
+            Scope::Organization,
+        )
+        .await?;
+        let rows = self.store.failed_outbox(org, page).await?;
+        Ok(listing(rows, page, |m: &OutboxMessage| m.id.as_uuid()))
+    }
+
+    /// One delivery pass: claims up to `limit` due mails with a lease, sends them, marks them
+    /// sent; retries transient failures later with exponential backoff and jitter; records
+    /// permanent failures, and those out of attempts, as failed with their reason and an
+    /// audit event (spec: INV-9, MSG-2). Run it on a timer; several instances may run it at
+    /// once, the lease keeps them from sending the same row at the same time.
+    ///
+    /// # Errors
+    /// [`Error::Store`] when the outbox cannot be read or updated; a mail whose status could
+    /// not be recorded is sent again later (at least once).
+    pub async fn deliver_mail(&self, limit: usize) -> Result<DeliveryReport> {
+        let delivery = &self.config.delivery;
+        let now = self.clock.now();
+        let claimed = self.store.claim_outbox(now, delivery.lease, limit).await?;
+        let mut report = DeliveryReport::default();
+        for message in claimed {
+            let email = self.templates.render(&message, &self.config.mail);
+            match self.mailer.send(&email).await {
+                Ok(()) => {
+                    self.store.complete_outbox(message.id).await?;
+                    report.sent += 1;
+                }
+                Err(e) if e.is_transient() && message.attempts < delivery.max_attempts => {
+                    let at = self.clock.now() + backoff(delivery, message.attempts);
+                    self.store
+                        .retry_outbox(message.id, at, &e.to_string())
+                        .await?;
+                    report.retried += 1;
+                }
+                Err(e) => {
+                    let reason = if e.is_transient() {
+                        format!("gave up after {} attempts: {e}", message.attempts)
+                    } else {
+                        e.to_string()
+                    };
+                    self.store.fail_outbox(message.id, &reason).await?;
+                    let mut changes =
+                        ChangeSet::new(message.organization, OrganizationWrite::Untouched);
+                    changes
+                        .events
+                        .push(decide(self.clock.now(), EventActor::System, |ctx| {
+                            ctx.event(
+                                message.organization,
+                                EventKind::MailFailed {
+                                    outbox: message.id,
+                                    to: message.to.clone(),
+                                    reason,
+                                },
+                            )
+                        }));
+                    self.store.commit(changes).await?;
+                    report.failed += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn administrators_one_by_one() -> Error {
+    Error::Invalid(crate::domain::validation::ValidationError::Malformed {
+        field: crate::domain::validation::Field::Role,
+        reason: "administrators are invited one at a time with their first and last name",
+    })
+}
+
+/// `base * 2^(attempts - 1)`, capped, with up to ±20% jitter so that instances that failed
+/// together do not retry together.
+fn backoff(config: &DeliveryConfig, attempts: u32) -> Duration {
+    let exp = attempts.saturating_sub(1).min(20);
+    let raw = config
+        .base_backoff
+        .num_milliseconds()
+        .saturating_mul(1_i64 << exp);
+    let capped = raw.min(config.max_backoff.num_milliseconds()).max(0);
+    let mut r = [0u8; 2];
+    let jitter = match getrandom::fill(&mut r) {
+        Ok(()) => i64::from(u16::from_le_bytes(r) % 401) - 200,
+        Err(_) => 0,
+    };
+    Duration::milliseconds(capped + capped * jitter / 1000)
+}

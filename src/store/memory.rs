@@ -1,0 +1,814 @@
+//! `MemoryStore`: the reference store, always compiled, no extra dependencies.
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+};
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{InvitationFilter, MemberFilter, Page, Store, StoreError, constraint};
+use crate::domain::{
+    changes::{ChangeSet, OrganizationWrite, Write},
+    email::EmailAddress,
+    event::Event,
+    ids::{EventId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
+    invitation::{Invitation, InvitationStatus},
+    member::Member,
+    organization::{Organization, SeatUsage},
+    outbox::{OutboxMessage, OutboxStatus},
+    role::Role,
+    team::Team,
+    token::TokenHash,
+};
+
+/// Keeps everything in memory behind one mutex: for tests, demos and single-process hosts
+/// that need no persistence. Clones share the same data.
+///
+/// A commit applies its writes one by one while recording how to undo each; the first write
+/// that breaks a rule undoes the others, so a change set is applied whole or not at all, with
+/// the same checks the SQL stores make (spec: ERR-2). The mutex is never held across an
+/// `.await`.
+///
+/// # Examples
+/// ```
+/// use orgroster::{MemoryStore, Store};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryStore::new();
+/// let org = orgroster::OrganizationId::new();
+/// assert!(store.organization(org).await?.is_none());
+/// # Ok::<(), orgroster::StoreError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore(Arc<Mutex<State>>);
+
+#[derive(Debug, Default)]
+struct State {
+    orgs: HashMap<OrganizationId, Org>,
+    tokens: HashMap<TokenHash, (OrganizationId, InvitationId)>,
+    outbox: BTreeMap<OutboxId, OutboxMessage>,
+    unsent: BTreeSet<OutboxId>,
+}
+
+#[derive(Debug)]
+struct Org {
+    organization: Organization,
+    members: BTreeMap<MemberId, Member>,
+    by_user: HashMap<UserId, MemberId>,
+    by_email: HashMap<String, MemberId>,
+    role_counts: [u64; 4],
+    invitations: BTreeMap<InvitationId, Invitation>,
+    pending_by_email: HashMap<String, InvitationId>,
+    teams: BTreeMap<TeamId, Team>,
+    team_names: HashMap<String, TeamId>,
+    team_members: BTreeSet<(TeamId, MemberId)>,
+    member_teams: BTreeSet<(MemberId, TeamId)>,
+    events: BTreeMap<EventId, Event>,
+}
+
+impl Org {
+    fn new(organization: Organization) -> Self {
+        Self {
+            organization,
+            members: BTreeMap::new(),
+            by_user: HashMap::new(),
+            by_email: HashMap::new(),
+            role_counts: [0; 4],
+            invitations: BTreeMap::new(),
+            pending_by_email: HashMap::new(),
+            teams: BTreeMap::new(),
+            team_names: HashMap::new(),
+            team_members: BTreeSet::new(),
+            member_teams: BTreeSet::new(),
+            events: BTreeMap::new(),
+        }
+    }
+
+    fn count_roles(&mut self, member: &Member, sign: i8) {
+        for (slot, role) in Role::ALL.iter().enumerate() {
+            if member.roles.contains(*role) {
+                let count = &mut self.role_counts[slot];
+                *count = if sign > 0 {
+                    count.saturating_add(1)
+                } else {
+                    count.saturating_sub(1)
+                };
+            }
+        }
+    }
+
+    /// Replaces the member with id `id` by `new`, keeping the indexes right. No checks.
+    fn set_member(&mut self, id: MemberId, new: Option<Member>) {
+        if let Some(old) = self.members.remove(&id) {
+            self.by_user.remove(&old.user);
+            self.by_email.remove(old.email.key());
+            self.count_roles(&old, -1);
+        }
+        if let Some(new) = new {
+            self.by_user.insert(new.user, id);
+            self.by_email.insert(new.email.key().to_owned(), id);
+            self.count_roles(&new, 1);
+            self.members.insert(id, new);
+        }
+    }
+
+    fn set_team(&mut self, id: TeamId, new: Option<Team>) {
+        if let Some(old) = self.teams.remove(&id) {
+            self.team_names.remove(&old.name.key());
+        }
+        if let Some(new) = new {
+            self.team_names.insert(new.name.key(), id);
+            self.teams.insert(id, new);
+        }
+    }
+
+    fn set_team_member(&mut self, team: TeamId, member: MemberId, present: bool) {
+        if present {
+            self.team_members.insert((team, member));
+            self.member_teams.insert((member, team));
+        } else {
+            self.team_members.remove(&(team, member));
+            self.member_teams.remove(&(member, team));
+        }
+    }
+}
+
+impl State {
+    fn org(&self, id: OrganizationId) -> Option<&Org> {
+        self.orgs.get(&id)
+    }
+
+    fn org_mut(&mut self, id: OrganizationId) -> Result<&mut Org, StoreError> {
+        self.orgs.get_mut(&id).ok_or(StoreError::Missing {
+            entity: "organization",
+        })
+    }
+
+    fn set_invitation(&mut self, org: OrganizationId, id: InvitationId, new: Option<Invitation>) {
+        let Some(o) = self.orgs.get_mut(&org) else {
+            return;
+        };
+        if let Some(old) = o.invitations.remove(&id) {
+            if o.pending_by_email.get(old.email.key()) == Some(&id) {
+                o.pending_by_email.remove(old.email.key());
+            }
+            self.tokens.remove(&old.token_hash);
+        }
+        if let Some(new) = new {
+            if new.status == InvitationStatus::Pending {
+                o.pending_by_email.insert(new.email.key().to_owned(), id);
+            }
+            self.tokens.insert(new.token_hash, (org, id));
+            o.invitations.insert(id, new);
+        }
+    }
+}
+
+/// How to take one applied write back.
+enum Undo {
+    OrgCreated(OrganizationId),
+    Org(Organization),
+    Member(MemberId, Option<Member>),
+    Invitation(InvitationId, Option<Invitation>),
+    Team(TeamId, Option<Team>),
+    TeamMember(TeamId, MemberId, bool),
+}
+
+fn check_version(
+    stored: Option<u64>,
+    expected: u64,
+    entity: &'static str,
+) -> Result<(), StoreError> {
+    match (stored, expected) {
+        (None, 0) => Ok(()),
+        (Some(_), 0) => Err(StoreError::Duplicate {
+            constraint: constraint::PRIMARY_KEY,
+        }),
+        (Some(v), e) if v == e => Ok(()),
+        _ => Err(StoreError::Conflict { entity }),
+    }
+}
+
+fn apply_org(
+    state: &mut State,
+    changes: &ChangeSet,
+    undo: &mut Vec<Undo>,
+) -> Result<(), StoreError> {
+    let id = changes.organization;
+    match &changes.organization_write {
+        OrganizationWrite::Untouched => {
+            state.org_mut(id)?;
+        }
+        OrganizationWrite::Touch { expected_version } => {
+            let org = state.org_mut(id)?;
+            check_version(
+                Some(org.organization.version),
+                *expected_version,
+                "organization",
+            )?;
+            undo.push(Undo::Org(org.organization.clone()));
+            org.organization.version += 1;
+        }
+        OrganizationWrite::Put(new) => {
+            if new.id != id {
+                return Err(StoreError::Missing {
+                    entity: "organization",
+                });
+            }
+            let stored = state.org(id).map(|o| o.organization.version);
+            check_version(stored, new.version, "organization")?;
+            let mut new = new.clone();
+            new.version += 1;
+            match state.orgs.get_mut(&id) {
+                Some(org) => undo.push(Undo::Org(std::mem::replace(&mut org.organization, new))),
+                None => {
+                    state.orgs.insert(id, Org::new(new));
+                    undo.push(Undo::OrgCreated(id));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn apply_write(
+    state: &mut State,
+    org_id: OrganizationId,
+    write: &Write,
+    undo: &mut Vec<Undo>,
+) -> Result<(), StoreError> {
+    match write {
+        Write::PutMember(member) => {
+            let org = state.org_mut(org_id)?;
+            if member.organization != org_id {
+                return Err(StoreError::Missing {
+                    entity: "organization",
+                });
+            }
+            let old = org.members.get(&member.id).cloned();
+            check_version(old.as_ref().map(|m| m.version), member.version, "member")?;
+            if old.as_ref().is_some_and(|o| o.user != member.user) {
+                return Err(StoreError::Conflict { entity: "member" });
+            }
+            if org
+                .by_user
+                .get(&member.user)
+                .is_some_and(|id| *id != member.id)
+            {
+                return Err(StoreError::Duplicate {
+                    constraint: constraint::ONE_MEMBER_PER_USER,
+                });
+            }
+            if org
+                .by_email
+                .get(member.email.key())
+                .is_some_and(|id| *id != member.id)
+            {
+                return Err(StoreError::Duplicate {
+                    constraint: constraint::ONE_MEMBER_PER_EMAIL,
+                });
+            }
+            let mut new = member.clone();
+            new.version += 1;
+            org.set_member(member.id, Some(new));
+            undo.push(Undo::Member(member.id, old));
+        }
+        Write::DeleteMember {
+            member,
+            expected_version,
+        } => {
+            let org = state.org_mut(org_id)?;
+            let Some(old) = org.members.get(member).cloned() else {
+                return Err(StoreError::Conflict { entity: "member" });
+            };
+            check_version(Some(old.version), *expected_version, "member")?;
+            let teams: Vec<TeamId> = org
+                .member_teams
+                .range((*member, TeamId::from_uuid(uuid::Uuid::nil()))..)
+                .take_while(|(m, _)| m == member)
+                .map(|(_, t)| *t)
+                .collect();
+            for team in teams {
+                org.set_team_member(team, *member, false);
+                undo.push(Undo::TeamMember(team, *member, true));
+            }
+            org.set_member(*member, None);
+            undo.push(Undo::Member(*member, Some(old)));
+        }
+        Write::PutInvitation(invitation) => {
+            let org = state.org_mut(org_id)?;
+            if invitation.organization != org_id {
+                return Err(StoreError::Missing {
+                    entity: "organization",
+                });
+            }
+            let old = org.invitations.get(&invitation.id).cloned();
+            check_version(
+                old.as_ref().map(|i| i.version),
+                invitation.version,
+                "invitation",
+            )?;
+            if invitation.status == InvitationStatus::Pending
+                && org
+                    .pending_by_email
+                    .get(invitation.email.key())
+                    .is_some_and(|id| *id != invitation.id)
+            {
+                return Err(StoreError::Duplicate {
+                    constraint: constraint::ONE_PENDING_PER_EMAIL,
+                });
+            }
+            if state
+                .tokens
+                .get(&invitation.token_hash)
+                .is_some_and(|(_, id)| *id != invitation.id)
+            {
+                return Err(StoreError::Duplicate {
+                    constraint: constraint::UNIQUE_TOKEN,
+                });
+            }
+            let mut new = invitation.clone();
+            new.version += 1;
+            state.set_invitation(org_id, invitation.id, Some(new));
+            undo.push(Undo::Invitation(invitation.id, old));
+        }
+        Write::PutTeam(team) => {
+            let org = state.org_mut(org_id)?;
+            if team.organization != org_id {
+                return Err(StoreError::Missing {
+                    entity: "organization",
+                });
+            }
+            let old = org.teams.get(&team.id).cloned();
+            check_version(old.as_ref().map(|t| t.version), team.version, "team")?;
+            if org
+                .team_names
+                .get(&team.name.key())
+                .is_some_and(|id| *id != team.id)
+            {
+                return Err(StoreError::Duplicate {
+                    constraint: constraint::UNIQUE_TEAM_NAME,
+                });
+            }
+            let mut new = team.clone();
+            new.version += 1;
+            org.set_team(team.id, Some(new));
+            undo.push(Undo::Team(team.id, old));
+        }
+        Write::DeleteTeam {
+            team,
+            expected_version,
+        } => {
+            let org = state.org_mut(org_id)?;
+            let Some(old) = org.teams.get(team).cloned() else {
+                return Err(StoreError::Conflict { entity: "team" });
+            };
+            check_version(Some(old.version), *expected_version, "team")?;
+            let members: Vec<MemberId> = org
+                .team_members
+                .range((*team, MemberId::from_uuid(uuid::Uuid::nil()))..)
+                .take_while(|(t, _)| t == team)
+                .map(|(_, m)| *m)
+                .collect();
+            for member in members {
+                org.set_team_member(*team, member, false);
+                undo.push(Undo::TeamMember(*team, member, true));
+            }
+            org.set_team(*team, None);
+            undo.push(Undo::Team(*team, Some(old)));
+        }
+        Write::AddTeamMember { team, member } => {
+            let org = state.org_mut(org_id)?;
+            if !org.teams.contains_key(team) {
+                return Err(StoreError::Missing { entity: "team" });
+            }
+            if !org.members.contains_key(member) {
+                return Err(StoreError::Missing { entity: "member" });
+            }
+            if org.team_members.contains(&(*team, *member)) {
+                return Err(StoreError::Duplicate {
+                    constraint: constraint::ONE_TEAM_MEMBERSHIP,
+                });
+            }
+            org.set_team_member(*team, *member, true);
+            undo.push(Undo::TeamMember(*team, *member, false));
+        }
+        Write::RemoveTeamMember { team, member } => {
+            let org = state.org_mut(org_id)?;
+            if !org.team_members.contains(&(*team, *member)) {
+                return Err(StoreError::Conflict {
+                    entity: "team membership",
+                });
+            }
+            org.set_team_member(*team, *member, false);
+            undo.push(Undo::TeamMember(*team, *member, true));
+        }
+    }
+    Ok(())
+}
+
+fn rollback(state: &mut State, org_id: OrganizationId, undo: Vec<Undo>) {
+    for step in undo.into_iter().rev() {
+        match step {
+            Undo::OrgCreated(id) => {
+                state.orgs.remove(&id);
+            }
+            Undo::Org(old) => {
+                if let Some(org) = state.orgs.get_mut(&old.id) {
+                    org.organization = old;
+                }
+            }
+            Undo::Member(id, old) => {
+                if let Some(org) = state.orgs.get_mut(&org_id) {
+                    org.set_member(id, old);
+                }
+            }
+            Undo::Invitation(id, old) => state.set_invitation(org_id, id, old),
+            Undo::Team(id, old) => {
+                if let Some(org) = state.orgs.get_mut(&org_id) {
+                    org.set_team(id, old);
+                }
+            }
+            Undo::TeamMember(team, member, present) => {
+                if let Some(org) = state.orgs.get_mut(&org_id) {
+                    org.set_team_member(team, member, present);
+                }
+            }
+        }
+    }
+}
+
+fn page_of<'a, K: Ord + Copy + 'a, V: Clone + 'a>(
+    map: &'a BTreeMap<K, V>,
+    after: Option<K>,
+    page: Page,
+    keep: impl Fn(&V) -> bool,
+) -> Vec<V> {
+    let iter: Box<dyn Iterator<Item = (&K, &V)>> = match after {
+        Some(after) => {
+            Box::new(map.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)))
+        }
+        None => Box::new(map.iter()),
+    };
+    iter.map(|(_, v)| v)
+        .filter(|v| keep(v))
+        .take(page.len())
+        .cloned()
+        .collect()
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while the lock was held cannot leave a half-applied commit behind (commits
+        // undo on every error path before returning), so the data is still consistent.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn read<T>(&self, org: OrganizationId, f: impl FnOnce(&Org) -> T) -> Option<T> {
+        self.lock().org(org).map(f)
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for MemoryStore {
+    async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
+        Ok(self.read(id, |o| o.organization.clone()))
+    }
+
+    async fn member(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<Member>, StoreError> {
+        Ok(self
+            .read(org, |o| {
+                o.by_user
+                    .get(&user)
+                    .and_then(|id| o.members.get(id))
+                    .cloned()
+            })
+            .flatten())
+    }
+
+    async fn members_by_email(
+        &self,
+        org: OrganizationId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Member>, StoreError> {
+        Ok(self
+            .read(org, |o| {
+                emails
+                    .iter()
+                    .filter_map(|e| o.by_email.get(e.key()).and_then(|id| o.members.get(id)))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn members(
+        &self,
+        org: OrganizationId,
+        filter: MemberFilter,
+        page: Page,
+    ) -> Result<Vec<Member>, StoreError> {
+        let after = page.after.map(MemberId::from_uuid);
+        Ok(self
+            .read(org, |o| {
+                let role_ok = |m: &Member| filter.role.is_none_or(|r| m.roles.contains(r));
+                match filter.team {
+                    Some(team) => {
+                        let start = (
+                            team,
+                            after.unwrap_or(MemberId::from_uuid(uuid::Uuid::nil())),
+                        );
+                        o.team_members
+                            .range(start..)
+                            .take_while(|(t, _)| *t == team)
+                            .filter(|(_, m)| Some(*m) != after)
+                            .filter_map(|(_, m)| o.members.get(m))
+                            .filter(|m| role_ok(m))
+                            .take(page.len())
+                            .cloned()
+                            .collect()
+                    }
+                    None => page_of(&o.members, after, page, role_ok),
+                }
+            })
+            .unwrap_or_default())
+    }
+
+    async fn count_members_with_role(
+        &self,
+        org: OrganizationId,
+        role: Role,
+    ) -> Result<u64, StoreError> {
+        let slot = Role::ALL
+            .iter()
+            .position(|r| *r == role)
+            .unwrap_or_default();
+        Ok(self.read(org, |o| o.role_counts[slot]).unwrap_or_default())
+    }
+
+    async fn teams_of(
+        &self,
+        org: OrganizationId,
+        member: MemberId,
+    ) -> Result<Vec<TeamId>, StoreError> {
+        Ok(self
+            .read(org, |o| {
+                o.member_teams
+                    .range((member, TeamId::from_uuid(uuid::Uuid::nil()))..)
+                    .take_while(|(m, _)| *m == member)
+                    .map(|(_, t)| *t)
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn invitation(
+        &self,
+        org: OrganizationId,
+        id: InvitationId,
+    ) -> Result<Option<Invitation>, StoreError> {
+        Ok(self
+            .read(org, |o| o.invitations.get(&id).cloned())
+            .flatten())
+    }
+
+    async fn invitation_by_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<Invitation>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .tokens
+            .get(hash)
+            .and_then(|(org, id)| state.org(*org).and_then(|o| o.invitations.get(id)))
+            .filter(|i| i.token_hash == *hash)
+            .cloned())
+    }
+
+    async fn pending_invitations_by_email(
+        &self,
+        org: OrganizationId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Invitation>, StoreError> {
+        Ok(self
+            .read(org, |o| {
+                emails
+                    .iter()
+                    .filter_map(|e| {
+                        o.pending_by_email
+                            .get(e.key())
+                            .and_then(|id| o.invitations.get(id))
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn invitations(
+        &self,
+        org: OrganizationId,
+        filter: InvitationFilter,
+        page: Page,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        let after = page.after.map(InvitationId::from_uuid);
+        Ok(self
+            .read(org, |o| {
+                page_of(&o.invitations, after, page, |i| {
+                    filter.status.is_none_or(|s| i.status == s)
+                        && filter.role.is_none_or(|r| i.role == r)
+                })
+            })
+            .unwrap_or_default())
+    }
+
+    async fn seat_usage(
+        &self,
+        org: OrganizationId,
+        now: DateTime<Utc>,
+    ) -> Result<SeatUsage, StoreError> {
+        Ok(self
+            .read(org, |o| SeatUsage {
+                members: o.members.len() as u64,
+                pending_invitations: o
+                    .pending_by_email
+                    .values()
+                    .filter_map(|id| o.invitations.get(id))
+                    .filter(|i| i.holds_seat(now))
+                    .count() as u64,
+            })
+            .unwrap_or_default())
+    }
+
+    async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError> {
+        Ok(self.read(org, |o| o.teams.get(&id).cloned()).flatten())
+    }
+
+    async fn team_by_name(
+        &self,
+        org: OrganizationId,
+        name_key: &str,
+    ) -> Result<Option<Team>, StoreError> {
+        let key = name_key.to_lowercase();
+        Ok(self
+            .read(org, |o| {
+                o.team_names
+                    .get(&key)
+                    .and_then(|id| o.teams.get(id))
+                    .cloned()
+            })
+            .flatten())
+    }
+
+    async fn teams(&self, org: OrganizationId, page: Page) -> Result<Vec<Team>, StoreError> {
+        let after = page.after.map(TeamId::from_uuid);
+        Ok(self
+            .read(org, |o| page_of(&o.teams, after, page, |_| true))
+            .unwrap_or_default())
+    }
+
+    async fn is_team_member(
+        &self,
+        org: OrganizationId,
+        team: TeamId,
+        member: MemberId,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .read(org, |o| o.team_members.contains(&(team, member)))
+            .unwrap_or(false))
+    }
+
+    async fn events(&self, org: OrganizationId, page: Page) -> Result<Vec<Event>, StoreError> {
+        let after = page.after.map(EventId::from_uuid);
+        Ok(self
+            .read(org, |o| page_of(&o.events, after, page, |_| true))
+            .unwrap_or_default())
+    }
+
+    async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        if changes
+            .outbox
+            .iter()
+            .any(|m| state.outbox.contains_key(&m.id))
+        {
+            return Err(StoreError::Duplicate {
+                constraint: constraint::PRIMARY_KEY,
+            });
+        }
+        let mut undo = Vec::new();
+        let applied = apply_org(state, &changes, &mut undo).and_then(|()| {
+            changes
+                .writes
+                .iter()
+                .try_for_each(|w| apply_write(state, changes.organization, w, &mut undo))
+        });
+        if let Err(e) = applied {
+            rollback(state, changes.organization, undo);
+            return Err(e);
+        }
+        if let Some(org) = state.orgs.get_mut(&changes.organization) {
+            org.events
+                .extend(changes.events.into_iter().map(|e| (e.id, e)));
+        }
+        for message in changes.outbox {
+            state.unsent.insert(message.id);
+            state.outbox.insert(message.id, message);
+        }
+        Ok(())
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let mut due: Vec<(DateTime<Utc>, OutboxId)> = state
+            .unsent
+            .iter()
+            .filter_map(|id| state.outbox.get(id))
+            .filter(|m| m.due_at <= now && m.lease_until.is_none_or(|until| until <= now))
+            .map(|m| (m.due_at, m.id))
+            .collect();
+        due.sort_unstable();
+        let mut claimed = Vec::new();
+        for (_, id) in due.into_iter().take(limit) {
+            if let Some(m) = state.outbox.get_mut(&id) {
+                m.lease_until = Some(now + lease);
+                m.attempts = m.attempts.saturating_add(1);
+                claimed.push(m.clone());
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn complete_outbox(&self, id: OutboxId) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let m = state.outbox.get_mut(&id).ok_or(StoreError::Missing {
+            entity: "outbox message",
+        })?;
+        m.status = OutboxStatus::Sent;
+        m.secret = None;
+        m.lease_until = None;
+        state.unsent.remove(&id);
+        Ok(())
+    }
+
+    async fn retry_outbox(
+        &self,
+        id: OutboxId,
+        not_before: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let m = state.outbox.get_mut(&id).ok_or(StoreError::Missing {
+            entity: "outbox message",
+        })?;
+        if m.status == OutboxStatus::Pending {
+            m.due_at = not_before;
+            m.lease_until = None;
+            m.last_error = Some(error.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn fail_outbox(&self, id: OutboxId, error: &str) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let m = state.outbox.get_mut(&id).ok_or(StoreError::Missing {
+            entity: "outbox message",
+        })?;
+        if m.status == OutboxStatus::Pending {
+            m.status = OutboxStatus::Failed;
+            m.secret = None;
+            m.lease_until = None;
+            m.last_error = Some(error.to_owned());
+        }
+        state.unsent.remove(&id);
+        Ok(())
+    }
+
+    async fn failed_outbox(
+        &self,
+        org: OrganizationId,
+        page: Page,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let after = page.after.map(OutboxId::from_uuid);
+        Ok(page_of(&self.lock().outbox, after, page, |m| {
+            m.organization == org && m.status == OutboxStatus::Failed
+        }))
+    }
+}

@@ -1,0 +1,387 @@
+//! The `Store` port: how the roster reads and writes its state, and the stores that come
+//! with the crate.
+//!
+//! # Implementing your own store
+//! Implement [`Store`], then run the conformance suite against it (feature `conformance`,
+//! module `orgroster::conformance`, macro `store_conformance_tests!`): a store is done when it
+//! passes all of it. [`MemoryStore`] is the reference implementation.
+
+mod memory;
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+pub use self::memory::MemoryStore;
+use crate::domain::{
+    changes::ChangeSet,
+    email::EmailAddress,
+    event::Event,
+    ids::{InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
+    invitation::{Invitation, InvitationStatus},
+    member::Member,
+    organization::{Organization, SeatUsage},
+    outbox::OutboxMessage,
+    role::Role,
+    team::Team,
+    token::TokenHash,
+};
+pub use crate::error::BoxError;
+
+/// What every store maps its failures into. Driver errors never leak through it: they are
+/// kept as `source` of [`StoreError::Backend`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A write's expected version no longer matches: someone else changed the row first.
+    /// Nothing was written; the service re-reads and decides again.
+    #[error("{entity} was changed concurrently; nothing was written")]
+    Conflict {
+        /// What kind of row.
+        entity: &'static str,
+    },
+    /// A uniqueness rule refused a write. Nothing was written.
+    #[error("uniqueness rule `{constraint}` refused the write; nothing was written")]
+    Duplicate {
+        /// The rule, named as in the SQL schema (for example `invitations_one_pending_per_email`).
+        constraint: &'static str,
+    },
+    /// A write referred to a row that does not exist. Nothing was written.
+    #[error("{entity} does not exist; nothing was written")]
+    Missing {
+        /// What kind of row.
+        entity: &'static str,
+    },
+    /// The backend failed (connection lost, disk full…). Whether anything was written is
+    /// for the backend to guarantee: the SQL stores roll back.
+    #[error("the {backend} store failed")]
+    Backend {
+        /// Which store.
+        backend: &'static str,
+        /// The driver's error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// The uniqueness rule names shared by every store.
+pub mod constraint {
+    /// At most one member per (organization, user) (spec: INV-11).
+    pub const ONE_MEMBER_PER_USER: &str = "members_one_per_user";
+    /// At most one member per (organization, email).
+    pub const ONE_MEMBER_PER_EMAIL: &str = "members_one_per_email";
+    /// At most one pending invitation per (organization, email) (spec: INV-8).
+    pub const ONE_PENDING_PER_EMAIL: &str = "invitations_one_pending_per_email";
+    /// Token hashes are unique.
+    pub const UNIQUE_TOKEN: &str = "invitations_unique_token";
+    /// Team names are unique per organization, regardless of case.
+    pub const UNIQUE_TEAM_NAME: &str = "teams_unique_name";
+    /// A member is in a team at most once.
+    pub const ONE_TEAM_MEMBERSHIP: &str = "team_members_once";
+    /// Ids are unique.
+    pub const PRIMARY_KEY: &str = "primary_key";
+}
+
+/// Where a keyset-paginated listing starts, and how much it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Page {
+    /// Return rows whose id sorts after this one; `None` for the first page.
+    pub after: Option<Uuid>,
+    /// How many rows at most, between 1 and [`Page::MAX_LIMIT`].
+    pub limit: u32,
+}
+
+impl Page {
+    /// The largest page.
+    pub const MAX_LIMIT: u32 = 1000;
+
+    /// The first page of up to `limit` rows (clamped to 1..=[`Page::MAX_LIMIT`]).
+    pub fn first(limit: u32) -> Self {
+        Self {
+            after: None,
+            limit: limit.clamp(1, Self::MAX_LIMIT),
+        }
+    }
+
+    /// The page after the row with id `after`.
+    pub fn after(after: impl Into<Uuid>, limit: u32) -> Self {
+        Self {
+            after: Some(after.into()),
+            limit: limit.clamp(1, Self::MAX_LIMIT),
+        }
+    }
+
+    /// The limit as a `usize`, clamped.
+    pub fn len(&self) -> usize {
+        self.limit.clamp(1, Self::MAX_LIMIT) as usize
+    }
+
+    /// Never empty: a page holds at least one row. Present for clippy's `len_without_is_empty`.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Self::first(50)
+    }
+}
+
+/// Which members a listing returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemberFilter {
+    /// Only members holding this role.
+    pub role: Option<Role>,
+    /// Only members of this team.
+    pub team: Option<TeamId>,
+}
+
+/// Which invitations a listing returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InvitationFilter {
+    /// Only invitations in this status; `None` for all.
+    pub status: Option<InvitationStatus>,
+    /// Only invitations granting this role.
+    pub role: Option<Role>,
+}
+
+impl InvitationFilter {
+    /// Pending invitations, expired or not: what listings show (spec: INV-2, INV-12).
+    pub fn pending() -> Self {
+        Self {
+            status: Some(InvitationStatus::Pending),
+            role: None,
+        }
+    }
+}
+
+/// Persistent state of the roster.
+///
+/// # Contract
+/// Every implementation must pass the conformance suite (`orgroster::conformance`). In
+/// particular:
+/// - [`Store::commit`] applies every part of a [`ChangeSet`] or none (spec: ERR-2).
+/// - An entity written with version `v` must be stored at version `v` (0: must not exist);
+///   it is then stored at `v + 1`. Otherwise [`StoreError::Conflict`] and nothing is written.
+///   The same holds for the organization under [`OrganizationWrite::Touch`] and
+///   [`OrganizationWrite::Put`](crate::domain::changes::OrganizationWrite::Put).
+/// - The uniqueness rules of [`constraint`] are enforced by the store itself, so a race
+///   between service instances ends in [`StoreError::Duplicate`] or
+///   [`StoreError::Conflict`], never in duplicates (spec: INV-8, INV-11).
+/// - Outbox rows in a change set become claimable only once committed and are never lost
+///   (spec: INV-9). [`Store::claim_outbox`] never hands a row to two callers while its lease
+///   runs.
+/// - Reads observe every committed change set (read-your-writes).
+/// - Listings are keyset-paginated by id, ascending (ids are UUID v7, so this is creation
+///   order).
+///
+/// [`OrganizationWrite::Touch`]: crate::domain::changes::OrganizationWrite::Touch
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// An organization by id.
+    async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError>;
+
+    /// The member of `org` who is `user`.
+    async fn member(&self, org: OrganizationId, user: UserId)
+    -> Result<Option<Member>, StoreError>;
+
+    /// Members of `org` whose email key is among `emails` (case-insensitive).
+    async fn members_by_email(
+        &self,
+        org: OrganizationId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Member>, StoreError>;
+
+    /// A page of `org`'s members, by id.
+    async fn members(
+        &self,
+        org: OrganizationId,
+        filter: MemberFilter,
+        page: Page,
+    ) -> Result<Vec<Member>, StoreError>;
+
+    /// How many members of `org` hold `role`.
+    async fn count_members_with_role(
+        &self,
+        org: OrganizationId,
+        role: Role,
+    ) -> Result<u64, StoreError>;
+
+    /// The teams `member` belongs to.
+    async fn teams_of(
+        &self,
+        org: OrganizationId,
+        member: MemberId,
+    ) -> Result<Vec<TeamId>, StoreError>;
+
+    /// An invitation of `org` by id.
+    async fn invitation(
+        &self,
+        org: OrganizationId,
+        id: InvitationId,
+    ) -> Result<Option<Invitation>, StoreError>;
+
+    /// The invitation whose current link has this token hash (spec: INV-6).
+    async fn invitation_by_token(&self, hash: &TokenHash)
+    -> Result<Option<Invitation>, StoreError>;
+
+    /// Pending invitations of `org` whose email key is among `emails` (case-insensitive).
+    async fn pending_invitations_by_email(
+        &self,
+        org: OrganizationId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Invitation>, StoreError>;
+
+    /// A page of `org`'s invitations, by id.
+    async fn invitations(
+        &self,
+        org: OrganizationId,
+        filter: InvitationFilter,
+        page: Page,
+    ) -> Result<Vec<Invitation>, StoreError>;
+
+    /// Members plus pending invitations unexpired at `now` (spec: ORG-4).
+    async fn seat_usage(
+        &self,
+        org: OrganizationId,
+        now: DateTime<Utc>,
+    ) -> Result<SeatUsage, StoreError>;
+
+    /// A team of `org` by id.
+    async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError>;
+
+    /// The team of `org` with this name, regardless of case.
+    async fn team_by_name(
+        &self,
+        org: OrganizationId,
+        name_key: &str,
+    ) -> Result<Option<Team>, StoreError>;
+
+    /// A page of `org`'s teams, by id.
+    async fn teams(&self, org: OrganizationId, page: Page) -> Result<Vec<Team>, StoreError>;
+
+    /// Whether `member` belongs to `team`.
+    async fn is_team_member(
+        &self,
+        org: OrganizationId,
+        team: TeamId,
+        member: MemberId,
+    ) -> Result<bool, StoreError>;
+
+    /// A page of `org`'s audit trail, oldest first (spec: INV-12).
+    async fn events(&self, org: OrganizationId, page: Page) -> Result<Vec<Event>, StoreError>;
+
+    /// Applies a change set atomically (see the contract above).
+    async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError>;
+
+    /// Leases up to `limit` pending outbox rows due at `now` whose lease has run out, until
+    /// `now + lease`, counting one attempt on each. Oldest due first.
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// Marks a row sent and erases its secret.
+    async fn complete_outbox(&self, id: OutboxId) -> Result<(), StoreError>;
+
+    /// Puts a row back, due at `not_before`, recording why it failed.
+    async fn retry_outbox(
+        &self,
+        id: OutboxId,
+        not_before: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Gives a row up, recording why, and erases its secret.
+    async fn fail_outbox(&self, id: OutboxId, error: &str) -> Result<(), StoreError>;
+
+    /// A page of failed outbox rows of `org`, by id (spec: MSG-2: nothing silently dropped).
+    async fn failed_outbox(
+        &self,
+        org: OrganizationId,
+        page: Page,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+}
+
+/// A dynamically dispatched store, as the service holds it.
+pub type DynStore = dyn Store;
+
+macro_rules! forward_store {
+    ($($ptr:tt)*) => {
+        #[async_trait::async_trait]
+        #[deny(clippy::missing_trait_methods)]
+        impl<S: Store + ?Sized> Store for $($ptr)*<S> {
+            async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
+                (**self).organization(id).await
+            }
+            async fn member(&self, org: OrganizationId, user: UserId) -> Result<Option<Member>, StoreError> {
+                (**self).member(org, user).await
+            }
+            async fn members_by_email(&self, org: OrganizationId, emails: &[EmailAddress]) -> Result<Vec<Member>, StoreError> {
+                (**self).members_by_email(org, emails).await
+            }
+            async fn members(&self, org: OrganizationId, filter: MemberFilter, page: Page) -> Result<Vec<Member>, StoreError> {
+                (**self).members(org, filter, page).await
+            }
+            async fn count_members_with_role(&self, org: OrganizationId, role: Role) -> Result<u64, StoreError> {
+                (**self).count_members_with_role(org, role).await
+            }
+            async fn teams_of(&self, org: OrganizationId, member: MemberId) -> Result<Vec<TeamId>, StoreError> {
+                (**self).teams_of(org, member).await
+            }
+            async fn invitation(&self, org: OrganizationId, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
+                (**self).invitation(org, id).await
+            }
+            async fn invitation_by_token(&self, hash: &TokenHash) -> Result<Option<Invitation>, StoreError> {
+                (**self).invitation_by_token(hash).await
+            }
+            async fn pending_invitations_by_email(&self, org: OrganizationId, emails: &[EmailAddress]) -> Result<Vec<Invitation>, StoreError> {
+                (**self).pending_invitations_by_email(org, emails).await
+            }
+            async fn invitations(&self, org: OrganizationId, filter: InvitationFilter, page: Page) -> Result<Vec<Invitation>, StoreError> {
+                (**self).invitations(org, filter, page).await
+            }
+            async fn seat_usage(&self, org: OrganizationId, now: DateTime<Utc>) -> Result<SeatUsage, StoreError> {
+                (**self).seat_usage(org, now).await
+            }
+            async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError> {
+                (**self).team(org, id).await
+            }
+            async fn team_by_name(&self, org: OrganizationId, name_key: &str) -> Result<Option<Team>, StoreError> {
+                (**self).team_by_name(org, name_key).await
+            }
+            async fn teams(&self, org: OrganizationId, page: Page) -> Result<Vec<Team>, StoreError> {
+                (**self).teams(org, page).await
+            }
+            async fn is_team_member(&self, org: OrganizationId, team: TeamId, member: MemberId) -> Result<bool, StoreError> {
+                (**self).is_team_member(org, team, member).await
+            }
+            async fn events(&self, org: OrganizationId, page: Page) -> Result<Vec<Event>, StoreError> {
+                (**self).events(org, page).await
+            }
+            async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError> {
+                (**self).commit(changes).await
+            }
+            async fn claim_outbox(&self, now: DateTime<Utc>, lease: Duration, limit: usize) -> Result<Vec<OutboxMessage>, StoreError> {
+                (**self).claim_outbox(now, lease, limit).await
+            }
+            async fn complete_outbox(&self, id: OutboxId) -> Result<(), StoreError> {
+                (**self).complete_outbox(id).await
+            }
+            async fn retry_outbox(&self, id: OutboxId, not_before: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+                (**self).retry_outbox(id, not_before, error).await
+            }
+            async fn fail_outbox(&self, id: OutboxId, error: &str) -> Result<(), StoreError> {
+                (**self).fail_outbox(id, error).await
+            }
+            async fn failed_outbox(&self, org: OrganizationId, page: Page) -> Result<Vec<OutboxMessage>, StoreError> {
+                (**self).failed_outbox(org, page).await
+            }
+        }
+    };
+}
+
+forward_store!(std::sync::Arc);
+forward_store!(Box);
