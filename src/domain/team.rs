@@ -112,7 +112,6 @@ impl From<SuggestedCourses> for Vec<CourseId> {
     }
 }
 
-
 use super::{
     changes::{ChangeSet, Context, Decision, OrganizationWrite, Write},
     event::EventKind,

@@ -1,0 +1,1121 @@
+//! The store conformance suite: the behaviour every [`Store`] must exhibit.
+//!
+//! Each case is a public `async fn` taking the store under test as an [`Arc<DynStore>`]; the
+//! [`store_conformance_tests!`](crate::store_conformance_tests) macro expands to one
+//! `#[tokio::test]` per case so a failure is reported by name. Every case creates its own
+//! organizations with fresh ids, so cases can share one database and run in parallel.
+//!
+//! Run it against your own store:
+//!
+//! ```text
+//! // tests/conformance.rs, with orgroster's `conformance` feature enabled
+//! mod my_store {
+//!     orgroster::store_conformance_tests!(|| async { Some(my_crate::MyStore::new()) });
+//! }
+//! ```
+//!
+//! Not a stable part of the public API: cases may be added in patch releases.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
+
+use std::{collections::HashSet, sync::Arc};
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::{
+    AcceptOptions, Actor, Error, Roster,
+    domain::{
+        changes::{ChangeSet, OrganizationWrite, Write},
+        email::EmailAddress,
+        event::{Event, EventActor, EventKind},
+        ids::{EventId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
+        invitation::{Invitation, InvitationStatus},
+        member::Member,
+        organization::{Capabilities, Organization},
+        outbox::{MailContent, OutboxMessage, OutboxStatus},
+        role::{Role, RoleSet},
+        team::{Team, TeamPage},
+        text::{Message, OrganizationName, Profile, Subject, TeamName},
+        token::InvitationToken,
+    },
+    mail::RecordingMailer,
+    store::{DynStore, InvitationFilter, MemberFilter, Page, StoreError, constraint},
+};
+
+fn t0() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(1_767_603_600, 0).unwrap()
+}
+
+fn email(local: &str, org: OrganizationId) -> EmailAddress {
+    EmailAddress::parse(format!("{local}.{}@example.com", &org.to_string()[..8])).unwrap()
+}
+
+fn profile() -> Profile {
+    Profile::parse("Grace", "Hopper").unwrap()
+}
+
+fn token(n: u8) -> InvitationToken {
+    let mut bytes = [n; 32];
+    // Distinct per call site and per run: the first bytes come from a fresh UUID.
+    bytes[..16].copy_from_slice(uuid::Uuid::now_v7().as_bytes());
+    InvitationToken::from_bytes(bytes)
+}
+
+fn new_org() -> Organization {
+    Organization {
+        id: OrganizationId::new(),
+        name: OrganizationName::parse("Conformance Ltd").unwrap(),
+        licenses: Vec::new(),
+        capabilities: Capabilities::default(),
+        seat_cap: None,
+        created_at: t0(),
+        version: 0,
+    }
+}
+
+fn new_member(org: OrganizationId, mail: EmailAddress) -> Member {
+    Member {
+        id: MemberId::new(),
+        organization: org,
+        user: UserId::new(),
+        email: mail,
+        profile: profile(),
+        roles: RoleSet::learner(),
+        joined_at: t0(),
+        invitation: None,
+        version: 0,
+    }
+}
+
+fn new_invitation(org: OrganizationId, mail: EmailAddress, now: DateTime<Utc>) -> Invitation {
+    Invitation {
+        id: InvitationId::new(),
+        organization: org,
+        email: mail,
+        invitee: None,
+        role: Role::Member,
+        team: None,
+        status: InvitationStatus::Pending,
+        token_hash: token(1).hash(),
+        invited_by: UserId::new(),
+        created_at: now,
+        sent_at: now,
+        expires_at: now + Duration::days(10),
+        resend_count: 0,
+        closed_at: None,
+        closed_by: None,
+        version: 0,
+    }
+}
+
+fn new_team(org: OrganizationId, name: &str) -> Team {
+    Team {
+        id: TeamId::new(),
+        organization: org,
+        name: TeamName::parse(name).unwrap(),
+        page: TeamPage::default(),
+        created_at: t0(),
+        version: 0,
+    }
+}
+
+fn event(org: OrganizationId) -> Event {
+    Event {
+        id: EventId::new(),
+        organization: org,
+        at: t0(),
+        actor: EventActor::System,
+        kind: EventKind::SeatCapChanged { seat_cap: None },
+    }
+}
+
+fn mail(org: OrganizationId, to: EmailAddress, now: DateTime<Utc>) -> OutboxMessage {
+    OutboxMessage::new(
+        OutboxId::new(),
+        org,
+        to,
+        MailContent::Notification {
+            organization: OrganizationName::parse("Conformance Ltd").unwrap(),
+            subject: Subject::parse("Hello").unwrap(),
+            body: Message::parse("Body").unwrap(),
+        },
+        Some(token(9)),
+        now,
+    )
+}
+
+fn changes(org: &Organization, writes: Vec<Write>) -> ChangeSet {
+    let mut c = ChangeSet::new(
+        org.id,
+        OrganizationWrite::Touch {
+            expected_version: org.version,
+        },
+    );
+    c.writes = writes;
+    c
+}
+
+async fn stored_org(store: &DynStore) -> Organization {
+    let org = new_org();
+    store
+        .commit(ChangeSet::new(org.id, OrganizationWrite::Put(org.clone())))
+        .await
+        .unwrap();
+    store.organization(org.id).await.unwrap().unwrap()
+}
+
+async fn reload(store: &DynStore, org: OrganizationId) -> Organization {
+    store.organization(org).await.unwrap().unwrap()
+}
+
+async fn put(store: &DynStore, org: OrganizationId, writes: Vec<Write>) -> Result<(), StoreError> {
+    let org = reload(store, org).await;
+    store.commit(changes(&org, writes)).await
+}
+
+/// An organization reads back as written, at version 1; creating it twice is a duplicate and
+/// a stale put is a conflict.
+pub async fn organization_roundtrip(store: Arc<DynStore>) {
+    let org = new_org();
+    store
+        .commit(ChangeSet::new(org.id, OrganizationWrite::Put(org.clone())))
+        .await
+        .unwrap();
+    let stored = reload(&*store, org.id).await;
+    assert_eq!(stored.version, 1);
+    assert_eq!(
+        Organization {
+            version: 0,
+            ..stored.clone()
+        },
+        org
+    );
+    let again = store
+        .commit(ChangeSet::new(org.id, OrganizationWrite::Put(org.clone())))
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::Duplicate { .. })),
+        "{again:?}"
+    );
+    let mut renamed = stored.clone();
+    renamed.seat_cap = Some(3);
+    store
+        .commit(ChangeSet::new(
+            org.id,
+            OrganizationWrite::Put(renamed.clone()),
+        ))
+        .await
+        .unwrap();
+    let stale = store
+        .commit(ChangeSet::new(org.id, OrganizationWrite::Put(renamed)))
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::Conflict { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(reload(&*store, org.id).await.seat_cap, Some(3));
+    assert!(
+        store
+            .organization(OrganizationId::new())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// spec: INV-11 — one member per (organization, user), enforced by the store; read-your-writes;
+/// email lookup ignores case.
+pub async fn members_are_unique_per_user_and_email(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let m = new_member(org.id, email("Ada", org.id));
+    put(&*store, org.id, vec![Write::PutMember(m.clone())])
+        .await
+        .unwrap();
+    let read = store.member(org.id, m.user).await.unwrap().unwrap();
+    assert_eq!(read.version, 1);
+    assert_eq!(read.email, m.email);
+    let upper = EmailAddress::parse(m.email.as_str().to_uppercase()).unwrap();
+    assert_eq!(
+        store
+            .members_by_email(org.id, &[upper])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let mut twin = new_member(org.id, email("other", org.id));
+    twin.user = m.user;
+    let dup = put(&*store, org.id, vec![Write::PutMember(twin)]).await;
+    assert!(
+        matches!(
+            dup,
+            Err(StoreError::Duplicate {
+                constraint: constraint::ONE_MEMBER_PER_USER
+            })
+        ),
+        "{dup:?}"
+    );
+    let same_mail = new_member(
+        org.id,
+        EmailAddress::parse(m.email.as_str().to_uppercase()).unwrap(),
+    );
+    let dup = put(&*store, org.id, vec![Write::PutMember(same_mail)]).await;
+    assert!(
+        matches!(
+            dup,
+            Err(StoreError::Duplicate {
+                constraint: constraint::ONE_MEMBER_PER_EMAIL
+            })
+        ),
+        "{dup:?}"
+    );
+    // The same user may belong to another organization.
+    let other = stored_org(&*store).await;
+    let mut elsewhere = new_member(other.id, m.email.clone());
+    elsewhere.user = m.user;
+    put(&*store, other.id, vec![Write::PutMember(elsewhere)])
+        .await
+        .unwrap();
+}
+
+/// Every write bumps the version by one; a write at a stale version is a conflict.
+pub async fn versions_bump_on_every_write(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let m = new_member(org.id, email("v", org.id));
+    put(&*store, org.id, vec![Write::PutMember(m.clone())])
+        .await
+        .unwrap();
+    let mut read = store.member(org.id, m.user).await.unwrap().unwrap();
+    read.roles = read.roles.grant(Role::Manager).unwrap();
+    put(&*store, org.id, vec![Write::PutMember(read.clone())])
+        .await
+        .unwrap();
+    let now = store.member(org.id, m.user).await.unwrap().unwrap();
+    assert_eq!(now.version, 2);
+    assert!(now.roles.contains(Role::Manager));
+    let stale = put(&*store, org.id, vec![Write::PutMember(read)]).await;
+    assert!(
+        matches!(stale, Err(StoreError::Conflict { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(
+        reload(&*store, org.id).await.version,
+        3,
+        "two touches after creation"
+    );
+    let stale_org = store.commit(changes(&org, vec![])).await;
+    assert!(
+        matches!(stale_org, Err(StoreError::Conflict { .. })),
+        "{stale_org:?}"
+    );
+}
+
+/// spec: ERR-2 — a change set with one stale write leaves every row, event and mail untouched.
+pub async fn commit_is_atomic(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let existing = new_member(org.id, email("existing", org.id));
+    put(&*store, org.id, vec![Write::PutMember(existing.clone())])
+        .await
+        .unwrap();
+    let org = reload(&*store, org.id).await;
+    let fresh = new_member(org.id, email("fresh", org.id));
+    let team = new_team(org.id, "Atomic");
+    let invitation = new_invitation(org.id, email("invitee", org.id), t0());
+    let mut c = changes(
+        &org,
+        vec![
+            Write::PutMember(fresh.clone()),
+            Write::PutTeam(team.clone()),
+            Write::PutInvitation(invitation.clone()),
+            // Stale: the stored member is at version 1, this claims version 0 (insert).
+            Write::PutMember(existing.clone()),
+        ],
+    );
+    c.events.push(event(org.id));
+    c.outbox.push(mail(org.id, fresh.email.clone(), t0()));
+    assert!(store.commit(c).await.is_err());
+    assert_eq!(reload(&*store, org.id).await.version, org.version);
+    assert!(store.member(org.id, fresh.user).await.unwrap().is_none());
+    assert!(store.team(org.id, team.id).await.unwrap().is_none());
+    assert!(
+        store
+            .invitation(org.id, invitation.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .invitation_by_token(&invitation.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .events(org.id, Page::first(100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let far = t0() + Duration::days(3650);
+    let claimed = store
+        .claim_outbox(far, Duration::minutes(1), 1000)
+        .await
+        .unwrap();
+    assert!(claimed.iter().all(|m| m.organization != org.id));
+}
+
+/// spec: INV-8 — at most one pending invitation per (organization, email), regardless of
+/// case; closed invitations do not count.
+pub async fn one_pending_invitation_per_email(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let first = new_invitation(org.id, email("dup", org.id), t0());
+    put(&*store, org.id, vec![Write::PutInvitation(first.clone())])
+        .await
+        .unwrap();
+    let shouting = EmailAddress::parse(first.email.as_str().to_uppercase()).unwrap();
+    let mut second = new_invitation(org.id, shouting.clone(), t0());
+    second.token_hash = token(2).hash();
+    let dup = put(&*store, org.id, vec![Write::PutInvitation(second.clone())]).await;
+    assert!(
+        matches!(
+            dup,
+            Err(StoreError::Duplicate {
+                constraint: constraint::ONE_PENDING_PER_EMAIL
+            })
+        ),
+        "{dup:?}"
+    );
+    let found = store
+        .pending_invitations_by_email(org.id, &[shouting])
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![first.id]
+    );
+    // Revoke the first, then the second goes through (spec: INV-4).
+    let mut revoked = store.invitation(org.id, first.id).await.unwrap().unwrap();
+    revoked.status = InvitationStatus::Revoked;
+    revoked.closed_at = Some(t0());
+    put(&*store, org.id, vec![Write::PutInvitation(revoked)])
+        .await
+        .unwrap();
+    put(&*store, org.id, vec![Write::PutInvitation(second)])
+        .await
+        .unwrap();
+}
+
+/// spec: INV-6, INV-3 — invitations are found by the hash of their current token only.
+pub async fn invitations_are_found_by_current_token_hash(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let inv = new_invitation(org.id, email("tok", org.id), t0());
+    put(&*store, org.id, vec![Write::PutInvitation(inv.clone())])
+        .await
+        .unwrap();
+    let found = store
+        .invitation_by_token(&inv.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, inv.id);
+    let mut resent = found.clone();
+    let new_token = token(3);
+    resent.token_hash = new_token.hash();
+    put(&*store, org.id, vec![Write::PutInvitation(resent)])
+        .await
+        .unwrap();
+    assert!(
+        store
+            .invitation_by_token(&inv.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .invitation_by_token(&new_token.hash())
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        inv.id
+    );
+    assert!(
+        store
+            .invitation_by_token(&token(4).hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// spec: ORG-4 — seats are members plus pending invitations not yet expired.
+pub async fn seat_usage_counts_members_and_unexpired_invitations(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let m = new_member(org.id, email("seat", org.id));
+    let fresh = new_invitation(org.id, email("fresh", org.id), t0());
+    let mut old = new_invitation(org.id, email("old", org.id), t0() - Duration::days(11));
+    old.token_hash = token(5).hash();
+    let mut closed = new_invitation(org.id, email("closed", org.id), t0());
+    closed.token_hash = token(6).hash();
+    closed.status = InvitationStatus::Declined;
+    let writes = vec![
+        Write::PutMember(m),
+        Write::PutInvitation(fresh),
+        Write::PutInvitation(old),
+        Write::PutInvitation(closed),
+    ];
+    put(&*store, org.id, writes).await.unwrap();
+    let usage = store.seat_usage(org.id, t0()).await.unwrap();
+    assert_eq!((usage.members, usage.pending_invitations), (1, 1));
+    let later = store
+        .seat_usage(org.id, t0() + Duration::days(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        later.pending_invitations, 0,
+        "expiry is at exactly sent + ttl (spec: INV-2)"
+    );
+}
+
+/// Listings are keyset-paginated by id: ascending, complete, without repeats, and stable
+/// when rows are added while paging.
+pub async fn pagination_is_ordered_complete_and_stable(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        let m = new_member(org.id, email(&format!("p{i}"), org.id));
+        ids.push(m.id);
+        put(&*store, org.id, vec![Write::PutMember(m)])
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut page = Page::first(10);
+    let mut added = false;
+    loop {
+        let rows = store
+            .members(org.id, MemberFilter::default(), page)
+            .await
+            .unwrap();
+        seen.extend(rows.iter().map(|m| m.id));
+        if !added {
+            let late = new_member(org.id, email("late", org.id));
+            ids.push(late.id);
+            put(&*store, org.id, vec![Write::PutMember(late)])
+                .await
+                .unwrap();
+            added = true;
+        }
+        if rows.len() < page.len() {
+            break;
+        }
+        page = Page::after(rows.last().unwrap().id, 10);
+    }
+    ids.sort();
+    assert_eq!(
+        seen, ids,
+        "every member once, in id order, the late one at the end"
+    );
+    let none = store
+        .members(
+            OrganizationId::new(),
+            MemberFilter::default(),
+            Page::first(5),
+        )
+        .await;
+    assert!(none.unwrap().is_empty());
+}
+
+/// Member listings filter by role and by team; counts by role are exact.
+pub async fn member_filters_and_role_counts(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let team = new_team(org.id, "Filters");
+    let mut admin = new_member(org.id, email("admin", org.id));
+    admin.roles = RoleSet::learner().grant(Role::Administrator).unwrap();
+    let learner = new_member(org.id, email("learner", org.id));
+    let writes = vec![
+        Write::PutTeam(team.clone()),
+        Write::PutMember(admin.clone()),
+        Write::PutMember(learner.clone()),
+        Write::AddTeamMember {
+            team: team.id,
+            member: learner.id,
+        },
+    ];
+    put(&*store, org.id, writes).await.unwrap();
+    let admins = MemberFilter {
+        role: Some(Role::Administrator),
+        team: None,
+    };
+    let rows = store
+        .members(org.id, admins, Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![admin.id]
+    );
+    let in_team = MemberFilter {
+        role: None,
+        team: Some(team.id),
+    };
+    let rows = store
+        .members(org.id, in_team, Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![learner.id]
+    );
+    assert_eq!(
+        store
+            .count_members_with_role(org.id, Role::Administrator)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .count_members_with_role(org.id, Role::Member)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store.teams_of(org.id, learner.id).await.unwrap(),
+        vec![team.id]
+    );
+    assert!(
+        store
+            .is_team_member(org.id, team.id, learner.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_team_member(org.id, team.id, admin.id)
+            .await
+            .unwrap()
+    );
+}
+
+/// Team names are unique per organization regardless of case; team memberships are unique
+/// and go away with their team or their member.
+pub async fn teams_and_team_memberships(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let sales = new_team(org.id, "Sales");
+    let m = new_member(org.id, email("team", org.id));
+    let writes = vec![
+        Write::PutTeam(sales.clone()),
+        Write::PutMember(m.clone()),
+        Write::AddTeamMember {
+            team: sales.id,
+            member: m.id,
+        },
+    ];
+    put(&*store, org.id, writes).await.unwrap();
+    assert_eq!(
+        store
+            .team_by_name(org.id, "sales")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        sales.id
+    );
+    let twin = new_team(org.id, "SALES");
+    let dup = put(&*store, org.id, vec![Write::PutTeam(twin)]).await;
+    assert!(
+        matches!(
+            dup,
+            Err(StoreError::Duplicate {
+                constraint: constraint::UNIQUE_TEAM_NAME
+            })
+        ),
+        "{dup:?}"
+    );
+    let again = put(
+        &*store,
+        org.id,
+        vec![Write::AddTeamMember {
+            team: sales.id,
+            member: m.id,
+        }],
+    )
+    .await;
+    assert!(
+        matches!(
+            again,
+            Err(StoreError::Duplicate {
+                constraint: constraint::ONE_TEAM_MEMBERSHIP
+            })
+        ),
+        "{again:?}"
+    );
+    let ghost = put(
+        &*store,
+        org.id,
+        vec![Write::AddTeamMember {
+            team: TeamId::new(),
+            member: m.id,
+        }],
+    )
+    .await;
+    assert!(ghost.is_err(), "a membership needs an existing team");
+    // The same name is free in another organization.
+    let other = stored_org(&*store).await;
+    put(
+        &*store,
+        other.id,
+        vec![Write::PutTeam(new_team(other.id, "Sales"))],
+    )
+    .await
+    .unwrap();
+
+    let support = new_team(org.id, "Support");
+    put(
+        &*store,
+        org.id,
+        vec![
+            Write::PutTeam(support.clone()),
+            Write::AddTeamMember {
+                team: support.id,
+                member: m.id,
+            },
+        ],
+    )
+    .await
+    .unwrap();
+    let stored_sales = store.team(org.id, sales.id).await.unwrap().unwrap();
+    put(
+        &*store,
+        org.id,
+        vec![Write::DeleteTeam {
+            team: sales.id,
+            expected_version: stored_sales.version,
+        }],
+    )
+    .await
+    .unwrap();
+    assert!(store.team(org.id, sales.id).await.unwrap().is_none());
+    assert_eq!(
+        store.teams_of(org.id, m.id).await.unwrap(),
+        vec![support.id]
+    );
+    let stored_m = store.member(org.id, m.user).await.unwrap().unwrap();
+    put(
+        &*store,
+        org.id,
+        vec![Write::DeleteMember {
+            member: m.id,
+            expected_version: stored_m.version,
+        }],
+    )
+    .await
+    .unwrap();
+    assert!(store.member(org.id, m.user).await.unwrap().is_none());
+    let in_support = MemberFilter {
+        role: None,
+        team: Some(support.id),
+    };
+    assert!(
+        store
+            .members(org.id, in_support, Page::first(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let teams = store.teams(org.id, Page::first(10)).await.unwrap();
+    assert_eq!(
+        teams.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![support.id]
+    );
+}
+
+/// spec: INV-12 — events are appended in order and read back oldest first.
+pub async fn events_are_kept_in_order(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let mut expected = Vec::new();
+    for _ in 0..5 {
+        let org = reload(&*store, org.id).await;
+        let mut c = changes(&org, vec![]);
+        let e = event(org.id);
+        expected.push(e.id);
+        c.events.push(e);
+        store.commit(c).await.unwrap();
+    }
+    let first = store.events(org.id, Page::first(3)).await.unwrap();
+    let rest = store
+        .events(org.id, Page::after(first[2].id, 3))
+        .await
+        .unwrap();
+    let got: Vec<EventId> = first.iter().chain(rest.iter()).map(|e| e.id).collect();
+    assert_eq!(got, expected);
+}
+
+/// spec: INV-9 — committed mail is claimable, leased, re-claimable after the lease, retried,
+/// completed (secret erased) or failed (listed with its reason).
+pub async fn outbox_is_at_least_once(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    // A time far from other cases' rows so the claim sees only this case's mail first.
+    let now = t0() - Duration::days(10_000)
+        + Duration::minutes(i64::from(org.id.as_uuid().as_bytes()[15]));
+    let a = mail(org.id, email("a", org.id), now);
+    let b = mail(org.id, email("b", org.id), now);
+    let mut c = changes(&org, vec![]);
+    c.outbox = vec![a.clone(), b.clone()];
+    store.commit(c).await.unwrap();
+    let mine = |rows: Vec<OutboxMessage>| -> Vec<OutboxMessage> {
+        rows.into_iter()
+            .filter(|m| m.organization == org.id)
+            .collect()
+    };
+    let lease = Duration::minutes(5);
+    let first = mine(store.claim_outbox(now, lease, 10_000).await.unwrap());
+    assert_eq!(first.len(), 2);
+    assert!(first.iter().all(|m| m.attempts == 1 && m.secret.is_some()));
+    assert!(
+        mine(
+            store
+                .claim_outbox(now + Duration::minutes(1), lease, 10_000)
+                .await
+                .unwrap()
+        )
+        .is_empty()
+    );
+    let again = mine(
+        store
+            .claim_outbox(now + Duration::minutes(6), lease, 10_000)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        again.len(),
+        2,
+        "an expired lease makes the row claimable again"
+    );
+    assert!(again.iter().all(|m| m.attempts == 2));
+
+    store.complete_outbox(a.id).await.unwrap();
+    store
+        .retry_outbox(b.id, now + Duration::hours(1), "421 try later")
+        .await
+        .unwrap();
+    let t = now + Duration::minutes(30);
+    assert!(mine(store.claim_outbox(t, lease, 10_000).await.unwrap()).is_empty());
+    let retried = mine(
+        store
+            .claim_outbox(now + Duration::hours(1), lease, 10_000)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(retried.iter().map(|m| m.id).collect::<Vec<_>>(), vec![b.id]);
+    assert_eq!(retried[0].last_error.as_deref(), Some("421 try later"));
+    store.fail_outbox(b.id, "550 no such user").await.unwrap();
+    let failed = store.failed_outbox(org.id, Page::first(10)).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].status, OutboxStatus::Failed);
+    assert_eq!(failed[0].last_error.as_deref(), Some("550 no such user"));
+    assert!(failed[0].secret.is_none(), "a failed row keeps no token");
+    assert!(
+        mine(
+            store
+                .claim_outbox(now + Duration::days(30), lease, 10_000)
+                .await
+                .unwrap()
+        )
+        .is_empty()
+    );
+}
+
+/// Concurrent claims never hand the same row to two callers.
+pub async fn concurrent_claims_never_share_a_row(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let now = t0() - Duration::days(20_000)
+        + Duration::minutes(i64::from(org.id.as_uuid().as_bytes()[15]));
+    let mut c = changes(&org, vec![]);
+    c.outbox = (0..40)
+        .map(|i| mail(org.id, email(&format!("c{i}"), org.id), now))
+        .collect();
+    let ids: HashSet<OutboxId> = c.outbox.iter().map(|m| m.id).collect();
+    store.commit(c).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..10 {
+                got.extend(
+                    store
+                        .claim_outbox(now, Duration::minutes(5), 3)
+                        .await
+                        .unwrap(),
+                );
+            }
+            got
+        }));
+    }
+    let mut seen = HashSet::new();
+    for task in tasks {
+        for m in task.await.unwrap() {
+            if ids.contains(&m.id) {
+                assert!(seen.insert(m.id), "row {} claimed twice", m.id);
+            }
+        }
+    }
+    // Rows of other cases may have been claimed too; ours are all claimed exactly once
+    // unless other rows crowded them out, in which case a final claim gets the rest.
+    for m in store
+        .claim_outbox(now, Duration::minutes(5), 10_000)
+        .await
+        .unwrap()
+    {
+        if ids.contains(&m.id) {
+            assert!(seen.insert(m.id), "row {} claimed twice", m.id);
+        }
+    }
+    assert_eq!(seen, ids);
+}
+
+/// Concurrent commits at the same organization version: exactly one wins, the others
+/// conflict and write nothing.
+pub async fn concurrent_commits_have_one_winner(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = Arc::clone(&store);
+        let org = org.clone();
+        tasks.push(tokio::spawn(async move {
+            let m = new_member(org.id, email(&format!("race{i}"), org.id));
+            let user = m.user;
+            (
+                user,
+                store.commit(changes(&org, vec![Write::PutMember(m)])).await,
+            )
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (user, result) = task.await.unwrap();
+        match result {
+            Ok(()) => winners.push(user),
+            Err(StoreError::Conflict { .. }) => {
+                assert!(store.member(org.id, user).await.unwrap().is_none());
+            }
+            Err(e) => panic!("unexpected error {e:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    assert_eq!(reload(&*store, org.id).await.version, org.version + 1);
+}
+
+/// spec: INV-11 — 16 concurrent tasks accepting, declining, revoking and resending one
+/// invitation, 1,000 rounds: exactly one closing outcome each round, and never two members
+/// for one user.
+pub async fn invitation_race_has_exactly_one_outcome(store: Arc<DynStore>) {
+    invitation_race(store, 1000).await;
+}
+
+/// The race of [`invitation_race_has_exactly_one_outcome`] with a chosen number of rounds.
+pub async fn invitation_race(store: Arc<DynStore>, rounds: usize) {
+    let roster = Roster::builder(Arc::clone(&store), RecordingMailer::new()).build();
+    let founder = Actor::new(
+        UserId::new(),
+        EmailAddress::parse("founder@race.example").unwrap(),
+    );
+    let created = roster
+        .create_organization(
+            &founder,
+            OrganizationName::parse("Race").unwrap(),
+            profile(),
+        )
+        .await
+        .unwrap();
+    let org = created.organization.id;
+    roster
+        .set_capabilities(
+            org,
+            Capabilities {
+                coursecloud_legacy: true,
+                ..Capabilities::default()
+            },
+        )
+        .await
+        .unwrap();
+    for round in 0..rounds {
+        let invitee = Actor::new(
+            UserId::new(),
+            EmailAddress::parse(format!("r{round}@race.example")).unwrap(),
+        );
+        let created = roster
+            .invite_member(&founder, org, invitee.email.clone(), Role::Member, None)
+            .await
+            .unwrap();
+        let link = created.token.expose();
+        let id = created.invitation.id;
+        let mut tasks = Vec::new();
+        for task in 0..16 {
+            let roster = roster.clone();
+            let founder = founder.clone();
+            let invitee = invitee.clone();
+            let link = link.clone();
+            tasks.push(tokio::spawn(async move {
+                let options = AcceptOptions {
+                    profile: profile(),
+                    existing_account: false,
+                    warning_acknowledged: false,
+                };
+                match task % 4 {
+                    0 => (
+                        "accept",
+                        roster
+                            .accept_invitation(&invitee, &link, options)
+                            .await
+                            .map(drop),
+                    ),
+                    1 => ("decline", roster.decline_invitation(&link).await.map(drop)),
+                    2 => (
+                        "revoke",
+                        roster.revoke_invitation(&founder, org, id).await.map(drop),
+                    ),
+                    _ => (
+                        "resend",
+                        roster.resend_invitation(&founder, org, id).await.map(drop),
+                    ),
+                }
+            }));
+        }
+        let mut closing = Vec::new();
+        for task in tasks {
+            let (what, result) = task.await.unwrap();
+            match result {
+                Ok(()) if what != "resend" => closing.push(what),
+                Ok(()) => {}
+                Err(
+                    Error::InvitationNotPending { .. }
+                    | Error::NotFound { .. }
+                    | Error::AlreadyMember
+                    | Error::Conflict,
+                ) => {}
+                Err(e) => panic!("round {round}: {what} failed unexpectedly: {e}"),
+            }
+        }
+        assert_eq!(
+            closing.len(),
+            1,
+            "round {round}: closing outcomes {closing:?}"
+        );
+        let final_state = store.invitation(org, id).await.unwrap().unwrap();
+        let expected = match closing[0] {
+            "accept" => InvitationStatus::Accepted,
+            "decline" => InvitationStatus::Declined,
+            _ => InvitationStatus::Revoked,
+        };
+        assert_eq!(final_state.status, expected, "round {round}");
+        let member = store.member(org, invitee.user).await.unwrap();
+        assert_eq!(
+            member.is_some(),
+            expected == InvitationStatus::Accepted,
+            "round {round}"
+        );
+        let by_mail = store
+            .members_by_email(org, std::slice::from_ref(&invitee.email))
+            .await
+            .unwrap();
+        assert!(
+            by_mail.len() <= 1,
+            "round {round}: {} members for one address",
+            by_mail.len()
+        );
+    }
+    let pending = store
+        .invitations(org, InvitationFilter::pending(), Page::first(10))
+        .await
+        .unwrap();
+    assert!(pending.is_empty());
+}
+
+/// The names of every case, in the order the macro runs them.
+#[doc(hidden)]
+pub const CASES: &[&str] = &[
+    "organization_roundtrip",
+    "members_are_unique_per_user_and_email",
+    "versions_bump_on_every_write",
+    "commit_is_atomic",
+    "one_pending_invitation_per_email",
+    "invitations_are_found_by_current_token_hash",
+    "seat_usage_counts_members_and_unexpired_invitations",
+    "pagination_is_ordered_complete_and_stable",
+    "member_filters_and_role_counts",
+    "teams_and_team_memberships",
+    "events_are_kept_in_order",
+    "outbox_is_at_least_once",
+    "concurrent_claims_never_share_a_row",
+    "concurrent_commits_have_one_winner",
+    "invitation_race_has_exactly_one_outcome",
+];
+
+/// Expands to one `#[tokio::test]` per conformance case. `$make` is an async closure
+/// returning `Option<S>` where `S` converts into `Arc<DynStore>`; `None` skips the case
+/// (for example when no database URL is configured).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:expr) => {
+        $crate::store_conformance_tests!(@cases $make,
+            organization_roundtrip,
+            members_are_unique_per_user_and_email,
+            versions_bump_on_every_write,
+            commit_is_atomic,
+            one_pending_invitation_per_email,
+            invitations_are_found_by_current_token_hash,
+            seat_usage_counts_members_and_unexpired_invitations,
+            pagination_is_ordered_complete_and_stable,
+            member_filters_and_role_counts,
+            teams_and_team_memberships,
+            events_are_kept_in_order,
+            outbox_is_at_least_once,
+            concurrent_claims_never_share_a_row,
+            concurrent_commits_have_one_winner,
+            invitation_race_has_exactly_one_outcome
+        );
+        /// The macro runs every case the suite lists.
+        #[test]
+        fn macro_covers_every_case() {
+            let listed: &[&str] = &[
+                "organization_roundtrip",
+                "members_are_unique_per_user_and_email",
+                "versions_bump_on_every_write",
+                "commit_is_atomic",
+                "one_pending_invitation_per_email",
+                "invitations_are_found_by_current_token_hash",
+                "seat_usage_counts_members_and_unexpired_invitations",
+                "pagination_is_ordered_complete_and_stable",
+                "member_filters_and_role_counts",
+                "teams_and_team_memberships",
+                "events_are_kept_in_order",
+                "outbox_is_at_least_once",
+                "concurrent_claims_never_share_a_row",
+                "concurrent_commits_have_one_winner",
+                "invitation_race_has_exactly_one_outcome",
+            ];
+            assert_eq!(listed, $crate::conformance::CASES);
+        }
+    };
+    (@cases $make:expr, $($name:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(store) = ($make)().await else {
+                    eprintln!("skipping {}: backend not configured", stringify!($name));
+                    return;
+                };
+                let store: ::std::sync::Arc<$crate::DynStore> = ::std::sync::Arc::new(store);
+                $crate::conformance::$name(store).await;
+            }
+        )+
+    };
+}
