@@ -1,4 +1,89 @@
-//! orgroster
+//! Organizations, their members and roles, administrator teams, learner teams with team
+//! pages, and invitations by email: the people side of a B2B learning platform, as a library
+//! your Rust service links.
+//!
+//! orgroster does not authenticate anyone and never stores passwords: the host service signs
+//! users in and tells orgroster who acts ([`Actor`]). orgroster decides what that user may do,
+//! records what changed, and queues the emails to send.
+//!
+//! # Quickstart
+//!
+//! ```
+//! use orgroster::{
+//!     AcceptOptions, Actor, Capabilities, EmailAddress, LicenseKind, MemoryStore, Profile,
+//!     RecordingMailer, Role, Roster, UserId,
+//! };
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let mailer = RecordingMailer::new();
+//! let roster = Roster::builder(MemoryStore::new(), mailer.clone()).build();
+//!
+//! // The host's signed-in user creates an organization and becomes its first administrator.
+//! let ada = Actor::new(UserId::new(), EmailAddress::parse("ada@example.com")?);
+//! let org = roster
+//!     .create_organization(&ada, "Analytical Engines".parse()?, Profile::parse("Ada", "Lovelace")?)
+//!     .await?
+//!     .organization
+//!     .id;
+//!
+//! // The host's back office provisions a license and the capability to invite learners.
+//! roster.add_license(org, LicenseKind::PayPerUse).await?;
+//! roster.set_capabilities(org, Capabilities { coursecloud_legacy: true, ..Default::default() }).await?;
+//!
+//! // Invite learners from a paste: every line gets a result.
+//! let report = roster
+//!     .invite_members(&ada, org, "bob@example.com, not-an-address", Role::Member, None)
+//!     .await?;
+//! assert_eq!((report.invited.len(), report.rejected.len()), (1, 1));
+//!
+//! // The invitation email goes out through the outbox, at least once.
+//! roster.deliver_mail(100).await?;
+//! assert_eq!(mailer.sent().len(), 1);
+//!
+//! // Bob follows the link from the email, signed in with the invited address.
+//! let link = report.invited[0].1.token.expose();
+//! let bob = Actor::new(UserId::new(), EmailAddress::parse("Bob@Example.com")?);
+//! let options = AcceptOptions {
+//!     profile: Profile::parse("Bob", "Babbage")?,
+//!     existing_account: false,
+//!     warning_acknowledged: false,
+//! };
+//! let accepted = roster.accept_invitation(&bob, &link, options).await?;
+//! assert_eq!(accepted.member.roles.iter().collect::<Vec<_>>(), vec![Role::Member]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # How a command flows
+//!
+//! Every command of [`Roster`] reads what it needs through the [`Store`] port, asks
+//! [`policy`] whether the actor may act (against the membership as stored now), lets the
+//! pure core in [`domain`] decide (a function of state, command and time that returns the
+//! outcome and a [`ChangeSet`](domain::changes::ChangeSet)), then commits the change set
+//! atomically. Emails are rows of that same commit, delivered later by
+//! [`Roster::deliver_mail`], so none is lost when the mail server is down.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `sqlite` | yes | reserved for the embedded SQLite store (lands with the storage work) |
+//! | `postgres` | no | reserved for the PostgreSQL store (lands with the storage work) |
+//! | `smtp` | no | reserved for the SMTP mailer (lands with the mail work) |
+//! | `conformance` | no | [`conformance`]: the store conformance suite, for your own stores |
+//!
+//! [`MemoryStore`] is always compiled and needs nothing else.
+//!
+//! # Choosing a store
+//!
+//! Today the crate ships [`MemoryStore`]: tests, demos, and single-process hosts that keep
+//! nothing across restarts. Write your own by implementing [`Store`] and running the
+//! conformance suite against it.
+//!
+//! # The rules
+//!
+//! [`rules`] states every domain rule with its id (`INV-3`, `ROLE-2`…); tests cite the same
+//! ids, so `grep -rn "spec: INV-3" tests src` finds the proof of a rule.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod clock;

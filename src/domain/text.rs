@@ -148,6 +148,14 @@ macro_rules! bounded_text {
             }
         }
 
+        impl std::str::FromStr for $name {
+            type Err = ValidationError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
         impl TryFrom<String> for $name {
             type Error = ValidationError;
 

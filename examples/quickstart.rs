@@ -1,0 +1,349 @@
+//! The onboarding story of the seeds, end to end, printed as a transcript.
+//!
+//! An organization is created, its license checked, an administrator invited by name (the
+//! email is shown as it would be sent) and accepting; a team is made, learners are invited in
+//! bulk from a paste with a bad line and a duplicate, the team page is set up, an invitation
+//! expires and still shows as pending, one is resent and one revoked, and the audit trail
+//! closes the story.
+//!
+//! Run it with `cargo run --example quickstart`.
+
+use chrono::Duration;
+use orgroster::{
+    AcceptOptions, Actor, Capabilities, CourseId, EmailAddress, InvitationFilter, LicenseKind,
+    ManualClock, MemberFilter, MemoryStore, Message, Page, Profile, RecordingMailer, Role, Roster,
+    SuggestedCourses, TeamName, TeamPage, UserId,
+};
+
+type Res<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+fn section(title: &str) {
+    println!(
+        "\n== {title} {}",
+        "=".repeat(70usize.saturating_sub(title.len()))
+    );
+}
+
+fn person(first: &str, last: &str, email: &str) -> Res<(Actor, Profile)> {
+    Ok((
+        Actor::new(UserId::new(), EmailAddress::parse(email)?),
+        Profile::parse(first, last)?,
+    ))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Res {
+    let store = MemoryStore::new();
+    let mailer = RecordingMailer::new();
+    let clock = ManualClock::default();
+    let roster = Roster::builder(store.clone(), mailer.clone())
+        .clock(clock.clone())
+        .build();
+
+    section("1. An organization is created");
+    let (maya, maya_profile) = person("Maya", "Okafor", "maya.okafor@northwind.example")?;
+    let created = roster
+        .create_organization(&maya, "Northwind Learning".parse()?, maya_profile)
+        .await?;
+    let org = created.organization.id;
+    println!(
+        "Maya Okafor creates \"{}\" and becomes its first administrator.",
+        created.organization.name
+    );
+
+    section("2. Licenses first (ORG-3)");
+    let (sam, sam_profile) = person("Sam", "Reyes", "Sam.Reyes@northwind.example")?;
+    match roster
+        .invite_administrator(&maya, org, sam.email.clone(), sam_profile.clone())
+        .await
+    {
+        Err(e) => println!("Inviting an administrator before any license is refused:\n  {e}"),
+        Ok(_) => println!("(unexpected: the invitation went through)"),
+    }
+    let plan = CourseId::parse("plus-annual")?;
+    roster
+        .add_license(org, LicenseKind::Subscription { plan })
+        .await?;
+    roster
+        .set_capabilities(
+            org,
+            Capabilities {
+                coursecloud_legacy: true,
+                ..Capabilities::default()
+            },
+        )
+        .await?;
+    println!("Support adds a subscription license and enables learner invitations.");
+
+    section("3. Inviting an administrator by name (ADM-4)");
+    let invite = roster
+        .invite_administrator(&maya, org, sam.email.clone(), sam_profile.clone())
+        .await?;
+    println!(
+        "Invitation for {} is Pending until {}.",
+        invite.invitation.email,
+        invite.invitation.expires_at.format("%Y-%m-%d")
+    );
+    roster.deliver_mail(100).await?;
+    for mail in mailer.take() {
+        println!(
+            "\n--- email to {} --- Subject: {}\n{}",
+            mail.to,
+            mail.subject,
+            mail.text.trim_end()
+        );
+    }
+
+    section("4. Sam accepts");
+    // Sam signs in with the same address in another case: addresses compare case-insensitively.
+    let sam_signed_in = Actor::new(
+        sam.user,
+        EmailAddress::parse("sam.reyes@NORTHWIND.example")?,
+    );
+    let link = invite.token.expose();
+    let preview = roster.preview_invitation(&link, true).await?;
+    println!(
+        "Sam opens the link: join {} as {} (expired: {}).",
+        preview.organization, preview.role, preview.expired
+    );
+    if let Some(warning) = preview.existing_account_warning {
+        println!("Sam already has an account and sees: \"{warning}\"");
+    }
+    let options = AcceptOptions {
+        profile: sam_profile.clone(),
+        existing_account: true,
+        warning_acknowledged: false,
+    };
+    if let Err(e) = roster
+        .accept_invitation(&sam_signed_in, &link, options.clone())
+        .await
+    {
+        println!("Accepting without acknowledging: {e}");
+    }
+    let options = AcceptOptions {
+        warning_acknowledged: true,
+        ..options
+    };
+    let accepted = roster
+        .accept_invitation(&sam_signed_in, &link, options)
+        .await?;
+    println!(
+        "Sam acknowledges and accepts: now a member with roles [{}].",
+        accepted.member.roles
+    );
+    for entry in roster.administrator_team(&maya, org).await? {
+        println!(
+            "  administrator team: {:<34} {}",
+            entry.email.to_string(),
+            entry.status
+        );
+    }
+
+    section("5. A team and its page (TEAM-1, TEAM-2)");
+    let data = roster
+        .create_team(&sam, org, TeamName::parse("Data Platform")?)
+        .await?;
+    let page = TeamPage {
+        message: Some(Message::parse(
+            "Welcome! Start with the SQL course this month.",
+        )?),
+        suggested_courses: SuggestedCourses::parse([
+            "sql-fundamentals",
+            "python-for-data",
+            "dashboards-101",
+        ])?,
+    };
+    let data = roster.set_team_page(&sam, org, data.id, page).await?;
+    println!(
+        "Team \"{}\" created; its page says: {}",
+        data.name,
+        data.page.message.as_ref().map_or("", |m| m.as_str())
+    );
+    let courses: Vec<&str> = data
+        .page
+        .suggested_courses
+        .as_slice()
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    println!("Suggested courses, in order: {}", courses.join(", "));
+
+    section("6. Learners invited in bulk (INV-7)");
+    let paste = "ana@northwind.example, ben@northwind.example; chloe@northwind.example\n\
+                 dev@northwind\n\
+                 \"Eve Martin\" <eve@northwind.example>\n\
+                 BEN@northwind.example";
+    println!("Pasted text:\n{paste}\n");
+    let report = roster
+        .invite_members(&sam, org, paste, Role::Member, Some(data.id))
+        .await?;
+    for (line, created) in &report.invited {
+        println!("  line {line}: invited {}", created.invitation.email);
+    }
+    for rejected in &report.rejected {
+        println!(
+            "  line {}: NOT invited {:?}: {}",
+            rejected.line, rejected.text, rejected.reason
+        );
+    }
+    let tokens: Vec<(String, String)> = report
+        .invited
+        .iter()
+        .map(|(_, c)| (c.invitation.email.to_string(), c.token.expose()))
+        .collect();
+    roster.deliver_mail(100).await?;
+    println!(
+        "{} invitation emails delivered through the outbox.",
+        mailer.take().len()
+    );
+
+    let (ana, ana_profile) = person("Ana", "Lima", "ana@northwind.example")?;
+    let ana_link = tokens
+        .iter()
+        .find(|(e, _)| e == "ana@northwind.example")
+        .map(|(_, t)| t.clone())
+        .unwrap_or_default();
+    let options = AcceptOptions {
+        profile: ana_profile,
+        existing_account: false,
+        warning_acknowledged: false,
+    };
+    roster.accept_invitation(&ana, &ana_link, options).await?;
+    let in_team = roster
+        .members(
+            &sam,
+            org,
+            MemberFilter {
+                role: None,
+                team: Some(data.id),
+            },
+            Page::first(50),
+        )
+        .await?;
+    println!(
+        "Ana accepts and joins the team; team members: {}",
+        in_team
+            .items
+            .iter()
+            .map(|m| m.email.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    section("7. Eleven days later (INV-2)");
+    clock.advance(Duration::days(11));
+    let pending = roster
+        .invitations(&sam, org, InvitationFilter::pending(), Page::first(50))
+        .await?;
+    for view in &pending.items {
+        println!(
+            "  {:<26} Pending{}",
+            view.invitation.email.to_string(),
+            if view.expired { " (expired)" } else { "" }
+        );
+    }
+    let ben_link = tokens
+        .iter()
+        .find(|(e, _)| e == "ben@northwind.example")
+        .map(|(_, t)| t.clone())
+        .unwrap_or_default();
+    let (ben, ben_profile) = person("Ben", "Adeyemi", "ben@northwind.example")?;
+    let options = AcceptOptions {
+        profile: ben_profile.clone(),
+        existing_account: false,
+        warning_acknowledged: false,
+    };
+    if let Err(e) = roster
+        .accept_invitation(&ben, &ben_link, options.clone())
+        .await
+    {
+        println!("Ben tries his old link: {e}");
+    }
+
+    section("8. Resend and revoke (INV-3, INV-4)");
+    let ben_invitation = pending
+        .items
+        .iter()
+        .find(|v| v.invitation.email.key() == "ben@northwind.example")
+        .map(|v| v.invitation.id);
+    let chloe_invitation = pending
+        .items
+        .iter()
+        .find(|v| v.invitation.email.key() == "chloe@northwind.example")
+        .map(|v| v.invitation.id);
+    if let (Some(ben_id), Some(chloe_id)) = (ben_invitation, chloe_invitation) {
+        let resent = roster.resend_invitation(&sam, org, ben_id).await?;
+        println!(
+            "Resent to Ben: new link, valid until {}.",
+            resent.invitation.expires_at.format("%Y-%m-%d")
+        );
+        roster
+            .accept_invitation(&ben, &resent.token.expose(), options)
+            .await?;
+        println!("Ben accepts with the new link.");
+        roster.revoke_invitation(&sam, org, chloe_id).await?;
+        println!("Chloe's invitation is revoked; her link no longer works.");
+    }
+    roster.deliver_mail(100).await?;
+    mailer.take();
+    let pending = roster
+        .invitations(&sam, org, InvitationFilter::pending(), Page::first(50))
+        .await?;
+    println!(
+        "Still pending: {}",
+        pending
+            .items
+            .iter()
+            .map(|v| format!(
+                "{}{}",
+                v.invitation.email,
+                if v.expired { " (expired)" } else { "" }
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    section("9. The audit trail (INV-12)");
+    let trail = roster.audit_trail(&maya, org, Page::first(100)).await?;
+    for event in &trail.items {
+        println!(
+            "  {}  {:<20}  {}",
+            event.at.format("%m-%d %H:%M"),
+            event
+                .actor
+                .to_string()
+                .split_whitespace()
+                .next()
+                .unwrap_or(""),
+            describe(&event.kind)
+        );
+    }
+    println!(
+        "\nDone: {} members, {} events.",
+        roster
+            .members(&maya, org, MemberFilter::default(), Page::first(100))
+            .await?
+            .items
+            .len(),
+        trail.items.len()
+    );
+    Ok(())
+}
+
+fn describe(kind: &orgroster::EventKind) -> String {
+    use orgroster::EventKind as K;
+    match kind {
+        K::OrganizationCreated { name, .. } => format!("organization \"{name}\" created"),
+        K::LicenseAdded { kind, .. } => format!("license added: {kind}"),
+        K::CapabilitiesChanged { .. } => "capabilities changed".to_owned(),
+        K::InvitationSent { email, role, .. } => format!("invited {email} as {role}"),
+        K::InvitationResent { email, .. } => format!("invitation resent to {email}"),
+        K::InvitationAccepted { email, .. } => format!("{email} accepted"),
+        K::InvitationDeclined { email, .. } => format!("{email} declined"),
+        K::InvitationRevoked { email, .. } => format!("invitation for {email} revoked"),
+        K::TeamCreated { name, .. } => format!("team \"{name}\" created"),
+        K::TeamPageUpdated { .. } => "team page updated".to_owned(),
+        K::TeamMemberAdded { .. } => "member added to a team".to_owned(),
+        other => format!("{other:?}"),
+    }
+}
