@@ -275,8 +275,18 @@ pub struct DeliveryReport {
 }
 
 /// Fresh ids from UUID v7 and tokens from the operating system's CSPRNG (spec: INV-6).
+///
+/// Random bytes are read from the OS in blocks of [`OsFresh::BLOCK`] tokens: one system call
+/// serves a bulk invitation's many tokens. The buffer lives only for one decision and every
+/// byte is used once.
 #[derive(Debug, Default)]
-struct OsFresh;
+struct OsFresh {
+    buffer: Vec<u8>,
+}
+
+impl OsFresh {
+    const BLOCK: usize = 64;
+}
 
 impl Fresh for OsFresh {
     fn uuid(&mut self) -> Uuid {
@@ -284,14 +294,23 @@ impl Fresh for OsFresh {
     }
 
     fn token(&mut self) -> Result<InvitationToken, Error> {
-        let mut bytes = [0u8; InvitationToken::LEN];
-        getrandom::fill(&mut bytes).map_err(|e| Error::Randomness(Box::new(e)))?;
+        const LEN: usize = InvitationToken::LEN;
+        if self.buffer.len() < LEN {
+            let mut block = vec![0u8; LEN * Self::BLOCK];
+            getrandom::fill(&mut block).map_err(|e| Error::Randomness(Box::new(e)))?;
+            self.buffer = block;
+        }
+        let mut bytes = [0u8; LEN];
+        let start = self.buffer.len() - LEN;
+        bytes.copy_from_slice(&self.buffer[start..]);
+        // Hand each byte out once: the same token must never be issued twice.
+        self.buffer.truncate(start);
         Ok(InvitationToken::from_bytes(bytes))
     }
 }
 
 fn decide<T>(now: DateTime<Utc>, actor: EventActor, f: impl FnOnce(&mut Context<'_>) -> T) -> T {
-    let mut fresh = OsFresh;
+    let mut fresh = OsFresh::default();
     let mut ctx = Context {
         now,
         actor,
