@@ -8,16 +8,19 @@
 //!
 //! Run it with `cargo run --example quickstart`.
 
+use std::collections::HashMap;
+
 use chrono::Duration;
 use orgroster::{
-    AcceptOptions, Actor, Capabilities, CourseId, EmailAddress, InvitationFilter, LicenseKind,
-    ManualClock, MemberFilter, MemoryStore, Message, Page, Profile, RecordingMailer, Role, Roster,
-    SuggestedCourses, TeamName, TeamPage, UserId,
+    AcceptOptions, Actor, Capabilities, CourseId, EmailAddress, EventActor, InvitationFilter,
+    LicenseKind, ManualClock, MemberFilter, MemoryStore, Message, Page, Profile, RecordingMailer,
+    Role, Roster, SuggestedCourses, TeamName, TeamPage, UserId,
 };
 
 type Res<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
-fn section(title: &str) {
+fn section(clock: &ManualClock, title: &str) {
+    clock.advance(Duration::minutes(7));
     println!(
         "\n== {title} {}",
         "=".repeat(70usize.saturating_sub(title.len()))
@@ -40,7 +43,7 @@ async fn main() -> Res {
         .clock(clock.clone())
         .build();
 
-    section("1. An organization is created");
+    section(&clock, "1. An organization is created");
     let (maya, maya_profile) = person("Maya", "Okafor", "maya.okafor@northwind.example")?;
     let created = roster
         .create_organization(&maya, "Northwind Learning".parse()?, maya_profile)
@@ -51,7 +54,7 @@ async fn main() -> Res {
         created.organization.name
     );
 
-    section("2. Licenses first (ORG-3)");
+    section(&clock, "2. Licenses first (ORG-3)");
     let (sam, sam_profile) = person("Sam", "Reyes", "Sam.Reyes@northwind.example")?;
     match roster
         .invite_administrator(&maya, org, sam.email.clone(), sam_profile.clone())
@@ -75,7 +78,7 @@ async fn main() -> Res {
         .await?;
     println!("Support adds a subscription license and enables learner invitations.");
 
-    section("3. Inviting an administrator by name (ADM-4)");
+    section(&clock, "3. Inviting an administrator by name (ADM-4)");
     let invite = roster
         .invite_administrator(&maya, org, sam.email.clone(), sam_profile.clone())
         .await?;
@@ -94,7 +97,7 @@ async fn main() -> Res {
         );
     }
 
-    section("4. Sam accepts");
+    section(&clock, "4. Sam accepts");
     // Sam signs in with the same address in another case: addresses compare case-insensitively.
     let sam_signed_in = Actor::new(
         sam.user,
@@ -139,7 +142,7 @@ async fn main() -> Res {
         );
     }
 
-    section("5. A team and its page (TEAM-1, TEAM-2)");
+    section(&clock, "5. A team and its page (TEAM-1, TEAM-2)");
     let data = roster
         .create_team(&sam, org, TeamName::parse("Data Platform")?)
         .await?;
@@ -168,7 +171,7 @@ async fn main() -> Res {
         .collect();
     println!("Suggested courses, in order: {}", courses.join(", "));
 
-    section("6. Learners invited in bulk (INV-7)");
+    section(&clock, "6. Learners invited in bulk (INV-7)");
     let paste = "ana@northwind.example, ben@northwind.example; chloe@northwind.example\n\
                  dev@northwind\n\
                  \"Eve Martin\" <eve@northwind.example>\n\
@@ -177,14 +180,20 @@ async fn main() -> Res {
     let report = roster
         .invite_members(&sam, org, paste, Role::Member, Some(data.id))
         .await?;
-    for (line, created) in &report.invited {
-        println!("  line {line}: invited {}", created.invitation.email);
-    }
-    for rejected in &report.rejected {
-        println!(
-            "  line {}: NOT invited {:?}: {}",
-            rejected.line, rejected.text, rejected.reason
-        );
+    let mut lines: Vec<(usize, String)> = report
+        .invited
+        .iter()
+        .map(|(line, c)| (*line, format!("invited {}", c.invitation.email)))
+        .chain(
+            report
+                .rejected
+                .iter()
+                .map(|r| (r.line, format!("NOT invited {:?}: {}", r.text, r.reason))),
+        )
+        .collect();
+    lines.sort_by_key(|(line, _)| *line);
+    for (line, text) in lines {
+        println!("  line {line}: {text}");
     }
     let tokens: Vec<(String, String)> = report
         .invited
@@ -230,7 +239,7 @@ async fn main() -> Res {
             .join(", ")
     );
 
-    section("7. Eleven days later (INV-2)");
+    section(&clock, "7. Eleven days later (INV-2)");
     clock.advance(Duration::days(11));
     let pending = roster
         .invitations(&sam, org, InvitationFilter::pending(), Page::first(50))
@@ -260,7 +269,7 @@ async fn main() -> Res {
         println!("Ben tries his old link: {e}");
     }
 
-    section("8. Resend and revoke (INV-3, INV-4)");
+    section(&clock, "8. Resend and revoke (INV-3, INV-4)");
     let ben_invitation = pending
         .items
         .iter()
@@ -303,18 +312,24 @@ async fn main() -> Res {
             .join(", ")
     );
 
-    section("9. The audit trail (INV-12)");
+    section(&clock, "9. The audit trail (INV-12)");
+    let names: HashMap<UserId, &str> = [
+        (maya.user, "Maya"),
+        (sam.user, "Sam"),
+        (ana.user, "Ana"),
+        (ben.user, "Ben"),
+    ]
+    .into();
     let trail = roster.audit_trail(&maya, org, Page::first(100)).await?;
     for event in &trail.items {
+        let who = match &event.actor {
+            EventActor::User { user } => names.get(user).copied().unwrap_or("someone"),
+            EventActor::Invitee { .. } => "the invitee",
+            _ => "support",
+        };
         println!(
-            "  {}  {:<20}  {}",
-            event.at.format("%m-%d %H:%M"),
-            event
-                .actor
-                .to_string()
-                .split_whitespace()
-                .next()
-                .unwrap_or(""),
+            "  {}  {who:<8} {}",
+            event.at.format("%b %d %H:%M"),
             describe(&event.kind)
         );
     }
