@@ -3,6 +3,8 @@
 //! Run with `cargo bench --bench commands`. Besides timings, the setup of the listing bench
 //! prints how much resident memory 100,000 members take in `MemoryStore`.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};

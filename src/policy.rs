@@ -47,6 +47,8 @@ pub enum Permission {
     MessageEveryone,
     /// Message a team's members (spec: MSG-1; supervisors: their teams).
     MessageTeam,
+    /// See the organization itself: its name, and the teams one belongs to. Every member.
+    ViewOrganization,
     /// List the organization's members.
     ViewMembers,
     /// Read the audit trail (spec: INV-12).
@@ -100,6 +102,7 @@ fn serde_plain_name(p: Permission) -> &'static str {
         P::ViewTeam => "view_team",
         P::MessageEveryone => "message_everyone",
         P::MessageTeam => "message_team",
+        P::ViewOrganization => "view_organization",
         P::ViewMembers => "view_members",
         P::ViewAuditTrail => "view_audit_trail",
         P::ViewOrganizationAnalytics => "view_organization_analytics",
@@ -239,6 +242,7 @@ fn reach(role: Role, permission: Permission) -> Reach {
         (P::PurchaseWithCard, A) => Own,
         (P::ViewOwnActivity | P::DownloadOwnCertificates | P::UpdateOwnProfile, _) => Own,
         (P::AccessPersonalResource, _) => Own,
+        (P::ViewOrganization, _) => All,
         _ => No,
     }
 }

@@ -592,7 +592,7 @@ impl Roster {
         self.allow(
             &organization,
             actor,
-            Permission::UpdateOwnProfile,
+            Permission::ViewOrganization,
             Scope::Organization,
         )
         .await?;
@@ -860,7 +860,8 @@ impl Roster {
     /// [`Error::Invalid`], [`Error::NotFound`], [`Error::InvitationNotPending`],
     /// [`Error::InvitationExpired`], [`Error::EmailMismatch`],
     /// [`Error::WarningNotAcknowledged`], [`Error::AlreadyMember`], [`Error::SeatLimit`],
-    /// [`Error::Conflict`], [`Error::Store`].
+    /// [`Error::LegacyIntegration`] and [`Error::NoLicense`] (an administrator invitation,
+    /// ORG-2, ORG-3), [`Error::Conflict`], [`Error::Store`].
     pub async fn accept_invitation(
         &self,
         actor: &Actor,
@@ -1116,7 +1117,8 @@ impl Roster {
                     Permission::ViewTeam,
                     Scope::Team(team),
                 )
-                .await?
+                .await?;
+                self.target_team(org, team).await?;
             }
             None => {
                 self.allow(
@@ -1125,9 +1127,9 @@ impl Roster {
                     Permission::ViewMembers,
                     Scope::Organization,
                 )
-                .await?
+                .await?;
             }
-        };
+        }
         let rows = self.store.members(org, filter, page).await?;
         Ok(listing(rows, page, |m: &Member| m.id.as_uuid()))
     }
@@ -1489,7 +1491,7 @@ impl Roster {
             .allow(
                 &organization,
                 actor,
-                Permission::UpdateOwnProfile,
+                Permission::ViewOrganization,
                 Scope::Organization,
             )
             .await?;

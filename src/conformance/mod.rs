@@ -1,4 +1,4 @@
-//! The store conformance suite: the behaviour every [`Store`] must exhibit.
+//! The store conformance suite: the behaviour every [`Store`](crate::Store) must exhibit.
 //!
 //! Each case is a public `async fn` taking the store under test as an [`Arc<DynStore>`]; the
 //! [`store_conformance_tests!`](crate::store_conformance_tests) macro expands to one

@@ -531,7 +531,9 @@ pub struct AcceptState<'a> {
 /// organization, which is what the invitation was for.
 ///
 /// # Errors
-/// As [`Invitation::accept`], plus [`Error::AlreadyMember`] and [`Error::SeatLimit`].
+/// As [`Invitation::accept`], plus [`Error::AlreadyMember`], [`Error::LegacyIntegration`] and
+/// [`Error::NoLicense`] (an administrator invitation, spec: ORG-2, ORG-3) and
+/// [`Error::SeatLimit`].
 pub fn accept(
     ctx: &mut Context<'_>,
     state: &AcceptState<'_>,
@@ -541,6 +543,16 @@ pub fn accept(
     let invitation = invitation.accept(by, ctx.now)?;
     if state.already_member {
         return Err(Error::AlreadyMember);
+    }
+    if invitation.role == Role::Administrator {
+        // Joining the administrator team adds an administrator: the same rules as granting the
+        // role apply (spec: ORG-2, ORG-3), whatever changed since the invitation was sent.
+        if !state.organization.has_administrator_team() {
+            return Err(Error::LegacyIntegration);
+        }
+        if !state.organization.is_licensed() {
+            return Err(Error::NoLicense);
+        }
     }
     if let Some(cap) = state.organization.seat_cap {
         // The invitation's own seat turns into the member's: usage must already fit.

@@ -1,0 +1,704 @@
+//! Every `Error` variant a command can produce, provoked at least once: each is typed, says
+//! what to do, and leaves the state exactly as it was (spec: ERR-1, ERR-2).
+//!
+//! `Conflict` and `Store` are provoked through [`FaultyStore`], a `MemoryStore` whose commits
+//! can be made to fail. `Randomness` is not provoked: the service draws tokens from the
+//! operating system's CSPRNG through a private `Fresh` implementation that no test can
+//! replace, and `getrandom` does not fail on a working OS; the variant's message is still
+//! checked below.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, Duration, Utc};
+use orgroster::domain::changes::ChangeSet;
+use orgroster::{
+    AcceptOptions, Capabilities, Capability, EmailAddress, EntityKind, Error, Event, Invitation,
+    InvitationFilter, InvitationId, InvitationStatus, Member, MemberFilter, MemberId, MemoryStore,
+    Organization, OrganizationId, OutboxId, OutboxMessage, Page, Permission, Role, Roster,
+    SeatUsage, Store, StoreError, Team, TeamId, TokenHash, UserId,
+};
+
+use crate::fixture::{World, actor, assert_actionable, email, newcomer, profile, team_name};
+
+/// Takes a snapshot, runs `$command`, checks it fails with `$pattern` and a message holding
+/// `$words`, and that the snapshot did not change.
+macro_rules! fails_unchanged {
+    ($world:expr, $command:expr, $pattern:pat, $words:expr) => {{
+        let before = $world.snapshot().await;
+        let Err(err) = $command.await else {
+            panic!("{} should fail", stringify!($command))
+        };
+        assert!(
+            matches!(err, $pattern),
+            "{} failed with {err:?}, expected {}",
+            stringify!($command),
+            stringify!($pattern)
+        );
+        assert_actionable(&err, $words);
+        assert_eq!(
+            $world.snapshot().await,
+            before,
+            "{} changed the state",
+            stringify!($command)
+        );
+        err
+    }};
+}
+
+#[tokio::test]
+async fn a_command_without_the_permission_fails_with_forbidden_naming_it() {
+    // spec: ERR-1, ERR-2, ROLE-4
+    let w = World::new().await;
+    let lee = w.join("lee", Role::Member, None).await;
+    fails_unchanged!(
+        w,
+        w.roster.create_team(&lee, w.org, team_name("Mine")),
+        Error::Forbidden {
+            permission: Permission::ManageTeams
+        },
+        &["forbidden", "manage_teams"]
+    );
+}
+
+#[tokio::test]
+async fn inviting_learners_without_the_capability_fails_with_capability_required() {
+    // spec: ERR-1, ERR-2, ADM-2
+    let w = World::with(Capabilities::default(), true).await;
+    fails_unchanged!(
+        w,
+        w.roster.invite_member(
+            &w.founder,
+            w.org,
+            email("lee@example.com"),
+            Role::Member,
+            None
+        ),
+        Error::CapabilityRequired {
+            capability: Capability::CoursecloudLegacy
+        },
+        &["coursecloud_legacy", "contact support"]
+    );
+}
+
+#[tokio::test]
+async fn a_missing_organization_team_member_or_invitation_fails_with_not_found() {
+    // spec: ERR-1, ERR-2
+    let w = World::new().await;
+    fails_unchanged!(
+        w,
+        w.roster
+            .create_team(&w.founder, OrganizationId::new(), team_name("X")),
+        Error::NotFound {
+            entity: EntityKind::Organization
+        },
+        &["organization not found"]
+    );
+    fails_unchanged!(
+        w,
+        w.roster
+            .rename_team(&w.founder, w.org, TeamId::new(), team_name("X")),
+        Error::NotFound {
+            entity: EntityKind::Team
+        },
+        &["team not found"]
+    );
+    fails_unchanged!(
+        w,
+        w.roster
+            .grant_role(&w.founder, w.org, UserId::new(), Role::Manager),
+        Error::NotFound {
+            entity: EntityKind::Member
+        },
+        &["member not found"]
+    );
+    fails_unchanged!(
+        w,
+        w.roster
+            .revoke_invitation(&w.founder, w.org, InvitationId::new()),
+        Error::NotFound {
+            entity: EntityKind::Invitation
+        },
+        &["invitation not found"]
+    );
+    let unknown = orgroster::InvitationToken::from_bytes([7; 32]).expose();
+    fails_unchanged!(
+        w,
+        w.roster.decline_invitation(&unknown),
+        Error::NotFound {
+            entity: EntityKind::Invitation
+        },
+        &["invitation not found"]
+    );
+}
+
+#[tokio::test]
+async fn malformed_input_fails_with_invalid() {
+    // spec: ERR-1, ERR-2, ERR-3
+    let w = World::new().await;
+    fails_unchanged!(
+        w,
+        w.roster
+            .invite_members(&w.founder, w.org, " \n , ; \t", Role::Member, None),
+        Error::Invalid(_),
+        &["invalid input", "pasted addresses"]
+    );
+    fails_unchanged!(
+        w,
+        w.roster.preview_invitation("not-a-token", false),
+        Error::Invalid(_),
+        &["invalid input", "link"]
+    );
+    fails_unchanged!(
+        w,
+        w.roster.invite_member(
+            &w.founder,
+            w.org,
+            email("x@example.com"),
+            Role::Administrator,
+            None
+        ),
+        Error::Invalid(_),
+        &["invalid input", "administrators"]
+    );
+}
+
+#[tokio::test]
+async fn accepting_an_expired_invitation_fails_and_keeps_it_pending() {
+    // spec: ERR-1, ERR-2, INV-2
+    let w = World::new().await;
+    let sam = actor("sam");
+    let invited = w.invite(&sam, Role::Member, None).await;
+    w.advance(Duration::days(10));
+    fails_unchanged!(
+        w,
+        w.roster
+            .accept_invitation(&sam, &invited.token.expose(), newcomer("Sam")),
+        Error::InvitationExpired { .. },
+        &["expired", "resend"]
+    );
+    assert_eq!(
+        w.invitation(invited.invitation.id).await.status,
+        InvitationStatus::Pending
+    );
+}
+
+#[tokio::test]
+async fn revoking_an_invitation_twice_fails_with_invitation_not_pending() {
+    // spec: ERR-1, ERR-2, INV-1
+    let w = World::new().await;
+    let invited = w.invite(&actor("sam"), Role::Member, None).await;
+    w.roster
+        .revoke_invitation(&w.founder, w.org, invited.invitation.id)
+        .await
+        .unwrap();
+    fails_unchanged!(
+        w,
+        w.roster
+            .revoke_invitation(&w.founder, w.org, invited.invitation.id),
+        Error::InvitationNotPending {
+            status: InvitationStatus::Revoked
+        },
+        &["revoked", "new invitation"]
+    );
+}
+
+#[tokio::test]
+async fn accepting_while_signed_in_with_another_address_fails_with_email_mismatch() {
+    // spec: ERR-1, ERR-2, INV-6
+    let w = World::new().await;
+    let invited = w.invite(&actor("sam"), Role::Member, None).await;
+    let other = actor("someone.else");
+    fails_unchanged!(
+        w,
+        w.roster
+            .accept_invitation(&other, &invited.token.expose(), newcomer("Sam")),
+        Error::EmailMismatch,
+        &["another email address", "sign in"]
+    );
+}
+
+#[tokio::test]
+async fn accepting_with_an_existing_account_unacknowledged_fails_with_warning_not_acknowledged() {
+    // spec: ERR-1, ERR-2, INV-5
+    let w = World::new().await;
+    let sam = actor("sam");
+    let invited = w.invite(&sam, Role::Member, None).await;
+    let options = AcceptOptions {
+        profile: profile("Sam", "R"),
+        existing_account: true,
+        warning_acknowledged: false,
+    };
+    fails_unchanged!(
+        w,
+        w.roster
+            .accept_invitation(&sam, &invited.token.expose(), options),
+        Error::WarningNotAcknowledged,
+        &["warning", "acknowledged"]
+    );
+}
+
+#[tokio::test]
+async fn granting_supervisor_to_an_administrator_fails_with_roles_not_cumulative() {
+    // spec: ERR-1, ERR-2, ROLE-2
+    let w = World::new().await;
+    fails_unchanged!(
+        w,
+        w.roster
+            .grant_role(&w.founder, w.org, w.founder.user, Role::TeamSupervisor),
+        Error::RolesNotCumulative {
+            held: Role::Administrator,
+            requested: Role::TeamSupervisor
+        },
+        &["cannot be held together", "revoke"]
+    );
+}
+
+#[tokio::test]
+async fn granting_a_held_role_fails_with_role_already_held() {
+    // spec: ERR-1, ERR-2
+    let w = World::new().await;
+    fails_unchanged!(
+        w,
+        w.roster
+            .grant_role(&w.founder, w.org, w.founder.user, Role::Administrator),
+        Error::RoleAlreadyHeld {
+            role: Role::Administrator
+        },
+        &["already holds", "Administrator"]
+    );
+}
+
+#[tokio::test]
+async fn revoking_a_role_not_held_fails_with_role_not_held() {
+    // spec: ERR-1, ERR-2
+    let w = World::new().await;
+    let lee = w.join("lee", Role::Member, None).await;
+    fails_unchanged!(
+        w,
+        w.roster
+            .revoke_role(&w.founder, w.org, lee.user, Role::Manager),
+        Error::RoleNotHeld {
+            role: Role::Manager
+        },
+        &["does not hold", "Manager"]
+    );
+}
+
+#[tokio::test]
+async fn revoking_the_member_role_fails_with_learner_role_is_permanent() {
+    // spec: ERR-1, ERR-2, ROLE-3
+    let w = World::new().await;
+    let lee = w.join("lee", Role::Member, None).await;
+    fails_unchanged!(
+        w,
+        w.roster
+            .revoke_role(&w.founder, w.org, lee.user, Role::Member),
+        Error::LearnerRoleIsPermanent,
+        &["Member role", "remove the member"]
+    );
+}
+
+#[tokio::test]
+async fn removing_the_last_administrator_fails_with_last_administrator() {
+    // spec: ERR-1, ERR-2, ADM-5
+    let w = World::new().await;
+    fails_unchanged!(
+        w,
+        w.roster.remove_member(&w.founder, w.org, w.founder.user),
+        Error::LastAdministrator,
+        &["without an administrator", "first"]
+    );
+}
+
+#[tokio::test]
+async fn inviting_an_administrator_without_a_license_fails_with_no_license() {
+    // spec: ERR-1, ERR-2, ORG-3
+    let w = World::with(Capabilities::default(), false).await;
+    fails_unchanged!(
+        w,
+        w.roster.invite_administrator(
+            &w.founder,
+            w.org,
+            email("sam@example.com"),
+            profile("Sam", "R")
+        ),
+        Error::NoLicense,
+        &["no license", "contact support"]
+    );
+}
+
+#[tokio::test]
+async fn inviting_an_administrator_with_a_legacy_integration_fails_with_legacy_integration() {
+    // spec: ERR-1, ERR-2, ORG-2
+    let w = World::with(
+        Capabilities {
+            legacy_integration: true,
+            ..Capabilities::default()
+        },
+        true,
+    )
+    .await;
+    fails_unchanged!(
+        w,
+        w.roster.invite_administrator(
+            &w.founder,
+            w.org,
+            email("sam@example.com"),
+            profile("Sam", "R")
+        ),
+        Error::LegacyIntegration,
+        &["legacy integration", "contact support"]
+    );
+}
+
+#[tokio::test]
+async fn inviting_beyond_the_seat_cap_fails_with_seat_limit_saying_by_how_much() {
+    // spec: ERR-1, ERR-2, ORG-4
+    let w = World::new().await;
+    w.roster.set_seat_cap(w.org, Some(1)).await.unwrap();
+    fails_unchanged!(
+        w,
+        w.roster.invite_member(
+            &w.founder,
+            w.org,
+            email("lee@example.com"),
+            Role::Member,
+            None
+        ),
+        Error::SeatLimit { cap: 1, excess: 1 },
+        &["seat cap of 1", "by 1"]
+    );
+}
+
+#[tokio::test]
+async fn inviting_a_member_fails_with_already_member() {
+    // spec: ERR-1, ERR-2, INV-7
+    let w = World::new().await;
+    let upper = EmailAddress::parse("FOUNDER@example.com").unwrap();
+    fails_unchanged!(
+        w,
+        w.roster
+            .invite_member(&w.founder, w.org, upper, Role::Member, None),
+        Error::AlreadyMember,
+        &["already a member"]
+    );
+}
+
+#[tokio::test]
+async fn inviting_an_address_with_a_pending_invitation_fails_with_already_invited() {
+    // spec: ERR-1, ERR-2, INV-8
+    let w = World::new().await;
+    w.invite(&actor("sam"), Role::Member, None).await;
+    fails_unchanged!(
+        w,
+        w.roster.invite_member(
+            &w.founder,
+            w.org,
+            email("SAM@example.com"),
+            Role::Manager,
+            None
+        ),
+        Error::AlreadyInvited,
+        &["pending invitation", "resend"]
+    );
+}
+
+#[tokio::test]
+async fn adding_a_team_member_twice_fails_with_already_in_team() {
+    // spec: ERR-1, ERR-2, TEAM-1
+    let w = World::new().await;
+    let a = w.team("A").await;
+    let lee = w.join("lee", Role::Member, Some(a)).await;
+    fails_unchanged!(
+        w,
+        w.roster.add_team_member(&w.founder, w.org, a, lee.user),
+        Error::AlreadyInTeam,
+        &["already belongs"]
+    );
+}
+
+#[tokio::test]
+async fn removing_someone_from_a_team_they_are_not_in_fails_with_not_in_team() {
+    // spec: ERR-1, ERR-2, TEAM-1
+    let w = World::new().await;
+    let a = w.team("A").await;
+    let lee = w.join("lee", Role::Member, None).await;
+    fails_unchanged!(
+        w,
+        w.roster.remove_team_member(&w.founder, w.org, a, lee.user),
+        Error::NotInTeam,
+        &["does not belong"]
+    );
+}
+
+#[tokio::test]
+async fn naming_a_team_like_another_regardless_of_case_fails_with_team_name_taken() {
+    // spec: ERR-1, ERR-2, TEAM-1
+    let w = World::new().await;
+    w.team("Sales EMEA").await;
+    let b = w.team("Support").await;
+    fails_unchanged!(
+        w,
+        w.roster
+            .create_team(&w.founder, w.org, team_name("sales emea")),
+        Error::TeamNameTaken,
+        &["already exists", "another name"]
+    );
+    fails_unchanged!(
+        w,
+        w.roster
+            .rename_team(&w.founder, w.org, b, team_name("SALES EMEA")),
+        Error::TeamNameTaken,
+        &["already exists"]
+    );
+}
+
+#[tokio::test]
+async fn a_store_that_keeps_conflicting_ends_in_conflict_with_nothing_changed() {
+    // spec: ERR-1, ERR-2, INV-11
+    let w = World::new().await;
+    let faulty = FaultyStore::new(w.store.clone());
+    let roster = Roster::builder(faulty.clone(), w.mailer.clone())
+        .clock(w.clock.clone())
+        .build();
+    faulty.fail_commits_with(Fault::Conflict);
+    fails_unchanged!(
+        w,
+        roster.create_team(&w.founder, w.org, team_name("A")),
+        Error::Conflict,
+        &["concurrently", "nothing was changed", "try again"]
+    );
+    assert!(
+        faulty.commits() > 1,
+        "the service decided again after a conflict"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_store_ends_in_store_with_nothing_changed() {
+    // spec: ERR-1, ERR-2
+    let w = World::new().await;
+    let faulty = FaultyStore::new(w.store.clone());
+    let roster = Roster::builder(faulty.clone(), w.mailer.clone())
+        .clock(w.clock.clone())
+        .build();
+    faulty.fail_commits_with(Fault::Backend);
+    let err = fails_unchanged!(
+        w,
+        roster.invite_member(
+            &w.founder,
+            w.org,
+            email("lee@example.com"),
+            Role::Member,
+            None
+        ),
+        Error::Store(_),
+        &["store failed", "nothing was changed"]
+    );
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the cause is kept"
+    );
+    faulty.heal();
+    roster
+        .invite_member(
+            &w.founder,
+            w.org,
+            email("lee@example.com"),
+            Role::Member,
+            None,
+        )
+        .await
+        .unwrap();
+}
+
+#[test]
+fn the_randomness_error_says_what_happened_and_what_to_do() {
+    // spec: ERR-1 (the variant cannot be provoked: see the module documentation)
+    let err = Error::Randomness("entropy source unavailable".into());
+    assert_actionable(&err, &["random number generator", "try again"]);
+}
+
+/// How [`FaultyStore`] fails its commits.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// Every commit meets a concurrent change.
+    Conflict,
+    /// Every commit fails in the backend.
+    Backend,
+}
+
+/// A `MemoryStore` whose commits fail on demand; reads always go through.
+#[derive(Debug, Clone)]
+struct FaultyStore {
+    inner: MemoryStore,
+    fault: Arc<Mutex<Option<Fault>>>,
+    commits: Arc<Mutex<u32>>,
+}
+
+impl FaultyStore {
+    fn new(inner: MemoryStore) -> Self {
+        Self {
+            inner,
+            fault: Arc::default(),
+            commits: Arc::default(),
+        }
+    }
+
+    fn fail_commits_with(&self, fault: Fault) {
+        *self.fault.lock().unwrap_or_else(PoisonError::into_inner) = Some(fault);
+    }
+
+    fn heal(&self) {
+        *self.fault.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    fn commits(&self) -> u32 {
+        *self.commits.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for FaultyStore {
+    async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
+        self.inner.organization(id).await
+    }
+    async fn member(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<Member>, StoreError> {
+        self.inner.member(org, user).await
+    }
+    async fn members_by_email(
+        &self,
+        org: OrganizationId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Member>, StoreError> {
+        self.inner.members_by_email(org, emails).await
+    }
+    async fn members(
+        &self,
+        org: OrganizationId,
+        filter: MemberFilter,
+        page: Page,
+    ) -> Result<Vec<Member>, StoreError> {
+        self.inner.members(org, filter, page).await
+    }
+    async fn count_members_with_role(
+        &self,
+        org: OrganizationId,
+        role: Role,
+    ) -> Result<u64, StoreError> {
+        self.inner.count_members_with_role(org, role).await
+    }
+    async fn teams_of(
+        &self,
+        org: OrganizationId,
+        member: MemberId,
+    ) -> Result<Vec<TeamId>, StoreError> {
+        self.inner.teams_of(org, member).await
+    }
+    async fn invitation(
+        &self,
+        org: OrganizationId,
+        id: InvitationId,
+    ) -> Result<Option<Invitation>, StoreError> {
+        self.inner.invitation(org, id).await
+    }
+    async fn invitation_by_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<Invitation>, StoreError> {
+        self.inner.invitation_by_token(hash).await
+    }
+    async fn pending_invitations_by_email(
+        &self,
+        org: OrganizationId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Invitation>, StoreError> {
+        self.inner.pending_invitations_by_email(org, emails).await
+    }
+    async fn invitations(
+        &self,
+        org: OrganizationId,
+        filter: InvitationFilter,
+        page: Page,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        self.inner.invitations(org, filter, page).await
+    }
+    async fn seat_usage(
+        &self,
+        org: OrganizationId,
+        now: DateTime<Utc>,
+    ) -> Result<SeatUsage, StoreError> {
+        self.inner.seat_usage(org, now).await
+    }
+    async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError> {
+        self.inner.team(org, id).await
+    }
+    async fn team_by_name(
+        &self,
+        org: OrganizationId,
+        name_key: &str,
+    ) -> Result<Option<Team>, StoreError> {
+        self.inner.team_by_name(org, name_key).await
+    }
+    async fn teams(&self, org: OrganizationId, page: Page) -> Result<Vec<Team>, StoreError> {
+        self.inner.teams(org, page).await
+    }
+    async fn is_team_member(
+        &self,
+        org: OrganizationId,
+        team: TeamId,
+        member: MemberId,
+    ) -> Result<bool, StoreError> {
+        self.inner.is_team_member(org, team, member).await
+    }
+    async fn events(&self, org: OrganizationId, page: Page) -> Result<Vec<Event>, StoreError> {
+        self.inner.events(org, page).await
+    }
+    async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError> {
+        *self.commits.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        let fault = *self.fault.lock().unwrap_or_else(PoisonError::into_inner);
+        match fault {
+            None => self.inner.commit(changes).await,
+            Some(Fault::Conflict) => Err(StoreError::Conflict {
+                entity: "organization",
+            }),
+            Some(Fault::Backend) => Err(StoreError::Backend {
+                backend: "faulty",
+                source: "disk full (simulated)".into(),
+            }),
+        }
+    }
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.inner.claim_outbox(now, lease, limit).await
+    }
+    async fn complete_outbox(&self, id: OutboxId) -> Result<(), StoreError> {
+        self.inner.complete_outbox(id).await
+    }
+    async fn retry_outbox(
+        &self,
+        id: OutboxId,
+        not_before: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.inner.retry_outbox(id, not_before, error).await
+    }
+    async fn fail_outbox(&self, id: OutboxId, error: &str) -> Result<(), StoreError> {
+        self.inner.fail_outbox(id, error).await
+    }
+    async fn failed_outbox(
+        &self,
+        org: OrganizationId,
+        page: Page,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.inner.failed_outbox(org, page).await
+    }
+}
