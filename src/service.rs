@@ -703,9 +703,6 @@ impl Roster {
         role: Role,
         team: Option<TeamId>,
     ) -> Result<InvitationCreated> {
-        if role == Role::Administrator {
-            return Err(administrators_one_by_one());
-        }
         let new = NewInvitation {
             email,
             invitee: None,
@@ -728,6 +725,11 @@ impl Roster {
             let inviter = self
                 .allow(&organization, actor, permission, Scope::Organization)
                 .await?;
+            if permission == Permission::InviteLearners && new.role == Role::Administrator {
+                // Checked after the permission (spec: ROLE-4): administrators are invited
+                // one at a time with their names (spec: ADM-4).
+                return Err(administrators_one_by_one());
+            }
             let team = match team {
                 Some(id) => Some(self.target_team(org, id).await?),
                 None => None,
@@ -772,11 +774,12 @@ impl Roster {
         role: Role,
         team: Option<TeamId>,
     ) -> Result<BulkInviteReport> {
-        if role == Role::Administrator {
-            return Err(administrators_one_by_one());
-        }
-        let parsed = parse_paste(paste, self.config.max_bulk_addresses)?;
-        let emails: Vec<EmailAddress> = parsed.addresses.iter().map(|a| a.email.clone()).collect();
+        // Parsed once, but refused only after the permission check (spec: ROLE-4).
+        let parsed = parse_paste(paste, self.config.max_bulk_addresses);
+        let emails: Vec<EmailAddress> = parsed
+            .as_ref()
+            .map(|p| p.addresses.iter().map(|a| a.email.clone()).collect())
+            .unwrap_or_default();
         retrying!(self, |now| {
             let organization = self.organization(org).await?;
             let inviter = self
@@ -787,6 +790,10 @@ impl Roster {
                     Scope::Organization,
                 )
                 .await?;
+            if role == Role::Administrator {
+                return Err(administrators_one_by_one());
+            }
+            let parsed = parsed.as_ref().map_err(Clone::clone)?;
             let team = match team {
                 Some(id) => Some(self.target_team(org, id).await?),
                 None => None,
