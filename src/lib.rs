@@ -129,4 +129,11 @@ pub use service::{
     AcceptOptions, Actor, AdministratorEntry, Audience, DeliveryConfig, DeliveryReport,
     EXISTING_ACCOUNT_WARNING, InvitationPreview, Listing, Roster, RosterBuilder, RosterConfig,
 };
+/// The SQL driver the SQL stores use, re-exported so hosts build pools with a matching version.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sqlx;
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
 pub use store::{DynStore, InvitationFilter, MemberFilter, MemoryStore, Page, Store, StoreError};

@@ -28,7 +28,7 @@ impl Role {
         Self::Member,
     ];
 
-    const fn bit(self) -> u8 {
+    pub(crate) const fn bit(self) -> u8 {
         match self {
             Self::Administrator => 1,
             Self::Manager => 2,

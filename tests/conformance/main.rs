@@ -1,5 +1,11 @@
 //! The store conformance suite, run against every store this crate ships, and once through
 //! `Arc<dyn Store>` to prove the forwarding impls (object_store's `arc_test`).
+//!
+//! Each case gets a store of its own: a fresh in-memory database, a fresh SQLite file, or a
+//! fresh PostgreSQL schema, so cases run in parallel and the outbox of one case never meets
+//! another's. PostgreSQL cases run when `ORGROSTER_TEST_POSTGRES_URL` is set.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod memory {
     orgroster::store_conformance_tests!(|| async { Some(orgroster::MemoryStore::new()) });
@@ -11,4 +17,67 @@ mod dyn_wrappers {
             std::sync::Arc::new(orgroster::MemoryStore::new());
         Some(inner)
     });
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite_memory {
+    orgroster::store_conformance_tests!(|| async {
+        Some(
+            orgroster::SqliteStore::in_memory()
+                .await
+                .expect("in-memory SQLite"),
+        )
+    });
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite_file {
+    orgroster::store_conformance_tests!(|| async {
+        let path = std::env::temp_dir().join(format!("orgroster-conf-{}.db", uuid::Uuid::now_v7()));
+        let store = orgroster::SqliteStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("SQLite file");
+        store.migrate().await.expect("migrate");
+        // Twice: migrations are idempotent.
+        store.migrate().await.expect("migrate again");
+        Some(store)
+    });
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    orgroster::store_conformance_tests!(|| async {
+        let url = std::env::var("ORGROSTER_TEST_POSTGRES_URL").ok()?;
+        Some(crate::pg::fresh_schema(&url).await)
+    });
+}
+
+#[cfg(feature = "postgres")]
+mod pg {
+    use std::str::FromStr;
+
+    use orgroster::{
+        PostgresStore,
+        sqlx::{self, postgres::PgConnectOptions},
+    };
+
+    /// A store in a schema of its own, migrated. `.ci/run` drops these schemas before a run.
+    pub(crate) async fn fresh_schema(url: &str) -> PostgresStore {
+        let schema = format!("orgroster_test_{}", uuid::Uuid::now_v7().simple());
+        let admin = sqlx::PgPool::connect(url)
+            .await
+            .expect("PostgreSQL reachable");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&admin)
+            .await
+            .expect("create schema");
+        admin.close().await;
+        let options = PgConnectOptions::from_str(url)
+            .expect("URL")
+            .options([("search_path", schema.as_str())]);
+        let store = PostgresStore::connect_with(options).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        store.migrate().await.expect("migrate again");
+        store
+    }
 }

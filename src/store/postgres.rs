@@ -1,0 +1,108 @@
+//! `PostgresStore`: several service instances sharing one database (feature `postgres`).
+
+use sqlx::{
+    Postgres, Transaction,
+    postgres::{PgPool, PgPoolOptions},
+};
+
+use super::{StoreError, sql};
+
+/// Keeps the roster in PostgreSQL, so that any number of service instances can share it.
+///
+/// Every commit is one transaction at READ COMMITTED: each write checks the version it was
+/// decided on, unique rules are database constraints, and the outbox is claimed with
+/// `FOR UPDATE SKIP LOCKED`, so instances never send the same mail at once. Tables carry the
+/// `orgroster_` prefix; migrations are tracked in `_orgroster_migrations`.
+///
+/// TLS is not compiled in: on anything but a trusted network, enable one of sqlx's TLS
+/// features in your own `Cargo.toml` (Cargo unifies features) and use `sslmode=require`.
+///
+/// # Examples
+/// ```no_run
+/// use orgroster::{PostgresStore, RecordingMailer, Roster};
+/// # async fn run() -> Result<(), orgroster::StoreError> {
+/// let store = PostgresStore::connect("postgres://app@db.internal/app").await?;
+/// store.migrate().await?;
+/// let roster = Roster::builder(store, RecordingMailer::new()).build();
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+/// The statements where PostgreSQL differs from SQLite.
+mod dialect {
+    use crate::store::sql::Migration;
+
+    pub(super) const MEMBERS_BY_EMAILS: &str = "SELECT id, organization_id, user_id, email, \
+         first_name, last_name, roles, joined_at, invitation_id, version FROM orgroster_members \
+         WHERE organization_id = $1 AND email_key IN (SELECT jsonb_array_elements_text($2::jsonb))";
+    pub(super) const PENDING_BY_EMAILS: &str = "SELECT id, organization_id, email, \
+         invitee_first_name, invitee_last_name, role, team_id, status, token_hash, invited_by, \
+         created_at, sent_at, expires_at, resend_count, closed_at, closed_by, version \
+         FROM orgroster_invitations WHERE organization_id = $1 AND status = 'pending' \
+         AND email_key IN (SELECT jsonb_array_elements_text($2::jsonb))";
+    /// `SKIP LOCKED`: two instances claiming at once take disjoint rows.
+    pub(super) const CLAIM_OUTBOX: &str = "UPDATE orgroster_outbox SET lease_until = $1, \
+         attempts = attempts + 1 WHERE id IN (SELECT id FROM orgroster_outbox \
+         WHERE status = 'pending' AND due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) \
+         ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, organization_id, \
+         recipient, content, secret, status, attempts, created_at, due_at, lease_until, last_error";
+    /// Serializes migrations across processes for the length of the transaction.
+    pub(super) const MIGRATION_LOCK: Option<&str> =
+        Some("SELECT pg_advisory_xact_lock(7306394815522617713)");
+    pub(super) const MIGRATIONS: &[Migration] = &[(
+        1,
+        "initial",
+        include_str!("../../migrations/postgres/0001_initial.sql"),
+    )];
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user@host/db`). Call [`PostgresStore::migrate`] next.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the URL is malformed or the server cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await
+            .map_err(|e| sql::backend("postgres", e))?;
+        Ok(Self::new(pool))
+    }
+
+    /// Connects with options the host built, for example to set a `search_path` so that
+    /// orgroster's tables live in their own schema.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the server cannot be reached.
+    pub async fn connect_with(
+        options: sqlx::postgres::PgConnectOptions,
+    ) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(options)
+            .await
+            .map_err(|e| sql::backend("postgres", e))?;
+        Ok(Self::new(pool))
+    }
+
+    /// Wraps a pool the host built.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool, for hosts that share it.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn write_tx(&self) -> Result<(Transaction<'static, Postgres>, ()), StoreError> {
+        let tx = self.pool.begin().await.map_err(Self::err)?;
+        Ok((tx, ()))
+    }
+}
+
+sql::sql_store!(PostgresStore, Postgres, "postgres", dialect);

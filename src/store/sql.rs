@@ -1,0 +1,1075 @@
+//! What the SQL stores share: the SQL both dialects understand, row conversions, batching,
+//! migrations bookkeeping, and [`sql_store!`], the one implementation of [`Store`] that
+//! `SqliteStore` and `PostgresStore` both expand with their own driver and dialect.
+//!
+//! Why a macro rather than generics over `sqlx::Database`: the generic bounds sqlx needs for
+//! executors inside `Send` futures are higher-ranked and brittle; expanding the same body for
+//! two concrete drivers keeps one piece of logic with plain, concrete types.
+//!
+//! [`Store`]: super::Store
+
+use chrono::{DateTime, Utc};
+use sqlx::{ColumnIndex, Decode, Row, Type};
+use uuid::Uuid;
+
+use super::{StoreError, constraint};
+use crate::domain::{
+    email::EmailAddress,
+    event::Event,
+    ids::{EventId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
+    invitation::{Invitation, InvitationStatus},
+    member::Member,
+    organization::Organization,
+    outbox::{OutboxMessage, OutboxStatus},
+    role::{Role, RoleSet},
+    team::{Team, TeamPage},
+    text::{Message, OrganizationName, PersonName, Profile, TeamName},
+    token::{InvitationToken, TokenHash},
+    validation::Field,
+};
+
+pub(crate) const SELECT_ORG: &str = "SELECT id, name, licenses, capabilities, seat_cap, created_at, version \
+     FROM orgroster_organizations WHERE id = $1";
+pub(crate) const INSERT_ORG: &str = "INSERT INTO orgroster_organizations \
+     (id, name, licenses, capabilities, seat_cap, created_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub(crate) const UPDATE_ORG: &str = "UPDATE orgroster_organizations SET name = $2, licenses = $3, \
+     capabilities = $4, seat_cap = $5, version = version + 1 WHERE id = $1 AND version = $6";
+pub(crate) const TOUCH_ORG: &str =
+    "UPDATE orgroster_organizations SET version = version + 1 WHERE id = $1 AND version = $2";
+pub(crate) const ORG_EXISTS: &str = "SELECT 1 FROM orgroster_organizations WHERE id = $1";
+
+pub(crate) const SELECT_MEMBER: &str = "SELECT id, organization_id, user_id, email, first_name, last_name, \
+     roles, joined_at, invitation_id, version FROM orgroster_members \
+     WHERE organization_id = $1 AND user_id = $2";
+pub(crate) const MEMBERS_PAGE: &str = "SELECT id, organization_id, user_id, email, first_name, last_name, \
+     roles, joined_at, invitation_id, version FROM orgroster_members \
+     WHERE organization_id = $1 AND id > $2 AND ($3 = 0 OR (roles & $3) <> 0) ORDER BY id LIMIT $4";
+pub(crate) const TEAM_MEMBERS_PAGE: &str = "SELECT m.id, m.organization_id, m.user_id, m.email, \
+     m.first_name, m.last_name, m.roles, m.joined_at, m.invitation_id, m.version \
+     FROM orgroster_team_members tm JOIN orgroster_members m ON m.id = tm.member_id \
+     WHERE tm.team_id = $1 AND tm.organization_id = $2 AND tm.member_id > $3 \
+     AND ($4 = 0 OR (m.roles & $4) <> 0) ORDER BY tm.member_id LIMIT $5";
+pub(crate) const COUNT_ROLE: &str =
+    "SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1 AND (roles & $2) <> 0";
+pub(crate) const INSERT_MEMBER: &str = "INSERT INTO orgroster_members (id, organization_id, user_id, email, \
+     email_key, first_name, last_name, roles, joined_at, invitation_id, version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)";
+pub(crate) const UPDATE_MEMBER: &str = "UPDATE orgroster_members SET email = $4, email_key = $5, \
+     first_name = $6, last_name = $7, roles = $8, joined_at = $9, invitation_id = $10, \
+     version = version + 1 WHERE id = $1 AND organization_id = $2 AND user_id = $3 AND version = $11";
+pub(crate) const DELETE_MEMBER: &str =
+    "DELETE FROM orgroster_members WHERE id = $1 AND organization_id = $2 AND version = $3";
+pub(crate) const TEAMS_OF: &str = "SELECT team_id FROM orgroster_team_members \
+     WHERE member_id = $1 AND organization_id = $2 ORDER BY team_id";
+
+pub(crate) const SELECT_INVITATION: &str = "SELECT id, organization_id, email, invitee_first_name, \
+     invitee_last_name, role, team_id, status, token_hash, invited_by, created_at, sent_at, \
+     expires_at, resend_count, closed_at, closed_by, version FROM orgroster_invitations \
+     WHERE organization_id = $1 AND id = $2";
+pub(crate) const INVITATION_BY_TOKEN: &str = "SELECT id, organization_id, email, invitee_first_name, \
+     invitee_last_name, role, team_id, status, token_hash, invited_by, created_at, sent_at, \
+     expires_at, resend_count, closed_at, closed_by, version FROM orgroster_invitations \
+     WHERE token_hash = $1";
+pub(crate) const INVITATIONS_PAGE: &str = "SELECT id, organization_id, email, invitee_first_name, \
+     invitee_last_name, role, team_id, status, token_hash, invited_by, created_at, sent_at, \
+     expires_at, resend_count, closed_at, closed_by, version FROM orgroster_invitations \
+     WHERE organization_id = $1 AND id > $2 AND ($3 IS NULL OR status = $3) \
+     AND ($4 IS NULL OR role = $4) ORDER BY id LIMIT $5";
+pub(crate) const UPDATE_INVITATION: &str = "UPDATE orgroster_invitations SET email = $3, email_key = $4, \
+     invitee_first_name = $5, invitee_last_name = $6, role = $7, team_id = $8, status = $9, \
+     token_hash = $10, invited_by = $11, created_at = $12, sent_at = $13, expires_at = $14, \
+     resend_count = $15, closed_at = $16, closed_by = $17, version = version + 1 \
+     WHERE id = $1 AND organization_id = $2 AND version = $18";
+pub(crate) const INVITATION_INSERT_COLUMNS: &[&str] = &[
+    "id",
+    "organization_id",
+    "email",
+    "email_key",
+    "invitee_first_name",
+    "invitee_last_name",
+    "role",
+    "team_id",
+    "status",
+    "token_hash",
+    "invited_by",
+    "created_at",
+    "sent_at",
+    "expires_at",
+    "resend_count",
+    "closed_at",
+    "closed_by",
+    "version",
+];
+pub(crate) const SEAT_USAGE: &str = "SELECT \
+     (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1), \
+     (SELECT COUNT(*) FROM orgroster_invitations WHERE organization_id = $1 \
+      AND status = 'pending' AND expires_at > $2)";
+
+pub(crate) const SELECT_TEAM: &str = "SELECT id, organization_id, name, message, suggested_courses, \
+     created_at, version FROM orgroster_teams WHERE organization_id = $1 AND id = $2";
+pub(crate) const TEAM_BY_NAME: &str = "SELECT id, organization_id, name, message, suggested_courses, \
+     created_at, version FROM orgroster_teams WHERE organization_id = $1 AND name_key = $2";
+pub(crate) const TEAMS_PAGE: &str = "SELECT id, organization_id, name, message, suggested_courses, \
+     created_at, version FROM orgroster_teams WHERE organization_id = $1 AND id > $2 \
+     ORDER BY id LIMIT $3";
+pub(crate) const INSERT_TEAM: &str = "INSERT INTO orgroster_teams (id, organization_id, name, name_key, \
+     message, suggested_courses, created_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, 1)";
+pub(crate) const UPDATE_TEAM: &str = "UPDATE orgroster_teams SET name = $3, name_key = $4, message = $5, \
+     suggested_courses = $6, version = version + 1 \
+     WHERE id = $1 AND organization_id = $2 AND version = $7";
+pub(crate) const DELETE_TEAM: &str =
+    "DELETE FROM orgroster_teams WHERE id = $1 AND organization_id = $2 AND version = $3";
+pub(crate) const ADD_TEAM_MEMBER: &str = "INSERT INTO orgroster_team_members (team_id, member_id, \
+     organization_id) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM orgroster_teams \
+     WHERE id = $1 AND organization_id = $3) AND EXISTS (SELECT 1 FROM orgroster_members \
+     WHERE id = $2 AND organization_id = $3)";
+pub(crate) const REMOVE_TEAM_MEMBER: &str = "DELETE FROM orgroster_team_members \
+     WHERE team_id = $1 AND member_id = $2 AND organization_id = $3";
+pub(crate) const IS_TEAM_MEMBER: &str = "SELECT 1 FROM orgroster_team_members \
+     WHERE team_id = $1 AND member_id = $2 AND organization_id = $3";
+
+pub(crate) const EVENTS_PAGE: &str = "SELECT id, organization_id, at, actor, kind FROM orgroster_events \
+     WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3";
+pub(crate) const EVENT_INSERT_COLUMNS: &[&str] = &["id", "organization_id", "at", "actor", "kind"];
+
+pub(crate) const OUTBOX_INSERT_COLUMNS: &[&str] = &[
+    "id",
+    "organization_id",
+    "recipient",
+    "content",
+    "secret",
+    "status",
+    "attempts",
+    "created_at",
+    "due_at",
+    "lease_until",
+    "last_error",
+];
+pub(crate) const COMPLETE_OUTBOX: &str = "UPDATE orgroster_outbox SET status = 'sent', secret = NULL, \
+     lease_until = NULL WHERE id = $1";
+pub(crate) const RETRY_OUTBOX: &str = "UPDATE orgroster_outbox SET due_at = $2, lease_until = NULL, \
+     last_error = $3 WHERE id = $1 AND status = 'pending'";
+pub(crate) const FAIL_OUTBOX: &str = "UPDATE orgroster_outbox SET status = 'failed', secret = NULL, \
+     lease_until = NULL, last_error = $2 WHERE id = $1 AND status = 'pending'";
+pub(crate) const OUTBOX_EXISTS: &str = "SELECT 1 FROM orgroster_outbox WHERE id = $1";
+pub(crate) const FAILED_OUTBOX_PAGE: &str = "SELECT id, organization_id, recipient, content, secret, \
+     status, attempts, created_at, due_at, lease_until, last_error FROM orgroster_outbox \
+     WHERE organization_id = $1 AND status = 'failed' AND id > $2 ORDER BY id LIMIT $3";
+
+pub(crate) const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS _orgroster_migrations (\
+     version BIGINT PRIMARY KEY NOT NULL, description TEXT NOT NULL, checksum TEXT NOT NULL, \
+     applied_at BIGINT NOT NULL)";
+pub(crate) const APPLIED_MIGRATIONS: &str =
+    "SELECT version, checksum FROM _orgroster_migrations ORDER BY version";
+pub(crate) const RECORD_MIGRATION: &str = "INSERT INTO _orgroster_migrations \
+     (version, description, checksum, applied_at) VALUES ($1, $2, $3, $4)";
+
+/// Rows per multi-row `INSERT`: under SQLite's 32,766 and PostgreSQL's 65,535 bind
+/// parameters for the widest batched table (18 columns).
+pub(crate) const BATCH_ROWS: usize = 1000;
+
+/// `INSERT INTO table (cols) VALUES ($1, …), (…)` for `rows` rows.
+pub(crate) fn insert_many(table: &str, columns: &[&str], rows: usize) -> String {
+    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+    let mut n = 0;
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for col in 0..columns.len() {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            sql.push('$');
+            sql.push_str(&n.to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// One migration: version, description and SQL.
+pub(crate) type Migration = (i64, &'static str, &'static str);
+
+/// The SHA-256 of a migration's SQL, to notice a migration edited after it was applied.
+pub(crate) fn checksum(sql: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(sql.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Time as stored: microseconds since the Unix epoch.
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub(crate) fn corrupt(backend: &'static str, what: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend {
+        backend,
+        source: format!("stored data is not valid: {what}").into(),
+    }
+}
+
+pub(crate) fn backend(
+    backend: &'static str,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> StoreError {
+    StoreError::Backend {
+        backend,
+        source: Box::new(e),
+    }
+}
+
+/// Maps a uniqueness violation to the rule it broke, from the constraint name (PostgreSQL) or
+/// from the table and columns in the message (SQLite, which reports no name for indexes).
+pub(crate) fn unique_rule(name: Option<&str>, message: &str) -> &'static str {
+    let known = [
+        constraint::ONE_MEMBER_PER_USER,
+        constraint::ONE_MEMBER_PER_EMAIL,
+        constraint::ONE_PENDING_PER_EMAIL,
+        constraint::UNIQUE_TOKEN,
+        constraint::UNIQUE_TEAM_NAME,
+        constraint::ONE_TEAM_MEMBERSHIP,
+    ];
+    if let Some(rule) = name.and_then(|n| known.into_iter().find(|k| *k == n)) {
+        return rule;
+    }
+    let by_columns = [
+        ("orgroster_members.user_id", constraint::ONE_MEMBER_PER_USER),
+        (
+            "orgroster_members.email_key",
+            constraint::ONE_MEMBER_PER_EMAIL,
+        ),
+        (
+            "orgroster_invitations.email_key",
+            constraint::ONE_PENDING_PER_EMAIL,
+        ),
+        ("orgroster_invitations.token_hash", constraint::UNIQUE_TOKEN),
+        ("orgroster_teams.name_key", constraint::UNIQUE_TEAM_NAME),
+        (
+            "orgroster_team_members.member_id",
+            constraint::ONE_TEAM_MEMBERSHIP,
+        ),
+    ];
+    by_columns
+        .into_iter()
+        .find(|(cols, _)| message.contains(cols))
+        .map_or(constraint::PRIMARY_KEY, |(_, rule)| rule)
+}
+
+/// Maps a driver error: uniqueness to [`StoreError::Duplicate`], missing references to
+/// [`StoreError::Missing`], everything else to [`StoreError::Backend`] with the driver error
+/// kept as its source.
+pub(crate) fn map_error(name: &'static str, e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            return StoreError::Duplicate {
+                constraint: unique_rule(db.constraint(), db.message()),
+            };
+        }
+        if db.is_foreign_key_violation() {
+            return StoreError::Missing {
+                entity: "referenced row",
+            };
+        }
+    }
+    backend(name, e)
+}
+
+/// Reads one column, mapping a decoding failure to a corrupt-data error.
+pub(crate) fn get<'r, R, T>(row: &'r R, column: &'static str) -> Result<T, StoreError>
+where
+    R: Row,
+    T: Decode<'r, R::Database> + Type<R::Database>,
+    &'static str: ColumnIndex<R>,
+{
+    row.try_get(column)
+        .map_err(|e| corrupt("sql", format!("column `{column}`: {e}")))
+}
+
+fn time(us: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(us).ok_or_else(|| corrupt("sql", "timestamp out of range"))
+}
+
+fn opt_time(us: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    us.map(time).transpose()
+}
+
+fn version(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| corrupt("sql", "negative version"))
+}
+
+fn parsed<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
+    r.map_err(|e| corrupt("sql", e))
+}
+
+fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    parsed(serde_json::from_str(text))
+}
+
+/// JSON text of a value whose serialization cannot fail (plain data, string keys).
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| corrupt("sql", e))
+}
+
+macro_rules! row_fn {
+    ($(#[$doc:meta])* $name:ident -> $ty:ty, |$row:ident| $body:expr) => {
+        $(#[$doc])*
+        pub(crate) fn $name<R>($row: &R) -> Result<$ty, StoreError>
+        where
+            R: Row,
+            for<'r> Uuid: Decode<'r, R::Database> + Type<R::Database>,
+            for<'r> Option<Uuid>: Decode<'r, R::Database>,
+            for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+            for<'r> Option<i64>: Decode<'r, R::Database>,
+            for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+            for<'r> Option<String>: Decode<'r, R::Database>,
+            for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+            &'static str: ColumnIndex<R>,
+        {
+            $body
+        }
+    };
+}
+
+row_fn!(
+    /// An organization from a row of the organizations table.
+    organization_from -> Organization, |row| Ok(Organization {
+        id: OrganizationId::from_uuid(get(row, "id")?),
+        name: parsed(OrganizationName::parse(get::<_, String>(row, "name")?))?,
+        licenses: json(&get::<_, String>(row, "licenses")?)?,
+        capabilities: json(&get::<_, String>(row, "capabilities")?)?,
+        seat_cap: get::<_, Option<i64>>(row, "seat_cap")?
+            .map(|c| u32::try_from(c).map_err(|_| corrupt("sql", "seat cap out of range")))
+            .transpose()?,
+        created_at: time(get(row, "created_at")?)?,
+        version: version(get(row, "version")?)?,
+    })
+);
+
+row_fn!(
+    /// A member from a row of the members table.
+    member_from -> Member, |row| Ok(Member {
+        id: MemberId::from_uuid(get(row, "id")?),
+        organization: OrganizationId::from_uuid(get(row, "organization_id")?),
+        user: UserId::from_uuid(get(row, "user_id")?),
+        email: parsed(EmailAddress::parse(get::<_, String>(row, "email")?))?,
+        profile: Profile {
+            first_name: parsed(PersonName::parse_as(get::<_, String>(row, "first_name")?, Field::FirstName))?,
+            last_name: parsed(PersonName::parse_as(get::<_, String>(row, "last_name")?, Field::LastName))?,
+        },
+        roles: parsed(RoleSet::from_bits(
+            u8::try_from(get::<_, i64>(row, "roles")?).map_err(|_| corrupt("sql", "roles out of range"))?,
+        ))?,
+        joined_at: time(get(row, "joined_at")?)?,
+        invitation: get::<_, Option<Uuid>>(row, "invitation_id")?.map(InvitationId::from_uuid),
+        version: version(get(row, "version")?)?,
+    })
+);
+
+row_fn!(
+    /// An invitation from a row of the invitations table.
+    invitation_from -> Invitation, |row| {
+        let first = get::<_, Option<String>>(row, "invitee_first_name")?;
+        let last = get::<_, Option<String>>(row, "invitee_last_name")?;
+        let invitee = match (first, last) {
+            (Some(f), Some(l)) => Some(parsed(Profile::parse(f, l))?),
+            _ => None,
+        };
+        let hash: Vec<u8> = get(row, "token_hash")?;
+        let hash: [u8; 32] = hash.try_into().map_err(|_| corrupt("sql", "token hash is not 32 bytes"))?;
+        let role = get::<_, String>(row, "role")?;
+        let status = get::<_, String>(row, "status")?;
+        Ok(Invitation {
+            id: InvitationId::from_uuid(get(row, "id")?),
+            organization: OrganizationId::from_uuid(get(row, "organization_id")?),
+            email: parsed(EmailAddress::parse(get::<_, String>(row, "email")?))?,
+            invitee,
+            role: Role::from_name(&role).ok_or_else(|| corrupt("sql", "unknown role"))?,
+            team: get::<_, Option<Uuid>>(row, "team_id")?.map(TeamId::from_uuid),
+            status: InvitationStatus::from_name(&status).ok_or_else(|| corrupt("sql", "unknown status"))?,
+            token_hash: TokenHash::from_bytes(hash),
+            invited_by: UserId::from_uuid(get(row, "invited_by")?),
+            created_at: time(get(row, "created_at")?)?,
+            sent_at: time(get(row, "sent_at")?)?,
+            expires_at: time(get(row, "expires_at")?)?,
+            resend_count: u32::try_from(get::<_, i64>(row, "resend_count")?).map_err(|_| corrupt("sql", "resend count"))?,
+            closed_at: opt_time(get(row, "closed_at")?)?,
+            closed_by: get::<_, Option<Uuid>>(row, "closed_by")?.map(UserId::from_uuid),
+            version: version(get(row, "version")?)?,
+        })
+    }
+);
+
+row_fn!(
+    /// A team from a row of the teams table.
+    team_from -> Team, |row| Ok(Team {
+        id: TeamId::from_uuid(get(row, "id")?),
+        organization: OrganizationId::from_uuid(get(row, "organization_id")?),
+        name: parsed(TeamName::parse(get::<_, String>(row, "name")?))?,
+        page: TeamPage {
+            message: get::<_, Option<String>>(row, "message")?.map(|m| parsed(Message::parse(m))).transpose()?,
+            suggested_courses: json(&get::<_, String>(row, "suggested_courses")?)?,
+        },
+        created_at: time(get(row, "created_at")?)?,
+        version: version(get(row, "version")?)?,
+    })
+);
+
+row_fn!(
+    /// An event from a row of the events table.
+    event_from -> Event, |row| Ok(Event {
+        id: EventId::from_uuid(get(row, "id")?),
+        organization: OrganizationId::from_uuid(get(row, "organization_id")?),
+        at: time(get(row, "at")?)?,
+        actor: json(&get::<_, String>(row, "actor")?)?,
+        kind: json(&get::<_, String>(row, "kind")?)?,
+    })
+);
+
+row_fn!(
+    /// An outbox message from a row of the outbox table.
+    outbox_from -> OutboxMessage, |row| {
+        let status = match get::<_, String>(row, "status")?.as_str() {
+            "pending" => OutboxStatus::Pending,
+            "sent" => OutboxStatus::Sent,
+            "failed" => OutboxStatus::Failed,
+            _ => return Err(corrupt("sql", "unknown outbox status")),
+        };
+        Ok(OutboxMessage {
+            id: OutboxId::from_uuid(get(row, "id")?),
+            organization: OrganizationId::from_uuid(get(row, "organization_id")?),
+            to: parsed(EmailAddress::parse(get::<_, String>(row, "recipient")?))?,
+            content: json(&get::<_, String>(row, "content")?)?,
+            secret: get::<_, Option<String>>(row, "secret")?.map(|s| parsed(InvitationToken::parse(&s))).transpose()?,
+            status,
+            attempts: u32::try_from(get::<_, i64>(row, "attempts")?).map_err(|_| corrupt("sql", "attempts"))?,
+            created_at: time(get(row, "created_at")?)?,
+            due_at: time(get(row, "due_at")?)?,
+            lease_until: opt_time(get(row, "lease_until")?)?,
+            last_error: get(row, "last_error")?,
+        })
+    }
+);
+
+pub(crate) fn status_name(status: OutboxStatus) -> &'static str {
+    match status {
+        OutboxStatus::Pending => "pending",
+        OutboxStatus::Sent => "sent",
+        OutboxStatus::Failed => "failed",
+    }
+}
+
+/// Expands the one SQL implementation of [`Store`](super::Store) for a concrete store.
+///
+/// `$store` must have a `pool` field and an inherent `write_tx()` returning the write
+/// transaction and the guard that serializes writers (if the dialect needs one); `$dialect`
+/// is a module with the statements that differ (`MEMBERS_BY_EMAILS`, `PENDING_BY_EMAILS`,
+/// `CLAIM_OUTBOX`, `MIGRATION_LOCK`, `MIGRATIONS`).
+macro_rules! sql_store {
+    ($store:ty, $db:ty, $name:literal, $dialect:ident) => {
+        impl $store {
+            fn err(e: ::sqlx::Error) -> $crate::store::StoreError {
+                $crate::store::sql::map_error($name, e)
+            }
+
+            /// Applies the embedded migrations that have not run yet, in order, each in its
+            /// own transaction under a lock, so running it twice, or from two processes at
+            /// once, is safe. Bookkeeping lives in orgroster's own `_orgroster_migrations`
+            /// table, never in the host's `_sqlx_migrations`.
+            ///
+            /// # Errors
+            /// [`StoreError::Backend`](crate::StoreError::Backend) when the database fails or
+            /// an applied migration was edited afterwards (its checksum differs).
+            pub async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::sql::{APPLIED_MIGRATIONS, MIGRATIONS_TABLE, RECORD_MIGRATION, checksum, corrupt};
+                for (version, description, sql) in $dialect::MIGRATIONS {
+                    let (mut tx, _guard) = self.write_tx().await?;
+                    if let Some(lock) = $dialect::MIGRATION_LOCK {
+                        ::sqlx::query::<$db>(lock).execute(&mut *tx).await.map_err(Self::err)?;
+                    }
+                    ::sqlx::query::<$db>(MIGRATIONS_TABLE).execute(&mut *tx).await.map_err(Self::err)?;
+                    let applied = ::sqlx::query::<$db>(APPLIED_MIGRATIONS).fetch_all(&mut *tx).await.map_err(Self::err)?;
+                    let mut done = false;
+                    for row in &applied {
+                        let v: i64 = ::sqlx::Row::try_get(row, 0usize).map_err(Self::err)?;
+                        let sum: String = ::sqlx::Row::try_get(row, 1usize).map_err(Self::err)?;
+                        if v == *version {
+                            if sum != checksum(sql) {
+                                return Err(corrupt($name, format!(
+                                    "migration {version} ({description}) was changed after it was applied"
+                                )));
+                            }
+                            done = true;
+                        }
+                    }
+                    if !done {
+                        ::sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(Self::err)?;
+                        ::sqlx::query::<$db>(RECORD_MIGRATION)
+                            .bind(*version)
+                            .bind(*description)
+                            .bind(checksum(sql))
+                            .bind(::chrono::Utc::now().timestamp_micros())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(Self::err)?;
+                    }
+                    tx.commit().await.map_err(Self::err)?;
+                }
+                Ok(())
+            }
+
+            async fn apply(
+                conn: &mut <$db as ::sqlx::Database>::Connection,
+                changes: &$crate::domain::changes::ChangeSet,
+            ) -> Result<(), $crate::store::StoreError> {
+                use $crate::domain::changes::{OrganizationWrite, Write};
+                use $crate::store::{StoreError, sql::*};
+                let org = changes.organization.as_uuid();
+                let conflict = |entity: &'static str| StoreError::Conflict { entity };
+                let missing = |entity: &'static str| StoreError::Missing { entity };
+                match &changes.organization_write {
+                    OrganizationWrite::Untouched => {
+                        let found = ::sqlx::query::<$db>(ORG_EXISTS).bind(org).fetch_optional(&mut *conn).await.map_err(Self::err)?;
+                        if found.is_none() {
+                            return Err(missing("organization"));
+                        }
+                    }
+                    OrganizationWrite::Touch { expected_version } => {
+                        let done = ::sqlx::query::<$db>(TOUCH_ORG)
+                            .bind(org)
+                            .bind(version_param(*expected_version)?)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(Self::err)?;
+                        if done.rows_affected() != 1 {
+                            return Err(conflict("organization"));
+                        }
+                    }
+                    OrganizationWrite::Put(o) => {
+                        if o.id != changes.organization {
+                            return Err(missing("organization"));
+                        }
+                        let q = if o.version == 0 { INSERT_ORG } else { UPDATE_ORG };
+                        let mut q = ::sqlx::query::<$db>(q)
+                            .bind(org)
+                            .bind(o.name.as_str().to_owned())
+                            .bind(to_json(&o.licenses)?)
+                            .bind(to_json(&o.capabilities)?)
+                            .bind(o.seat_cap.map(i64::from));
+                        q = if o.version == 0 {
+                            q.bind(micros(o.created_at)).bind(1_i64)
+                        } else {
+                            q.bind(version_param(o.version)?)
+                        };
+                        let done = q.execute(&mut *conn).await.map_err(Self::err)?;
+                        if done.rows_affected() != 1 {
+                            return Err(conflict("organization"));
+                        }
+                    }
+                }
+                let writes = &changes.writes;
+                let mut i = 0;
+                while i < writes.len() {
+                    match &writes[i] {
+                        Write::PutInvitation(first) if first.version == 0 => {
+                            // A run of new invitations (a bulk invitation) goes in batches.
+                            let mut run = Vec::new();
+                            while let Some(Write::PutInvitation(inv)) = writes.get(i) {
+                                if inv.version != 0 {
+                                    break;
+                                }
+                                if inv.organization != changes.organization {
+                                    return Err(missing("organization"));
+                                }
+                                run.push(inv);
+                                i += 1;
+                            }
+                            let _ = first;
+                            for chunk in run.chunks(BATCH_ROWS) {
+                                let sql = insert_many("orgroster_invitations", INVITATION_INSERT_COLUMNS, chunk.len());
+                                let mut q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql)).persistent(false);
+                                for inv in chunk {
+                                    q = bind_invitation!(q, inv).bind(1_i64);
+                                }
+                                q.execute(&mut *conn).await.map_err(Self::err)?;
+                            }
+                            continue;
+                        }
+                        Write::PutInvitation(inv) => {
+                            if inv.organization != changes.organization {
+                                return Err(missing("organization"));
+                            }
+                            let q = ::sqlx::query::<$db>(UPDATE_INVITATION);
+                            let q = bind_invitation!(q, inv).bind(version_param(inv.version)?);
+                            if q.execute(&mut *conn).await.map_err(Self::err)?.rows_affected() != 1 {
+                                return Err(conflict("invitation"));
+                            }
+                        }
+                        Write::PutMember(m) => {
+                            if m.organization != changes.organization {
+                                return Err(missing("organization"));
+                            }
+                            let q = if m.version == 0 { INSERT_MEMBER } else { UPDATE_MEMBER };
+                            let mut q = ::sqlx::query::<$db>(q)
+                                .bind(m.id.as_uuid())
+                                .bind(org)
+                                .bind(m.user.as_uuid())
+                                .bind(m.email.as_str().to_owned())
+                                .bind(m.email.key().to_owned())
+                                .bind(m.profile.first_name.as_str().to_owned())
+                                .bind(m.profile.last_name.as_str().to_owned())
+                                .bind(i64::from(m.roles.bits()))
+                                .bind(micros(m.joined_at))
+                                .bind(m.invitation.map(|i| i.as_uuid()));
+                            if m.version != 0 {
+                                q = q.bind(version_param(m.version)?);
+                            }
+                            if q.execute(&mut *conn).await.map_err(Self::err)?.rows_affected() != 1 {
+                                return Err(conflict("member"));
+                            }
+                        }
+                        Write::DeleteMember { member, expected_version } => {
+                            let done = ::sqlx::query::<$db>(DELETE_MEMBER)
+                                .bind(member.as_uuid())
+                                .bind(org)
+                                .bind(version_param(*expected_version)?)
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(Self::err)?;
+                            if done.rows_affected() != 1 {
+                                return Err(conflict("member"));
+                            }
+                        }
+                        Write::PutTeam(t) => {
+                            if t.organization != changes.organization {
+                                return Err(missing("organization"));
+                            }
+                            let q = if t.version == 0 { INSERT_TEAM } else { UPDATE_TEAM };
+                            let mut q = ::sqlx::query::<$db>(q)
+                                .bind(t.id.as_uuid())
+                                .bind(org)
+                                .bind(t.name.as_str().to_owned())
+                                .bind(t.name.key())
+                                .bind(t.page.message.as_ref().map(|m| m.as_str().to_owned()))
+                                .bind(to_json(&t.page.suggested_courses)?);
+                            q = if t.version == 0 {
+                                q.bind(micros(t.created_at))
+                            } else {
+                                q.bind(version_param(t.version)?)
+                            };
+                            if q.execute(&mut *conn).await.map_err(Self::err)?.rows_affected() != 1 {
+                                return Err(conflict("team"));
+                            }
+                        }
+                        Write::DeleteTeam { team, expected_version } => {
+                            let done = ::sqlx::query::<$db>(DELETE_TEAM)
+                                .bind(team.as_uuid())
+                                .bind(org)
+                                .bind(version_param(*expected_version)?)
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(Self::err)?;
+                            if done.rows_affected() != 1 {
+                                return Err(conflict("team"));
+                            }
+                        }
+                        Write::AddTeamMember { team, member } => {
+                            let done = ::sqlx::query::<$db>(ADD_TEAM_MEMBER)
+                                .bind(team.as_uuid())
+                                .bind(member.as_uuid())
+                                .bind(org)
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(Self::err)?;
+                            if done.rows_affected() != 1 {
+                                return Err(missing("team or member"));
+                            }
+                        }
+                        Write::RemoveTeamMember { team, member } => {
+                            let done = ::sqlx::query::<$db>(REMOVE_TEAM_MEMBER)
+                                .bind(team.as_uuid())
+                                .bind(member.as_uuid())
+                                .bind(org)
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(Self::err)?;
+                            if done.rows_affected() != 1 {
+                                return Err(conflict("team membership"));
+                            }
+                        }
+                    }
+                    i += 1;
+                }
+                for chunk in changes.events.chunks(BATCH_ROWS) {
+                    let sql = insert_many("orgroster_events", EVENT_INSERT_COLUMNS, chunk.len());
+                    let mut q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql)).persistent(false);
+                    for e in chunk {
+                        q = q
+                            .bind(e.id.as_uuid())
+                            .bind(org)
+                            .bind(micros(e.at))
+                            .bind(to_json(&e.actor)?)
+                            .bind(to_json(&e.kind)?);
+                    }
+                    q.execute(&mut *conn).await.map_err(Self::err)?;
+                }
+                for chunk in changes.outbox.chunks(BATCH_ROWS) {
+                    let sql = insert_many("orgroster_outbox", OUTBOX_INSERT_COLUMNS, chunk.len());
+                    let mut q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql)).persistent(false);
+                    for m in chunk {
+                        q = q
+                            .bind(m.id.as_uuid())
+                            .bind(org)
+                            .bind(m.to.as_str().to_owned())
+                            .bind(to_json(&m.content)?)
+                            .bind(m.secret.as_ref().map(|s| s.expose()))
+                            .bind(status_name(m.status))
+                            .bind(i64::from(m.attempts))
+                            .bind(micros(m.created_at))
+                            .bind(micros(m.due_at))
+                            .bind(m.lease_until.map(micros))
+                            .bind(m.last_error.clone());
+                    }
+                    q.execute(&mut *conn).await.map_err(Self::err)?;
+                }
+                Ok(())
+            }
+        }
+
+        #[::async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn organization(&self, id: $crate::OrganizationId) -> Result<Option<$crate::Organization>, $crate::StoreError> {
+                let row = ::sqlx::query::<$db>($crate::store::sql::SELECT_ORG)
+                    .bind(id.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                row.as_ref().map($crate::store::sql::organization_from).transpose()
+            }
+
+            async fn member(&self, org: $crate::OrganizationId, user: $crate::UserId) -> Result<Option<$crate::Member>, $crate::StoreError> {
+                let row = ::sqlx::query::<$db>($crate::store::sql::SELECT_MEMBER)
+                    .bind(org.as_uuid())
+                    .bind(user.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                row.as_ref().map($crate::store::sql::member_from).transpose()
+            }
+
+            async fn members_by_email(&self, org: $crate::OrganizationId, emails: &[$crate::EmailAddress]) -> Result<Vec<$crate::Member>, $crate::StoreError> {
+                if emails.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
+                let rows = ::sqlx::query::<$db>($dialect::MEMBERS_BY_EMAILS)
+                    .bind(org.as_uuid())
+                    .bind($crate::store::sql::to_json(&keys)?)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                rows.iter().map($crate::store::sql::member_from).collect()
+            }
+
+            async fn members(&self, org: $crate::OrganizationId, filter: $crate::MemberFilter, page: $crate::Page) -> Result<Vec<$crate::Member>, $crate::StoreError> {
+                let role = filter.role.map_or(0_i64, |r| i64::from($crate::store::sql::role_bit(r)));
+                let after = page.after.unwrap_or(::uuid::Uuid::nil());
+                let rows = match filter.team {
+                    Some(team) => ::sqlx::query::<$db>($crate::store::sql::TEAM_MEMBERS_PAGE)
+                        .bind(team.as_uuid())
+                        .bind(org.as_uuid())
+                        .bind(after)
+                        .bind(role)
+                        .bind(page.len() as i64)
+                        .fetch_all(&self.pool)
+                        .await,
+                    None => ::sqlx::query::<$db>($crate::store::sql::MEMBERS_PAGE)
+                        .bind(org.as_uuid())
+                        .bind(after)
+                        .bind(role)
+                        .bind(page.len() as i64)
+                        .fetch_all(&self.pool)
+                        .await,
+                }
+                .map_err(Self::err)?;
+                rows.iter().map($crate::store::sql::member_from).collect()
+            }
+
+            async fn count_members_with_role(&self, org: $crate::OrganizationId, role: $crate::Role) -> Result<u64, $crate::StoreError> {
+                let row = ::sqlx::query::<$db>($crate::store::sql::COUNT_ROLE)
+                    .bind(org.as_uuid())
+                    .bind(i64::from($crate::store::sql::role_bit(role)))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                let n: i64 = ::sqlx::Row::try_get(&row, 0usize).map_err(Self::err)?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            }
+
+            async fn teams_of(&self, org: $crate::OrganizationId, member: $crate::MemberId) -> Result<Vec<$crate::TeamId>, $crate::StoreError> {
+                let rows = ::sqlx::query::<$db>($crate::store::sql::TEAMS_OF)
+                    .bind(member.as_uuid())
+                    .bind(org.as_uuid())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                rows.iter()
+                    .map(|r| ::sqlx::Row::try_get::<::uuid::Uuid, _>(r, 0usize).map($crate::TeamId::from_uuid).map_err(Self::err))
+                    .collect()
+            }
+
+            async fn invitation(&self, org: $crate::OrganizationId, id: $crate::InvitationId) -> Result<Option<$crate::Invitation>, $crate::StoreError> {
+                let row = ::sqlx::query::<$db>($crate::store::sql::SELECT_INVITATION)
+                    .bind(org.as_uuid())
+                    .bind(id.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                row.as_ref().map($crate::store::sql::invitation_from).transpose()
+            }
+
+            async fn invitation_by_token(&self, hash: &$crate::TokenHash) -> Result<Option<$crate::Invitation>, $crate::StoreError> {
+                let row = ::sqlx::query::<$db>($crate::store::sql::INVITATION_BY_TOKEN)
+                    .bind(hash.as_bytes().to_vec())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                row.as_ref().map($crate::store::sql::invitation_from).transpose()
+            }
+
+            async fn pending_invitations_by_email(&self, org: $crate::OrganizationId, emails: &[$crate::EmailAddress]) -> Result<Vec<$crate::Invitation>, $crate::StoreError> {
+                if emails.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
+                let rows = ::sqlx::query::<$db>($dialect::PENDING_BY_EMAILS)
+                    .bind(org.as_uuid())
+                    .bind($crate::store::sql::to_json(&keys)?)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                rows.iter().map($crate::store::sql::invitation_from).collect()
+            }
+
+            async fn invitations(&self, org: $crate::OrganizationId, filter: $crate::InvitationFilter, page: $crate::Page) -> Result<Vec<$crate::Invitation>, $crate::StoreError> {
+                let rows = ::sqlx::query::<$db>($crate::store::sql::INVITATIONS_PAGE)
+                    .bind(org.as_uuid())
+                    .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
+                    .bind(filter.status.map(|s| s.as_str()))
+                    .bind(filter.role.map(|r| r.as_str()))
+                    .bind(page.len() as i64)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                rows.iter().map($crate::store::sql::invitation_from).collect()
+            }
+
+            async fn seat_usage(&self, org: $crate::OrganizationId, now: ::chrono::DateTime<::chrono::Utc>) -> Result<$crate::SeatUsage, $crate::StoreError> {
+                let row = ::sqlx::query::<$db>($crate::store::sql::SEAT_USAGE)
+                    .bind(org.as_uuid())
+                    .bind($crate::store::sql::micros(now))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                let members: i64 = ::sqlx::Row::try_get(&row, 0usize).map_err(Self::err)?;
+                let pending: i64 = ::sqlx::Row::try_get(&row, 1usize).map_err(Self::err)?;
+                Ok($crate::SeatUsage {
+                    members: u64::try_from(members).unwrap_or(0),
+                    pending_invitations: u64::try_from(pending).unwrap_or(0),
+                })
+            }
+
+            async fn team(&self, org: $crate::OrganizationId, id: $crate::TeamId) -> Result<Option<$crate::Team>, $crate::StoreError> {
+                let row = ::sqlx::query::<$db>($crate::store::sql::SELECT_TEAM)
+                    .bind(org.as_uuid())
+                    .bind(id.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                row.as_ref().map($crate::store::sql::team_from).transpose()
+            }
+
+            async fn team_by_name(&self, org: $crate::OrganizationId, name_key: &str) -> Result<Option<$crate::Team>, $crate::StoreError> {
+                let row = ::sqlx::query::<$db>($crate::store::sql::TEAM_BY_NAME)
+                    .bind(org.as_uuid())
+                    .bind(name_key.to_lowercase())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                row.as_ref().map($crate::store::sql::team_from).transpose()
+            }
+
+            async fn teams(&self, org: $crate::OrganizationId, page: $crate::Page) -> Result<Vec<$crate::Team>, $crate::StoreError> {
+                let rows = ::sqlx::query::<$db>($crate::store::sql::TEAMS_PAGE)
+                    .bind(org.as_uuid())
+                    .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
+                    .bind(page.len() as i64)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                rows.iter().map($crate::store::sql::team_from).collect()
+            }
+
+            async fn is_team_member(&self, org: $crate::OrganizationId, team: $crate::TeamId, member: $crate::MemberId) -> Result<bool, $crate::StoreError> {
+                let row = ::sqlx::query::<$db>($crate::store::sql::IS_TEAM_MEMBER)
+                    .bind(team.as_uuid())
+                    .bind(member.as_uuid())
+                    .bind(org.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                Ok(row.is_some())
+            }
+
+            async fn events(&self, org: $crate::OrganizationId, page: $crate::Page) -> Result<Vec<$crate::Event>, $crate::StoreError> {
+                let rows = ::sqlx::query::<$db>($crate::store::sql::EVENTS_PAGE)
+                    .bind(org.as_uuid())
+                    .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
+                    .bind(page.len() as i64)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                rows.iter().map($crate::store::sql::event_from).collect()
+            }
+
+            async fn commit(&self, changes: $crate::domain::changes::ChangeSet) -> Result<(), $crate::StoreError> {
+                let (mut tx, _guard) = self.write_tx().await?;
+                match Self::apply(&mut *tx, &changes).await {
+                    Ok(()) => tx.commit().await.map_err(Self::err),
+                    Err(e) => {
+                        // Dropping the transaction rolls it back as well; an explicit rollback
+                        // returns the connection to the pool clean at once.
+                        let _ = tx.rollback().await;
+                        Err(e)
+                    }
+                }
+            }
+
+            async fn claim_outbox(&self, now: ::chrono::DateTime<::chrono::Utc>, lease: ::chrono::Duration, limit: usize) -> Result<Vec<$crate::OutboxMessage>, $crate::StoreError> {
+                let (mut tx, _guard) = self.write_tx().await?;
+                let rows = ::sqlx::query::<$db>($dialect::CLAIM_OUTBOX)
+                    .bind($crate::store::sql::micros(now + lease))
+                    .bind($crate::store::sql::micros(now))
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(Self::err)?;
+                tx.commit().await.map_err(Self::err)?;
+                let mut claimed = rows.iter().map($crate::store::sql::outbox_from).collect::<Result<Vec<_>, _>>()?;
+                claimed.sort_by_key(|m| (m.due_at, m.id));
+                Ok(claimed)
+            }
+
+            async fn complete_outbox(&self, id: $crate::OutboxId) -> Result<(), $crate::StoreError> {
+                let (mut tx, _guard) = self.write_tx().await?;
+                let done = ::sqlx::query::<$db>($crate::store::sql::COMPLETE_OUTBOX)
+                    .bind(id.as_uuid())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Self::err)?;
+                tx.commit().await.map_err(Self::err)?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::Missing { entity: "outbox message" });
+                }
+                Ok(())
+            }
+
+            async fn retry_outbox(&self, id: $crate::OutboxId, not_before: ::chrono::DateTime<::chrono::Utc>, error: &str) -> Result<(), $crate::StoreError> {
+                let (mut tx, _guard) = self.write_tx().await?;
+                ::sqlx::query::<$db>($crate::store::sql::RETRY_OUTBOX)
+                    .bind(id.as_uuid())
+                    .bind($crate::store::sql::micros(not_before))
+                    .bind(error.to_owned())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Self::err)?;
+                let exists = ::sqlx::query::<$db>($crate::store::sql::OUTBOX_EXISTS)
+                    .bind(id.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(Self::err)?;
+                tx.commit().await.map_err(Self::err)?;
+                exists.map(drop).ok_or($crate::StoreError::Missing { entity: "outbox message" })
+            }
+
+            async fn fail_outbox(&self, id: $crate::OutboxId, error: &str) -> Result<(), $crate::StoreError> {
+                let (mut tx, _guard) = self.write_tx().await?;
+                ::sqlx::query::<$db>($crate::store::sql::FAIL_OUTBOX)
+                    .bind(id.as_uuid())
+                    .bind(error.to_owned())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Self::err)?;
+                let exists = ::sqlx::query::<$db>($crate::store::sql::OUTBOX_EXISTS)
+                    .bind(id.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(Self::err)?;
+                tx.commit().await.map_err(Self::err)?;
+                exists.map(drop).ok_or($crate::StoreError::Missing { entity: "outbox message" })
+            }
+
+            async fn failed_outbox(&self, org: $crate::OrganizationId, page: $crate::Page) -> Result<Vec<$crate::OutboxMessage>, $crate::StoreError> {
+                let rows = ::sqlx::query::<$db>($crate::store::sql::FAILED_OUTBOX_PAGE)
+                    .bind(org.as_uuid())
+                    .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
+                    .bind(page.len() as i64)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                rows.iter().map($crate::store::sql::outbox_from).collect()
+            }
+        }
+    };
+}
+
+/// Binds an invitation's columns in the order of [`INVITATION_INSERT_COLUMNS`] (without the
+/// version), which is also the order of `$1..$17` in [`UPDATE_INVITATION`].
+macro_rules! bind_invitation {
+    ($q:expr, $inv:expr) => {{
+        let inv = $inv;
+        $q.bind(inv.id.as_uuid())
+            .bind(inv.organization.as_uuid())
+            .bind(inv.email.as_str().to_owned())
+            .bind(inv.email.key().to_owned())
+            .bind(
+                inv.invitee
+                    .as_ref()
+                    .map(|p| p.first_name.as_str().to_owned()),
+            )
+            .bind(
+                inv.invitee
+                    .as_ref()
+                    .map(|p| p.last_name.as_str().to_owned()),
+            )
+            .bind(inv.role.as_str())
+            .bind(inv.team.map(|t| t.as_uuid()))
+            .bind(inv.status.as_str())
+            .bind(inv.token_hash.as_bytes().to_vec())
+            .bind(inv.invited_by.as_uuid())
+            .bind(micros(inv.created_at))
+            .bind(micros(inv.sent_at))
+            .bind(micros(inv.expires_at))
+            .bind(i64::from(inv.resend_count))
+            .bind(inv.closed_at.map(micros))
+            .bind(inv.closed_by.map(|u| u.as_uuid()))
+    }};
+}
+
+pub(crate) use bind_invitation;
+pub(crate) use sql_store;
+
+/// A version as bound: the column is a signed 64-bit integer.
+pub(crate) fn version_param(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| corrupt("sql", "version out of range"))
+}
+
+/// A role's bit in the stored role set.
+pub(crate) fn role_bit(role: Role) -> u8 {
+    role.bit()
+}

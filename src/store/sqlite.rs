@@ -1,0 +1,142 @@
+//! `SqliteStore`: the embedded default (feature `sqlite`, bundled SQLite: nothing to install).
+
+use std::{str::FromStr, sync::Arc, time::Duration};
+
+use sqlx::{
+    Sqlite, Transaction,
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    },
+};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use super::{StoreError, sql};
+
+/// Keeps the roster in one SQLite database: a file (WAL mode, safe across processes on one
+/// machine) or `sqlite::memory:`.
+///
+/// Writers are serialized twice over: inside the process by a mutex, so concurrent commits
+/// wait their turn instead of failing with "database is locked", and across processes by
+/// `BEGIN IMMEDIATE` with a busy timeout. Foreign keys are on.
+///
+/// # Examples
+/// ```no_run
+/// use orgroster::{MemoryStore, RecordingMailer, Roster, SqliteStore};
+/// # async fn run() -> Result<(), orgroster::StoreError> {
+/// let store = SqliteStore::connect("sqlite:///var/lib/myapp/roster.db").await?;
+/// store.migrate().await?;
+/// let roster = Roster::builder(store, RecordingMailer::new()).build();
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    writer: Arc<Mutex<()>>,
+}
+
+/// The statements where SQLite differs from PostgreSQL.
+mod dialect {
+    use crate::store::sql::Migration;
+
+    pub(super) const MEMBERS_BY_EMAILS: &str = "SELECT id, organization_id, user_id, email, \
+         first_name, last_name, roles, joined_at, invitation_id, version FROM orgroster_members \
+         WHERE organization_id = $1 AND email_key IN (SELECT value FROM json_each($2))";
+    pub(super) const PENDING_BY_EMAILS: &str = "SELECT id, organization_id, email, \
+         invitee_first_name, invitee_last_name, role, team_id, status, token_hash, invited_by, \
+         created_at, sent_at, expires_at, resend_count, closed_at, closed_by, version \
+         FROM orgroster_invitations WHERE organization_id = $1 AND status = 'pending' \
+         AND email_key IN (SELECT value FROM json_each($2))";
+    /// One guarded `UPDATE … RETURNING`: writers are serialized, so no row is handed out
+    /// twice while its lease runs.
+    pub(super) const CLAIM_OUTBOX: &str = "UPDATE orgroster_outbox SET lease_until = $1, \
+         attempts = attempts + 1 WHERE id IN (SELECT id FROM orgroster_outbox \
+         WHERE status = 'pending' AND due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) \
+         ORDER BY due_at, id LIMIT $3) RETURNING id, organization_id, recipient, content, secret, \
+         status, attempts, created_at, due_at, lease_until, last_error";
+    /// `BEGIN IMMEDIATE` already excludes other writers.
+    pub(super) const MIGRATION_LOCK: Option<&str> = None;
+    pub(super) const MIGRATIONS: &[Migration] = &[(
+        1,
+        "initial",
+        include_str!("../../migrations/sqlite/0001_initial.sql"),
+    )];
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url`: `sqlite://path/to/file.db`,
+    /// `sqlite:relative.db`, or `sqlite::memory:`. Call [`SqliteStore::migrate`] next.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the URL is malformed or the file cannot be opened.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url).map_err(|e| sql::backend("sqlite", e))?;
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(if memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        // An in-memory database lives as long as its connections and is shared through one
+        // cache, where SQLite locks whole tables: one connection avoids both surprises.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if memory { 1 } else { 8 })
+            .min_connections(if memory { 1 } else { 0 })
+            .idle_timeout(if memory {
+                None
+            } else {
+                Some(Duration::from_secs(600))
+            })
+            .max_lifetime(if memory {
+                None
+            } else {
+                Some(Duration::from_secs(3600))
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| sql::backend("sqlite", e))?;
+        Ok(Self::new(pool))
+    }
+
+    /// An empty in-memory database, migrated: for tests and demos.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] if SQLite fails.
+    pub async fn in_memory() -> Result<Self, StoreError> {
+        let store = Self::connect("sqlite::memory:").await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Wraps a pool the host built. Enable foreign keys on it (`foreign_keys(true)`, the
+    /// default of `SqliteConnectOptions`) and a busy timeout.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self {
+            pool,
+            writer: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// The pool, for hosts that share it.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn write_tx(
+        &self,
+    ) -> Result<(Transaction<'static, Sqlite>, OwnedMutexGuard<()>), StoreError> {
+        let guard = Arc::clone(&self.writer).lock_owned().await;
+        let tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(Self::err)?;
+        Ok((tx, guard))
+    }
+}
+
+sql::sql_store!(SqliteStore, Sqlite, "sqlite", dialect);
