@@ -1,16 +1,26 @@
 //! Criterion benches of the commands on each store.
 //!
-//! Run with `cargo bench --bench commands`. Besides timings, the setup of the listing bench
-//! prints how much resident memory 100,000 members take in `MemoryStore`.
+//! ```sh
+//! cargo bench --bench commands --all-features        # memory, SQLite file, PostgreSQL
+//! ```
+//!
+//! PostgreSQL benches run when `ORGROSTER_TEST_POSTGRES_URL` is set. The listing benches'
+//! setup prints how much resident memory 100,000 members take in `MemoryStore`.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use orgroster::{
-    AcceptOptions, Actor, Capabilities, EmailAddress, LicenseKind, MemberFilter, MemberId,
-    MemoryStore, OrganizationId, Page, Profile, RecordingMailer, Role, RoleSet, Roster, Store,
+    AcceptOptions, Actor, Capabilities, DynStore, EmailAddress, LicenseKind, MemberFilter,
+    MemberId, MemoryStore, OrganizationId, Page, Profile, RecordingMailer, Role, RoleSet, Roster,
     UserId,
     domain::{
         changes::{ChangeSet, OrganizationWrite, Write},
@@ -20,66 +30,153 @@ use orgroster::{
 use tokio::runtime::Runtime;
 
 fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
         .build()
-        .expect("runtime")
+        .unwrap()
 }
 
 fn profile() -> Profile {
-    Profile::parse("Bench", "Mark").expect("profile")
+    Profile::parse("Bench", "Mark").unwrap()
 }
 
-async fn world(store: MemoryStore) -> (Roster, Actor, OrganizationId) {
+/// Makes a fresh, migrated store.
+type MakeStore = Box<dyn Fn() -> Arc<DynStore>>;
+
+/// The stores to bench: name and constructor.
+fn stores(rt: &Runtime) -> Vec<(&'static str, MakeStore)> {
+    let mut stores: Vec<(&'static str, MakeStore)> =
+        vec![("memory", Box::new(|| Arc::new(MemoryStore::new())))];
+    #[cfg(feature = "sqlite")]
+    {
+        let handle = rt.handle().clone();
+        stores.push((
+            "sqlite_file",
+            Box::new(move || {
+                handle.block_on(async {
+                    let path = std::env::temp_dir()
+                        .join(format!("orgroster-bench-{}.db", uuid::Uuid::now_v7()));
+                    let url = format!("sqlite://{}", path.display());
+                    let store = orgroster::SqliteStore::connect(&url).await.unwrap();
+                    store.migrate().await.unwrap();
+                    Arc::new(store) as Arc<DynStore>
+                })
+            }),
+        ));
+    }
+    #[cfg(feature = "postgres")]
+    if let Ok(url) = std::env::var("ORGROSTER_TEST_POSTGRES_URL") {
+        let handle = rt.handle().clone();
+        stores.push((
+            "postgres",
+            Box::new(move || {
+                handle.block_on(async {
+                    use std::str::FromStr;
+
+                    use orgroster::sqlx::{self, postgres::PgConnectOptions};
+                    let schema = format!("orgroster_bench_{}", uuid::Uuid::now_v7().simple());
+                    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                        .execute(&admin)
+                        .await
+                        .unwrap();
+                    let options = PgConnectOptions::from_str(&url)
+                        .unwrap()
+                        .options([("search_path", schema.as_str())]);
+                    let store = orgroster::PostgresStore::connect_with(options)
+                        .await
+                        .unwrap();
+                    store.migrate().await.unwrap();
+                    Arc::new(store) as Arc<DynStore>
+                })
+            }),
+        ));
+    }
+    let _ = rt;
+    stores
+}
+
+async fn world(store: Arc<DynStore>) -> (Roster, Actor, OrganizationId) {
     let roster = Roster::builder(store, RecordingMailer::new()).build();
     let admin = Actor::new(
         UserId::new(),
-        EmailAddress::parse("admin@bench.example").expect("email"),
+        EmailAddress::parse("admin@bench.example").unwrap(),
     );
     let org = roster
-        .create_organization(&admin, "Bench".parse().expect("name"), profile())
+        .create_organization(&admin, "Bench".parse().unwrap(), profile())
         .await
-        .expect("organization")
+        .unwrap()
         .organization
         .id;
     roster
         .add_license(org, LicenseKind::PayPerUse)
         .await
-        .expect("license");
+        .unwrap();
     let caps = Capabilities {
         coursecloud_legacy: true,
         ..Capabilities::default()
     };
-    roster
-        .set_capabilities(org, caps)
-        .await
-        .expect("capabilities");
+    roster.set_capabilities(org, caps).await.unwrap();
     (roster, admin, org)
+}
+
+async fn invite_and_accept(roster: &Roster, admin: &Actor, org: OrganizationId, n: u64) {
+    let email = EmailAddress::parse(format!("l{n}@bench.example")).unwrap();
+    let created = roster
+        .invite_member(admin, org, email.clone(), Role::Member, None)
+        .await
+        .unwrap();
+    let learner = Actor::new(UserId::new(), email);
+    let options = AcceptOptions {
+        profile: profile(),
+        existing_account: false,
+        warning_acknowledged: false,
+    };
+    roster
+        .accept_invitation(&learner, &created.token.expose(), options)
+        .await
+        .unwrap();
 }
 
 fn invite_then_accept(c: &mut Criterion) {
     let rt = runtime();
-    let (roster, admin, org) = rt.block_on(world(MemoryStore::new()));
-    let n = AtomicU64::new(0);
-    c.bench_function("memory/invite_then_accept", |b| {
-        b.to_async(&rt).iter(|| async {
-            let i = n.fetch_add(1, Ordering::Relaxed);
-            let email = EmailAddress::parse(format!("l{i}@bench.example")).expect("email");
-            let created = roster
-                .invite_member(&admin, org, email.clone(), Role::Member, None)
-                .await
-                .expect("invite");
-            let learner = Actor::new(UserId::new(), email);
-            let options = AcceptOptions {
-                profile: profile(),
-                existing_account: false,
-                warning_acknowledged: false,
-            };
-            roster
-                .accept_invitation(&learner, &created.token.expose(), options)
-                .await
-                .expect("accept");
+    for (name, make) in stores(&rt) {
+        let (roster, admin, org) = rt.block_on(world(make()));
+        let n = AtomicU64::new(0);
+        c.bench_function(&format!("{name}/invite_then_accept"), |b| {
+            b.to_async(&rt).iter(|| {
+                invite_and_accept(&roster, &admin, org, n.fetch_add(1, Ordering::Relaxed))
+            });
         });
-    });
+        // Throughput with 8 concurrent tasks, each on its own organization's members.
+        let tasks = 8;
+        c.bench_function(&format!("{name}/invite_then_accept_8_tasks"), |b| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let roster = roster.clone();
+                let admin = admin.clone();
+                let base = n.fetch_add(iters * tasks + 1, Ordering::Relaxed);
+                async move {
+                    let start = Instant::now();
+                    let mut handles = Vec::new();
+                    for t in 0..tasks {
+                        let roster = roster.clone();
+                        let admin = admin.clone();
+                        handles.push(tokio::spawn(async move {
+                            for i in 0..iters {
+                                invite_and_accept(&roster, &admin, org, base + t * iters + i).await;
+                            }
+                        }));
+                    }
+                    for h in handles {
+                        h.await.unwrap();
+                    }
+                    // Per cycle: total time divided by the cycles all tasks completed.
+                    start.elapsed() / u32::try_from(tasks).unwrap()
+                }
+            });
+        });
+    }
 }
 
 fn bulk_invite(c: &mut Criterion) {
@@ -87,29 +184,32 @@ fn bulk_invite(c: &mut Criterion) {
     let paste: String = (0..10_000)
         .map(|i| format!("learner{i}@bench.example\n"))
         .collect();
-    let mut group = c.benchmark_group("memory");
-    group.sample_size(10);
-    group.bench_function("bulk_invite_10000", |b| {
-        // Each iteration needs a fresh organization; building it is not timed.
-        b.to_async(&rt).iter_custom(|iters| {
-            let paste = &paste;
-            async move {
-                let mut total = std::time::Duration::ZERO;
-                for _ in 0..iters {
-                    let (roster, admin, org) = world(MemoryStore::new()).await;
-                    let start = std::time::Instant::now();
-                    let report = roster
-                        .invite_members(&admin, org, paste, Role::Member, None)
-                        .await
-                        .expect("bulk");
-                    total += start.elapsed();
-                    assert_eq!(report.invited.len(), 10_000);
+    for (name, make) in stores(&rt) {
+        let mut group = c.benchmark_group(name);
+        group.sample_size(10);
+        group.bench_function("bulk_invite_10000", |b| {
+            // Each iteration needs a fresh organization; building it is not timed.
+            b.to_async(&rt).iter_custom(|iters| {
+                let paste = &paste;
+                let store = make();
+                async move {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let (roster, admin, org) = world(Arc::clone(&store)).await;
+                        let start = Instant::now();
+                        let report = roster
+                            .invite_members(&admin, org, paste, Role::Member, None)
+                            .await
+                            .unwrap();
+                        total += start.elapsed();
+                        assert_eq!(report.invited.len(), 10_000);
+                    }
+                    total
                 }
-                total
-            }
+            });
         });
-    });
-    group.finish();
+        group.finish();
+    }
 }
 
 fn resident_kib() -> u64 {
@@ -125,56 +225,60 @@ fn resident_kib() -> u64 {
 
 fn list_members(c: &mut Criterion) {
     let rt = runtime();
-    let store = MemoryStore::new();
-    let (roster, admin, org) = rt.block_on(world(store.clone()));
-    let before = resident_kib();
-    let mut middle = None;
-    rt.block_on(async {
-        for batch in 0..100 {
-            let organization = store.organization(org).await.expect("read").expect("org");
-            let mut changes = ChangeSet::new(
-                org,
-                OrganizationWrite::Touch {
-                    expected_version: organization.version,
-                },
-            );
-            for i in 0..1000 {
-                let n = batch * 1000 + i;
-                let member = Member {
-                    id: MemberId::new(),
-                    organization: org,
-                    user: UserId::new(),
-                    email: EmailAddress::parse(format!("m{n}@bench.example")).expect("email"),
-                    profile: profile(),
-                    roles: RoleSet::learner(),
-                    joined_at: organization.created_at,
-                    invitation: None,
-                    version: 0,
-                };
-                if n == 50_000 {
-                    middle = Some(member.id);
+    for (name, make) in stores(&rt) {
+        let store = make();
+        let (roster, admin, org) = rt.block_on(world(Arc::clone(&store)));
+        let before = resident_kib();
+        let mut middle = None;
+        rt.block_on(async {
+            for batch in 0..100 {
+                let organization = store.organization(org).await.unwrap().unwrap();
+                let mut changes = ChangeSet::new(
+                    org,
+                    OrganizationWrite::Touch {
+                        expected_version: organization.version,
+                    },
+                );
+                for i in 0..1000 {
+                    let n = batch * 1000 + i;
+                    let member = Member {
+                        id: MemberId::new(),
+                        organization: org,
+                        user: UserId::new(),
+                        email: EmailAddress::parse(format!("m{n}@bench.example")).unwrap(),
+                        profile: profile(),
+                        roles: RoleSet::learner(),
+                        joined_at: organization.created_at,
+                        invitation: None,
+                        version: 0,
+                    };
+                    if n == 50_000 {
+                        middle = Some(member.id);
+                    }
+                    changes.writes.push(Write::PutMember(member));
                 }
-                changes.writes.push(Write::PutMember(member));
+                store.commit(changes).await.unwrap();
             }
-            store.commit(changes).await.expect("commit");
-        }
-    });
-    let after = resident_kib();
-    eprintln!(
-        "memory/100000 members: resident memory grew by {} KiB ({} bytes per member)",
-        after.saturating_sub(before),
-        after.saturating_sub(before) * 1024 / 100_000
-    );
-    let page = Page::after(middle.expect("middle member"), 50);
-    c.bench_function("memory/list_page_of_50_of_100000", |b| {
-        b.to_async(&rt).iter(|| async {
-            let listing = roster
-                .members(&admin, org, MemberFilter::default(), page)
-                .await
-                .expect("list");
-            assert_eq!(listing.items.len(), 50);
         });
-    });
+        if name == "memory" {
+            let after = resident_kib();
+            eprintln!(
+                "memory/100000 members: resident memory grew by {} KiB ({} bytes per member)",
+                after.saturating_sub(before),
+                after.saturating_sub(before) * 1024 / 100_000
+            );
+        }
+        let page = Page::after(middle.unwrap(), 50);
+        c.bench_function(&format!("{name}/list_page_of_50_of_100000"), |b| {
+            b.to_async(&rt).iter(|| async {
+                let listing = roster
+                    .members(&admin, org, MemberFilter::default(), page)
+                    .await
+                    .unwrap();
+                assert_eq!(listing.items.len(), 50);
+            });
+        });
+    }
 }
 
 criterion_group!(benches, invite_then_accept, bulk_invite, list_members);

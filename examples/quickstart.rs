@@ -6,15 +6,18 @@
 //! expires and still shows as pending, one is resent and one revoked, and the audit trail
 //! closes the story.
 //!
-//! Run it with `cargo run --example quickstart`.
+//! Run it with `cargo run --example quickstart`. It keeps its data in an embedded SQLite file
+//! under the system temp directory (the path is printed) and makes a new organization on every
+//! run. `--database URL` picks another store: `sqlite://path.db`, `sqlite::memory:`, `memory`,
+//! or, built with the `postgres` feature, a `postgres://` URL.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use chrono::Duration;
 use orgroster::{
-    AcceptOptions, Actor, Capabilities, CourseId, EmailAddress, EventActor, InvitationFilter,
-    LicenseKind, ManualClock, MemberFilter, MemoryStore, Message, Page, Profile, RecordingMailer,
-    Role, Roster, SuggestedCourses, TeamName, TeamPage, UserId,
+    AcceptOptions, Actor, Capabilities, CourseId, DynStore, EmailAddress, EventActor,
+    InvitationFilter, LicenseKind, ManualClock, MemberFilter, MemoryStore, Message, Page, Profile,
+    RecordingMailer, Role, Roster, SuggestedCourses, TeamName, TeamPage, UserId,
 };
 
 type Res<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -36,7 +39,7 @@ fn person(first: &str, last: &str, email: &str) -> Res<(Actor, Profile)> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Res {
-    let store = MemoryStore::new();
+    let store = open_store().await?;
     let mailer = RecordingMailer::new();
     let clock = ManualClock::default();
     let roster = Roster::builder(store.clone(), mailer.clone())
@@ -343,6 +346,35 @@ async fn main() -> Res {
         trail.items.len()
     );
     Ok(())
+}
+
+/// The store named by `--database`, or a SQLite file in the temp directory.
+async fn open_store() -> Res<Arc<DynStore>> {
+    let args: Vec<String> = std::env::args().collect();
+    let url = match args.iter().position(|a| a == "--database") {
+        Some(i) => args.get(i + 1).cloned().ok_or("--database needs a URL")?,
+        None => {
+            let path = std::env::temp_dir().join("orgroster-quickstart.db");
+            format!("sqlite://{}", path.display())
+        }
+    };
+    println!("Store: {url}");
+    if url == "memory" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    #[cfg(feature = "postgres")]
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = orgroster::PostgresStore::connect(&url).await?;
+        store.migrate().await?;
+        return Ok(Arc::new(store));
+    }
+    #[cfg(feature = "sqlite")]
+    if url.starts_with("sqlite:") {
+        let store = orgroster::SqliteStore::connect(&url).await?;
+        store.migrate().await?;
+        return Ok(Arc::new(store));
+    }
+    Err(format!("unsupported --database {url:?} (enable the feature for its store)").into())
 }
 
 fn describe(kind: &orgroster::EventKind) -> String {
