@@ -67,8 +67,8 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `sqlite` | yes | reserved for the embedded SQLite store (lands with the storage work) |
-//! | `postgres` | no | reserved for the PostgreSQL store (lands with the storage work) |
+//! | `sqlite` | yes | `SqliteStore`: the embedded default, bundled SQLite |
+//! | `postgres` | no | `PostgresStore`: several service instances sharing one database |
 //! | `smtp` | no | reserved for the SMTP mailer (lands with the mail work) |
 //! | `conformance` | no | [`conformance`]: the store conformance suite, for your own stores |
 //!
@@ -76,9 +76,14 @@
 //!
 //! # Choosing a store
 //!
-//! Today the crate ships [`MemoryStore`]: tests, demos, and single-process hosts that keep
-//! nothing across restarts. Write your own by implementing [`Store`] and running the
-//! conformance suite against it.
+//! - [`MemoryStore`]: tests, demos, and single-process hosts that keep nothing across
+//!   restarts. Always compiled.
+//! - `SqliteStore` (feature `sqlite`, on by default): one machine, one file, nothing to
+//!   install.
+//! - `PostgresStore` (feature `postgres`): several service instances sharing one database.
+//!
+//! All of them pass the same conformance suite. Write your own by implementing [`Store`] and
+//! running the suite against it (feature `conformance`).
 //!
 //! # The rules
 //!
