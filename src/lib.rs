@@ -134,6 +134,8 @@ pub use service::{
     AcceptOptions, Actor, AdministratorEntry, Audience, DeliveryConfig, DeliveryReport,
     EXISTING_ACCOUNT_WARNING, InvitationPreview, Listing, Roster, RosterBuilder, RosterConfig,
 };
+#[cfg(feature = "runtime-tokio")]
+pub use service::{DeliveryLoop, DeliveryTotals};
 /// The SQL driver the SQL stores use, re-exported so hosts build pools with a matching version.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sqlx;

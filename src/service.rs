@@ -1732,6 +1732,99 @@ impl Roster {
     }
 }
 
+/// Settings of [`Roster::run_delivery`].
+#[cfg(feature = "runtime-tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime-tokio")))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryLoop {
+    /// Mails claimed per pass.
+    pub batch: usize,
+    /// The pause after a pass that found less than a full batch.
+    pub interval: std::time::Duration,
+}
+
+#[cfg(feature = "runtime-tokio")]
+impl Default for DeliveryLoop {
+    fn default() -> Self {
+        Self {
+            batch: 100,
+            interval: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
+/// What [`Roster::run_delivery`] did before it stopped.
+#[cfg(feature = "runtime-tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime-tokio")))]
+#[derive(Debug, Default)]
+pub struct DeliveryTotals {
+    /// All passes added up.
+    pub delivered: DeliveryReport,
+    /// Passes that failed because the store did (the loop went on after a pause).
+    pub store_errors: u64,
+    /// The last of those errors.
+    pub last_error: Option<Error>,
+}
+
+#[cfg(feature = "runtime-tokio")]
+impl Roster {
+    /// The ready-made delivery worker: runs [`Roster::deliver_mail`] pass after pass — at
+    /// once while passes come back full, otherwise every `interval` — until `shutdown`
+    /// completes. Shutdown is graceful: a pass under way finishes (each mail is sent and
+    /// recorded) before the loop returns; what was not claimed stays queued for the next
+    /// run, and a mail claimed by a worker that died is claimed again once its lease runs
+    /// out (spec: INV-9). A failing store does not stop the loop: it pauses and tries again.
+    ///
+    /// Spawn it in every instance of your service; leases keep instances from sending the
+    /// same mail at the same time.
+    ///
+    /// ```no_run
+    /// # async fn run(roster: orgroster::Roster) {
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let worker = tokio::spawn({
+    ///     let roster = roster.clone();
+    ///     async move { roster.run_delivery(Default::default(), async { let _ = stopped.await; }).await }
+    /// });
+    /// // … on shutdown:
+    /// let _ = stop.send(());
+    /// let totals = worker.await;
+    /// # }
+    /// ```
+    pub async fn run_delivery(
+        &self,
+        settings: DeliveryLoop,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> DeliveryTotals {
+        let mut totals = DeliveryTotals::default();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let full = match self.deliver_mail(settings.batch).await {
+                Ok(pass) => {
+                    totals.delivered.sent += pass.sent;
+                    totals.delivered.retried += pass.retried;
+                    totals.delivered.failed += pass.failed;
+                    pass.sent + pass.retried + pass.failed >= settings.batch as u64
+                }
+                Err(e) => {
+                    totals.store_errors += 1;
+                    totals.last_error = Some(e);
+                    false
+                }
+            };
+            let pause = if full {
+                std::time::Duration::ZERO
+            } else {
+                settings.interval
+            };
+            tokio::select! {
+                biased;
+                () = &mut shutdown => return totals,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+}
+
 fn administrators_one_by_one() -> Error {
     Error::Invalid(crate::domain::validation::ValidationError::Malformed {
         field: crate::domain::validation::Field::Role,

@@ -1,10 +1,15 @@
 //! The `Mailer` port, the mail as it leaves the outbox, and its rendering (spec: INV-9, MSG-2).
 
 mod recording;
+#[cfg(feature = "smtp")]
+mod smtp;
 
 use std::fmt::Write as _;
 
-pub use self::recording::{FailingMailer, RecordingMailer};
+pub use self::recording::{FailingMailer, Failure, RecordingMailer};
+#[cfg(feature = "smtp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "smtp")))]
+pub use self::smtp::{SmtpConfig, SmtpConfigError, SmtpMailer, SmtpSecurity};
 use crate::{
     domain::{email::EmailAddress, outbox::MailContent, outbox::OutboxMessage},
     error::BoxError,
@@ -22,6 +27,8 @@ pub struct OutgoingEmail {
     pub subject: String,
     /// The plain-text body.
     pub text: String,
+    /// The HTML alternative of the same content.
+    pub html: String,
 }
 
 /// Why a mail was not sent.
@@ -114,14 +121,96 @@ pub trait MailTemplates: Send + Sync + std::fmt::Debug + 'static {
     fn render(&self, message: &OutboxMessage, settings: &MailSettings) -> OutgoingEmail;
 }
 
-/// Plain, clear wording in English.
+/// Plain, clear wording in English, as text and HTML alternatives of the same content.
+///
+/// Every value that came from a person (names, team names, messages) is escaped in the HTML
+/// part; none can reach a header but the subject, whose type cannot hold CR or LF (spec:
+/// ERR-3), and the recipient, an [`EmailAddress`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DefaultTemplates;
 
-impl MailTemplates for DefaultTemplates {
-    fn render(&self, message: &OutboxMessage, settings: &MailSettings) -> OutgoingEmail {
-        let mut text = String::new();
-        let subject = match &message.content {
+/// What a mail says, before it is laid out as text or HTML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailParts {
+    /// The subject line.
+    pub subject: String,
+    /// The opening line.
+    pub greeting: String,
+    /// The paragraphs of the body.
+    pub paragraphs: Vec<String>,
+    /// A button: its label and link.
+    pub action: Option<(String, String)>,
+    /// Small print at the end.
+    pub footer: Vec<String>,
+}
+
+impl MailParts {
+    /// The plain-text layout.
+    pub fn to_text(&self) -> String {
+        let mut text = format!("{}\n\n", self.greeting);
+        for p in &self.paragraphs {
+            let _ = write!(text, "{p}\n\n");
+        }
+        if let Some((label, url)) = &self.action {
+            let _ = write!(text, "{label}: {url}\n\n");
+        }
+        for f in &self.footer {
+            let _ = writeln!(text, "{f}");
+        }
+        text
+    }
+
+    /// The HTML layout, with every value escaped.
+    pub fn to_html(&self) -> String {
+        let mut html = String::from(
+            "<!DOCTYPE html>\n<html><body style=\"font-family: sans-serif; line-height: 1.5\">\n",
+        );
+        let _ = writeln!(html, "<p>{}</p>", escape(&self.greeting));
+        for p in &self.paragraphs {
+            let _ = writeln!(html, "<p>{}</p>", escape(p).replace('\n', "<br>"));
+        }
+        if let Some((label, url)) = &self.action {
+            let _ = writeln!(
+                html,
+                "<p><a href=\"{}\" style=\"display: inline-block; padding: 10px 18px; background: #2b59c3; color: #fff; text-decoration: none; border-radius: 4px\">{}</a></p>",
+                escape(url),
+                escape(label)
+            );
+            let _ = writeln!(html, "<p style=\"font-size: small\">{}</p>", escape(url));
+        }
+        for f in &self.footer {
+            let _ = writeln!(
+                html,
+                "<p style=\"font-size: small; color: #555\">{}</p>",
+                escape(f)
+            );
+        }
+        html.push_str("</body></html>\n");
+        html
+    }
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl DefaultTemplates {
+    /// What `message` says, before layout. Hosts that only want other words can call this
+    /// and change the parts.
+    pub fn parts(message: &OutboxMessage, settings: &MailSettings) -> MailParts {
+        match &message.content {
             MailContent::Invitation {
                 organization,
                 inviter,
@@ -132,41 +221,51 @@ impl MailTemplates for DefaultTemplates {
                 resend,
                 ..
             } => {
-                let greeting = invitee
-                    .as_ref()
-                    .map_or_else(|| "Hello".to_owned(), |p| format!("Hello {}", p.first_name));
-                let _ = writeln!(text, "{greeting},\n");
-                let _ = write!(
-                    text,
+                let greeting = invitee.as_ref().map_or_else(
+                    || "Hello,".to_owned(),
+                    |p| format!("Hello {},", p.first_name),
+                );
+                let mut invite = format!(
                     "{} invites you to join {organization} as {}",
                     inviter.full_name(),
-                    article(role.to_string().as_str())
+                    article(&role.to_string())
                 );
                 match team {
                     Some(team) => {
-                        let _ = writeln!(text, " in the team {team}.");
+                        let _ = write!(invite, ", in the team {team}.");
                     }
-                    None => text.push_str(".\n"),
+                    None => invite.push('.'),
                 }
+                let mut paragraphs = vec![invite];
                 if *resend {
-                    text.push_str(
-                        "This link replaces the one sent before, which no longer works.\n",
+                    paragraphs.push(
+                        "This is a new link: the one sent before no longer works.".to_owned(),
                     );
                 }
-                let link = message.secret.as_ref().map_or_else(
-                    || "(the link was already delivered)".to_owned(),
-                    |t| format!("{}{}", settings.accept_url, t.expose()),
-                );
-                let _ = writeln!(text, "\nAccept or decline: {link}");
-                let _ = writeln!(
-                    text,
-                    "The link works until {}.",
-                    expires_at.format("%Y-%m-%d %H:%M UTC")
-                );
-                text.push_str(
-                    "\nIf you were not expecting this invitation, you can ignore this email: nothing happens unless you accept.\n",
-                );
-                format!("Invitation to join {organization}")
+                paragraphs.push(format!(
+                    "The link works until {}. You can accept or decline on the page it opens.",
+                    expires_at.format("%B %-d, %Y at %H:%M UTC")
+                ));
+                let action = message.secret.as_ref().map(|token| {
+                    (
+                        "Accept or decline".to_owned(),
+                        format!("{}{}", settings.accept_url, token.expose()),
+                    )
+                });
+                let subject = if *resend {
+                    format!("New invitation link: join {organization}")
+                } else {
+                    format!("Invitation to join {organization}")
+                };
+                MailParts {
+                    subject,
+                    greeting,
+                    paragraphs,
+                    action,
+                    footer: vec![
+                        "If you were not expecting this invitation, ignore this email: nothing happens unless you accept.".to_owned(),
+                    ],
+                }
             }
             MailContent::Message {
                 organization,
@@ -174,36 +273,45 @@ impl MailTemplates for DefaultTemplates {
                 team,
                 subject,
                 body,
-            } => {
-                let _ = writeln!(text, "{body}\n");
-                let _ = match team {
-                    Some(team) => writeln!(
-                        text,
-                        "-- {} for the team {team}, {organization}",
+            } => MailParts {
+                subject: subject.to_string(),
+                greeting: "Hello,".to_owned(),
+                paragraphs: vec![body.to_string()],
+                action: None,
+                footer: vec![match team {
+                    Some(team) => format!(
+                        "{} wrote to the team {team} of {organization}.",
                         from.full_name()
                     ),
-                    None => writeln!(text, "-- {}, {organization}", from.full_name()),
-                };
-                subject.to_string()
-            }
+                    None => format!("{} wrote to everyone at {organization}.", from.full_name()),
+                }],
+            },
             MailContent::Notification {
                 organization,
                 subject,
                 body,
-            } => {
-                let _ = writeln!(text, "{body}\n");
-                let _ = writeln!(
-                    text,
-                    "-- automated notification for the administrators of {organization}"
-                );
-                subject.to_string()
-            }
-        };
+            } => MailParts {
+                subject: format!("[{organization}] {subject}"),
+                greeting: "Hello,".to_owned(),
+                paragraphs: vec![body.to_string()],
+                action: None,
+                footer: vec![format!(
+                    "You receive this because you are an administrator of {organization}."
+                )],
+            },
+        }
+    }
+}
+
+impl MailTemplates for DefaultTemplates {
+    fn render(&self, message: &OutboxMessage, settings: &MailSettings) -> OutgoingEmail {
+        let parts = Self::parts(message, settings);
         OutgoingEmail {
             message_id: format!("<{}@{}>", message.id, settings.message_id_domain),
             to: message.to.clone(),
-            subject,
-            text,
+            text: parts.to_text(),
+            html: parts.to_html(),
+            subject: parts.subject,
         }
     }
 }
