@@ -455,6 +455,19 @@ impl Roster {
         member.ok_or(Error::Forbidden { permission })
     }
 
+    /// Loads the organization and checks the actor's permission in it (spec: ROLE-4).
+    async fn authorized(
+        &self,
+        org: OrganizationId,
+        actor: &Actor,
+        permission: Permission,
+        scope: Scope,
+    ) -> Result<(Organization, Member)> {
+        let organization = self.organization(org).await?;
+        let member = self.allow(&organization, actor, permission, scope).await?;
+        Ok((organization, member))
+    }
+
     async fn target_member(&self, org: OrganizationId, user: UserId) -> Result<Member> {
         self.store.member(org, user).await?.ok_or(Error::NotFound {
             entity: EntityKind::Member,
@@ -588,14 +601,14 @@ impl Roster {
         actor: &Actor,
         org: OrganizationId,
     ) -> Result<Organization> {
-        let organization = self.organization(org).await?;
-        self.allow(
-            &organization,
-            actor,
-            Permission::ViewOrganization,
-            Scope::Organization,
-        )
-        .await?;
+        let (organization, _) = self
+            .authorized(
+                org,
+                actor,
+                Permission::ViewOrganization,
+                Scope::Organization,
+            )
+            .await?;
         Ok(organization)
     }
 
@@ -604,14 +617,8 @@ impl Roster {
     /// # Errors
     /// [`Error::NotFound`], [`Error::Forbidden`], [`Error::Store`].
     pub async fn seat_usage(&self, actor: &Actor, org: OrganizationId) -> Result<SeatUsage> {
-        let organization = self.organization(org).await?;
-        self.allow(
-            &organization,
-            actor,
-            Permission::ManageMembers,
-            Scope::Organization,
-        )
-        .await?;
+        self.authorized(org, actor, Permission::ManageMembers, Scope::Organization)
+            .await?;
         Ok(self.store.seat_usage(org, self.clock.now()).await?)
     }
 
@@ -648,10 +655,9 @@ impl Roster {
         profile: Profile,
     ) -> Result<Member> {
         retrying!(self, |now| {
-            let organization = self.organization(org).await?;
-            let me = self
-                .allow(
-                    &organization,
+            let (organization, me) = self
+                .authorized(
+                    org,
                     actor,
                     Permission::UpdateOwnProfile,
                     Scope::OwnedBy(actor.user),
@@ -781,14 +787,8 @@ impl Roster {
             .map(|p| p.addresses.iter().map(|a| a.email.clone()).collect())
             .unwrap_or_default();
         retrying!(self, |now| {
-            let organization = self.organization(org).await?;
-            let inviter = self
-                .allow(
-                    &organization,
-                    actor,
-                    Permission::InviteLearners,
-                    Scope::Organization,
-                )
+            let (organization, inviter) = self
+                .authorized(org, actor, Permission::InviteLearners, Scope::Organization)
                 .await?;
             if role == Role::Administrator {
                 return Err(administrators_one_by_one());
@@ -1012,9 +1012,8 @@ impl Roster {
         filter: InvitationFilter,
         page: Page,
     ) -> Result<Listing<InvitationView>> {
-        let organization = self.organization(org).await?;
-        self.allow(
-            &organization,
+        self.authorized(
+            org,
             actor,
             Permission::ManageInvitations,
             Scope::Organization,
@@ -1042,9 +1041,8 @@ impl Roster {
         actor: &Actor,
         org: OrganizationId,
     ) -> Result<Vec<AdministratorEntry>> {
-        let organization = self.organization(org).await?;
-        self.allow(
-            &organization,
+        self.authorized(
+            org,
             actor,
             Permission::ManageAdministrators,
             Scope::Organization,
@@ -1182,14 +1180,9 @@ impl Roster {
         role: Role,
     ) -> Result<Member> {
         retrying!(self, |now| {
-            let organization = self.organization(org).await?;
-            self.allow(
-                &organization,
-                actor,
-                Permission::ManageRoles,
-                Scope::Organization,
-            )
-            .await?;
+            let (organization, _) = self
+                .authorized(org, actor, Permission::ManageRoles, Scope::Organization)
+                .await?;
             if role == Role::Administrator {
                 self.allow(
                     &organization,
@@ -1220,14 +1213,9 @@ impl Roster {
         role: Role,
     ) -> Result<Member> {
         retrying!(self, |now| {
-            let organization = self.organization(org).await?;
-            self.allow(
-                &organization,
-                actor,
-                Permission::ManageRoles,
-                Scope::Organization,
-            )
-            .await?;
+            let (organization, _) = self
+                .authorized(org, actor, Permission::ManageRoles, Scope::Organization)
+                .await?;
             if role == Role::Administrator {
                 self.allow(
                     &organization,
@@ -1261,14 +1249,9 @@ impl Roster {
         user: UserId,
     ) -> Result<Member> {
         retrying!(self, |now| {
-            let organization = self.organization(org).await?;
-            self.allow(
-                &organization,
-                actor,
-                Permission::ManageMembers,
-                Scope::Organization,
-            )
-            .await?;
+            let (organization, _) = self
+                .authorized(org, actor, Permission::ManageMembers, Scope::Organization)
+                .await?;
             let target = self.target_member(org, user).await?;
             if target.is_administrator() {
                 self.allow(
@@ -1303,14 +1286,9 @@ impl Roster {
         name: TeamName,
     ) -> Result<Team> {
         retrying!(self, |now| {
-            let organization = self.organization(org).await?;
-            self.allow(
-                &organization,
-                actor,
-                Permission::ManageTeams,
-                Scope::Organization,
-            )
-            .await?;
+            let (organization, _) = self
+                .authorized(org, actor, Permission::ManageTeams, Scope::Organization)
+                .await?;
             let taken = self.store.team_by_name(org, &name.key()).await?.is_some();
             decide(now, as_user(actor), |ctx| {
                 team::create_team(ctx, &organization, name.clone(), taken)
@@ -1331,14 +1309,9 @@ impl Roster {
         name: TeamName,
     ) -> Result<Team> {
         retrying!(self, |now| {
-            let organization = self.organization(org).await?;
-            self.allow(
-                &organization,
-                actor,
-                Permission::ManageTeams,
-                Scope::Organization,
-            )
-            .await?;
+            let (organization, _) = self
+                .authorized(org, actor, Permission::ManageTeams, Scope::Organization)
+                .await?;
             let current = self.target_team(org, team).await?;
             let taken = self
                 .store
@@ -1362,14 +1335,9 @@ impl Roster {
         team: TeamId,
     ) -> Result<Team> {
         retrying!(self, |now| {
-            let organization = self.organization(org).await?;
-            self.allow(
-                &organization,
-                actor,
-                Permission::ManageTeams,
-                Scope::Organization,
-            )
-            .await?;
+            let (organization, _) = self
+                .authorized(org, actor, Permission::ManageTeams, Scope::Organization)
+                .await?;
             let current = self.target_team(org, team).await?;
             decide(now, as_user(actor), |ctx| {
                 team::delete_team(ctx, &organization, current)
@@ -1390,22 +1358,8 @@ impl Roster {
         team: TeamId,
         user: UserId,
     ) -> Result<()> {
-        retrying!(self, |now| {
-            let organization = self.organization(org).await?;
-            self.allow(
-                &organization,
-                actor,
-                Permission::ManageTeamMembers,
-                Scope::Team(team),
-            )
-            .await?;
-            let current = self.target_team(org, team).await?;
-            let target = self.target_member(org, user).await?;
-            let already = self.store.is_team_member(org, team, target.id).await?;
-            decide(now, as_user(actor), |ctx| {
-                team::add_team_member(ctx, &organization, &current, &target, already)
-            })?
-        })
+        self.change_team_membership(actor, org, team, user, true)
+            .await
     }
 
     /// Takes a member out of a team (spec: TEAM-1, TEAM-3).
@@ -1420,20 +1374,27 @@ impl Roster {
         team: TeamId,
         user: UserId,
     ) -> Result<()> {
+        self.change_team_membership(actor, org, team, user, false)
+            .await
+    }
+
+    async fn change_team_membership(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        team: TeamId,
+        user: UserId,
+        join: bool,
+    ) -> Result<()> {
         retrying!(self, |now| {
-            let organization = self.organization(org).await?;
-            self.allow(
-                &organization,
-                actor,
-                Permission::ManageTeamMembers,
-                Scope::Team(team),
-            )
-            .await?;
+            let (organization, _) = self
+                .authorized(org, actor, Permission::ManageTeamMembers, Scope::Team(team))
+                .await?;
             let current = self.target_team(org, team).await?;
             let target = self.target_member(org, user).await?;
             let is_in = self.store.is_team_member(org, team, target.id).await?;
             decide(now, as_user(actor), |ctx| {
-                team::remove_team_member(ctx, &organization, &current, &target, is_in)
+                team::change_membership(ctx, &organization, &current, &target, is_in, join)
             })?
         })
     }
@@ -1451,14 +1412,9 @@ impl Roster {
         page: TeamPage,
     ) -> Result<Team> {
         retrying!(self, |now| {
-            let organization = self.organization(org).await?;
-            self.allow(
-                &organization,
-                actor,
-                Permission::EditTeamPage,
-                Scope::Team(team),
-            )
-            .await?;
+            let (organization, _) = self
+                .authorized(org, actor, Permission::EditTeamPage, Scope::Team(team))
+                .await?;
             let current = self.target_team(org, team).await?;
             decide(now, as_user(actor), |ctx| {
                 team::set_team_page(ctx, &organization, current, page.clone())
@@ -1471,14 +1427,8 @@ impl Roster {
     /// # Errors
     /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::Store`].
     pub async fn team(&self, actor: &Actor, org: OrganizationId, team: TeamId) -> Result<Team> {
-        let organization = self.organization(org).await?;
-        self.allow(
-            &organization,
-            actor,
-            Permission::ViewTeam,
-            Scope::Team(team),
-        )
-        .await?;
+        self.authorized(org, actor, Permission::ViewTeam, Scope::Team(team))
+            .await?;
         self.target_team(org, team).await
     }
 
@@ -1493,10 +1443,9 @@ impl Roster {
         org: OrganizationId,
         page: Page,
     ) -> Result<Listing<Team>> {
-        let organization = self.organization(org).await?;
-        let me = self
-            .allow(
-                &organization,
+        let (_, me) = self
+            .authorized(
+                org,
                 actor,
                 Permission::ViewOrganization,
                 Scope::Organization,
@@ -1637,14 +1586,8 @@ impl Roster {
         org: OrganizationId,
         page: Page,
     ) -> Result<Listing<Event>> {
-        let organization = self.organization(org).await?;
-        self.allow(
-            &organization,
-            actor,
-            Permission::ViewAuditTrail,
-            Scope::Organization,
-        )
-        .await?;
+        self.authorized(org, actor, Permission::ViewAuditTrail, Scope::Organization)
+            .await?;
         let rows = self.store.events(org, page).await?;
         Ok(listing(rows, page, |e: &Event| e.id.as_uuid()))
     }
@@ -1662,14 +1605,8 @@ impl Roster {
         org: OrganizationId,
         page: Page,
     ) -> Result<Listing<OutboxMessage>> {
-        let organization = self.organization(org).await?;
-        self.allow(
-            &organization,
-            actor,
-            Permission::ViewAuditTrail,
-            Scope::Organization,
-        )
-        .await?;
+        self.authorized(org, actor, Permission::ViewAuditTrail, Scope::Organization)
+            .await?;
         let rows = self.store.failed_outbox(org, page).await?;
         Ok(listing(rows, page, |m: &OutboxMessage| m.id.as_uuid()))
     }

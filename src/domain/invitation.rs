@@ -307,12 +307,7 @@ impl InviteState<'_> {
         if role != Role::Administrator {
             return Ok(());
         }
-        if !self.organization.has_administrator_team() {
-            return Err(Error::LegacyIntegration);
-        }
-        if !self.organization.is_licensed() {
-            return Err(Error::NoLicense);
-        }
+        self.organization.admits_administrators()?;
         if invitee.is_none() {
             // spec: ADM-4 — email, first and last name are all required.
             return Err(Error::Invalid(super::validation::ValidationError::Empty {
@@ -547,12 +542,7 @@ pub fn accept(
     if invitation.role == Role::Administrator {
         // Joining the administrator team adds an administrator: the same rules as granting the
         // role apply (spec: ORG-2, ORG-3), whatever changed since the invitation was sent.
-        if !state.organization.has_administrator_team() {
-            return Err(Error::LegacyIntegration);
-        }
-        if !state.organization.is_licensed() {
-            return Err(Error::NoLicense);
-        }
+        state.organization.admits_administrators()?;
     }
     if let Some(cap) = state.organization.seat_cap {
         // The invitation's own seat turns into the member's: usage must already fit.

@@ -102,27 +102,30 @@ pub fn grant_role(
     role: Role,
 ) -> Result<Decision<Member>, Error> {
     if role == Role::Administrator {
-        if !organization.has_administrator_team() {
-            return Err(Error::LegacyIntegration);
-        }
-        if !organization.is_licensed() {
-            return Err(Error::NoLicense);
-        }
+        organization.admits_administrators()?;
     }
     member.roles = member.roles.grant(role)?;
+    let kind = EventKind::RoleGranted {
+        user: member.user,
+        role,
+    };
+    Ok(put_member(ctx, organization, member, kind))
+}
+
+/// Writes the member's new roles, with the event that says what changed.
+fn put_member(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    member: Member,
+    kind: EventKind,
+) -> Decision<Member> {
     let mut changes = touch(organization);
-    changes.events.push(ctx.event(
-        organization.id,
-        EventKind::RoleGranted {
-            user: member.user,
-            role,
-        },
-    ));
+    changes.events.push(ctx.event(organization.id, kind));
     changes.writes.push(Write::PutMember(member.clone()));
-    Ok(Decision {
+    Decision {
         outcome: member,
         changes,
-    })
+    }
 }
 
 /// Decides a role revocation (spec: ADM-5, ROLE-3).
@@ -145,19 +148,11 @@ pub fn revoke_role(
         keep_an_administrator(&member, administrators)?;
     }
     member.roles = roles;
-    let mut changes = touch(organization);
-    changes.events.push(ctx.event(
-        organization.id,
-        EventKind::RoleRevoked {
-            user: member.user,
-            role,
-        },
-    ));
-    changes.writes.push(Write::PutMember(member.clone()));
-    Ok(Decision {
-        outcome: member,
-        changes,
-    })
+    let kind = EventKind::RoleRevoked {
+        user: member.user,
+        role,
+    };
+    Ok(put_member(ctx, organization, member, kind))
 }
 
 /// Decides removing a member from the organization; their team memberships go with them.

@@ -41,6 +41,21 @@ impl Organization {
         !self.licenses.is_empty()
     }
 
+    /// Whether another administrator may join: administrator-team features available
+    /// (spec: ORG-2) and a license held (spec: ORG-3).
+    ///
+    /// # Errors
+    /// [`Error::LegacyIntegration`], [`Error::NoLicense`].
+    pub fn admits_administrators(&self) -> Result<(), Error> {
+        if !self.has_administrator_team() {
+            return Err(Error::LegacyIntegration);
+        }
+        if !self.is_licensed() {
+            return Err(Error::NoLicense);
+        }
+        Ok(())
+    }
+
     /// Whether it has the given capability.
     pub fn has(&self, capability: Capability) -> bool {
         self.capabilities.has(capability)

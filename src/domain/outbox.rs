@@ -138,6 +138,38 @@ use super::{
     team::Team,
 };
 
+/// One queued mail of `content` for each recipient, and the audit event `kind` made from
+/// how many were queued.
+fn mail_each<'m>(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    recipients: impl Iterator<Item = &'m Member>,
+    content: &MailContent,
+    kind: impl FnOnce(u64) -> EventKind,
+) -> Decision<u64> {
+    let mut changes = ChangeSet::new(organization.id, OrganizationWrite::Untouched);
+    for member in recipients {
+        let id = OutboxId::from_uuid(ctx.fresh.uuid());
+        let to = member.email.clone();
+        changes.outbox.push(OutboxMessage::new(
+            id,
+            organization.id,
+            to,
+            content.clone(),
+            None,
+            ctx.now,
+        ));
+    }
+    let recipients = changes.outbox.len() as u64;
+    changes
+        .events
+        .push(ctx.event(organization.id, kind(recipients)));
+    Decision {
+        outcome: recipients,
+        changes,
+    }
+}
+
 /// Decides a message to members: one queued email per recipient (spec: MSG-1, MSG-2).
 /// `recipients` are the members addressed (the team's members, or everyone); the sender is
 /// not mailed their own message.
@@ -150,36 +182,21 @@ pub fn send_message(
     subject: Subject,
     body: Message,
 ) -> Decision<u64> {
-    let mut changes = ChangeSet::new(organization.id, OrganizationWrite::Untouched);
-    for member in recipients.iter().filter(|m| m.id != from.id) {
-        changes.outbox.push(OutboxMessage::new(
-            OutboxId::from_uuid(ctx.fresh.uuid()),
-            organization.id,
-            member.email.clone(),
-            MailContent::Message {
-                organization: organization.name.clone(),
-                from: from.profile.clone(),
-                team: team.map(|t| t.name.clone()),
-                subject: subject.clone(),
-                body: body.clone(),
-            },
-            None,
-            ctx.now,
-        ));
-    }
-    let recipients = changes.outbox.len() as u64;
-    changes.events.push(ctx.event(
-        organization.id,
+    let content = MailContent::Message {
+        organization: organization.name.clone(),
+        from: from.profile.clone(),
+        team: team.map(|t| t.name.clone()),
+        subject: subject.clone(),
+        body,
+    };
+    let others = recipients.iter().filter(|m| m.id != from.id);
+    mail_each(ctx, organization, others, &content, |recipients| {
         EventKind::MessageSent {
             team: team.map(|t| t.id),
             subject,
             recipients,
-        },
-    ));
-    Decision {
-        outcome: recipients,
-        changes,
-    }
+        }
+    })
 }
 
 /// Decides an automated notification to every administrator (spec: ADM-3).
@@ -190,31 +207,16 @@ pub fn notify_administrators(
     subject: Subject,
     body: Message,
 ) -> Decision<u64> {
-    let mut changes = ChangeSet::new(organization.id, OrganizationWrite::Untouched);
-    for admin in administrators.iter().filter(|m| m.is_administrator()) {
-        changes.outbox.push(OutboxMessage::new(
-            OutboxId::from_uuid(ctx.fresh.uuid()),
-            organization.id,
-            admin.email.clone(),
-            MailContent::Notification {
-                organization: organization.name.clone(),
-                subject: subject.clone(),
-                body: body.clone(),
-            },
-            None,
-            ctx.now,
-        ));
-    }
-    let recipients = changes.outbox.len() as u64;
-    changes.events.push(ctx.event(
-        organization.id,
+    let content = MailContent::Notification {
+        organization: organization.name.clone(),
+        subject: subject.clone(),
+        body,
+    };
+    let admins = administrators.iter().filter(|m| m.is_administrator());
+    mail_each(ctx, organization, admins, &content, |recipients| {
         EventKind::NotificationSent {
             subject,
             recipients,
-        },
-    ));
-    Decision {
-        outcome: recipients,
-        changes,
-    }
+        }
+    })
 }

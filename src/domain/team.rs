@@ -223,64 +223,47 @@ pub fn delete_team(
     }
 }
 
-/// Decides putting a member of the organization in a team (spec: TEAM-1, TEAM-3).
+/// Decides putting a member of the organization in a team (`join`) or taking them out
+/// (spec: TEAM-1, TEAM-3). `is_in` says whether they belong to it now.
 ///
 /// # Errors
-/// [`Error::AlreadyInTeam`].
-pub fn add_team_member(
-    ctx: &mut Context<'_>,
-    organization: &Organization,
-    team: &Team,
-    member: &Member,
-    already_in: bool,
-) -> Result<Decision<()>, Error> {
-    if already_in {
-        return Err(Error::AlreadyInTeam);
-    }
-    let mut changes = changes(organization, true);
-    changes.events.push(ctx.event(
-        organization.id,
-        EventKind::TeamMemberAdded {
-            team: team.id,
-            user: member.user,
-        },
-    ));
-    changes.writes.push(Write::AddTeamMember {
-        team: team.id,
-        member: member.id,
-    });
-    Ok(Decision {
-        outcome: (),
-        changes,
-    })
-}
-
-/// Decides taking a member out of a team (spec: TEAM-1, TEAM-3).
-///
-/// # Errors
-/// [`Error::NotInTeam`].
-pub fn remove_team_member(
+/// [`Error::AlreadyInTeam`] when joining twice, [`Error::NotInTeam`] when leaving a team one
+/// is not in.
+pub fn change_membership(
     ctx: &mut Context<'_>,
     organization: &Organization,
     team: &Team,
     member: &Member,
     is_in: bool,
+    join: bool,
 ) -> Result<Decision<()>, Error> {
-    if !is_in {
-        return Err(Error::NotInTeam);
-    }
+    let (write, kind) = match (join, is_in) {
+        (true, true) => return Err(Error::AlreadyInTeam),
+        (false, false) => return Err(Error::NotInTeam),
+        (true, false) => (
+            Write::AddTeamMember {
+                team: team.id,
+                member: member.id,
+            },
+            EventKind::TeamMemberAdded {
+                team: team.id,
+                user: member.user,
+            },
+        ),
+        (false, true) => (
+            Write::RemoveTeamMember {
+                team: team.id,
+                member: member.id,
+            },
+            EventKind::TeamMemberRemoved {
+                team: team.id,
+                user: member.user,
+            },
+        ),
+    };
     let mut changes = changes(organization, true);
-    changes.events.push(ctx.event(
-        organization.id,
-        EventKind::TeamMemberRemoved {
-            team: team.id,
-            user: member.user,
-        },
-    ));
-    changes.writes.push(Write::RemoveTeamMember {
-        team: team.id,
-        member: member.id,
-    });
+    changes.events.push(ctx.event(organization.id, kind));
+    changes.writes.push(write);
     Ok(Decision {
         outcome: (),
         changes,

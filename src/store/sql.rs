@@ -147,10 +147,10 @@ pub(crate) const OUTBOX_INSERT_COLUMNS: &[&str] = &[
 ];
 pub(crate) const COMPLETE_OUTBOX: &str = "UPDATE orgroster_outbox SET status = 'sent', secret = NULL, \
      lease_until = NULL WHERE id = $1";
-pub(crate) const RETRY_OUTBOX: &str = "UPDATE orgroster_outbox SET due_at = $2, lease_until = NULL, \
-     last_error = $3 WHERE id = $1 AND status = 'pending'";
-pub(crate) const FAIL_OUTBOX: &str = "UPDATE orgroster_outbox SET status = 'failed', secret = NULL, \
-     lease_until = NULL, last_error = $2 WHERE id = $1 AND status = 'pending'";
+/// Retry (status stays `pending`, new due time) or give up (status `failed`, secret erased).
+pub(crate) const REQUEUE_OR_FAIL_OUTBOX: &str = "UPDATE orgroster_outbox SET status = $2, \
+     due_at = COALESCE($3, due_at), secret = CASE WHEN $2 = 'pending' THEN secret ELSE NULL END, \
+     lease_until = NULL, last_error = $4 WHERE id = $1 AND status = 'pending'";
 pub(crate) const OUTBOX_EXISTS: &str = "SELECT 1 FROM orgroster_outbox WHERE id = $1";
 pub(crate) const FAILED_OUTBOX_PAGE: &str = "SELECT id, organization_id, recipient, content, secret, \
      status, attempts, created_at, due_at, lease_until, last_error FROM orgroster_outbox \
@@ -521,6 +521,31 @@ macro_rules! sql_store {
                     tx.commit().await.map_err(Self::err)?;
                 }
                 Ok(())
+            }
+
+            /// Requeues a pending row for `not_before`, or fails it when `None`.
+            async fn requeue_or_fail(
+                &self,
+                id: $crate::OutboxId,
+                not_before: Option<::chrono::DateTime<::chrono::Utc>>,
+                error: &str,
+            ) -> Result<(), $crate::store::StoreError> {
+                let (mut tx, _guard) = self.write_tx().await?;
+                ::sqlx::query::<$db>($crate::store::sql::REQUEUE_OR_FAIL_OUTBOX)
+                    .bind(id.as_uuid())
+                    .bind(if not_before.is_some() { "pending" } else { "failed" })
+                    .bind(not_before.map($crate::store::sql::micros))
+                    .bind(error.to_owned())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Self::err)?;
+                let exists = ::sqlx::query::<$db>($crate::store::sql::OUTBOX_EXISTS)
+                    .bind(id.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(Self::err)?;
+                tx.commit().await.map_err(Self::err)?;
+                exists.map(drop).ok_or($crate::store::StoreError::Missing { entity: "outbox message" })
             }
 
             async fn apply(
@@ -980,38 +1005,11 @@ macro_rules! sql_store {
             }
 
             async fn retry_outbox(&self, id: $crate::OutboxId, not_before: ::chrono::DateTime<::chrono::Utc>, error: &str) -> Result<(), $crate::StoreError> {
-                let (mut tx, _guard) = self.write_tx().await?;
-                ::sqlx::query::<$db>($crate::store::sql::RETRY_OUTBOX)
-                    .bind(id.as_uuid())
-                    .bind($crate::store::sql::micros(not_before))
-                    .bind(error.to_owned())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Self::err)?;
-                let exists = ::sqlx::query::<$db>($crate::store::sql::OUTBOX_EXISTS)
-                    .bind(id.as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(Self::err)?;
-                tx.commit().await.map_err(Self::err)?;
-                exists.map(drop).ok_or($crate::StoreError::Missing { entity: "outbox message" })
+                self.requeue_or_fail(id, Some(not_before), error).await
             }
 
             async fn fail_outbox(&self, id: $crate::OutboxId, error: &str) -> Result<(), $crate::StoreError> {
-                let (mut tx, _guard) = self.write_tx().await?;
-                ::sqlx::query::<$db>($crate::store::sql::FAIL_OUTBOX)
-                    .bind(id.as_uuid())
-                    .bind(error.to_owned())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Self::err)?;
-                let exists = ::sqlx::query::<$db>($crate::store::sql::OUTBOX_EXISTS)
-                    .bind(id.as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(Self::err)?;
-                tx.commit().await.map_err(Self::err)?;
-                exists.map(drop).ok_or($crate::StoreError::Missing { entity: "outbox message" })
+                self.requeue_or_fail(id, None, error).await
             }
 
             async fn failed_outbox(&self, org: $crate::OrganizationId, page: $crate::Page) -> Result<Vec<$crate::OutboxMessage>, $crate::StoreError> {

@@ -586,7 +586,7 @@ async fn resending_an_invitation_sends_a_new_link_with_a_fresh_expiry_and_the_ol
     assert_eq!(mails[0].to, sam.email);
     assert!(mails[0].text.contains(&new_link));
     assert!(!mails[0].text.contains(&old_link));
-    assert!(mails[0].text.contains("replaces"), "{}", mails[0].text);
+    assert!(mails[0].text.contains("no longer works"), "{}", mails[0].text);
 
     let before = w.snapshot().await;
     let invitation = EntityKind::Invitation;
@@ -855,9 +855,9 @@ async fn every_administrator_receives_the_organizations_automated_notifications(
     let admins = sorted([&w.founder, &sam, &kim].map(|a| a.email.to_string()));
     assert_eq!(recipients, admins, "one notification per administrator");
     for mail in &mails {
-        assert_eq!(mail.subject, "A delivered course is scheduled to retire");
+        assert!(mail.subject.ends_with("A delivered course is scheduled to retire"));
         assert!(mail.text.contains("retires on 1 March"));
-        assert!(mail.text.contains("automated notification"));
+        assert!(mail.text.contains("because you are an administrator"));
     }
     assert!(!recipients.contains(&lee.email.to_string()));
     assert!(!recipients.contains(&sue.email.to_string()));
@@ -1646,7 +1646,7 @@ async fn messages_go_to_every_member_or_to_one_team_through_the_outbox() {
         sorted(mails.iter().map(|m| m.to.to_string())),
         sorted([&sue, &ann].map(|a| a.email.to_string()))
     );
-    assert!(mails.iter().all(|m| m.text.contains("for the team Team A")));
+    assert!(mails.iter().all(|m| m.text.contains("to the team Team A")));
 
     // Supervisors message their teams, and only those.
     let queued = w
