@@ -544,6 +544,7 @@ pub async fn member_filters_and_role_counts(store: Arc<DynStore>) {
         Write::AddTeamMember {
             team: team.id,
             member: learner.id,
+            at: t0(),
         },
     ];
     put(&*store, org.id, writes).await.unwrap();
@@ -615,6 +616,7 @@ pub async fn teams_and_team_memberships(store: Arc<DynStore>) {
         Write::AddTeamMember {
             team: sales.id,
             member: m.id,
+            at: t0(),
         },
     ];
     put(&*store, org.id, writes).await.unwrap();
@@ -644,6 +646,7 @@ pub async fn teams_and_team_memberships(store: Arc<DynStore>) {
         vec![Write::AddTeamMember {
             team: sales.id,
             member: m.id,
+            at: t0(),
         }],
     )
     .await;
@@ -662,6 +665,7 @@ pub async fn teams_and_team_memberships(store: Arc<DynStore>) {
         vec![Write::AddTeamMember {
             team: TeamId::new(),
             member: m.id,
+            at: t0(),
         }],
     )
     .await;
@@ -685,6 +689,7 @@ pub async fn teams_and_team_memberships(store: Arc<DynStore>) {
             Write::AddTeamMember {
                 team: support.id,
                 member: m.id,
+                at: t0(),
             },
         ],
     )
@@ -697,6 +702,7 @@ pub async fn teams_and_team_memberships(store: Arc<DynStore>) {
         vec![Write::DeleteTeam {
             team: sales.id,
             expected_version: stored_sales.version,
+            at: t0(),
         }],
     )
     .await
@@ -713,6 +719,7 @@ pub async fn teams_and_team_memberships(store: Arc<DynStore>) {
         vec![Write::DeleteMember {
             member: m.id,
             expected_version: stored_m.version,
+            at: t0(),
         }],
     )
     .await

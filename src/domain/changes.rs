@@ -40,12 +40,14 @@ pub enum Write {
     /// Insert or update a member. The store refuses a second member for the same
     /// (organization, user) with `StoreError::Duplicate` (spec: INV-11).
     PutMember(Member),
-    /// Remove a member and their team memberships.
+    /// Remove a member and their team memberships (their stints in teams end `at`).
     DeleteMember {
         /// The member.
         member: MemberId,
         /// The version read.
         expected_version: u64,
+        /// When.
+        at: DateTime<Utc>,
     },
     /// Insert or update an invitation. The store refuses a second pending invitation for the
     /// same (organization, email) with `StoreError::Duplicate` (spec: INV-8).
@@ -58,13 +60,18 @@ pub enum Write {
         team: TeamId,
         /// The version read.
         expected_version: u64,
+        /// When: the stints of its members end then.
+        at: DateTime<Utc>,
     },
-    /// Put a member in a team; a second time is `StoreError::Duplicate`.
+    /// Put a member in a team; a second time is `StoreError::Duplicate`. The store keeps the
+    /// stint, so team statistics count members who belonged during a period (spec: TEAM-4).
     AddTeamMember {
         /// The team.
         team: TeamId,
         /// The member.
         member: MemberId,
+        /// When.
+        at: DateTime<Utc>,
     },
     /// Take a member out of a team; absent is `StoreError::Conflict`.
     RemoveTeamMember {
@@ -72,6 +79,8 @@ pub enum Write {
         team: TeamId,
         /// The member.
         member: MemberId,
+        /// When.
+        at: DateTime<Utc>,
     },
 }
 

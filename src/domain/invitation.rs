@@ -591,6 +591,7 @@ pub fn accept(
         changes.writes.push(Write::AddTeamMember {
             team: team.id,
             member: member.id,
+            at: ctx.now,
         });
         changes.events.push(ctx.event(
             state.organization.id,

@@ -177,6 +177,7 @@ pub fn remove_member(
     changes.writes.push(Write::DeleteMember {
         member: member.id,
         expected_version: member.version,
+        at: ctx.now,
     });
     Ok(Decision {
         outcome: member,

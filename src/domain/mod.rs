@@ -5,6 +5,7 @@
 //! as `now` and fresh ids and tokens through [`Fresh`](changes::Fresh), so every transition
 //! is reproducible and testable without a store.
 
+pub mod activity;
 pub mod bulk;
 pub mod changes;
 pub mod email;

@@ -216,6 +216,7 @@ pub fn delete_team(
     changes.writes.push(Write::DeleteTeam {
         team: team.id,
         expected_version: team.version,
+        at: ctx.now,
     });
     Decision {
         outcome: team,
@@ -244,6 +245,7 @@ pub fn change_membership(
             Write::AddTeamMember {
                 team: team.id,
                 member: member.id,
+                at: ctx.now,
             },
             EventKind::TeamMemberAdded {
                 team: team.id,
@@ -254,6 +256,7 @@ pub fn change_membership(
             Write::RemoveTeamMember {
                 team: team.id,
                 member: member.id,
+                at: ctx.now,
             },
             EventKind::TeamMemberRemoved {
                 team: team.id,

@@ -230,6 +230,13 @@ bounded_text! {
     CourseId, field: Field::CourseId, max: 128, kind: Kind::AsciiGraphic
 }
 
+bounded_text! {
+    /// The host's id for one learning event: at most 128 printable ASCII characters, no
+    /// spaces. Reporting an event with an id already recorded never counts it twice
+    /// (spec: STAT-1).
+    ActivityId, field: Field::ActivityId, max: 128, kind: Kind::AsciiGraphic
+}
+
 /// A person's first and last names.
 ///
 /// Deserializing validates both names and reports errors against the right field.

@@ -32,6 +32,10 @@ pub enum Field {
     License,
     /// The role carried by an invitation.
     Role,
+    /// A learning event's id.
+    ActivityId,
+    /// A reporting period.
+    Period,
 }
 
 impl fmt::Display for Field {
@@ -50,6 +54,8 @@ impl fmt::Display for Field {
             Self::Paste => "pasted addresses",
             Self::License => "license",
             Self::Role => "role",
+            Self::ActivityId => "activity id",
+            Self::Period => "period",
         })
     }
 }

@@ -1,7 +1,7 @@
 //! `MemoryStore`: the reference store, always compiled, no extra dependencies.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{InvitationFilter, MemberFilter, Page, Store, StoreError, constraint};
 use crate::domain::{
+    activity::{Activity, MemberActivity, Period, Statistics, StatsScope, Tally, TeamStint},
     changes::{ChangeSet, OrganizationWrite, Write},
     email::EmailAddress,
     event::Event,
@@ -19,6 +20,7 @@ use crate::domain::{
     outbox::{OutboxMessage, OutboxStatus},
     role::Role,
     team::Team,
+    text::ActivityId,
     token::TokenHash,
 };
 
@@ -65,6 +67,11 @@ struct Org {
     team_members: BTreeSet<(TeamId, MemberId)>,
     member_teams: BTreeSet<(MemberId, TeamId)>,
     events: BTreeMap<EventId, Event>,
+    /// Learning events by time, then arrival.
+    activities: BTreeMap<(DateTime<Utc>, u64), Activity>,
+    activity_ids: HashSet<ActivityId>,
+    /// Every stint of a member in a team, open or closed (spec: TEAM-4).
+    stints: Vec<TeamStint>,
 }
 
 impl Org {
@@ -82,6 +89,9 @@ impl Org {
             team_members: BTreeSet::new(),
             member_teams: BTreeSet::new(),
             events: BTreeMap::new(),
+            activities: BTreeMap::new(),
+            activity_ids: HashSet::new(),
+            stints: Vec::new(),
         }
     }
 
@@ -123,6 +133,21 @@ impl Org {
         }
     }
 
+    /// Closes the open stints that `matches`, recording how to reopen them.
+    fn close_stints(
+        &mut self,
+        at: DateTime<Utc>,
+        undo: &mut Vec<Undo>,
+        matches: impl Fn(&TeamStint) -> bool,
+    ) {
+        for (i, stint) in self.stints.iter_mut().enumerate() {
+            if stint.left_at.is_none() && matches(stint) {
+                stint.left_at = Some(at);
+                undo.push(Undo::StintClosed(i));
+            }
+        }
+    }
+
     fn set_team_member(&mut self, team: TeamId, member: MemberId, present: bool) {
         if present {
             self.team_members.insert((team, member));
@@ -131,6 +156,69 @@ impl Org {
             self.team_members.remove(&(team, member));
             self.member_teams.remove(&(member, team));
         }
+    }
+}
+
+impl Org {
+    /// The users a scope covers over a period; `None` for the whole organization.
+    fn scope_users(&self, scope: StatsScope, period: &Period) -> Option<HashSet<UserId>> {
+        match scope {
+            StatsScope::Organization => None,
+            StatsScope::Team(team) => Some(
+                self.stints
+                    .iter()
+                    .filter(|s| s.team == team && s.overlaps(period))
+                    .map(|s| s.user)
+                    .collect(),
+            ),
+            StatsScope::Member(user) => Some(HashSet::from([user])),
+        }
+    }
+
+    fn activities_in<'a>(&'a self, period: &Period) -> impl Iterator<Item = &'a Activity> + 'a {
+        self.activities
+            .range((period.from(), 0)..(period.to(), 0))
+            .map(|(_, a)| a)
+    }
+
+    fn statistics(&self, scope: StatsScope, period: Period) -> Statistics {
+        let users = self.scope_users(scope, &period);
+        let covered = |user: &UserId| users.as_ref().is_none_or(|u| u.contains(user));
+        let mut tally = Tally::default();
+        for activity in self.activities_in(&period).filter(|a| covered(&a.user)) {
+            tally.add(activity);
+        }
+        let sent_in_period = |i: &&Invitation| period.contains(i.created_at);
+        let (invited, members) = match scope {
+            StatsScope::Organization => (
+                self.invitations.values().filter(sent_in_period).count(),
+                self.members
+                    .values()
+                    .filter(|m| m.joined_at < period.to())
+                    .count(),
+            ),
+            StatsScope::Team(team) => (
+                self.invitations
+                    .values()
+                    .filter(sent_in_period)
+                    .filter(|i| i.team == Some(team))
+                    .count(),
+                users.as_ref().map_or(0, HashSet::len),
+            ),
+            StatsScope::Member(user) => {
+                let member = self.by_user.get(&user).and_then(|id| self.members.get(id));
+                let key = member.map(|m| m.email.key());
+                (
+                    self.invitations
+                        .values()
+                        .filter(sent_in_period)
+                        .filter(|i| Some(i.email.key()) == key)
+                        .count(),
+                    usize::from(member.is_some_and(|m| m.joined_at < period.to())),
+                )
+            }
+        };
+        tally.finish(period, invited as u64, members as u64)
     }
 }
 
@@ -173,6 +261,8 @@ enum Undo {
     Invitation(InvitationId, Option<Invitation>),
     Team(TeamId, Option<Team>),
     TeamMember(TeamId, MemberId, bool),
+    StintOpened,
+    StintClosed(usize),
 }
 
 fn check_version(
@@ -277,6 +367,7 @@ fn apply_write(
         Write::DeleteMember {
             member,
             expected_version,
+            at,
         } => {
             let org = state.org_mut(org_id)?;
             let Some(old) = org.members.get(member).cloned() else {
@@ -293,6 +384,7 @@ fn apply_write(
                 org.set_team_member(team, *member, false);
                 undo.push(Undo::TeamMember(team, *member, true));
             }
+            org.close_stints(*at, undo, |s| s.user == old.user);
             org.set_member(*member, None);
             undo.push(Undo::Member(*member, Some(old)));
         }
@@ -359,6 +451,7 @@ fn apply_write(
         Write::DeleteTeam {
             team,
             expected_version,
+            at,
         } => {
             let org = state.org_mut(org_id)?;
             let Some(old) = org.teams.get(team).cloned() else {
@@ -375,17 +468,18 @@ fn apply_write(
                 org.set_team_member(*team, member, false);
                 undo.push(Undo::TeamMember(*team, member, true));
             }
+            org.close_stints(*at, undo, |s| s.team == *team);
             org.set_team(*team, None);
             undo.push(Undo::Team(*team, Some(old)));
         }
-        Write::AddTeamMember { team, member } => {
+        Write::AddTeamMember { team, member, at } => {
             let org = state.org_mut(org_id)?;
             if !org.teams.contains_key(team) {
                 return Err(StoreError::Missing { entity: "team" });
             }
-            if !org.members.contains_key(member) {
+            let Some(user) = org.members.get(member).map(|m| m.user) else {
                 return Err(StoreError::Missing { entity: "member" });
-            }
+            };
             if org.team_members.contains(&(*team, *member)) {
                 return Err(StoreError::Duplicate {
                     constraint: constraint::ONE_TEAM_MEMBERSHIP,
@@ -393,16 +487,25 @@ fn apply_write(
             }
             org.set_team_member(*team, *member, true);
             undo.push(Undo::TeamMember(*team, *member, false));
+            org.stints.push(TeamStint {
+                team: *team,
+                user,
+                joined_at: *at,
+                left_at: None,
+            });
+            undo.push(Undo::StintOpened);
         }
-        Write::RemoveTeamMember { team, member } => {
+        Write::RemoveTeamMember { team, member, at } => {
             let org = state.org_mut(org_id)?;
             if !org.team_members.contains(&(*team, *member)) {
                 return Err(StoreError::Conflict {
                     entity: "team membership",
                 });
             }
+            let user = org.members.get(member).map(|m| m.user);
             org.set_team_member(*team, *member, false);
             undo.push(Undo::TeamMember(*team, *member, true));
+            org.close_stints(*at, undo, |s| s.team == *team && Some(s.user) == user);
         }
     }
     Ok(())
@@ -428,6 +531,20 @@ fn rollback(state: &mut State, org_id: OrganizationId, undo: Vec<Undo>) {
             Undo::Team(id, old) => {
                 if let Some(org) = state.orgs.get_mut(&org_id) {
                     org.set_team(id, old);
+                }
+            }
+            Undo::StintOpened => {
+                if let Some(org) = state.orgs.get_mut(&org_id) {
+                    org.stints.pop();
+                }
+            }
+            Undo::StintClosed(i) => {
+                if let Some(stint) = state
+                    .orgs
+                    .get_mut(&org_id)
+                    .and_then(|o| o.stints.get_mut(i))
+                {
+                    stint.left_at = None;
                 }
             }
             Undo::TeamMember(team, member, present) => {
@@ -810,5 +927,91 @@ impl Store for MemoryStore {
         Ok(page_of(&self.lock().outbox, after, page, |m| {
             m.organization == org && m.status == OutboxStatus::Failed
         }))
+    }
+
+    async fn record_activities(
+        &self,
+        org: OrganizationId,
+        activities: &[Activity],
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut state = self.lock();
+        let o = state.org_mut(org)?;
+        let mut seq = o.activities.len() as u64;
+        Ok(activities
+            .iter()
+            .map(|a| {
+                let new = o.activity_ids.insert(a.id.clone());
+                if new {
+                    seq += 1;
+                    o.activities.insert((a.at, seq), a.clone());
+                }
+                new
+            })
+            .collect())
+    }
+
+    async fn statistics(
+        &self,
+        org: OrganizationId,
+        scope: StatsScope,
+        period: Period,
+    ) -> Result<Statistics, StoreError> {
+        Ok(self
+            .read(org, |o| o.statistics(scope, period))
+            .unwrap_or_else(|| Tally::default().finish(period, 0, 0)))
+    }
+
+    async fn member_activity(
+        &self,
+        org: OrganizationId,
+        scope: StatsScope,
+        period: Period,
+        page: Page,
+    ) -> Result<Vec<MemberActivity>, StoreError> {
+        let after = page.after.map(MemberId::from_uuid);
+        Ok(self
+            .read(org, |o| {
+                let users = o.scope_users(scope, &period);
+                let rows: Vec<&Member> = match after {
+                    Some(after) => Box::new(
+                        o.members
+                            .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+                    )
+                        as Box<dyn Iterator<Item = (&MemberId, &Member)>>,
+                    None => Box::new(o.members.iter()),
+                }
+                .map(|(_, m)| m)
+                .filter(|m| users.as_ref().is_none_or(|u| u.contains(&m.user)))
+                .take(page.len())
+                .collect();
+                let mut by_user: HashMap<UserId, MemberActivity> = rows
+                    .iter()
+                    .map(|m| {
+                        (
+                            m.user,
+                            MemberActivity {
+                                member: m.id,
+                                user: m.user,
+                                email: m.email.to_string(),
+                                name: m.profile.full_name(),
+                                enrolments: 0,
+                                completions: 0,
+                                certificates: 0,
+                                time_spent_seconds: 0,
+                                last_active: None,
+                            },
+                        )
+                    })
+                    .collect();
+                for a in o.activities_in(&period) {
+                    if let Some(row) = by_user.get_mut(&a.user) {
+                        row.add(a);
+                    }
+                }
+                rows.iter()
+                    .filter_map(|m| by_user.remove(&m.user))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 }

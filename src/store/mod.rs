@@ -25,6 +25,7 @@ pub use self::postgres::PostgresStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use self::sqlite::SqliteStore;
 use crate::domain::{
+    activity::{Activity, MemberActivity, Period, Statistics, StatsScope},
     changes::ChangeSet,
     email::EmailAddress,
     event::Event,
@@ -315,6 +316,35 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         org: OrganizationId,
         page: Page,
     ) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// Records learning events, idempotently per (organization, event id): for each event,
+    /// `true` if it was new, `false` if its id was already recorded (nothing is counted
+    /// twice, spec: STAT-1). The events have been checked; their users are members.
+    async fn record_activities(
+        &self,
+        org: OrganizationId,
+        activities: &[Activity],
+    ) -> Result<Vec<bool>, StoreError>;
+
+    /// The statistics of one scope over one period (spec: STAT-2, TEAM-4). Every store must
+    /// compute the figures of [`Tally`](crate::domain::activity::Tally) exactly; SQL stores
+    /// aggregate in SQL.
+    async fn statistics(
+        &self,
+        org: OrganizationId,
+        scope: StatsScope,
+        period: Period,
+    ) -> Result<Statistics, StoreError>;
+
+    /// A page of per-member activity over a period, by member id, for the members in
+    /// `scope` (spec: STAT-4).
+    async fn member_activity(
+        &self,
+        org: OrganizationId,
+        scope: StatsScope,
+        period: Period,
+        page: Page,
+    ) -> Result<Vec<MemberActivity>, StoreError>;
 }
 
 /// A dynamically dispatched store, as the service holds it.
@@ -390,6 +420,15 @@ macro_rules! forward_store {
             }
             async fn failed_outbox(&self, org: OrganizationId, page: Page) -> Result<Vec<OutboxMessage>, StoreError> {
                 (**self).failed_outbox(org, page).await
+            }
+            async fn record_activities(&self, org: OrganizationId, activities: &[Activity]) -> Result<Vec<bool>, StoreError> {
+                (**self).record_activities(org, activities).await
+            }
+            async fn statistics(&self, org: OrganizationId, scope: StatsScope, period: Period) -> Result<Statistics, StoreError> {
+                (**self).statistics(org, scope, period).await
+            }
+            async fn member_activity(&self, org: OrganizationId, scope: StatsScope, period: Period, page: Page) -> Result<Vec<MemberActivity>, StoreError> {
+                (**self).member_activity(org, scope, period, page).await
             }
         }
     };

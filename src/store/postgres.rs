@@ -49,14 +49,16 @@ mod dialect {
          WHERE status = 'pending' AND due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) \
          ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, organization_id, \
          recipient, content, secret, status, attempts, created_at, due_at, lease_until, last_error";
+    /// Byte-by-byte ordering of text, as Rust orders strings (the database's collation may
+    /// differ).
+    pub(super) const BYTEWISE: &str = " COLLATE \"C\"";
     /// Serializes migrations across processes for the length of the transaction.
     pub(super) const MIGRATION_LOCK: Option<&str> =
         Some("SELECT pg_advisory_xact_lock(7306394815522617713)");
-    pub(super) const MIGRATIONS: &[Migration] = &[(
-        1,
-        "initial",
-        include_str!("../../migrations/postgres/0001_initial.sql"),
-    )];
+    pub(super) const MIGRATIONS: &[Migration] = &[
+        (1, "initial", include_str!("../../migrations/postgres/0001_initial.sql")),
+        (2, "activity", include_str!("../../migrations/postgres/0002_activity.sql")),
+    ];
 }
 
 impl PostgresStore {

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::{StoreError, constraint};
 use crate::domain::{
+    activity::StatsScope,
     email::EmailAddress,
     event::Event,
     ids::{EventId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
@@ -156,6 +157,99 @@ pub(crate) const FAILED_OUTBOX_PAGE: &str = "SELECT id, organization_id, recipie
      status, attempts, created_at, due_at, lease_until, last_error FROM orgroster_outbox \
      WHERE organization_id = $1 AND status = 'failed' AND id > $2 ORDER BY id LIMIT $3";
 
+pub(crate) const OPEN_STINT: &str = "INSERT INTO orgroster_team_stints (organization_id, team_id, \
+     user_id, joined_at, left_at) SELECT $3, $1, user_id, $4, NULL FROM orgroster_members \
+     WHERE id = $2 AND organization_id = $3";
+pub(crate) const CLOSE_STINT: &str = "UPDATE orgroster_team_stints SET left_at = $4 \
+     WHERE team_id = $1 AND organization_id = $3 AND left_at IS NULL \
+     AND user_id = (SELECT user_id FROM orgroster_members WHERE id = $2)";
+pub(crate) const CLOSE_TEAM_STINTS: &str = "UPDATE orgroster_team_stints SET left_at = $3 \
+     WHERE team_id = $1 AND organization_id = $2 AND left_at IS NULL";
+pub(crate) const CLOSE_MEMBER_STINTS: &str = "UPDATE orgroster_team_stints SET left_at = $3 \
+     WHERE organization_id = $2 AND left_at IS NULL \
+     AND user_id = (SELECT user_id FROM orgroster_members WHERE id = $1)";
+
+pub(crate) const ACTIVITY_INSERT_COLUMNS: &[&str] =
+    &["organization_id", "id", "user_id", "course", "kind", "value", "at"];
+
+/// Counts of one scope; `{scope}` is replaced by [`scope_clause`] on `user_id` with `$4`.
+pub(crate) const STATS_TOTALS: &str = "SELECT COUNT(DISTINCT user_id), \
+     CAST(COALESCE(SUM(CASE WHEN kind = 'enrolled' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+     CAST(COALESCE(SUM(CASE WHEN kind = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+     CAST(COALESCE(SUM(CASE WHEN kind = 'certificate' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+     CAST(COALESCE(SUM(CASE WHEN kind = 'time_spent' THEN value ELSE 0 END), 0) AS BIGINT) \
+     FROM orgroster_activities WHERE organization_id = $1 AND at >= $2 AND at < $3{scope}";
+pub(crate) const STATS_COURSES: &str = "SELECT course, COUNT(DISTINCT user_id) AS learners \
+     FROM orgroster_activities WHERE organization_id = $1 AND at >= $2 AND at < $3{scope} \
+     GROUP BY course ORDER BY learners DESC, course{bytewise} LIMIT 5";
+/// Weeks counted from Monday 1970-01-05 00:00 UTC (345,600 s after the epoch), rounding
+/// down for earlier times too, as `Period::week_of` does.
+pub(crate) const STATS_WEEKS: &str = "SELECT w, COUNT(DISTINCT user_id), \
+     CAST(SUM(CASE WHEN kind = 'completed' THEN 1 ELSE 0 END) AS BIGINT), \
+     CAST(SUM(CASE WHEN kind = 'time_spent' THEN value ELSE 0 END) AS BIGINT) \
+     FROM (SELECT user_id, kind, value, \
+       (at - 345600000000) / 604800000000 \
+       - CASE WHEN at < 345600000000 AND (at - 345600000000) % 604800000000 <> 0 THEN 1 ELSE 0 END AS w \
+       FROM orgroster_activities WHERE organization_id = $1 AND at >= $2 AND at < $3{scope}) weeks \
+     GROUP BY w ORDER BY w";
+pub(crate) const STATS_MEMBERS_ORG: &str = "SELECT COUNT(*) FROM orgroster_members \
+     WHERE organization_id = $1 AND joined_at < $3 AND $2 < $3";
+pub(crate) const STATS_MEMBERS_TEAM: &str = "SELECT COUNT(DISTINCT user_id) FROM orgroster_team_stints \
+     WHERE organization_id = $1 AND team_id = $4 AND joined_at < $3 AND (left_at IS NULL OR left_at > $2)";
+pub(crate) const STATS_MEMBERS_MEMBER: &str = "SELECT COUNT(*) FROM orgroster_members \
+     WHERE organization_id = $1 AND user_id = $4 AND joined_at < $3 AND $2 < $3";
+pub(crate) const STATS_INVITED_ORG: &str = "SELECT COUNT(*) FROM orgroster_invitations \
+     WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3";
+pub(crate) const STATS_INVITED_TEAM: &str = "SELECT COUNT(*) FROM orgroster_invitations \
+     WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3 AND team_id = $4";
+pub(crate) const STATS_INVITED_MEMBER: &str = "SELECT COUNT(*) FROM orgroster_invitations \
+     WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3 AND email_key = \
+     (SELECT email_key FROM orgroster_members WHERE organization_id = $1 AND user_id = $4)";
+/// `{scope}` is replaced by [`scope_clause`] on `m.user_id` with `$6`.
+pub(crate) const MEMBER_ACTIVITY_PAGE: &str = "SELECT m.id, m.user_id, m.email, m.first_name, \
+     m.last_name, \
+     CAST(COALESCE(SUM(CASE WHEN a.kind = 'enrolled' THEN 1 ELSE 0 END), 0) AS BIGINT) AS enrolments, \
+     CAST(COALESCE(SUM(CASE WHEN a.kind = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT) AS completions, \
+     CAST(COALESCE(SUM(CASE WHEN a.kind = 'certificate' THEN 1 ELSE 0 END), 0) AS BIGINT) AS certificates, \
+     CAST(COALESCE(SUM(CASE WHEN a.kind = 'time_spent' THEN a.value ELSE 0 END), 0) AS BIGINT) AS seconds, \
+     MAX(a.at) AS last_active \
+     FROM orgroster_members m LEFT JOIN orgroster_activities a ON a.organization_id = m.organization_id \
+     AND a.user_id = m.user_id AND a.at >= $2 AND a.at < $3 \
+     WHERE m.organization_id = $1 AND m.id > $4{scope} \
+     GROUP BY m.id, m.user_id, m.email, m.first_name, m.last_name ORDER BY m.id LIMIT $5";
+
+/// The condition that keeps `column` (a user id) inside `scope`, with the scope's id bound
+/// as parameter `$n`; empty for the whole organization.
+pub(crate) fn scope_clause(scope: StatsScope, column: &str, n: usize) -> String {
+    match scope {
+        StatsScope::Organization => String::new(),
+        StatsScope::Team(_) => format!(
+            " AND {column} IN (SELECT user_id FROM orgroster_team_stints WHERE team_id = ${n} \
+             AND joined_at < $3 AND (left_at IS NULL OR left_at > $2))"
+        ),
+        StatsScope::Member(_) => format!(" AND {column} = ${n}"),
+    }
+}
+
+/// The id a scope binds, if any.
+pub(crate) fn scope_id(scope: StatsScope) -> Option<Uuid> {
+    match scope {
+        StatsScope::Organization => None,
+        StatsScope::Team(team) => Some(team.as_uuid()),
+        StatsScope::Member(user) => Some(user.as_uuid()),
+    }
+}
+
+/// A count column as an unsigned number.
+pub(crate) fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// The Monday that starts week `w` (see [`STATS_WEEKS`]).
+pub(crate) fn week_start(w: i64) -> Result<DateTime<Utc>, StoreError> {
+    time(w.saturating_mul(604_800_000_000).saturating_add(345_600_000_000))
+}
+
 pub(crate) const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS _orgroster_migrations (\
      version BIGINT PRIMARY KEY NOT NULL, description TEXT NOT NULL, checksum TEXT NOT NULL, \
      applied_at BIGINT NOT NULL)";
@@ -291,7 +385,7 @@ where
         .map_err(|e| corrupt("sql", format!("column `{column}`: {e}")))
 }
 
-fn time(us: i64) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn time(us: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(us).ok_or_else(|| corrupt("sql", "timestamp out of range"))
 }
 
@@ -658,7 +752,14 @@ macro_rules! sql_store {
                                 return Err(conflict("member"));
                             }
                         }
-                        Write::DeleteMember { member, expected_version } => {
+                        Write::DeleteMember { member, expected_version, at } => {
+                            ::sqlx::query::<$db>(CLOSE_MEMBER_STINTS)
+                                .bind(member.as_uuid())
+                                .bind(org)
+                                .bind(micros(*at))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(Self::err)?;
                             let done = ::sqlx::query::<$db>(DELETE_MEMBER)
                                 .bind(member.as_uuid())
                                 .bind(org)
@@ -691,7 +792,14 @@ macro_rules! sql_store {
                                 return Err(conflict("team"));
                             }
                         }
-                        Write::DeleteTeam { team, expected_version } => {
+                        Write::DeleteTeam { team, expected_version, at } => {
+                            ::sqlx::query::<$db>(CLOSE_TEAM_STINTS)
+                                .bind(team.as_uuid())
+                                .bind(org)
+                                .bind(micros(*at))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(Self::err)?;
                             let done = ::sqlx::query::<$db>(DELETE_TEAM)
                                 .bind(team.as_uuid())
                                 .bind(org)
@@ -703,7 +811,7 @@ macro_rules! sql_store {
                                 return Err(conflict("team"));
                             }
                         }
-                        Write::AddTeamMember { team, member } => {
+                        Write::AddTeamMember { team, member, at } => {
                             let done = ::sqlx::query::<$db>(ADD_TEAM_MEMBER)
                                 .bind(team.as_uuid())
                                 .bind(member.as_uuid())
@@ -714,8 +822,24 @@ macro_rules! sql_store {
                             if done.rows_affected() != 1 {
                                 return Err(missing("team or member"));
                             }
+                            ::sqlx::query::<$db>(OPEN_STINT)
+                                .bind(team.as_uuid())
+                                .bind(member.as_uuid())
+                                .bind(org)
+                                .bind(micros(*at))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(Self::err)?;
                         }
-                        Write::RemoveTeamMember { team, member } => {
+                        Write::RemoveTeamMember { team, member, at } => {
+                            ::sqlx::query::<$db>(CLOSE_STINT)
+                                .bind(team.as_uuid())
+                                .bind(member.as_uuid())
+                                .bind(org)
+                                .bind(micros(*at))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(Self::err)?;
                             let done = ::sqlx::query::<$db>(REMOVE_TEAM_MEMBER)
                                 .bind(team.as_uuid())
                                 .bind(member.as_uuid())
@@ -1010,6 +1134,135 @@ macro_rules! sql_store {
 
             async fn fail_outbox(&self, id: $crate::OutboxId, error: &str) -> Result<(), $crate::StoreError> {
                 self.requeue_or_fail(id, None, error).await
+            }
+
+            async fn record_activities(&self, org: $crate::OrganizationId, activities: &[$crate::domain::activity::Activity]) -> Result<Vec<bool>, $crate::StoreError> {
+                use $crate::store::sql::*;
+                let (mut tx, _guard) = self.write_tx().await?;
+                let mut inserted = ::std::collections::HashSet::new();
+                for chunk in activities.chunks(BATCH_ROWS) {
+                    let sql = insert_many("orgroster_activities", ACTIVITY_INSERT_COLUMNS, chunk.len())
+                        + " ON CONFLICT (organization_id, id) DO NOTHING RETURNING id";
+                    let mut q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql)).persistent(false);
+                    for a in chunk {
+                        q = q
+                            .bind(org.as_uuid())
+                            .bind(a.id.as_str().to_owned())
+                            .bind(a.user.as_uuid())
+                            .bind(a.course.as_str().to_owned())
+                            .bind(a.kind.name())
+                            .bind(i64::from(a.kind.value()))
+                            .bind(micros(a.at));
+                    }
+                    for row in q.fetch_all(&mut *tx).await.map_err(Self::err)? {
+                        let id: String = ::sqlx::Row::try_get(&row, 0usize).map_err(Self::err)?;
+                        inserted.insert(id);
+                    }
+                }
+                tx.commit().await.map_err(Self::err)?;
+                Ok(activities.iter().map(|a| inserted.contains(a.id.as_str())).collect())
+            }
+
+            async fn statistics(&self, org: $crate::OrganizationId, scope: $crate::domain::activity::StatsScope, period: $crate::domain::activity::Period) -> Result<$crate::domain::activity::Statistics, $crate::StoreError> {
+                use $crate::domain::activity::{CourseCount, Statistics, StatsScope, WeekStats};
+                use $crate::store::sql::*;
+                let clause = scope_clause(scope, "user_id", 4);
+                let id = scope_id(scope);
+                let (from, to) = (micros(period.from()), micros(period.to()));
+                macro_rules! bound {
+                    ($sql:expr) => {{
+                        let q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe($sql)).bind(org.as_uuid()).bind(from).bind(to);
+                        match id {
+                            Some(id) => q.bind(id),
+                            None => q,
+                        }
+                    }};
+                }
+                let totals = bound!(STATS_TOTALS.replace("{scope}", &clause))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                let get = |row: &<$db as ::sqlx::Database>::Row, i: usize| -> Result<i64, $crate::StoreError> {
+                    ::sqlx::Row::try_get::<i64, _>(row, i).map_err(Self::err)
+                };
+                let courses = bound!(STATS_COURSES.replace("{scope}", &clause).replace("{bytewise}", $dialect::BYTEWISE))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                let weeks = bound!(STATS_WEEKS.replace("{scope}", &clause))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                let (members, invited) = match scope {
+                    StatsScope::Organization => (STATS_MEMBERS_ORG, STATS_INVITED_ORG),
+                    StatsScope::Team(_) => (STATS_MEMBERS_TEAM, STATS_INVITED_TEAM),
+                    StatsScope::Member(_) => (STATS_MEMBERS_MEMBER, STATS_INVITED_MEMBER),
+                };
+                let members = bound!(members.to_owned()).fetch_one(&self.pool).await.map_err(Self::err)?;
+                let invited = bound!(invited.to_owned()).fetch_one(&self.pool).await.map_err(Self::err)?;
+                Ok(Statistics {
+                    period,
+                    invited: count(get(&invited, 0)?),
+                    members: count(get(&members, 0)?),
+                    active_learners: count(get(&totals, 0)?),
+                    enrolments: count(get(&totals, 1)?),
+                    completions: count(get(&totals, 2)?),
+                    certificates: count(get(&totals, 3)?),
+                    time_spent_seconds: count(get(&totals, 4)?),
+                    top_courses: courses
+                        .iter()
+                        .map(|r| {
+                            let course: String = ::sqlx::Row::try_get(r, 0usize).map_err(Self::err)?;
+                            Ok(CourseCount {
+                                course: $crate::CourseId::parse(course).map_err(|e| corrupt($name, e))?,
+                                learners: count(get(r, 1)?),
+                            })
+                        })
+                        .collect::<Result<_, $crate::StoreError>>()?,
+                    weekly: weeks
+                        .iter()
+                        .map(|r| {
+                            Ok(WeekStats {
+                                week: week_start(get(r, 0)?)?,
+                                active_learners: count(get(r, 1)?),
+                                completions: count(get(r, 2)?),
+                                time_spent_seconds: count(get(r, 3)?),
+                            })
+                        })
+                        .collect::<Result<_, $crate::StoreError>>()?,
+                })
+            }
+
+            async fn member_activity(&self, org: $crate::OrganizationId, scope: $crate::domain::activity::StatsScope, period: $crate::domain::activity::Period, page: $crate::Page) -> Result<Vec<$crate::domain::activity::MemberActivity>, $crate::StoreError> {
+                use $crate::store::sql::*;
+                let sql = MEMBER_ACTIVITY_PAGE.replace("{scope}", &scope_clause(scope, "m.user_id", 6));
+                let mut q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql))
+                    .bind(org.as_uuid())
+                    .bind(micros(period.from()))
+                    .bind(micros(period.to()))
+                    .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
+                    .bind(page.len() as i64);
+                if let Some(id) = scope_id(scope) {
+                    q = q.bind(id);
+                }
+                let rows = q.fetch_all(&self.pool).await.map_err(Self::err)?;
+                rows.iter()
+                    .map(|r| {
+                        let first: String = get(r, "first_name")?;
+                        let last: String = get(r, "last_name")?;
+                        Ok($crate::domain::activity::MemberActivity {
+                            member: $crate::MemberId::from_uuid(get(r, "id")?),
+                            user: $crate::UserId::from_uuid(get(r, "user_id")?),
+                            email: get(r, "email")?,
+                            name: format!("{first} {last}"),
+                            enrolments: count(get(r, "enrolments")?),
+                            completions: count(get(r, "completions")?),
+                            certificates: count(get(r, "certificates")?),
+                            time_spent_seconds: count(get(r, "seconds")?),
+                            last_active: get::<_, Option<i64>>(r, "last_active")?.map(time).transpose()?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn failed_outbox(&self, org: $crate::OrganizationId, page: $crate::Page) -> Result<Vec<$crate::OutboxMessage>, $crate::StoreError> {

@@ -53,13 +53,14 @@ mod dialect {
          WHERE status = 'pending' AND due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) \
          ORDER BY due_at, id LIMIT $3) RETURNING id, organization_id, recipient, content, secret, \
          status, attempts, created_at, due_at, lease_until, last_error";
+    /// Text compares byte by byte already.
+    pub(super) const BYTEWISE: &str = "";
     /// `BEGIN IMMEDIATE` already excludes other writers.
     pub(super) const MIGRATION_LOCK: Option<&str> = None;
-    pub(super) const MIGRATIONS: &[Migration] = &[(
-        1,
-        "initial",
-        include_str!("../../migrations/sqlite/0001_initial.sql"),
-    )];
+    pub(super) const MIGRATIONS: &[Migration] = &[
+        (1, "initial", include_str!("../../migrations/sqlite/0001_initial.sql")),
+        (2, "activity", include_str!("../../migrations/sqlite/0002_activity.sql")),
+    ];
 }
 
 impl SqliteStore {

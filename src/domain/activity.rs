@@ -1,0 +1,609 @@
+//! Learning activity and the statistics made from it (spec: STAT-1..4, TEAM-4).
+//!
+//! The host reports what learners do; orgroster keeps it per member and answers questions
+//! about a period at three scopes — one member, one team, the whole organization — and
+//! compares teams side by side. Everything here is pure: the stores feed it rows (the memory
+//! store) or compute the same figures in SQL (the SQL stores), and the conformance suite
+//! checks that both agree.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ids::{MemberId, OrganizationId, TeamId, UserId},
+    text::{ActivityId, CourseId},
+    validation::{Field, ValidationError},
+};
+
+/// What happened, as the host reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ActivityKind {
+    /// Enrolled in a course.
+    Enrolled,
+    /// Made progress in a course.
+    Progress {
+        /// How far, from 0 to 100.
+        percent: u8,
+    },
+    /// Completed a course.
+    Completed,
+    /// Earned a course's certificate.
+    CertificateEarned,
+    /// Spent time learning.
+    TimeSpent {
+        /// How long.
+        seconds: u32,
+    },
+}
+
+impl ActivityKind {
+    /// The stable name used in storage.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Enrolled => "enrolled",
+            Self::Progress { .. } => "progress",
+            Self::Completed => "completed",
+            Self::CertificateEarned => "certificate",
+            Self::TimeSpent { .. } => "time_spent",
+        }
+    }
+
+    /// The number carried by the kind: percent for progress, seconds for time spent.
+    pub const fn value(self) -> u32 {
+        match self {
+            Self::Progress { percent } => percent as u32,
+            Self::TimeSpent { seconds } => seconds,
+            Self::Enrolled | Self::Completed | Self::CertificateEarned => 0,
+        }
+    }
+
+    /// Rebuilds a kind from [`ActivityKind::name`] and [`ActivityKind::value`].
+    pub fn from_parts(name: &str, value: i64) -> Option<Self> {
+        Some(match name {
+            "enrolled" => Self::Enrolled,
+            "progress" => Self::Progress {
+                percent: u8::try_from(value).ok().filter(|p| *p <= 100)?,
+            },
+            "completed" => Self::Completed,
+            "certificate" => Self::CertificateEarned,
+            "time_spent" => Self::TimeSpent {
+                seconds: u32::try_from(value).ok()?,
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// One learning event of one member, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    /// The host's id for it.
+    pub id: ActivityId,
+    /// The organization.
+    pub organization: OrganizationId,
+    /// The member's user.
+    pub user: UserId,
+    /// The course.
+    pub course: CourseId,
+    /// What happened.
+    pub kind: ActivityKind,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// One learning event as the host reports it, before it is checked: the numbers are wide
+/// signed integers so that a negative or oversized value is refused with a reason rather
+/// than unrepresentable at the host's edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportedActivity {
+    /// The host's id for the event; a retry carries the same id.
+    pub id: String,
+    /// The member's user.
+    pub user: UserId,
+    /// The course.
+    pub course: String,
+    /// What happened.
+    pub kind: ReportedKind,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// What happened, as reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ReportedKind {
+    /// Enrolled in a course.
+    Enrolled,
+    /// Progress, in percent (0..=100).
+    Progress {
+        /// Percent.
+        percent: i64,
+    },
+    /// Completed a course.
+    Completed,
+    /// Earned a certificate.
+    CertificateEarned,
+    /// Time spent, in seconds (0..=86,400 per event).
+    TimeSpent {
+        /// Seconds.
+        seconds: i64,
+    },
+}
+
+/// Why one reported event was refused; the rest of its batch is kept (spec: STAT-1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ActivityError {
+    /// The id or course id is malformed.
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    /// Progress must be between 0 and 100 percent.
+    #[error("progress of {percent}% is outside 0..=100")]
+    PercentOutOfRange {
+        /// What was reported.
+        percent: i64,
+    },
+    /// Time spent cannot be negative.
+    #[error("time spent cannot be negative ({seconds} s)")]
+    NegativeTime {
+        /// What was reported.
+        seconds: i64,
+    },
+    /// One event covers at most a day of time spent.
+    #[error("time spent of {seconds} s is more than a day in one event; report it in parts")]
+    TooMuchTime {
+        /// What was reported.
+        seconds: i64,
+    },
+    /// The user is not a member of the organization.
+    #[error("the user is not a member of this organization")]
+    UnknownMember,
+    /// An event with this id was already recorded (a retried batch) or appears twice in the
+    /// batch; it is not counted again.
+    #[error("an event with id `{id}` was already recorded; it is not counted twice")]
+    DuplicateId {
+        /// The id.
+        id: String,
+    },
+}
+
+/// The most time one event may report: a day.
+pub const MAX_SECONDS_PER_EVENT: i64 = 86_400;
+
+impl ReportedActivity {
+    /// Checks the event's own values (membership and duplicates are the caller's to check).
+    ///
+    /// # Errors
+    /// [`ActivityError::Invalid`], [`ActivityError::PercentOutOfRange`],
+    /// [`ActivityError::NegativeTime`], [`ActivityError::TooMuchTime`].
+    pub fn check(&self, organization: OrganizationId) -> Result<Activity, ActivityError> {
+        let kind = match self.kind {
+            ReportedKind::Enrolled => ActivityKind::Enrolled,
+            ReportedKind::Completed => ActivityKind::Completed,
+            ReportedKind::CertificateEarned => ActivityKind::CertificateEarned,
+            ReportedKind::Progress { percent } => ActivityKind::Progress {
+                percent: u8::try_from(percent)
+                    .ok()
+                    .filter(|p| *p <= 100)
+                    .ok_or(ActivityError::PercentOutOfRange { percent })?,
+            },
+            ReportedKind::TimeSpent { seconds } if seconds < 0 => {
+                return Err(ActivityError::NegativeTime { seconds });
+            }
+            ReportedKind::TimeSpent { seconds } => ActivityKind::TimeSpent {
+                seconds: u32::try_from(seconds)
+                    .ok()
+                    .filter(|s| i64::from(*s) <= MAX_SECONDS_PER_EVENT)
+                    .ok_or(ActivityError::TooMuchTime { seconds })?,
+            },
+        };
+        Ok(Activity {
+            id: ActivityId::parse(&self.id)?,
+            organization,
+            user: self.user,
+            course: CourseId::parse(&self.course)?,
+            kind,
+            at: self.at,
+        })
+    }
+}
+
+/// What recording a batch did: every event is either recorded or refused with its reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivityReceipt {
+    /// How many events were recorded.
+    pub recorded: u64,
+    /// The refused events: their position in the batch, their id as reported, and why.
+    pub rejected: Vec<(usize, String, ActivityError)>,
+}
+
+/// A reporting period: from `from` (included) to `to` (excluded), at most ten years long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Period {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+}
+
+impl Period {
+    /// The longest period: ten years.
+    pub const MAX_DAYS: i64 = 3653;
+
+    /// Checks a period.
+    ///
+    /// # Errors
+    /// [`ValidationError::Malformed`] when `to` is not after `from`, [`ValidationError::TooLong`]
+    /// when it spans more than ten years.
+    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Self, ValidationError> {
+        if to <= from {
+            return Err(ValidationError::Malformed {
+                field: Field::Period,
+                reason: "the end of the period must come after its start",
+            });
+        }
+        let days = (to - from).num_days();
+        if days > Self::MAX_DAYS {
+            return Err(ValidationError::TooLong {
+                field: Field::Period,
+                len: usize::try_from(days).unwrap_or(usize::MAX),
+                max: Self::MAX_DAYS as usize,
+            });
+        }
+        Ok(Self { from, to })
+    }
+
+    /// The `days` days ending at `end`.
+    ///
+    /// # Errors
+    /// As [`Period::new`].
+    pub fn days_until(end: DateTime<Utc>, days: i64) -> Result<Self, ValidationError> {
+        Self::new(end - Duration::days(days), end)
+    }
+
+    /// The start (included).
+    pub fn from(&self) -> DateTime<Utc> {
+        self.from
+    }
+
+    /// The end (excluded).
+    pub fn to(&self) -> DateTime<Utc> {
+        self.to
+    }
+
+    /// Whether `at` falls in the period.
+    pub fn contains(&self, at: DateTime<Utc>) -> bool {
+        self.from <= at && at < self.to
+    }
+
+    /// The Monday 00:00 UTC that starts the week holding `at`.
+    pub fn week_of(at: DateTime<Utc>) -> DateTime<Utc> {
+        let date = at.date_naive() - Duration::days(i64::from(at.weekday().num_days_from_monday()));
+        Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN))
+    }
+}
+
+/// Where statistics are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatsScope {
+    /// The whole organization.
+    Organization,
+    /// One team: the members who belonged to it at any time during the period (spec: TEAM-4).
+    Team(TeamId),
+    /// One member.
+    Member(UserId),
+}
+
+/// How many learners followed one course.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CourseCount {
+    /// The course.
+    pub course: CourseId,
+    /// Distinct learners with activity on it in the period.
+    pub learners: u64,
+}
+
+/// One week of the per-week series, for charts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WeekStats {
+    /// Monday 00:00 UTC.
+    pub week: DateTime<Utc>,
+    /// Distinct learners with activity that week.
+    pub active_learners: u64,
+    /// Completions that week.
+    pub completions: u64,
+    /// Seconds spent that week.
+    pub time_spent_seconds: u64,
+}
+
+/// The figures of one scope over one period (spec: STAT-2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Statistics {
+    /// The period.
+    pub period: Period,
+    /// Invitations sent during the period.
+    pub invited: u64,
+    /// Members at the end of the period.
+    pub members: u64,
+    /// Distinct learners with any activity in the period.
+    pub active_learners: u64,
+    /// Enrolments.
+    pub enrolments: u64,
+    /// Completions.
+    pub completions: u64,
+    /// Certificates earned.
+    pub certificates: u64,
+    /// Seconds spent learning.
+    pub time_spent_seconds: u64,
+    /// The most followed courses, most learners first (ties by course id), at most
+    /// [`Statistics::TOP_COURSES`].
+    pub top_courses: Vec<CourseCount>,
+    /// One entry per week that had activity, in order.
+    pub weekly: Vec<WeekStats>,
+}
+
+impl Statistics {
+    /// How many courses `top_courses` lists.
+    pub const TOP_COURSES: usize = 5;
+
+    /// Completions per enrolment, when there were enrolments.
+    pub fn completion_rate(&self) -> Option<f64> {
+        (self.enrolments > 0).then(|| self.completions as f64 / self.enrolments as f64)
+    }
+
+    /// Seconds per active learner, when there were any.
+    pub fn time_per_active_learner(&self) -> Option<u64> {
+        self.time_spent_seconds.checked_div(self.active_learners)
+    }
+}
+
+/// Adds events up into [`Statistics`]: the reference computation the memory store uses and
+/// the SQL stores reproduce.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    learners: HashSet<UserId>,
+    enrolments: u64,
+    completions: u64,
+    certificates: u64,
+    seconds: u64,
+    courses: HashMap<CourseId, HashSet<UserId>>,
+    weeks: BTreeMap<DateTime<Utc>, (HashSet<UserId>, u64, u64)>,
+}
+
+impl Tally {
+    /// Counts one event (the caller has checked it falls in the period and the scope).
+    pub fn add(&mut self, activity: &Activity) {
+        self.learners.insert(activity.user);
+        match activity.kind {
+            ActivityKind::Enrolled => self.enrolments += 1,
+            ActivityKind::Completed => self.completions += 1,
+            ActivityKind::CertificateEarned => self.certificates += 1,
+            ActivityKind::TimeSpent { seconds } => self.seconds += u64::from(seconds),
+            ActivityKind::Progress { .. } => {}
+        }
+        self.courses
+            .entry(activity.course.clone())
+            .or_default()
+            .insert(activity.user);
+        let week = self.weeks.entry(Period::week_of(activity.at)).or_default();
+        week.0.insert(activity.user);
+        if activity.kind == ActivityKind::Completed {
+            week.1 += 1;
+        }
+        if let ActivityKind::TimeSpent { seconds } = activity.kind {
+            week.2 += u64::from(seconds);
+        }
+    }
+
+    /// The statistics, with the membership figures the caller counted.
+    pub fn finish(self, period: Period, invited: u64, members: u64) -> Statistics {
+        let mut top: Vec<CourseCount> = self
+            .courses
+            .into_iter()
+            .map(|(course, learners)| CourseCount {
+                course,
+                learners: learners.len() as u64,
+            })
+            .collect();
+        top.sort_by(|a, b| {
+            b.learners
+                .cmp(&a.learners)
+                .then_with(|| a.course.cmp(&b.course))
+        });
+        top.truncate(Statistics::TOP_COURSES);
+        Statistics {
+            period,
+            invited,
+            members,
+            active_learners: self.learners.len() as u64,
+            enrolments: self.enrolments,
+            completions: self.completions,
+            certificates: self.certificates,
+            time_spent_seconds: self.seconds,
+            top_courses: top,
+            weekly: self
+                .weeks
+                .into_iter()
+                .map(|(week, (learners, completions, seconds))| WeekStats {
+                    week,
+                    active_learners: learners.len() as u64,
+                    completions,
+                    time_spent_seconds: seconds,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A stretch of time during which a member belonged to a team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamStint {
+    /// The team.
+    pub team: TeamId,
+    /// The member's user.
+    pub user: UserId,
+    /// When they joined it.
+    pub joined_at: DateTime<Utc>,
+    /// When they left it (or it was deleted); `None` while they still belong.
+    pub left_at: Option<DateTime<Utc>>,
+}
+
+impl TeamStint {
+    /// Whether the stint overlaps the period.
+    pub fn overlaps(&self, period: &Period) -> bool {
+        self.joined_at < period.to() && self.left_at.is_none_or(|left| left > period.from())
+    }
+}
+
+/// Several teams side by side over one period, with the organization's totals (spec: STAT-3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Comparison {
+    /// The period.
+    pub period: Period,
+    /// One row per team, in the order asked.
+    pub teams: Vec<(TeamId, String, Statistics)>,
+    /// The whole organization; a member in two teams counts once here.
+    pub organization: Statistics,
+}
+
+/// One member's activity over a period: a row of the per-member report (spec: STAT-4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberActivity {
+    /// The member; listings page by it.
+    pub member: MemberId,
+    /// The member's user.
+    pub user: UserId,
+    /// Their address.
+    pub email: String,
+    /// Their name.
+    pub name: String,
+    /// Enrolments.
+    pub enrolments: u64,
+    /// Completions.
+    pub completions: u64,
+    /// Certificates.
+    pub certificates: u64,
+    /// Seconds spent.
+    pub time_spent_seconds: u64,
+    /// Their last activity in the period.
+    pub last_active: Option<DateTime<Utc>>,
+}
+
+impl MemberActivity {
+    /// Counts one of the member's events (the caller has checked it is theirs and in the
+    /// period).
+    pub fn add(&mut self, activity: &Activity) {
+        match activity.kind {
+            ActivityKind::Enrolled => self.enrolments += 1,
+            ActivityKind::Completed => self.completions += 1,
+            ActivityKind::CertificateEarned => self.certificates += 1,
+            ActivityKind::TimeSpent { seconds } => self.time_spent_seconds += u64::from(seconds),
+            ActivityKind::Progress { .. } => {}
+        }
+        self.last_active = Some(self.last_active.map_or(activity.at, |t| t.max(activity.at)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, day, 12, 0, 0).unwrap()
+    }
+
+    fn reported(kind: ReportedKind) -> ReportedActivity {
+        ReportedActivity {
+            id: "e-1".to_owned(),
+            user: UserId::new(),
+            course: "sql-101".to_owned(),
+            kind,
+            at: at(2),
+        }
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_with_their_reason() {
+        // spec: STAT-1, ERR-3
+        let org = OrganizationId::new();
+        let err = |k| reported(k).check(org).unwrap_err();
+        assert_eq!(
+            err(ReportedKind::Progress { percent: 101 }),
+            ActivityError::PercentOutOfRange { percent: 101 }
+        );
+        assert_eq!(
+            err(ReportedKind::Progress { percent: -1 }),
+            ActivityError::PercentOutOfRange { percent: -1 }
+        );
+        assert_eq!(
+            err(ReportedKind::TimeSpent { seconds: -5 }),
+            ActivityError::NegativeTime { seconds: -5 }
+        );
+        assert!(matches!(
+            err(ReportedKind::TimeSpent { seconds: 86_401 }),
+            ActivityError::TooMuchTime { .. }
+        ));
+        let mut bad_id = reported(ReportedKind::Enrolled);
+        bad_id.id = "has space".to_owned();
+        assert!(matches!(bad_id.check(org), Err(ActivityError::Invalid(_))));
+        assert!(
+            reported(ReportedKind::Progress { percent: 100 })
+                .check(org)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn periods_must_be_ordered_and_at_most_ten_years() {
+        // spec: STAT-2, ERR-3
+        assert!(Period::new(at(2), at(1)).is_err());
+        assert!(Period::new(at(1), at(1)).is_err());
+        assert!(Period::new(at(1), at(1) + Duration::days(3654)).is_err());
+        assert!(Period::new(at(1), at(1) + Duration::days(3653)).is_ok());
+    }
+
+    #[test]
+    fn weeks_start_on_monday_at_midnight() {
+        let wednesday = Utc.with_ymd_and_hms(2026, 3, 4, 15, 30, 0).unwrap();
+        assert_eq!(
+            Period::week_of(wednesday),
+            Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_tally_counts_learners_once_and_ranks_courses() {
+        // spec: STAT-2
+        let org = OrganizationId::new();
+        let (a, b) = (UserId::new(), UserId::new());
+        let event = |user, course: &str, kind| Activity {
+            id: ActivityId::parse(format!("{}", uuid::Uuid::now_v7())).unwrap(),
+            organization: org,
+            user,
+            course: CourseId::parse(course).unwrap(),
+            kind,
+            at: at(3),
+        };
+        let mut tally = Tally::default();
+        tally.add(&event(a, "sql", ActivityKind::Enrolled));
+        tally.add(&event(a, "sql", ActivityKind::Completed));
+        tally.add(&event(b, "sql", ActivityKind::Enrolled));
+        tally.add(&event(b, "rust", ActivityKind::TimeSpent { seconds: 600 }));
+        let stats = tally.finish(Period::new(at(1), at(10)).unwrap(), 3, 2);
+        assert_eq!(stats.active_learners, 2);
+        assert_eq!((stats.enrolments, stats.completions), (2, 1));
+        assert_eq!(stats.completion_rate(), Some(0.5));
+        assert_eq!(stats.time_per_active_learner(), Some(300));
+        assert_eq!(
+            stats.top_courses[0],
+            CourseCount {
+                course: CourseId::parse("sql").unwrap(),
+                learners: 2
+            }
+        );
+        assert_eq!(stats.weekly.len(), 1);
+    }
+}
