@@ -99,12 +99,17 @@ pub mod domain;
 pub mod error;
 pub mod mail;
 pub mod policy;
+pub mod report;
 pub mod rules;
 pub mod service;
 pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use domain::{
+    activity::{
+        Activity, ActivityError, ActivityKind, ActivityReceipt, Comparison, CourseCount,
+        MemberActivity, Period, ReportedActivity, ReportedKind, Statistics, StatsScope, WeekStats,
+    },
     bulk::{BulkLineError, ParsedPaste, RejectedEntry},
     email::EmailAddress,
     event::{Event, EventActor, EventKind},
@@ -120,7 +125,9 @@ pub use domain::{
     outbox::{MailContent, OutboxMessage, OutboxStatus},
     role::{Role, RoleError, RoleSet},
     team::{SuggestedCourses, Team, TeamPage},
-    text::{CourseId, Message, OrganizationName, PersonName, Profile, Subject, TeamName},
+    text::{
+        ActivityId, CourseId, Message, OrganizationName, PersonName, Profile, Subject, TeamName,
+    },
     token::{InvitationToken, TokenHash},
     validation::{Field, ValidationError},
 };

@@ -5,7 +5,10 @@
 //! now, let the pure core decide, then commit the change set atomically. When the commit
 //! meets a concurrent change it reads again and decides again, a bounded number of times.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -14,6 +17,10 @@ use uuid::Uuid;
 use crate::{
     clock::{Clock, SystemClock},
     domain::{
+        activity::{
+            Activity, ActivityError, ActivityReceipt, Comparison, Period, ReportedActivity,
+            Statistics, StatsScope,
+        },
         bulk::parse_paste,
         changes::{ChangeSet, Context, Decision, Fresh, OrganizationWrite},
         email::EmailAddress,
@@ -36,6 +43,7 @@ use crate::{
     error::{EntityKind, Error, Result},
     mail::{DefaultTemplates, MailSettings, MailTemplates, Mailer},
     policy::{self, HostAction, Permission, Scope, Subject as PolicySubject},
+    report::{self, ReportError},
     store::{DynStore, InvitationFilter, MemberFilter, Page, Store, StoreError, constraint},
 };
 
@@ -1571,6 +1579,201 @@ impl Roster {
                 _ => return Ok(all),
             }
         }
+    }
+
+    // ----- learning activity and statistics ---------------------------------------------
+
+    /// Records learning events the host reports, one at a time or in batches (spec: STAT-1).
+    /// Each event is checked on its own: malformed values, users who are not members and ids
+    /// seen before (a retried batch) are refused with their reason, and the rest are kept.
+    /// For the host's own systems: it checks no actor.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown organization, [`Error::Store`]. Problems with single
+    /// events are in the receipt.
+    pub async fn record_activity(
+        &self,
+        org: OrganizationId,
+        reported: &[ReportedActivity],
+    ) -> Result<ActivityReceipt> {
+        self.organization(org).await?;
+        let mut users: Vec<UserId> = reported.iter().map(|r| r.user).collect();
+        users.sort_unstable();
+        users.dedup();
+        let members: HashSet<UserId> = self
+            .store
+            .members_by_user(org, &users)
+            .await?
+            .into_iter()
+            .map(|m| m.user)
+            .collect();
+        let mut receipt = ActivityReceipt::default();
+        let mut seen = HashSet::new();
+        let mut accepted = Vec::new();
+        for (index, event) in reported.iter().enumerate() {
+            let checked = event.check(org).and_then(|a| {
+                if !members.contains(&a.user) {
+                    Err(ActivityError::UnknownMember)
+                } else if !seen.insert(a.id.clone()) {
+                    Err(ActivityError::DuplicateId {
+                        id: event.id.clone(),
+                    })
+                } else {
+                    Ok(a)
+                }
+            });
+            match checked {
+                Ok(activity) => accepted.push((index, activity)),
+                Err(e) => receipt.rejected.push((index, event.id.clone(), e)),
+            }
+        }
+        let activities: Vec<Activity> = accepted.iter().map(|(_, a)| a.clone()).collect();
+        let new = self.store.record_activities(org, &activities).await?;
+        for ((index, activity), new) in accepted.into_iter().zip(new) {
+            if new {
+                receipt.recorded += 1;
+            } else {
+                let id = activity.id.to_string();
+                receipt
+                    .rejected
+                    .push((index, id.clone(), ActivityError::DuplicateId { id }));
+            }
+        }
+        receipt.rejected.sort_by_key(|(index, _, _)| *index);
+        Ok(receipt)
+    }
+
+    /// What `actor` needs to see statistics of `scope` (spec: STAT-2, TEAM-4): administrators
+    /// and managers see everything, supervisors their own teams, members themselves.
+    fn statistics_requirement(actor: &Actor, scope: StatsScope) -> (Permission, Scope) {
+        match scope {
+            StatsScope::Organization => {
+                (Permission::ViewOrganizationAnalytics, Scope::Organization)
+            }
+            StatsScope::Team(team) => (Permission::ViewTeamAnalytics, Scope::Team(team)),
+            StatsScope::Member(user) if user == actor.user => {
+                (Permission::ViewOwnActivity, Scope::OwnedBy(user))
+            }
+            StatsScope::Member(_) => (Permission::ViewOrganizationAnalytics, Scope::Organization),
+        }
+    }
+
+    /// Statistics of one member, one team or the whole organization over a period
+    /// (spec: STAT-2, TEAM-4).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] outside the actor's reach, [`Error::NotFound`], [`Error::Store`].
+    pub async fn statistics(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        scope: StatsScope,
+        period: Period,
+    ) -> Result<Statistics> {
+        let (permission, reach) = Self::statistics_requirement(actor, scope);
+        self.authorized(org, actor, permission, reach).await?;
+        if let StatsScope::Team(team) = scope {
+            self.target_team(org, team).await?;
+        }
+        Ok(self.store.statistics(org, scope, period).await?)
+    }
+
+    /// Several teams side by side over one period, with the organization's totals for those
+    /// who may see them (spec: STAT-3). Supervisors may compare the teams they belong to.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] for a team outside the actor's reach, [`Error::NotFound`],
+    /// [`Error::Store`].
+    pub async fn compare_teams(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        teams: &[TeamId],
+        period: Period,
+    ) -> Result<Comparison> {
+        let organization = self.organization(org).await?;
+        let mut rows = Vec::with_capacity(teams.len());
+        for team in teams {
+            self.allow(
+                &organization,
+                actor,
+                Permission::ViewTeamAnalytics,
+                Scope::Team(*team),
+            )
+            .await?;
+            let name = self.target_team(org, *team).await?.name.to_string();
+            let stats = self
+                .store
+                .statistics(org, StatsScope::Team(*team), period)
+                .await?;
+            rows.push((*team, name, stats));
+        }
+        let sees_all = self
+            .allow(
+                &organization,
+                actor,
+                Permission::ViewOrganizationAnalytics,
+                Scope::Organization,
+            )
+            .await
+            .is_ok();
+        let organization = match sees_all {
+            true => Some(
+                self.store
+                    .statistics(org, StatsScope::Organization, period)
+                    .await?,
+            ),
+            false => None,
+        };
+        Ok(Comparison {
+            period,
+            teams: rows,
+            organization,
+        })
+    }
+
+    /// Writes the per-member activity of `scope` over a period as CSV, page by page, so a
+    /// large organization is never held in memory (spec: STAT-4). Returns the number of
+    /// member rows. Allowed to those who may see the scope's statistics.
+    ///
+    /// # Errors
+    /// [`ReportError::Roster`] wrapping [`Error::Forbidden`], [`Error::NotFound`] or
+    /// [`Error::Store`]; [`ReportError::Write`] when writing fails.
+    pub async fn export_member_activity<W: std::io::Write + Send>(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        scope: StatsScope,
+        period: Period,
+        mut out: W,
+    ) -> std::result::Result<u64, ReportError> {
+        let wrap = |e: Error| ReportError::Roster(Box::new(e));
+        let (permission, reach) = Self::statistics_requirement(actor, scope);
+        self.authorized(org, actor, permission, reach)
+            .await
+            .map_err(wrap)?;
+        let mut page = Page::first(500);
+        let mut written = 0u64;
+        loop {
+            let rows = self
+                .store
+                .member_activity(org, scope, period, page)
+                .await
+                .map_err(|e| wrap(e.into()))?;
+            out = report::write_member_rows(&rows, written == 0, out)?;
+            written += rows.len() as u64;
+            match rows.last() {
+                Some(last) if rows.len() >= page.len() => {
+                    page = Page::after(last.member, page.limit)
+                }
+                _ => break,
+            }
+        }
+        if written == 0 {
+            // An empty report still says what it would hold.
+            report::write_member_rows(&[], true, out)?;
+        }
+        Ok(written)
     }
 
     // ----- audit trail -------------------------------------------------------------------

@@ -463,8 +463,9 @@ pub struct Comparison {
     pub period: Period,
     /// One row per team, in the order asked.
     pub teams: Vec<(TeamId, String, Statistics)>,
-    /// The whole organization; a member in two teams counts once here.
-    pub organization: Statistics,
+    /// The whole organization; a member in two teams counts once here. `None` for actors
+    /// who may see only some teams (spec: STAT-2).
+    pub organization: Option<Statistics>,
 }
 
 /// One member's activity over a period: a row of the per-member report (spec: STAT-4).

@@ -629,6 +629,22 @@ impl Store for MemoryStore {
             .unwrap_or_default())
     }
 
+    async fn members_by_user(
+        &self,
+        org: OrganizationId,
+        users: &[UserId],
+    ) -> Result<Vec<Member>, StoreError> {
+        Ok(self
+            .read(org, |o| {
+                users
+                    .iter()
+                    .filter_map(|u| o.by_user.get(u).and_then(|id| o.members.get(id)))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     async fn members(
         &self,
         org: OrganizationId,

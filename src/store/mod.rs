@@ -205,6 +205,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         emails: &[EmailAddress],
     ) -> Result<Vec<Member>, StoreError>;
 
+    /// Members of `org` who are among `users`.
+    async fn members_by_user(
+        &self,
+        org: OrganizationId,
+        users: &[UserId],
+    ) -> Result<Vec<Member>, StoreError>;
+
     /// A page of `org`'s members, by id.
     async fn members(
         &self,
@@ -363,6 +370,9 @@ macro_rules! forward_store {
             }
             async fn members_by_email(&self, org: OrganizationId, emails: &[EmailAddress]) -> Result<Vec<Member>, StoreError> {
                 (**self).members_by_email(org, emails).await
+            }
+            async fn members_by_user(&self, org: OrganizationId, users: &[UserId]) -> Result<Vec<Member>, StoreError> {
+                (**self).members_by_user(org, users).await
             }
             async fn members(&self, org: OrganizationId, filter: MemberFilter, page: Page) -> Result<Vec<Member>, StoreError> {
                 (**self).members(org, filter, page).await

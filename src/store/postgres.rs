@@ -38,6 +38,10 @@ mod dialect {
     pub(super) const MEMBERS_BY_EMAILS: &str = "SELECT id, organization_id, user_id, email, \
          first_name, last_name, roles, joined_at, invitation_id, version FROM orgroster_members \
          WHERE organization_id = $1 AND email_key IN (SELECT jsonb_array_elements_text($2::jsonb))";
+    pub(super) const MEMBERS_BY_USERS: &str = "SELECT id, organization_id, user_id, email, \
+         first_name, last_name, roles, joined_at, invitation_id, version FROM orgroster_members \
+         WHERE organization_id = $1 AND user_id IN \
+         (SELECT jsonb_array_elements_text($2::jsonb)::uuid)";
     pub(super) const PENDING_BY_EMAILS: &str = "SELECT id, organization_id, email, \
          invitee_first_name, invitee_last_name, role, team_id, status, token_hash, invited_by, \
          created_at, sent_at, expires_at, resend_count, closed_at, closed_by, version \
@@ -56,8 +60,16 @@ mod dialect {
     pub(super) const MIGRATION_LOCK: Option<&str> =
         Some("SELECT pg_advisory_xact_lock(7306394815522617713)");
     pub(super) const MIGRATIONS: &[Migration] = &[
-        (1, "initial", include_str!("../../migrations/postgres/0001_initial.sql")),
-        (2, "activity", include_str!("../../migrations/postgres/0002_activity.sql")),
+        (
+            1,
+            "initial",
+            include_str!("../../migrations/postgres/0001_initial.sql"),
+        ),
+        (
+            2,
+            "activity",
+            include_str!("../../migrations/postgres/0002_activity.sql"),
+        ),
     ];
 }
 

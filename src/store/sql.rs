@@ -169,8 +169,15 @@ pub(crate) const CLOSE_MEMBER_STINTS: &str = "UPDATE orgroster_team_stints SET l
      WHERE organization_id = $2 AND left_at IS NULL \
      AND user_id = (SELECT user_id FROM orgroster_members WHERE id = $1)";
 
-pub(crate) const ACTIVITY_INSERT_COLUMNS: &[&str] =
-    &["organization_id", "id", "user_id", "course", "kind", "value", "at"];
+pub(crate) const ACTIVITY_INSERT_COLUMNS: &[&str] = &[
+    "organization_id",
+    "id",
+    "user_id",
+    "course",
+    "kind",
+    "value",
+    "at",
+];
 
 /// Counts of one scope; `{scope}` is replaced by [`scope_clause`] on `user_id` with `$4`.
 pub(crate) const STATS_TOTALS: &str = "SELECT COUNT(DISTINCT user_id), \
@@ -247,7 +254,10 @@ pub(crate) fn count(n: i64) -> u64 {
 
 /// The Monday that starts week `w` (see [`STATS_WEEKS`]).
 pub(crate) fn week_start(w: i64) -> Result<DateTime<Utc>, StoreError> {
-    time(w.saturating_mul(604_800_000_000).saturating_add(345_600_000_000))
+    time(
+        w.saturating_mul(604_800_000_000)
+            .saturating_add(345_600_000_000),
+    )
 }
 
 pub(crate) const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS _orgroster_migrations (\
@@ -917,6 +927,20 @@ macro_rules! sql_store {
                 }
                 let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
                 let rows = ::sqlx::query::<$db>($dialect::MEMBERS_BY_EMAILS)
+                    .bind(org.as_uuid())
+                    .bind($crate::store::sql::to_json(&keys)?)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                rows.iter().map($crate::store::sql::member_from).collect()
+            }
+
+            async fn members_by_user(&self, org: $crate::OrganizationId, users: &[$crate::UserId]) -> Result<Vec<$crate::Member>, $crate::StoreError> {
+                if users.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let keys: Vec<String> = users.iter().map(|u| u.as_uuid().simple().to_string()).collect();
+                let rows = ::sqlx::query::<$db>($dialect::MEMBERS_BY_USERS)
                     .bind(org.as_uuid())
                     .bind($crate::store::sql::to_json(&keys)?)
                     .fetch_all(&self.pool)

@@ -41,6 +41,10 @@ mod dialect {
     pub(super) const MEMBERS_BY_EMAILS: &str = "SELECT id, organization_id, user_id, email, \
          first_name, last_name, roles, joined_at, invitation_id, version FROM orgroster_members \
          WHERE organization_id = $1 AND email_key IN (SELECT value FROM json_each($2))";
+    /// User ids travel as lowercase hex in a JSON array (blobs cannot be JSON).
+    pub(super) const MEMBERS_BY_USERS: &str = "SELECT id, organization_id, user_id, email, \
+         first_name, last_name, roles, joined_at, invitation_id, version FROM orgroster_members \
+         WHERE organization_id = $1 AND lower(hex(user_id)) IN (SELECT value FROM json_each($2))";
     pub(super) const PENDING_BY_EMAILS: &str = "SELECT id, organization_id, email, \
          invitee_first_name, invitee_last_name, role, team_id, status, token_hash, invited_by, \
          created_at, sent_at, expires_at, resend_count, closed_at, closed_by, version \
@@ -58,8 +62,16 @@ mod dialect {
     /// `BEGIN IMMEDIATE` already excludes other writers.
     pub(super) const MIGRATION_LOCK: Option<&str> = None;
     pub(super) const MIGRATIONS: &[Migration] = &[
-        (1, "initial", include_str!("../../migrations/sqlite/0001_initial.sql")),
-        (2, "activity", include_str!("../../migrations/sqlite/0002_activity.sql")),
+        (
+            1,
+            "initial",
+            include_str!("../../migrations/sqlite/0001_initial.sql"),
+        ),
+        (
+            2,
+            "activity",
+            include_str!("../../migrations/sqlite/0002_activity.sql"),
+        ),
     ];
 }
 
