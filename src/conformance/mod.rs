@@ -1046,6 +1046,186 @@ pub async fn invitation_race(store: Arc<DynStore>, rounds: usize) {
     assert!(pending.is_empty());
 }
 
+/// spec: STAT-1, STAT-2, TEAM-4 — recording is idempotent per event id, and the statistics
+/// of every scope equal the reference computation ([`Tally`]), including members who joined
+/// or left a team during the period and a member in two teams.
+pub async fn activity_statistics_match_the_reference(store: Arc<DynStore>) {
+    use crate::domain::activity::{Activity, ActivityKind, Period, StatsScope, Tally};
+    let org = stored_org(&*store).await;
+    let base = t0();
+    let (red, blue) = (new_team(org.id, "Red"), new_team(org.id, "Blue"));
+    let people: Vec<Member> = (0..4)
+        .map(|i| new_member(org.id, email(&format!("s{i}"), org.id)))
+        .collect();
+    let mut writes = vec![Write::PutTeam(red.clone()), Write::PutTeam(blue.clone())];
+    writes.extend(people.iter().cloned().map(Write::PutMember));
+    put(&*store, org.id, writes).await.unwrap();
+    // Stints: p0 in Red all along; p1 in Red and Blue; p2 joins Blue on day 10; p3 leaves Red on
+    // day 5 (still counts for Red in a period that overlaps).
+    let day = |d: i64| base + Duration::days(d);
+    let stint = |team: &Team, m: &Member, at| Write::AddTeamMember {
+        team: team.id,
+        member: m.id,
+        at,
+    };
+    let leave = |team: &Team, m: &Member, at| Write::RemoveTeamMember {
+        team: team.id,
+        member: m.id,
+        at,
+    };
+    put(
+        &*store,
+        org.id,
+        vec![
+            stint(&red, &people[0], day(-30)),
+            stint(&red, &people[1], day(-30)),
+            stint(&blue, &people[1], day(-30)),
+            stint(&red, &people[3], day(-30)),
+        ],
+    )
+    .await
+    .unwrap();
+    put(
+        &*store,
+        org.id,
+        vec![
+            stint(&blue, &people[2], day(10)),
+            leave(&red, &people[3], day(5)),
+        ],
+    )
+    .await
+    .unwrap();
+    let invite_red = Invitation {
+        team: Some(red.id),
+        ..new_invitation(org.id, email("inv", org.id), day(2))
+    };
+    put(&*store, org.id, vec![Write::PutInvitation(invite_red)])
+        .await
+        .unwrap();
+
+    let kinds = [
+        ActivityKind::Enrolled,
+        ActivityKind::Progress { percent: 40 },
+        ActivityKind::TimeSpent { seconds: 1800 },
+        ActivityKind::Completed,
+        ActivityKind::CertificateEarned,
+    ];
+    let courses = [
+        "sql-101", "rust-201", "Zeta", "alpha", "b-course", "c-course",
+    ];
+    let mut events = Vec::new();
+    for n in 0..120_i64 {
+        let who = &people[(n % 4) as usize];
+        events.push(Activity {
+            id: crate::domain::text::ActivityId::parse(format!("{}-{n}", org.id)).unwrap(),
+            organization: org.id,
+            user: who.user,
+            course: crate::CourseId::parse(courses[(n % 6) as usize]).unwrap(),
+            kind: kinds[(n % 5) as usize],
+            at: day(-3) + Duration::hours(n * 7),
+        });
+    }
+    let new = store.record_activities(org.id, &events).await.unwrap();
+    assert!(new.iter().all(|b| *b), "first time: all new");
+    let again = store
+        .record_activities(org.id, &events[..10])
+        .await
+        .unwrap();
+    assert!(
+        again.iter().all(|b| !*b),
+        "a retried batch never counts twice"
+    );
+
+    let period = Period::new(day(0), day(28)).unwrap();
+    let in_team = |team: &Team, user: crate::UserId| -> bool {
+        let members: &[usize] = if team.id == red.id {
+            &[0, 1, 3]
+        } else {
+            &[1, 2]
+        };
+        members.iter().any(|i| people[*i].user == user)
+    };
+    let reference = |keep: &dyn Fn(&Activity) -> bool, invited: u64, members: u64| {
+        let mut tally = Tally::default();
+        for e in events.iter().filter(|e| period.contains(e.at) && keep(e)) {
+            tally.add(e);
+        }
+        tally.finish(period, invited, members)
+    };
+    let org_stats = store
+        .statistics(org.id, StatsScope::Organization, period)
+        .await
+        .unwrap();
+    assert_eq!(org_stats, reference(&|_| true, 1, 4));
+    let red_stats = store
+        .statistics(org.id, StatsScope::Team(red.id), period)
+        .await
+        .unwrap();
+    assert_eq!(red_stats, reference(&|e| in_team(&red, e.user), 1, 3));
+    let blue_stats = store
+        .statistics(org.id, StatsScope::Team(blue.id), period)
+        .await
+        .unwrap();
+    assert_eq!(blue_stats, reference(&|e| in_team(&blue, e.user), 0, 2));
+    let one = store
+        .statistics(org.id, StatsScope::Member(people[2].user), period)
+        .await
+        .unwrap();
+    assert_eq!(one, reference(&|e| e.user == people[2].user, 0, 1));
+    assert!(org_stats.weekly.len() >= 4 && org_stats.top_courses.len() == 5);
+
+    // Per-member rows, paged, in member-id order.
+    let mut rows = store
+        .member_activity(org.id, StatsScope::Organization, period, Page::first(3))
+        .await
+        .unwrap();
+    let last = rows.last().unwrap().member;
+    rows.extend(
+        store
+            .member_activity(
+                org.id,
+                StatsScope::Organization,
+                period,
+                Page::after(last, 3),
+            )
+            .await
+            .unwrap(),
+    );
+    assert_eq!(rows.len(), 4);
+    for row in &rows {
+        let mine = reference(&|e| e.user == row.user, 0, 1);
+        assert_eq!(
+            (
+                row.enrolments,
+                row.completions,
+                row.certificates,
+                row.time_spent_seconds
+            ),
+            (
+                mine.enrolments,
+                mine.completions,
+                mine.certificates,
+                mine.time_spent_seconds
+            )
+        );
+        let last_active = events
+            .iter()
+            .filter(|e| e.user == row.user && period.contains(e.at))
+            .map(|e| e.at)
+            .max();
+        assert_eq!(row.last_active, last_active);
+    }
+    let blue_rows = store
+        .member_activity(org.id, StatsScope::Team(blue.id), period, Page::first(10))
+        .await
+        .unwrap();
+    let mut blue_users: Vec<_> = blue_rows.iter().map(|r| r.user).collect();
+    blue_users.sort();
+    let mut expected = vec![people[1].user, people[2].user];
+    expected.sort();
+    assert_eq!(blue_users, expected);
+}
+
 /// The names of every case, in the order the macro runs them.
 #[doc(hidden)]
 pub const CASES: &[&str] = &[
@@ -1064,6 +1244,7 @@ pub const CASES: &[&str] = &[
     "concurrent_claims_never_share_a_row",
     "concurrent_commits_have_one_winner",
     "invitation_race_has_exactly_one_outcome",
+    "activity_statistics_match_the_reference",
 ];
 
 /// Expands to one `#[tokio::test]` per conformance case. `$make` is an async closure
@@ -1087,7 +1268,8 @@ macro_rules! store_conformance_tests {
             outbox_is_at_least_once,
             concurrent_claims_never_share_a_row,
             concurrent_commits_have_one_winner,
-            invitation_race_has_exactly_one_outcome
+            invitation_race_has_exactly_one_outcome,
+            activity_statistics_match_the_reference
         );
         /// The macro runs every case the suite lists.
         #[test]
@@ -1108,6 +1290,7 @@ macro_rules! store_conformance_tests {
                 "concurrent_claims_never_share_a_row",
                 "concurrent_commits_have_one_winner",
                 "invitation_race_has_exactly_one_outcome",
+                "activity_statistics_match_the_reference",
             ];
             assert_eq!(listed, $crate::conformance::CASES);
         }

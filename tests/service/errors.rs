@@ -577,6 +577,13 @@ impl Store for FaultyStore {
     ) -> Result<Vec<Member>, StoreError> {
         self.inner.members_by_email(org, emails).await
     }
+    async fn members_by_user(
+        &self,
+        org: OrganizationId,
+        users: &[UserId],
+    ) -> Result<Vec<Member>, StoreError> {
+        self.inner.members_by_user(org, users).await
+    }
     async fn members(
         &self,
         org: OrganizationId,
@@ -584,6 +591,30 @@ impl Store for FaultyStore {
         page: Page,
     ) -> Result<Vec<Member>, StoreError> {
         self.inner.members(org, filter, page).await
+    }
+    async fn record_activities(
+        &self,
+        org: OrganizationId,
+        activities: &[orgroster::Activity],
+    ) -> Result<Vec<bool>, StoreError> {
+        self.inner.record_activities(org, activities).await
+    }
+    async fn statistics(
+        &self,
+        org: OrganizationId,
+        scope: orgroster::StatsScope,
+        period: orgroster::Period,
+    ) -> Result<orgroster::Statistics, StoreError> {
+        self.inner.statistics(org, scope, period).await
+    }
+    async fn member_activity(
+        &self,
+        org: OrganizationId,
+        scope: orgroster::StatsScope,
+        period: orgroster::Period,
+        page: Page,
+    ) -> Result<Vec<orgroster::MemberActivity>, StoreError> {
+        self.inner.member_activity(org, scope, period, page).await
     }
     async fn count_members_with_role(
         &self,
