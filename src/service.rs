@@ -1692,7 +1692,7 @@ impl Roster {
         period: Period,
     ) -> Result<Comparison> {
         let organization = self.organization(org).await?;
-        let mut rows = Vec::with_capacity(teams.len());
+        let mut names = Vec::with_capacity(teams.len());
         for team in teams {
             self.allow(
                 &organization,
@@ -1701,13 +1701,16 @@ impl Roster {
                 Scope::Team(*team),
             )
             .await?;
-            let name = self.target_team(org, *team).await?.name.to_string();
-            let stats = self
-                .store
-                .statistics(org, StatsScope::Team(*team), period)
-                .await?;
-            rows.push((*team, name, stats));
+            names.push(self.target_team(org, *team).await?.name.to_string());
         }
+        let stats = self.store.team_statistics(org, teams, period).await?;
+        let rows = teams
+            .iter()
+            .copied()
+            .zip(names)
+            .zip(stats)
+            .map(|((t, n), s)| (t, n, s))
+            .collect();
         let sees_all = self
             .allow(
                 &organization,

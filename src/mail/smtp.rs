@@ -1,14 +1,21 @@
 //! `SmtpMailer`: real SMTP through lettre (feature `smtp`; TLS with `smtp-rustls`).
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
 
+#[cfg(feature = "smtp-rustls")]
+use lettre::transport::smtp::client::TlsParameters;
 use lettre::{
-    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    Message,
+    address::Envelope,
     message::{Mailbox, MultiPart},
     transport::smtp::{
-        PoolConfig,
-        authentication::Credentials,
-        client::{Tls, TlsParameters},
+        Error as SmtpError,
+        authentication::{Credentials, DEFAULT_MECHANISMS},
+        client::AsyncSmtpConnection,
+        extension::ClientId,
     },
 };
 
@@ -39,7 +46,8 @@ pub struct SmtpConfig {
     pub security: SmtpSecurity,
     /// User name and password, when the server wants them.
     pub credentials: Option<(String, String)>,
-    /// How long one SMTP command may take before the send fails (transiently).
+    /// How long sending one mail may take, from connecting to the server's last reply, before
+    /// the send fails (transiently) and its connection is closed.
     pub timeout: Duration,
     /// The sender, for example `Northwind Learning <no-reply@learning.example>`.
     pub from: String,
@@ -77,7 +85,7 @@ impl SmtpConfig {
         self
     }
 
-    /// Sets the command timeout.
+    /// Sets how long sending one mail may take.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -119,7 +127,15 @@ pub enum SmtpConfigError {
 /// Failures are classified for the outbox: connection refused, time-outs and 4xx replies are
 /// [`MailError::Transient`] (retried later); 5xx replies and refused recipients are
 /// [`MailError::Permanent`] (recorded as failed). Each mail carries the outbox row's stable
-/// `Message-ID`, and a text and an HTML alternative.
+/// `Message-ID`, and a text and an HTML alternative. A subject or `Message-ID` holding a
+/// control character (which only a host's own [`MailTemplates`](super::MailTemplates) could
+/// produce) is refused, never passed into a header.
+///
+/// A send owns its connection from start to end: one that fails, times out or is cancelled
+/// (its future dropped) closes the connection instead of returning it to the pool, so the
+/// next mail never reads the replies meant for an earlier one. Sends one after another reuse
+/// one connection; concurrent sends open one each, and up to
+/// [`SmtpConfig::max_connections`] stay open between sends.
 ///
 /// # Examples
 /// ```no_run
@@ -129,17 +145,49 @@ pub enum SmtpConfigError {
 /// ```
 #[derive(Clone)]
 pub struct SmtpMailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    inner: Arc<Inner>,
+}
+
+/// How connections are secured, as resolved from [`SmtpSecurity`].
+enum Secured {
+    Plain,
+    #[cfg(feature = "smtp-rustls")]
+    Implicit(TlsParameters),
+    #[cfg(feature = "smtp-rustls")]
+    StartTls(TlsParameters),
+}
+
+/// A connection kept open between sends.
+struct Idle {
+    connection: AsyncSmtpConnection,
+    since: Instant,
+}
+
+struct Inner {
+    host: String,
+    port: u16,
+    // Only `Secured::Plain` exists without `smtp-rustls`.
+    #[cfg_attr(not(feature = "smtp-rustls"), allow(dead_code))]
+    tls: Secured,
+    credentials: Option<Credentials>,
+    timeout: Duration,
+    max_idle: usize,
+    /// Never held across an await.
+    idle: Mutex<Vec<Idle>>,
     from: Mailbox,
     target: String,
 }
 
+/// An idle connection older than this is closed rather than reused: servers drop idle
+/// clients after a few minutes.
+const MAX_IDLE: Duration = Duration::from_secs(60);
+
 impl std::fmt::Debug for SmtpMailer {
-    // Credentials live inside the transport; print only where mail goes.
+    // Credentials live inside; print only where mail goes.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SmtpMailer")
-            .field("server", &self.target)
-            .field("from", &self.from)
+            .field("server", &self.inner.target)
+            .field("from", &self.inner.from)
             .finish()
     }
 }
@@ -157,41 +205,56 @@ impl SmtpMailer {
                 from: config.from.clone(),
             })?;
         let tls = match config.security {
-            SmtpSecurity::Plain => Tls::None,
-            SmtpSecurity::StartTls | SmtpSecurity::Tls => {
-                if !cfg!(feature = "smtp-rustls") {
-                    return Err(SmtpConfigError::TlsUnavailable);
-                }
+            SmtpSecurity::Plain => Secured::Plain,
+            #[cfg(feature = "smtp-rustls")]
+            security @ (SmtpSecurity::StartTls | SmtpSecurity::Tls) => {
                 let params = TlsParameters::new(config.host.clone()).map_err(|source| {
                     SmtpConfigError::Tls {
                         host: config.host.clone(),
                         source,
                     }
                 })?;
-                if config.security == SmtpSecurity::Tls {
-                    Tls::Wrapper(params)
+                if security == SmtpSecurity::Tls {
+                    Secured::Implicit(params)
                 } else {
-                    Tls::Required(params)
+                    Secured::StartTls(params)
                 }
             }
+            #[cfg(not(feature = "smtp-rustls"))]
+            SmtpSecurity::StartTls | SmtpSecurity::Tls => {
+                return Err(SmtpConfigError::TlsUnavailable);
+            }
         };
-        let mut builder =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
-                .port(config.port)
-                .timeout(Some(config.timeout))
-                .tls(tls)
-                .pool_config(PoolConfig::new().max_size(config.max_connections));
-        if let Some((user, password)) = config.credentials {
-            builder = builder.credentials(Credentials::new(user, password));
-        }
         Ok(Self {
-            transport: builder.build(),
-            from,
-            target: format!("{}:{}", config.host, config.port),
+            inner: Arc::new(Inner {
+                target: format!("{}:{}", config.host, config.port),
+                host: config.host,
+                port: config.port,
+                tls,
+                credentials: config
+                    .credentials
+                    .map(|(user, password)| Credentials::new(user, password)),
+                timeout: config.timeout,
+                max_idle: usize::try_from(config.max_connections).unwrap_or(usize::MAX),
+                idle: Mutex::new(Vec::new()),
+                from,
+            }),
         })
     }
 
     fn message(&self, email: &OutgoingEmail) -> Result<Message, MailError> {
+        // The default templates cannot produce these; a host's own could (spec: ERR-3).
+        for (field, value) in [
+            ("subject", &email.subject),
+            ("Message-ID", &email.message_id),
+        ] {
+            if value.chars().any(char::is_control) {
+                return Err(MailError::permanent(format!(
+                    "the {field} holds a line break or another control character; \
+                     mail templates must not put them into headers"
+                )));
+            }
+        }
         let to: Mailbox = email
             .to
             .as_str()
@@ -201,7 +264,7 @@ impl SmtpMailer {
                 source: Some(Box::new(e)),
             })?;
         Message::builder()
-            .from(self.from.clone())
+            .from(self.inner.from.clone())
             .to(to)
             .subject(email.subject.clone())
             .message_id(Some(email.message_id.clone()))
@@ -216,27 +279,111 @@ impl SmtpMailer {
     }
 }
 
+impl Inner {
+    /// One SMTP transaction on a pooled or new connection. The connection is a local of this
+    /// future: if the future is dropped half-way, the connection goes with it.
+    async fn deliver(&self, envelope: &Envelope, message: &[u8]) -> Result<(), SmtpError> {
+        let mut connection = match self.reusable().await {
+            Some(connection) => connection,
+            None => self.connect().await?,
+        };
+        // On an error reply lettre sends QUIT and closes the connection itself.
+        connection.send(envelope, message).await?;
+        self.park(connection);
+        Ok(())
+    }
+
+    /// An idle connection that still answers `NOOP`, if there is one.
+    async fn reusable(&self) -> Option<AsyncSmtpConnection> {
+        loop {
+            let idle = self
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop()?;
+            if idle.since.elapsed() > MAX_IDLE {
+                continue;
+            }
+            let mut connection = idle.connection;
+            if connection.test_connected().await {
+                return Some(connection);
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SmtpError> {
+        let hello = ClientId::default();
+        #[cfg(feature = "smtp-rustls")]
+        let wrapper = match &self.tls {
+            Secured::Implicit(params) => Some(params.clone()),
+            _ => None,
+        };
+        #[cfg(not(feature = "smtp-rustls"))]
+        let wrapper = None;
+        #[cfg_attr(not(feature = "smtp-rustls"), allow(unused_mut))]
+        let mut connection = AsyncSmtpConnection::connect_tokio1(
+            (self.host.as_str(), self.port),
+            Some(self.timeout),
+            &hello,
+            wrapper,
+            None,
+        )
+        .await?;
+        #[cfg(feature = "smtp-rustls")]
+        if let Secured::StartTls(params) = &self.tls {
+            connection.starttls(params.clone(), &hello).await?;
+        }
+        if let Some(credentials) = &self.credentials {
+            connection.auth(DEFAULT_MECHANISMS, credentials).await?;
+        }
+        Ok(connection)
+    }
+
+    /// Keeps a connection that finished its transaction, if there is room.
+    fn park(&self, connection: AsyncSmtpConnection) {
+        if connection.has_broken() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < self.max_idle {
+            idle.push(Idle {
+                connection,
+                since: Instant::now(),
+            });
+        }
+        // Otherwise it is dropped here, which closes it.
+    }
+}
+
 #[async_trait::async_trait]
 impl Mailer for SmtpMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
         let message = self.message(email)?;
-        match self.transport.send(message).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_permanent() => {
-                let reason = format!("{} refused the mail: {e}", self.target);
+        let inner = &*self.inner;
+        let target = &inner.target;
+        let formatted = message.formatted();
+        let sending = inner.deliver(message.envelope(), &formatted);
+        match tokio::time::timeout(inner.timeout, sending).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) if e.is_permanent() => {
+                let reason = format!("{target} refused the mail: {e}");
                 Err(MailError::Permanent {
                     reason,
                     source: Some(Box::new(e)),
                 })
             }
-            Err(e) => {
-                // 4xx replies, refused connections, time-outs, broken TLS: try again later.
-                let reason = format!("{} is not accepting mail now: {e}", self.target);
+            Ok(Err(e)) => {
+                // 4xx replies, refused connections, broken TLS: try again later.
+                let reason = format!("{target} is not accepting mail now: {e}");
                 Err(MailError::Transient {
                     reason,
                     source: Some(Box::new(e)),
                 })
             }
+            Err(_) => Err(MailError::transient(format!(
+                "{target} did not complete the send within {:?}",
+                inner.timeout
+            ))),
         }
     }
 }

@@ -977,6 +977,57 @@ impl Store for MemoryStore {
             .unwrap_or_else(|| Tally::default().finish(period, 0, 0)))
     }
 
+    async fn team_statistics(
+        &self,
+        org: OrganizationId,
+        teams: &[TeamId],
+        period: Period,
+    ) -> Result<Vec<Statistics>, StoreError> {
+        Ok(self
+            .read(org, |o| {
+                // One pass over the period's events, each counted for every team its user
+                // belonged to during the period.
+                let mut of_user: HashMap<UserId, Vec<usize>> = HashMap::new();
+                let mut members = vec![HashSet::new(); teams.len()];
+                for (i, team) in teams.iter().enumerate() {
+                    for stint in o
+                        .stints
+                        .iter()
+                        .filter(|s| s.team == *team && s.overlaps(&period))
+                    {
+                        if members[i].insert(stint.user) {
+                            of_user.entry(stint.user).or_default().push(i);
+                        }
+                    }
+                }
+                let mut tallies = vec![Tally::default(); teams.len()];
+                for activity in o.activities_in(&period) {
+                    for i in of_user.get(&activity.user).into_iter().flatten() {
+                        tallies[*i].add(activity);
+                    }
+                }
+                tallies
+                    .into_iter()
+                    .zip(teams)
+                    .zip(members)
+                    .map(|((tally, team), members)| {
+                        let invited = o
+                            .invitations
+                            .values()
+                            .filter(|i| i.team == Some(*team) && period.contains(i.created_at))
+                            .count();
+                        tally.finish(period, invited as u64, members.len() as u64)
+                    })
+                    .collect()
+            })
+            .unwrap_or_else(|| {
+                teams
+                    .iter()
+                    .map(|_| Tally::default().finish(period, 0, 0))
+                    .collect()
+            }))
+    }
+
     async fn member_activity(
         &self,
         org: OrganizationId,

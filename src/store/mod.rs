@@ -343,6 +343,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         period: Period,
     ) -> Result<Statistics, StoreError>;
 
+    /// The statistics of several teams over one period, in the order given: the same figures
+    /// as [`Store::statistics`] with [`StatsScope::Team`] for each, computed in one pass
+    /// (spec: STAT-3).
+    async fn team_statistics(
+        &self,
+        org: OrganizationId,
+        teams: &[TeamId],
+        period: Period,
+    ) -> Result<Vec<Statistics>, StoreError>;
+
     /// A page of per-member activity over a period, by member id, for the members in
     /// `scope` (spec: STAT-4).
     async fn member_activity(
@@ -436,6 +446,9 @@ macro_rules! forward_store {
             }
             async fn statistics(&self, org: OrganizationId, scope: StatsScope, period: Period) -> Result<Statistics, StoreError> {
                 (**self).statistics(org, scope, period).await
+            }
+            async fn team_statistics(&self, org: OrganizationId, teams: &[TeamId], period: Period) -> Result<Vec<Statistics>, StoreError> {
+                (**self).team_statistics(org, teams, period).await
             }
             async fn member_activity(&self, org: OrganizationId, scope: StatsScope, period: Period, page: Page) -> Result<Vec<MemberActivity>, StoreError> {
                 (**self).member_activity(org, scope, period, page).await

@@ -53,6 +53,8 @@ mod dialect {
          WHERE status = 'pending' AND due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) \
          ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, organization_id, \
          recipient, content, secret, status, attempts, created_at, due_at, lease_until, last_error";
+    /// The team ids of a JSON list of hex strings (`$4`).
+    pub(super) const TEAM_LIST: &str = "SELECT jsonb_array_elements_text($4::jsonb)::uuid";
     /// Byte-by-byte ordering of text, as Rust orders strings (the database's collation may
     /// differ).
     pub(super) const BYTEWISE: &str = " COLLATE \"C\"";

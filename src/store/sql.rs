@@ -212,6 +212,67 @@ pub(crate) const STATS_INVITED_TEAM: &str = "SELECT COUNT(*) FROM orgroster_invi
 pub(crate) const STATS_INVITED_MEMBER: &str = "SELECT COUNT(*) FROM orgroster_invitations \
      WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3 AND email_key = \
      (SELECT email_key FROM orgroster_members WHERE organization_id = $1 AND user_id = $4)";
+/// The (team, user) pairs of the teams in the JSON list `$4` whose stints overlap the period.
+const TEAM_USERS: &str = "SELECT DISTINCT team_id, user_id FROM orgroster_team_stints \
+     WHERE organization_id = $1 AND joined_at < $3 AND (left_at IS NULL OR left_at > $2) \
+     AND team_id IN ({teams})";
+
+/// Per-team counts: team, learners, enrolments, completions, certificates, seconds.
+pub(crate) fn teams_totals_sql(teams: &str) -> String {
+    format!(
+        "SELECT s.team_id, COUNT(DISTINCT a.user_id), \
+         CAST(COALESCE(SUM(CASE WHEN a.kind = 'enrolled' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN a.kind = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN a.kind = 'certificate' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN a.kind = 'time_spent' THEN a.value ELSE 0 END), 0) AS BIGINT) \
+         FROM ({}) s JOIN orgroster_activities a ON a.organization_id = $1 \
+         AND a.user_id = s.user_id AND a.at >= $2 AND a.at < $3 GROUP BY s.team_id",
+        TEAM_USERS.replace("{teams}", teams)
+    )
+}
+
+/// Per-team, per-course learners: team, course, learners.
+pub(crate) fn teams_courses_sql(teams: &str) -> String {
+    format!(
+        "SELECT s.team_id, a.course, COUNT(DISTINCT a.user_id) FROM ({}) s \
+         JOIN orgroster_activities a ON a.organization_id = $1 AND a.user_id = s.user_id \
+         AND a.at >= $2 AND a.at < $3 GROUP BY s.team_id, a.course",
+        TEAM_USERS.replace("{teams}", teams)
+    )
+}
+
+/// Per-team weeks: team, week, learners, completions, seconds.
+pub(crate) fn teams_weeks_sql(teams: &str) -> String {
+    format!(
+        "SELECT team_id, w, COUNT(DISTINCT user_id), \
+         CAST(SUM(CASE WHEN kind = 'completed' THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN kind = 'time_spent' THEN value ELSE 0 END) AS BIGINT) \
+         FROM (SELECT s.team_id, a.user_id, a.kind, a.value, \
+           (a.at - 345600000000) / 604800000000 \
+           - CASE WHEN a.at < 345600000000 AND (a.at - 345600000000) % 604800000000 <> 0 THEN 1 ELSE 0 END AS w \
+           FROM ({}) s JOIN orgroster_activities a ON a.organization_id = $1 \
+           AND a.user_id = s.user_id AND a.at >= $2 AND a.at < $3) weeks \
+         GROUP BY team_id, w",
+        TEAM_USERS.replace("{teams}", teams)
+    )
+}
+
+/// Per-team members: team, members.
+pub(crate) fn teams_members_sql(teams: &str) -> String {
+    format!(
+        "SELECT team_id, COUNT(DISTINCT user_id) FROM ({}) s GROUP BY team_id",
+        TEAM_USERS.replace("{teams}", teams)
+    )
+}
+
+/// Per-team invitations sent in the period: team, invited.
+pub(crate) fn teams_invited_sql(teams: &str) -> String {
+    format!(
+        "SELECT team_id, COUNT(*) FROM orgroster_invitations WHERE organization_id = $1 \
+         AND created_at >= $2 AND created_at < $3 AND team_id IN ({teams}) GROUP BY team_id"
+    )
+}
+
 /// `{scope}` is replaced by [`scope_clause`] on `m.user_id` with `$6`.
 pub(crate) const MEMBER_ACTIVITY_PAGE: &str = "SELECT m.id, m.user_id, m.email, m.first_name, \
      m.last_name, \
@@ -1255,6 +1316,86 @@ macro_rules! sql_store {
                         })
                         .collect::<Result<_, $crate::StoreError>>()?,
                 })
+            }
+
+            async fn team_statistics(&self, org: $crate::OrganizationId, teams: &[$crate::TeamId], period: $crate::domain::activity::Period) -> Result<Vec<$crate::domain::activity::Statistics>, $crate::StoreError> {
+                use $crate::domain::activity::{CourseCount, Statistics, WeekStats};
+                use $crate::store::sql::*;
+                if teams.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let list = $dialect::TEAM_LIST;
+                let ids: Vec<String> = teams.iter().map(|t| t.as_uuid().simple().to_string()).collect();
+                let ids = to_json(&ids)?;
+                let (from, to) = (micros(period.from()), micros(period.to()));
+                let index: ::std::collections::HashMap<::uuid::Uuid, usize> =
+                    teams.iter().enumerate().map(|(i, t)| (t.as_uuid(), i)).collect();
+                let mut stats: Vec<Statistics> = teams
+                    .iter()
+                    .map(|_| $crate::domain::activity::Tally::default().finish(period, 0, 0))
+                    .collect();
+                let run = |sql: String| {
+                    ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql))
+                        .persistent(false)
+                        .bind(org.as_uuid())
+                        .bind(from)
+                        .bind(to)
+                        .bind(ids.clone())
+                        .fetch_all(&self.pool)
+                };
+                let int = |row: &<$db as ::sqlx::Database>::Row, i: usize| -> Result<i64, $crate::StoreError> {
+                    ::sqlx::Row::try_get::<i64, _>(row, i).map_err(Self::err)
+                };
+                let slot = |row: &<$db as ::sqlx::Database>::Row| -> Result<Option<usize>, $crate::StoreError> {
+                    let team: ::uuid::Uuid = ::sqlx::Row::try_get(row, 0usize).map_err(Self::err)?;
+                    Ok(index.get(&team).copied())
+                };
+                for row in run(teams_totals_sql(list)).await.map_err(Self::err)? {
+                    if let Some(i) = slot(&row)? {
+                        let s = &mut stats[i];
+                        s.active_learners = count(int(&row, 1)?);
+                        s.enrolments = count(int(&row, 2)?);
+                        s.completions = count(int(&row, 3)?);
+                        s.certificates = count(int(&row, 4)?);
+                        s.time_spent_seconds = count(int(&row, 5)?);
+                    }
+                }
+                for row in run(teams_members_sql(list)).await.map_err(Self::err)? {
+                    if let Some(i) = slot(&row)? {
+                        stats[i].members = count(int(&row, 1)?);
+                    }
+                }
+                for row in run(teams_invited_sql(list)).await.map_err(Self::err)? {
+                    if let Some(i) = slot(&row)? {
+                        stats[i].invited = count(int(&row, 1)?);
+                    }
+                }
+                for row in run(teams_courses_sql(list)).await.map_err(Self::err)? {
+                    if let Some(i) = slot(&row)? {
+                        let course: String = ::sqlx::Row::try_get(&row, 1usize).map_err(Self::err)?;
+                        stats[i].top_courses.push(CourseCount {
+                            course: $crate::CourseId::parse(course).map_err(|e| corrupt($name, e))?,
+                            learners: count(int(&row, 2)?),
+                        });
+                    }
+                }
+                for row in run(teams_weeks_sql(list)).await.map_err(Self::err)? {
+                    if let Some(i) = slot(&row)? {
+                        stats[i].weekly.push(WeekStats {
+                            week: week_start(int(&row, 1)?)?,
+                            active_learners: count(int(&row, 2)?),
+                            completions: count(int(&row, 3)?),
+                            time_spent_seconds: count(int(&row, 4)?),
+                        });
+                    }
+                }
+                for s in &mut stats {
+                    // Same order and cut as the reference tally.
+                    s.top_courses.sort_by(|a, b| b.learners.cmp(&a.learners).then_with(|| a.course.cmp(&b.course)));
+                    s.top_courses.truncate(Statistics::TOP_COURSES);
+                    s.weekly.sort_by_key(|w| w.week);
+                }
+                Ok(stats)
             }
 
             async fn member_activity(&self, org: $crate::OrganizationId, scope: $crate::domain::activity::StatsScope, period: $crate::domain::activity::Period, page: $crate::Page) -> Result<Vec<$crate::domain::activity::MemberActivity>, $crate::StoreError> {

@@ -57,6 +57,8 @@ mod dialect {
          WHERE status = 'pending' AND due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) \
          ORDER BY due_at, id LIMIT $3) RETURNING id, organization_id, recipient, content, secret, \
          status, attempts, created_at, due_at, lease_until, last_error";
+    /// The team ids of a JSON list of hex strings (`$4`), as blobs.
+    pub(super) const TEAM_LIST: &str = "SELECT unhex(value) FROM json_each($4)";
     /// Text compares byte by byte already.
     pub(super) const BYTEWISE: &str = "";
     /// `BEGIN IMMEDIATE` already excludes other writers.
