@@ -1047,7 +1047,7 @@ pub async fn invitation_race(store: Arc<DynStore>, rounds: usize) {
 }
 
 /// spec: STAT-1, STAT-2, TEAM-4 — recording is idempotent per event id, and the statistics
-/// of every scope equal the reference computation ([`Tally`]), including members who joined
+/// of every scope equal the reference computation ([`Tally`](crate::domain::activity::Tally)), including members who joined
 /// or left a team during the period and a member in two teams.
 pub async fn activity_statistics_match_the_reference(store: Arc<DynStore>) {
     use crate::domain::activity::{Activity, ActivityKind, Period, StatsScope, Tally};
