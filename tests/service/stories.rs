@@ -586,7 +586,11 @@ async fn resending_an_invitation_sends_a_new_link_with_a_fresh_expiry_and_the_ol
     assert_eq!(mails[0].to, sam.email);
     assert!(mails[0].text.contains(&new_link));
     assert!(!mails[0].text.contains(&old_link));
-    assert!(mails[0].text.contains("no longer works"), "{}", mails[0].text);
+    assert!(
+        mails[0].text.contains("no longer works"),
+        "{}",
+        mails[0].text
+    );
 
     let before = w.snapshot().await;
     let invitation = EntityKind::Invitation;
@@ -855,7 +859,10 @@ async fn every_administrator_receives_the_organizations_automated_notifications(
     let admins = sorted([&w.founder, &sam, &kim].map(|a| a.email.to_string()));
     assert_eq!(recipients, admins, "one notification per administrator");
     for mail in &mails {
-        assert!(mail.subject.ends_with("A delivered course is scheduled to retire"));
+        assert!(
+            mail.subject
+                .ends_with("A delivered course is scheduled to retire")
+        );
         assert!(mail.text.contains("retires on 1 March"));
         assert!(mail.text.contains("because you are an administrator"));
     }
