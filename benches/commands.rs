@@ -46,6 +46,7 @@ type MakeStore = Box<dyn Fn() -> Arc<DynStore>>;
 
 /// The stores to bench: name and constructor.
 fn stores(rt: &Runtime) -> Vec<(&'static str, MakeStore)> {
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(unused_mut))]
     let mut stores: Vec<(&'static str, MakeStore)> =
         vec![("memory", Box::new(|| Arc::new(MemoryStore::new())))];
     #[cfg(feature = "sqlite")]
