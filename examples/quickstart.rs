@@ -3,8 +3,8 @@
 //! An organization is created, its license checked, an administrator invited by name (the
 //! email is shown as it would be sent) and accepting; a team is made, learners are invited in
 //! bulk from a paste with a bad line and a duplicate, the team page is set up, an invitation
-//! expires and still shows as pending, one is resent and one revoked, and the audit trail
-//! closes the story.
+//! expires and still shows as pending, one is resent and one revoked, the audit trail shows
+//! who did what, and a few learning events end the story with a short statistics table.
 //!
 //! Run it with `cargo run --example quickstart`. It keeps its data in an embedded SQLite file
 //! under the system temp directory (the path is printed) and makes a new organization on every
@@ -15,12 +15,16 @@ use std::{collections::HashMap, sync::Arc};
 
 use chrono::Duration;
 use orgroster::{
-    AcceptOptions, Actor, Capabilities, CourseId, DynStore, EmailAddress, EventActor,
-    InvitationFilter, LicenseKind, ManualClock, MemberFilter, MemoryStore, Message, Page, Profile,
-    RecordingMailer, Role, Roster, SuggestedCourses, TeamName, TeamPage, UserId,
+    AcceptOptions, Actor, Capabilities, Clock, CourseId, DynStore, EmailAddress, EventActor,
+    InvitationFilter, LicenseKind, ManualClock, MemberFilter, MemoryStore, Message, Page, Period,
+    Profile, RecordingMailer, ReportedActivity, ReportedKind, Role, Roster, Statistics, StatsScope,
+    SuggestedCourses, TeamName, TeamPage, UserId,
 };
 
 type Res<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+/// One line of the statistics table: a figure drawn from a scope's statistics.
+type Figure = fn(&Statistics) -> String;
 
 fn section(clock: &ManualClock, title: &str) {
     clock.advance(Duration::minutes(7));
@@ -336,6 +340,128 @@ async fn main() -> Res {
             describe(&event.kind)
         );
     }
+    section(&clock, "10. Learning activity (STAT-1, STAT-2)");
+    clock.advance(Duration::days(3));
+    let now = clock.now();
+    let ago = |hours: i64| now - Duration::hours(hours);
+    let event = |id: &str, who: &Actor, course: &str, kind, at| ReportedActivity {
+        id: id.to_owned(),
+        user: who.user,
+        course: course.to_owned(),
+        kind,
+        at,
+    };
+    let activity = [
+        event(
+            "qs-1",
+            &ana,
+            "sql-fundamentals",
+            ReportedKind::Enrolled,
+            ago(250),
+        ),
+        event(
+            "qs-2",
+            &ana,
+            "sql-fundamentals",
+            ReportedKind::TimeSpent { seconds: 2700 },
+            ago(249),
+        ),
+        event(
+            "qs-3",
+            &ana,
+            "sql-fundamentals",
+            ReportedKind::Progress { percent: 60 },
+            ago(249),
+        ),
+        event(
+            "qs-4",
+            &ana,
+            "sql-fundamentals",
+            ReportedKind::TimeSpent { seconds: 1800 },
+            ago(30),
+        ),
+        event(
+            "qs-5",
+            &ana,
+            "sql-fundamentals",
+            ReportedKind::Completed,
+            ago(29),
+        ),
+        event(
+            "qs-6",
+            &ana,
+            "sql-fundamentals",
+            ReportedKind::CertificateEarned,
+            ago(29),
+        ),
+        event(
+            "qs-7",
+            &ben,
+            "sql-fundamentals",
+            ReportedKind::Enrolled,
+            ago(50),
+        ),
+        event(
+            "qs-8",
+            &ben,
+            "sql-fundamentals",
+            ReportedKind::TimeSpent { seconds: 1200 },
+            ago(49),
+        ),
+        event(
+            "qs-9",
+            &ben,
+            "python-for-data",
+            ReportedKind::Enrolled,
+            ago(2),
+        ),
+    ];
+    let receipt = roster.record_activity(org, &activity).await?;
+    println!(
+        "The learning platform reports {} events for Ana and Ben: {} recorded.",
+        activity.len(),
+        receipt.recorded
+    );
+    let retry = roster.record_activity(org, &activity).await?;
+    println!(
+        "It retries the same batch: {} recorded, {} refused as already counted.",
+        retry.recorded,
+        retry.rejected.len()
+    );
+    let last_30_days = Period::days_until(now, 30)?;
+    let whole = roster
+        .statistics(&maya, org, StatsScope::Organization, last_30_days)
+        .await?;
+    let team = roster
+        .statistics(&maya, org, StatsScope::Team(data.id), last_30_days)
+        .await?;
+    println!(
+        "\n{:<22} {:>17} {:>17}",
+        "Last 30 days", "organization", "Data Platform"
+    );
+    let rows: [(&str, Figure); 8] = [
+        ("members", |s| s.members.to_string()),
+        ("active learners", |s| s.active_learners.to_string()),
+        ("enrolments", |s| s.enrolments.to_string()),
+        ("completions", |s| s.completions.to_string()),
+        ("completion rate", |s| {
+            s.completion_rate()
+                .map_or_else(|| "-".to_owned(), |r| format!("{:.0}%", r * 100.0))
+        }),
+        ("certificates", |s| s.certificates.to_string()),
+        ("hours spent", |s| {
+            format!("{:.1}", s.time_spent_seconds as f64 / 3600.0)
+        }),
+        ("top course", |s| {
+            s.top_courses
+                .first()
+                .map_or_else(|| "-".to_owned(), |c| c.course.to_string())
+        }),
+    ];
+    for (label, figure) in rows {
+        println!("  {label:<20} {:>17} {:>17}", figure(&whole), figure(&team));
+    }
+
     println!(
         "\nDone: {} members, {} events.",
         roster

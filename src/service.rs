@@ -1763,7 +1763,10 @@ impl Roster {
                 .member_activity(org, scope, period, page)
                 .await
                 .map_err(|e| wrap(e.into()))?;
-            out = report::write_member_rows(&rows, written == 0, out)?;
+            // The first page brings the header, even when it is empty: an empty report still
+            // says what it would hold.
+            let first = page.after.is_none();
+            out = report::write_member_rows(&rows, first, out)?;
             written += rows.len() as u64;
             match rows.last() {
                 Some(last) if rows.len() >= page.len() => {
@@ -1771,10 +1774,6 @@ impl Roster {
                 }
                 _ => break,
             }
-        }
-        if written == 0 {
-            // An empty report still says what it would hold.
-            report::write_member_rows(&[], true, out)?;
         }
         Ok(written)
     }

@@ -1060,8 +1060,8 @@ pub async fn activity_statistics_match_the_reference(store: Arc<DynStore>) {
     let mut writes = vec![Write::PutTeam(red.clone()), Write::PutTeam(blue.clone())];
     writes.extend(people.iter().cloned().map(Write::PutMember));
     put(&*store, org.id, writes).await.unwrap();
-    // Stints: p0 in Red all along; p1 in Red and Blue; p2 joins Blue on day 10; p3 leaves Red on
-    // day 5 (still counts for Red in a period that overlaps).
+    // Stints: p0 in Red (but for two days); p1 in Red and Blue; p2 joins Blue on day 10; p3
+    // leaves Red on day 5 (still counts for Red in a period that overlaps).
     let day = |d: i64| base + Duration::days(d);
     let stint = |team: &Team, m: &Member, at| Write::AddTeamMember {
         team: team.id,
@@ -1095,6 +1095,13 @@ pub async fn activity_statistics_match_the_reference(store: Arc<DynStore>) {
     )
     .await
     .unwrap();
+    // p0 leaves Red on day 12 and comes back on day 14: two stints in the period, counted once.
+    put(&*store, org.id, vec![leave(&red, &people[0], day(12))])
+        .await
+        .unwrap();
+    put(&*store, org.id, vec![stint(&red, &people[0], day(14))])
+        .await
+        .unwrap();
     let invite_red = Invitation {
         team: Some(red.id),
         ..new_invitation(org.id, email("inv", org.id), day(2))
@@ -1173,6 +1180,22 @@ pub async fn activity_statistics_match_the_reference(store: Arc<DynStore>) {
         .unwrap();
     assert_eq!(one, reference(&|e| e.user == people[2].user, 0, 1));
     assert!(org_stats.weekly.len() >= 4 && org_stats.top_courses.len() == 5);
+    // Several teams at once: the same figures, in the order asked, a repeated team and an
+    // unknown one included (spec: STAT-3).
+    let unknown = crate::TeamId::new();
+    let side_by_side = store
+        .team_statistics(org.id, &[blue.id, red.id, blue.id, unknown], period)
+        .await
+        .unwrap();
+    assert_eq!(
+        side_by_side,
+        vec![
+            blue_stats.clone(),
+            red_stats.clone(),
+            blue_stats.clone(),
+            Tally::default().finish(period, 0, 0),
+        ]
+    );
 
     // Per-member rows, paged, in member-id order.
     let mut rows = store

@@ -221,10 +221,29 @@ pub struct ActivityReceipt {
 }
 
 /// A reporting period: from `from` (included) to `to` (excluded), at most ten years long.
+///
+/// Deserializing checks it as [`Period::new`] does, so a reversed or overlong period read
+/// from a request never reaches a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "RawPeriod")]
 pub struct Period {
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+}
+
+/// The unchecked shape of a [`Period`], so deserialization goes through [`Period::new`].
+#[derive(Deserialize)]
+struct RawPeriod {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+}
+
+impl TryFrom<RawPeriod> for Period {
+    type Error = ValidationError;
+
+    fn try_from(raw: RawPeriod) -> Result<Self, Self::Error> {
+        Self::new(raw.from, raw.to)
+    }
 }
 
 impl Period {
@@ -564,6 +583,25 @@ mod tests {
         assert!(Period::new(at(1), at(1)).is_err());
         assert!(Period::new(at(1), at(1) + Duration::days(3654)).is_err());
         assert!(Period::new(at(1), at(1) + Duration::days(3653)).is_ok());
+    }
+
+    #[test]
+    fn a_deserialized_period_is_checked() {
+        // spec: ERR-1, ERR-3 — a reversed period would make `BTreeMap::range` panic in the
+        // memory store.
+        let json =
+            |from: DateTime<Utc>, to: DateTime<Utc>| serde_json::json!({ "from": from, "to": to });
+        let period: Period = serde_json::from_value(json(at(1), at(2))).unwrap();
+        assert_eq!(period, Period::new(at(1), at(2)).unwrap());
+        assert_eq!(
+            serde_json::to_value(period).unwrap(),
+            json(at(1), at(2)),
+            "serializes as it deserializes"
+        );
+        assert!(serde_json::from_value::<Period>(json(at(2), at(1))).is_err());
+        assert!(
+            serde_json::from_value::<Period>(json(at(1), at(1) + Duration::days(3654))).is_err()
+        );
     }
 
     #[test]

@@ -84,6 +84,11 @@ mod dialect {
             "activity",
             include_str!("../../migrations/postgres/0002_activity.sql"),
         ),
+        (
+            3,
+            "activity_by_time_covering",
+            include_str!("../../migrations/postgres/0003_activity_by_time_covering.sql"),
+        ),
     ];
 }
 

@@ -74,6 +74,11 @@ mod dialect {
             "activity",
             include_str!("../../migrations/sqlite/0002_activity.sql"),
         ),
+        (
+            3,
+            "activity_by_time_covering",
+            include_str!("../../migrations/sqlite/0003_activity_by_time_covering.sql"),
+        ),
     ];
 }
 

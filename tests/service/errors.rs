@@ -607,6 +607,14 @@ impl Store for FaultyStore {
     ) -> Result<orgroster::Statistics, StoreError> {
         self.inner.statistics(org, scope, period).await
     }
+    async fn team_statistics(
+        &self,
+        org: OrganizationId,
+        teams: &[TeamId],
+        period: orgroster::Period,
+    ) -> Result<Vec<orgroster::Statistics>, StoreError> {
+        self.inner.team_statistics(org, teams, period).await
+    }
     async fn member_activity(
         &self,
         org: OrganizationId,

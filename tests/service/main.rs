@@ -7,10 +7,18 @@
 // (`allow-unwrap-in-tests` covers only `#[test]` bodies, not their helpers.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod analytics;
 mod bad_input;
 mod delivery;
 mod errors;
 mod fixture;
 mod matrix;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod replicas;
+#[cfg(feature = "smtp")]
+mod smtp;
+#[cfg(feature = "smtp")]
+#[path = "../support/smtp_server.rs"]
+mod smtp_server;
 mod spec_coverage;
 mod stories;
