@@ -67,6 +67,8 @@ mod dialect {
          recipient, content, secret, status, attempts, created_at, due_at, lease_until, last_error";
     /// The team ids of a JSON list of hex strings (`$4`).
     pub(super) const TEAM_LIST: &str = "SELECT jsonb_array_elements_text($4::jsonb)::uuid";
+    /// PostgreSQL numbers its parameters.
+    pub(super) const ANONYMOUS_PARAMS: bool = false;
     /// Byte-by-byte ordering of text, as Rust orders strings (the database's collation may
     /// differ).
     pub(super) const BYTEWISE: &str = " COLLATE \"C\"";

@@ -373,8 +373,9 @@ pub(crate) const BATCH_ROWS: usize = 1000;
 /// store.
 pub(crate) const ACTIVITY_BATCH_ROWS: usize = 100;
 
-/// `INSERT INTO table (cols) VALUES ($1, …), (…)` for `rows` rows.
-pub(crate) fn insert_many(table: &str, columns: &[&str], rows: usize) -> String {
+/// `INSERT INTO table (cols) VALUES ($1, …), (…)` for `rows` rows, or with anonymous `?`
+/// placeholders (SQLite: binding them costs nothing per name, unlike `$N`).
+pub(crate) fn insert_many(table: &str, columns: &[&str], rows: usize, anonymous: bool) -> String {
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
     let mut n = 0;
     for row in 0..rows {
@@ -387,8 +388,12 @@ pub(crate) fn insert_many(table: &str, columns: &[&str], rows: usize) -> String 
                 sql.push_str(", ");
             }
             n += 1;
-            sql.push('$');
-            sql.push_str(&n.to_string());
+            if anonymous {
+                sql.push('?');
+            } else {
+                sql.push('$');
+                sql.push_str(&n.to_string());
+            }
         }
         sql.push(')');
     }
@@ -821,7 +826,7 @@ macro_rules! sql_store {
                             }
                             let _ = first;
                             for chunk in run.chunks(BATCH_ROWS) {
-                                let sql = insert_many("orgroster_invitations", INVITATION_INSERT_COLUMNS, chunk.len());
+                                let sql = insert_many("orgroster_invitations", INVITATION_INSERT_COLUMNS, chunk.len(), $dialect::ANONYMOUS_PARAMS);
                                 let mut q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql)).persistent(false);
                                 for inv in chunk {
                                     q = bind_invitation!(q, inv).bind(1_i64);
@@ -966,7 +971,7 @@ macro_rules! sql_store {
                     i += 1;
                 }
                 for chunk in changes.events.chunks(BATCH_ROWS) {
-                    let sql = insert_many("orgroster_events", EVENT_INSERT_COLUMNS, chunk.len());
+                    let sql = insert_many("orgroster_events", EVENT_INSERT_COLUMNS, chunk.len(), $dialect::ANONYMOUS_PARAMS);
                     let mut q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql)).persistent(false);
                     for e in chunk {
                         q = q
@@ -979,7 +984,7 @@ macro_rules! sql_store {
                     q.execute(&mut *conn).await.map_err(Self::err)?;
                 }
                 for chunk in changes.outbox.chunks(BATCH_ROWS) {
-                    let sql = insert_many("orgroster_outbox", OUTBOX_INSERT_COLUMNS, chunk.len());
+                    let sql = insert_many("orgroster_outbox", OUTBOX_INSERT_COLUMNS, chunk.len(), $dialect::ANONYMOUS_PARAMS);
                     let mut q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql)).persistent(false);
                     for m in chunk {
                         q = q
@@ -1266,7 +1271,7 @@ macro_rules! sql_store {
                 let (mut tx, _guard) = self.write_tx().await?;
                 let mut inserted = ::std::collections::HashSet::new();
                 for chunk in activities.chunks(ACTIVITY_BATCH_ROWS) {
-                    let sql = insert_many("orgroster_activities", ACTIVITY_INSERT_COLUMNS, chunk.len())
+                    let sql = insert_many("orgroster_activities", ACTIVITY_INSERT_COLUMNS, chunk.len(), $dialect::ANONYMOUS_PARAMS)
                         + " ON CONFLICT (organization_id, id) DO NOTHING RETURNING id";
                     // Full chunks share one statement, prepared once per connection.
                     let mut q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql))

@@ -44,7 +44,7 @@ mod dialect {
     /// User ids travel as lowercase hex in a JSON array (blobs cannot be JSON).
     pub(super) const MEMBERS_BY_USERS: &str = "SELECT id, organization_id, user_id, email, \
          first_name, last_name, roles, joined_at, invitation_id, version FROM orgroster_members \
-         WHERE organization_id = $1 AND lower(hex(user_id)) IN (SELECT value FROM json_each($2))";
+         WHERE organization_id = $1 AND user_id IN (SELECT unhex(value) FROM json_each($2))";
     pub(super) const PENDING_BY_EMAILS: &str = "SELECT id, organization_id, email, \
          invitee_first_name, invitee_last_name, role, team_id, status, token_hash, invited_by, \
          created_at, sent_at, expires_at, resend_count, closed_at, closed_by, version \
@@ -59,6 +59,8 @@ mod dialect {
          status, attempts, created_at, due_at, lease_until, last_error";
     /// The team ids of a JSON list of hex strings (`$4`), as blobs.
     pub(super) const TEAM_LIST: &str = "SELECT unhex(value) FROM json_each($4)";
+    /// Batched inserts use `?`: SQLite looks `$N` names up one by one when binding.
+    pub(super) const ANONYMOUS_PARAMS: bool = true;
     /// Text compares byte by byte already.
     pub(super) const BYTEWISE: &str = "";
     /// `BEGIN IMMEDIATE` already excludes other writers.
