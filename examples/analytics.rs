@@ -13,13 +13,16 @@
 //! `sqlite://path.db`, `sqlite::memory:`, `memory`, or, built with the `postgres` feature, a
 //! `postgres://` URL.
 
-use std::{fs::File, io::BufWriter, path::Path, sync::Arc};
+#[path = "support/store.rs"]
+mod support;
+
+use std::{fs::File, io::BufWriter, path::Path};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use orgroster::{
-    AcceptOptions, Actor, Capabilities, Comparison, CourseId, DynStore, EmailAddress, LicenseKind,
-    ManualClock, MemoryStore, OrganizationId, Period, Profile, RecordingMailer, ReportedActivity,
-    ReportedKind, Role, Roster, Statistics, StatsScope, TeamId, TeamName, UserId, report,
+    AcceptOptions, Actor, Capabilities, Comparison, CourseId, EmailAddress, LicenseKind,
+    ManualClock, OrganizationId, Period, Profile, RecordingMailer, ReportedActivity, ReportedKind,
+    Role, Roster, Statistics, StatsScope, TeamId, TeamName, UserId, report,
 };
 
 type Res<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -107,7 +110,7 @@ struct Learner {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Res {
-    let store = open_store().await?;
+    let store = support::open_store("orgroster-analytics.db").await?;
     let clock = ManualClock::new(start() + Duration::hours(9));
     let roster = Roster::builder(store, RecordingMailer::new())
         .clock(clock.clone())
@@ -541,33 +544,4 @@ fn show_file(path: &Path, what: &str, lines: usize) -> Res {
     }
     println!("  … {} lines in all", text.lines().count());
     Ok(())
-}
-
-/// The store named by `--database`, or a SQLite file in the temp directory.
-async fn open_store() -> Res<Arc<DynStore>> {
-    let args: Vec<String> = std::env::args().collect();
-    let url = match args.iter().position(|a| a == "--database") {
-        Some(i) => args.get(i + 1).cloned().ok_or("--database needs a URL")?,
-        None => {
-            let path = std::env::temp_dir().join("orgroster-analytics.db");
-            format!("sqlite://{}", path.display())
-        }
-    };
-    println!("Store: {url}");
-    if url == "memory" {
-        return Ok(Arc::new(MemoryStore::new()));
-    }
-    #[cfg(feature = "postgres")]
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = orgroster::PostgresStore::connect(&url).await?;
-        store.migrate().await?;
-        return Ok(Arc::new(store));
-    }
-    #[cfg(feature = "sqlite")]
-    if url.starts_with("sqlite:") {
-        let store = orgroster::SqliteStore::connect(&url).await?;
-        store.migrate().await?;
-        return Ok(Arc::new(store));
-    }
-    Err(format!("unsupported --database {url:?} (enable the feature for its store)").into())
 }

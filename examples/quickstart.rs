@@ -11,13 +11,16 @@
 //! run. `--database URL` picks another store: `sqlite://path.db`, `sqlite::memory:`, `memory`,
 //! or, built with the `postgres` feature, a `postgres://` URL.
 
-use std::{collections::HashMap, sync::Arc};
+#[path = "support/store.rs"]
+mod support;
+
+use std::collections::HashMap;
 
 use chrono::Duration;
 use orgroster::{
-    AcceptOptions, Actor, Capabilities, Clock, CourseId, DynStore, EmailAddress, EventActor,
-    InvitationFilter, LicenseKind, ManualClock, MemberFilter, MemoryStore, Message, Page, Period,
-    Profile, RecordingMailer, ReportedActivity, ReportedKind, Role, Roster, Statistics, StatsScope,
+    AcceptOptions, Actor, Capabilities, Clock, CourseId, EmailAddress, EventActor,
+    InvitationFilter, LicenseKind, ManualClock, MemberFilter, Message, Page, Period, Profile,
+    RecordingMailer, ReportedActivity, ReportedKind, Role, Roster, Statistics, StatsScope,
     SuggestedCourses, TeamName, TeamPage, UserId,
 };
 
@@ -43,7 +46,7 @@ fn person(first: &str, last: &str, email: &str) -> Res<(Actor, Profile)> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Res {
-    let store = open_store().await?;
+    let store = support::open_store("orgroster-quickstart.db").await?;
     let mailer = RecordingMailer::new();
     let clock = ManualClock::default();
     let roster = Roster::builder(store.clone(), mailer.clone())
@@ -472,35 +475,6 @@ async fn main() -> Res {
         trail.items.len()
     );
     Ok(())
-}
-
-/// The store named by `--database`, or a SQLite file in the temp directory.
-async fn open_store() -> Res<Arc<DynStore>> {
-    let args: Vec<String> = std::env::args().collect();
-    let url = match args.iter().position(|a| a == "--database") {
-        Some(i) => args.get(i + 1).cloned().ok_or("--database needs a URL")?,
-        None => {
-            let path = std::env::temp_dir().join("orgroster-quickstart.db");
-            format!("sqlite://{}", path.display())
-        }
-    };
-    println!("Store: {url}");
-    if url == "memory" {
-        return Ok(Arc::new(MemoryStore::new()));
-    }
-    #[cfg(feature = "postgres")]
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = orgroster::PostgresStore::connect(&url).await?;
-        store.migrate().await?;
-        return Ok(Arc::new(store));
-    }
-    #[cfg(feature = "sqlite")]
-    if url.starts_with("sqlite:") {
-        let store = orgroster::SqliteStore::connect(&url).await?;
-        store.migrate().await?;
-        return Ok(Arc::new(store));
-    }
-    Err(format!("unsupported --database {url:?} (enable the feature for its store)").into())
 }
 
 fn describe(kind: &orgroster::EventKind) -> String {
