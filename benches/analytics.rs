@@ -39,6 +39,10 @@ use orgroster::{
 };
 use tokio::runtime::Runtime;
 
+#[cfg(feature = "postgres")]
+#[path = "../tests/support/postgres.rs"]
+mod pg;
+
 const MEMBERS: usize = 10_000;
 const TEAMS: usize = 100;
 const EVENTS: usize = 1_000_000;
@@ -133,29 +137,19 @@ fn stores(rt: &Runtime) -> Vec<(&'static str, MakeStore)> {
             "postgres",
             Box::new(move || {
                 handle.block_on(async {
-                    use std::str::FromStr;
-
-                    use orgroster::sqlx::{self, postgres::PgConnectOptions};
-                    let schema = format!("orgroster_bench_{}", uuid::Uuid::now_v7().simple());
-                    let admin = sqlx::PgPool::connect(&url).await.unwrap();
-                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                        .execute(&admin)
-                        .await
-                        .unwrap();
-                    admin.close().await;
+                    let schema = pg::fresh_schema(&url).await;
                     eprintln!("postgres: schema {schema}");
-                    let options = PgConnectOptions::from_str(&url)
-                        .unwrap()
-                        .options([("search_path", schema.as_str())]);
-                    let store = orgroster::PostgresStore::connect_with(options)
+                    let store = orgroster::PostgresStore::connect_with(pg::options(&url, &schema))
                         .await
                         .unwrap();
-                    store.migrate().await.unwrap();
                     let pool = store.pool().clone();
                     let handle = handle.clone();
                     let settle: Box<dyn FnOnce()> = Box::new(move || {
                         handle.block_on(async {
-                            sqlx::query("ANALYZE").execute(&pool).await.unwrap();
+                            orgroster::sqlx::query("ANALYZE")
+                                .execute(&pool)
+                                .await
+                                .unwrap();
                         });
                     });
                     (Arc::new(store) as Arc<DynStore>, Some(settle))

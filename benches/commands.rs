@@ -29,6 +29,10 @@ use orgroster::{
 };
 use tokio::runtime::Runtime;
 
+#[cfg(feature = "postgres")]
+#[path = "../tests/support/postgres.rs"]
+mod pg;
+
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -73,22 +77,11 @@ fn stores(rt: &Runtime) -> Vec<(&'static str, MakeStore)> {
             "postgres",
             Box::new(move || {
                 handle.block_on(async {
-                    use std::str::FromStr;
-
-                    use orgroster::sqlx::{self, postgres::PgConnectOptions};
-                    let schema = format!("orgroster_bench_{}", uuid::Uuid::now_v7().simple());
-                    let admin = sqlx::PgPool::connect(&url).await.unwrap();
-                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                        .execute(&admin)
+                    let schema = pg::fresh_schema(&url).await;
+                    eprintln!("postgres: schema {schema}");
+                    let store = orgroster::PostgresStore::connect_with(pg::options(&url, &schema))
                         .await
                         .unwrap();
-                    let options = PgConnectOptions::from_str(&url)
-                        .unwrap()
-                        .options([("search_path", schema.as_str())]);
-                    let store = orgroster::PostgresStore::connect_with(options)
-                        .await
-                        .unwrap();
-                    store.migrate().await.unwrap();
                     Arc::new(store) as Arc<DynStore>
                 })
             }),

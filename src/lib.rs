@@ -150,4 +150,7 @@ pub use sqlx;
 pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
-pub use store::{DynStore, InvitationFilter, MemberFilter, MemoryStore, Page, Store, StoreError};
+pub use store::{
+    DynStore, InvitationFilter, InvitationTargets, MemberFilter, MemoryStore, Page, Store,
+    StoreError,
+};

@@ -437,6 +437,20 @@ impl Roster {
         })
     }
 
+    /// The organization and `user`'s membership in it, in one read.
+    async fn organization_with_member(
+        &self,
+        id: OrganizationId,
+        user: UserId,
+    ) -> Result<(Organization, Option<Member>)> {
+        self.store
+            .organization_with_member(id, user)
+            .await?
+            .ok_or(Error::NotFound {
+                entity: EntityKind::Organization,
+            })
+    }
+
     /// Checks that `actor` may use `permission` in `scope`, reading their membership now
     /// (spec: ROLE-4). Returns the membership.
     async fn allow(
@@ -447,6 +461,18 @@ impl Roster {
         scope: Scope,
     ) -> Result<Member> {
         let member = self.store.member(org.id, actor.user).await?;
+        self.allow_member(org, member, permission, scope).await
+    }
+
+    /// [`Roster::allow`] for a membership already read, with the organization, in the same
+    /// command.
+    async fn allow_member(
+        &self,
+        org: &Organization,
+        member: Option<Member>,
+        permission: Permission,
+        scope: Scope,
+    ) -> Result<Member> {
         let teams = match (&member, scope) {
             (Some(m), Scope::Team(_)) => self.store.teams_of(org.id, m.id).await?,
             _ => Vec::new(),
@@ -471,8 +497,11 @@ impl Roster {
         permission: Permission,
         scope: Scope,
     ) -> Result<(Organization, Member)> {
-        let organization = self.organization(org).await?;
-        let member = self.allow(&organization, actor, permission, scope).await?;
+        // One read for both: every command starts here.
+        let (organization, member) = self.organization_with_member(org, actor.user).await?;
+        let member = self
+            .allow_member(&organization, member, permission, scope)
+            .await?;
         Ok((organization, member))
     }
 
@@ -641,9 +670,8 @@ impl Roster {
         org: OrganizationId,
         action: HostAction,
     ) -> Result<()> {
-        let organization = self.organization(org).await?;
         let (permission, scope) = action.requirement();
-        self.allow(&organization, actor, permission, scope)
+        self.authorized(org, actor, permission, scope)
             .await
             .map(drop)
     }
@@ -735,9 +763,8 @@ impl Roster {
         permission: Permission,
     ) -> Result<InvitationCreated> {
         retrying!(self, |now| {
-            let organization = self.organization(org).await?;
-            let inviter = self
-                .allow(&organization, actor, permission, Scope::Organization)
+            let (organization, inviter) = self
+                .authorized(org, actor, permission, Scope::Organization)
                 .await?;
             if permission == Permission::InviteLearners && new.role == Role::Administrator {
                 // Checked after the permission (spec: ROLE-4): administrators are invited
@@ -748,19 +775,18 @@ impl Roster {
                 Some(id) => Some(self.target_team(org, id).await?),
                 None => None,
             };
-            let emails = std::slice::from_ref(&new.email);
+            let targets = self
+                .store
+                .invitation_targets(org, std::slice::from_ref(&new.email), now)
+                .await?;
             let existing = AddressState {
-                member: !self.store.members_by_email(org, emails).await?.is_empty(),
-                pending: self
-                    .store
-                    .pending_invitations_by_email(org, emails)
-                    .await?
-                    .pop(),
+                member: !targets.member_emails.is_empty(),
+                pending: targets.pending.into_iter().next(),
             };
             let state = InviteState {
                 organization: &organization,
                 inviter: &inviter,
-                seats: self.store.seat_usage(org, now).await?,
+                seats: targets.seats,
                 team: team.as_ref(),
                 ttl: self.config.invitation_ttl,
             };
@@ -806,22 +832,19 @@ impl Roster {
                 Some(id) => Some(self.target_team(org, id).await?),
                 None => None,
             };
+            let targets = self.store.invitation_targets(org, &emails, now).await?;
             let mut existing: HashMap<String, AddressState> = HashMap::new();
-            for m in self.store.members_by_email(org, &emails).await? {
-                existing.entry(m.email.key().to_owned()).or_default().member = true;
+            for key in targets.member_emails {
+                existing.entry(key).or_default().member = true;
             }
-            for i in self
-                .store
-                .pending_invitations_by_email(org, &emails)
-                .await?
-            {
+            for i in targets.pending {
                 let key = i.email.key().to_owned();
                 existing.entry(key).or_default().pending = Some(i);
             }
             let state = InviteState {
                 organization: &organization,
                 inviter: &inviter,
-                seats: self.store.seat_usage(org, now).await?,
+                seats: targets.seats,
                 team: team.as_ref(),
                 ttl: self.config.invitation_ttl,
             };
@@ -893,14 +916,14 @@ impl Roster {
         retrying!(self, |now| {
             let invitation = self.invitation_for_link(token).await?;
             let org = invitation.organization;
-            let organization = self.organization(org).await?;
+            let (organization, member) = self.organization_with_member(org, actor.user).await?;
             let team = match invitation.team {
                 Some(team) => self.store.team(org, team).await?,
                 None => None,
             };
             let state = AcceptState {
                 organization: &organization,
-                already_member: self.store.member(org, actor.user).await?.is_some(),
+                already_member: member.is_some(),
                 seats: self.store.seat_usage(org, now).await?,
                 team: team.as_ref(),
             };
@@ -929,28 +952,29 @@ impl Roster {
     async fn manage_invitation(
         &self,
         actor: &Actor,
-        organization: &Organization,
+        org: OrganizationId,
         id: InvitationId,
-    ) -> Result<(Member, Invitation)> {
-        let me = self
-            .allow(
-                organization,
+    ) -> Result<(Organization, Member, Invitation)> {
+        let (organization, me) = self
+            .authorized(
+                org,
                 actor,
                 Permission::ManageInvitations,
                 Scope::Organization,
             )
             .await?;
-        let invitation = self.target_invitation(organization.id, id).await?;
+        let invitation = self.target_invitation(org, id).await?;
         if invitation.role == Role::Administrator {
-            self.allow(
-                organization,
-                actor,
+            // The membership this command read: no second read (spec: ROLE-4).
+            self.allow_member(
+                &organization,
+                Some(me.clone()),
                 Permission::ManageAdministrators,
                 Scope::Organization,
             )
             .await?;
         }
-        Ok((me, invitation))
+        Ok((organization, me, invitation))
     }
 
     /// Resends a pending invitation, expired or not: a new link and expiry; the previous
@@ -967,8 +991,7 @@ impl Roster {
         id: InvitationId,
     ) -> Result<InvitationCreated> {
         retrying!(self, |now| {
-            let organization = self.organization(org).await?;
-            let (me, invitation) = self.manage_invitation(actor, &organization, id).await?;
+            let (organization, me, invitation) = self.manage_invitation(actor, org, id).await?;
             let team = match invitation.team {
                 Some(team) => self.store.team(org, team).await?,
                 None => None,
@@ -999,8 +1022,7 @@ impl Roster {
         id: InvitationId,
     ) -> Result<Invitation> {
         retrying!(self, |now| {
-            let organization = self.organization(org).await?;
-            let (_, invitation) = self.manage_invitation(actor, &organization, id).await?;
+            let (organization, _, invitation) = self.manage_invitation(actor, org, id).await?;
             decide(now, as_user(actor), |ctx| {
                 invitation::revoke(ctx, &organization, invitation, actor.user)
             })?
@@ -1121,27 +1143,13 @@ impl Roster {
         filter: MemberFilter,
         page: Page,
     ) -> Result<Listing<Member>> {
-        let organization = self.organization(org).await?;
-        match filter.team {
-            Some(team) => {
-                self.allow(
-                    &organization,
-                    actor,
-                    Permission::ViewTeam,
-                    Scope::Team(team),
-                )
-                .await?;
-                self.target_team(org, team).await?;
-            }
-            None => {
-                self.allow(
-                    &organization,
-                    actor,
-                    Permission::ViewMembers,
-                    Scope::Organization,
-                )
-                .await?;
-            }
+        let (permission, scope) = match filter.team {
+            Some(team) => (Permission::ViewTeam, Scope::Team(team)),
+            None => (Permission::ViewMembers, Scope::Organization),
+        };
+        self.authorized(org, actor, permission, scope).await?;
+        if let Some(team) = filter.team {
+            self.target_team(org, team).await?;
         }
         let rows = self.store.members(org, filter, page).await?;
         Ok(listing(rows, page, |m: &Member| m.id.as_uuid()))

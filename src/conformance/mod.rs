@@ -481,6 +481,148 @@ pub async fn seat_usage_counts_members_and_unexpired_invitations(store: Arc<DynS
     );
 }
 
+/// The combined reads ([`Store::organization_with_member`], [`Store::invitation_targets`])
+/// answer exactly what the single reads do: case-insensitive email keys, pending invitations
+/// expired or not (closed ones never), seats at the given time. And a stale version among
+/// otherwise independent writes fails the whole commit (a store may apply such writes as
+/// one statement).
+///
+/// [`Store::organization_with_member`]: crate::Store::organization_with_member
+/// [`Store::invitation_targets`]: crate::Store::invitation_targets
+pub async fn combined_reads_agree_with_single_reads(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let member = new_member(org.id, email("Mixed.Case", org.id));
+    let fresh = new_invitation(org.id, email("fresh", org.id), t0());
+    let mut old = new_invitation(org.id, email("old", org.id), t0() - Duration::days(11));
+    old.token_hash = token(5).hash();
+    let mut closed = new_invitation(org.id, email("closed", org.id), t0());
+    closed.token_hash = token(6).hash();
+    closed.status = InvitationStatus::Revoked;
+    let writes = vec![
+        Write::PutMember(member.clone()),
+        Write::PutInvitation(fresh.clone()),
+        Write::PutInvitation(old.clone()),
+        Write::PutInvitation(closed.clone()),
+    ];
+    put(&*store, org.id, writes).await.unwrap();
+    let org = reload(&*store, org.id).await;
+
+    let (read_org, read_member) = store
+        .organization_with_member(org.id, member.user)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read_org, org);
+    assert_eq!(
+        read_member,
+        store.member(org.id, member.user).await.unwrap()
+    );
+    assert!(read_member.is_some());
+    let (_, stranger) = store
+        .organization_with_member(org.id, UserId::new())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stranger, None);
+    assert!(
+        store
+            .organization_with_member(OrganizationId::new(), member.user)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let shouted = EmailAddress::parse(member.email.as_str().to_uppercase()).unwrap();
+    let nobody = email("nobody", org.id);
+    let asked = [
+        shouted,
+        fresh.email.clone(),
+        old.email.clone(),
+        closed.email.clone(),
+        nobody,
+        fresh.email.clone(),
+    ];
+    let targets = store
+        .invitation_targets(org.id, &asked, t0())
+        .await
+        .unwrap();
+    assert_eq!(targets.member_emails, vec![member.email.key().to_owned()]);
+    let mut pending: Vec<InvitationId> = targets.pending.iter().map(|i| i.id).collect();
+    pending.sort();
+    let mut expected = vec![fresh.id, old.id];
+    expected.sort();
+    assert_eq!(
+        pending, expected,
+        "pending, expired or not; never closed ones"
+    );
+    let mut single = store
+        .pending_invitations_by_email(org.id, &asked)
+        .await
+        .unwrap();
+    single.sort_by_key(|i| i.id);
+    let mut combined = targets.pending.clone();
+    combined.sort_by_key(|i| i.id);
+    assert_eq!(combined, single);
+    assert_eq!(targets.seats, store.seat_usage(org.id, t0()).await.unwrap());
+    assert_eq!(
+        (targets.seats.members, targets.seats.pending_invitations),
+        (1, 1)
+    );
+    let none = store.invitation_targets(org.id, &[], t0()).await.unwrap();
+    assert!(none.member_emails.is_empty() && none.pending.is_empty());
+    assert_eq!(none.seats, targets.seats);
+
+    // A stale version among writes that do not depend on each other.
+    let newcomer = new_invitation(org.id, email("newcomer", org.id), t0());
+    let mut stale = store.member(org.id, member.user).await.unwrap().unwrap();
+    stale.version += 1;
+    let mut c = changes(
+        &org,
+        vec![
+            Write::PutInvitation(newcomer.clone()),
+            Write::PutMember(stale),
+        ],
+    );
+    c.events.push(event(org.id));
+    assert!(matches!(
+        store.commit(c).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(reload(&*store, org.id).await.version, org.version);
+    assert!(
+        store
+            .invitation(org.id, newcomer.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .events(org.id, Page::first(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // And a stale organization version alone.
+    let mut c = changes(&org, vec![Write::PutInvitation(newcomer.clone())]);
+    c.organization_write = OrganizationWrite::Touch {
+        expected_version: org.version + 5,
+    };
+    assert!(matches!(
+        store.commit(c).await,
+        Err(StoreError::Conflict {
+            entity: "organization"
+        })
+    ));
+    assert!(
+        store
+            .invitation(org.id, newcomer.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 /// Listings are keyset-paginated by id: ascending, complete, without repeats, and stable
 /// when rows are added while paging.
 pub async fn pagination_is_ordered_complete_and_stable(store: Arc<DynStore>) {
@@ -1259,6 +1401,7 @@ pub const CASES: &[&str] = &[
     "one_pending_invitation_per_email",
     "invitations_are_found_by_current_token_hash",
     "seat_usage_counts_members_and_unexpired_invitations",
+    "combined_reads_agree_with_single_reads",
     "pagination_is_ordered_complete_and_stable",
     "member_filters_and_role_counts",
     "teams_and_team_memberships",
@@ -1284,6 +1427,7 @@ macro_rules! store_conformance_tests {
             one_pending_invitation_per_email,
             invitations_are_found_by_current_token_hash,
             seat_usage_counts_members_and_unexpired_invitations,
+            combined_reads_agree_with_single_reads,
             pagination_is_ordered_complete_and_stable,
             member_filters_and_role_counts,
             teams_and_team_memberships,
@@ -1305,6 +1449,7 @@ macro_rules! store_conformance_tests {
                 "one_pending_invitation_per_email",
                 "invitations_are_found_by_current_token_hash",
                 "seat_usage_counts_members_and_unexpired_invitations",
+                "combined_reads_agree_with_single_reads",
                 "pagination_is_ordered_complete_and_stable",
                 "member_filters_and_role_counts",
                 "teams_and_team_memberships",

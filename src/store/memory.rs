@@ -556,6 +556,15 @@ fn rollback(state: &mut State, org_id: OrganizationId, undo: Vec<Undo>) {
     }
 }
 
+/// The rows of `ids`, each once however often it is asked for (as the SQL stores answer).
+fn distinct<'a, K: Ord + 'a, V: Clone + 'a>(
+    ids: impl Iterator<Item = &'a K>,
+    row: impl Fn(&K) -> Option<&'a V>,
+) -> Vec<V> {
+    let ids: std::collections::BTreeSet<&K> = ids.collect();
+    ids.into_iter().filter_map(row).cloned().collect()
+}
+
 fn page_of<'a, K: Ord + Copy + 'a, V: Clone + 'a>(
     map: &'a BTreeMap<K, V>,
     after: Option<K>,
@@ -620,11 +629,8 @@ impl Store for MemoryStore {
     ) -> Result<Vec<Member>, StoreError> {
         Ok(self
             .read(org, |o| {
-                emails
-                    .iter()
-                    .filter_map(|e| o.by_email.get(e.key()).and_then(|id| o.members.get(id)))
-                    .cloned()
-                    .collect()
+                let ids = emails.iter().filter_map(|e| o.by_email.get(e.key()));
+                distinct(ids, |id| o.members.get(id))
             })
             .unwrap_or_default())
     }
@@ -636,11 +642,9 @@ impl Store for MemoryStore {
     ) -> Result<Vec<Member>, StoreError> {
         Ok(self
             .read(org, |o| {
-                users
-                    .iter()
-                    .filter_map(|u| o.by_user.get(u).and_then(|id| o.members.get(id)))
-                    .cloned()
-                    .collect()
+                distinct(users.iter().filter_map(|u| o.by_user.get(u)), |id| {
+                    o.members.get(id)
+                })
             })
             .unwrap_or_default())
     }
@@ -735,15 +739,10 @@ impl Store for MemoryStore {
     ) -> Result<Vec<Invitation>, StoreError> {
         Ok(self
             .read(org, |o| {
-                emails
+                let ids = emails
                     .iter()
-                    .filter_map(|e| {
-                        o.pending_by_email
-                            .get(e.key())
-                            .and_then(|id| o.invitations.get(id))
-                    })
-                    .cloned()
-                    .collect()
+                    .filter_map(|e| o.pending_by_email.get(e.key()));
+                distinct(ids, |id| o.invitations.get(id))
             })
             .unwrap_or_default())
     }

@@ -7,6 +7,8 @@
 //! passes all of it. [`MemoryStore`] is the reference implementation.
 
 mod memory;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) mod plan;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -168,6 +170,18 @@ impl InvitationFilter {
     }
 }
 
+/// What [`Store::invitation_targets`] reads for an invitation to some addresses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InvitationTargets {
+    /// The email keys ([`EmailAddress::key`]) of the addresses that belong to members, each
+    /// once, in no particular order.
+    pub member_emails: Vec<String>,
+    /// The pending invitations to the addresses, expired or not, in no particular order.
+    pub pending: Vec<Invitation>,
+    /// The seats in use (spec: ORG-4).
+    pub seats: SeatUsage,
+}
+
 /// Persistent state of the roster.
 ///
 /// # Contract
@@ -198,14 +212,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn member(&self, org: OrganizationId, user: UserId)
     -> Result<Option<Member>, StoreError>;
 
-    /// Members of `org` whose email key is among `emails` (case-insensitive).
+    /// Members of `org` whose email key is among `emails` (case-insensitive), each once.
     async fn members_by_email(
         &self,
         org: OrganizationId,
         emails: &[EmailAddress],
     ) -> Result<Vec<Member>, StoreError>;
 
-    /// Members of `org` who are among `users`.
+    /// Members of `org` who are among `users`, each once.
     async fn members_by_user(
         &self,
         org: OrganizationId,
@@ -245,7 +259,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn invitation_by_token(&self, hash: &TokenHash)
     -> Result<Option<Invitation>, StoreError>;
 
-    /// Pending invitations of `org` whose email key is among `emails` (case-insensitive).
+    /// Pending invitations of `org` whose email key is among `emails` (case-insensitive), each
+    /// once.
     async fn pending_invitations_by_email(
         &self,
         org: OrganizationId,
@@ -266,6 +281,48 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         org: OrganizationId,
         now: DateTime<Utc>,
     ) -> Result<SeatUsage, StoreError>;
+
+    /// The organization and `user`'s membership in it, read together: every command needs
+    /// both before it decides anything (spec: ROLE-4). `None` when there is no such
+    /// organization.
+    ///
+    /// The default reads one after the other; the SQL stores read both in one statement,
+    /// which saves a round trip on every command.
+    async fn organization_with_member(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<(Organization, Option<Member>)>, StoreError> {
+        let Some(organization) = self.organization(org).await? else {
+            return Ok(None);
+        };
+        let member = self.member(org, user).await?;
+        Ok(Some((organization, member)))
+    }
+
+    /// Everything an invitation to `emails` must know, read together: which addresses
+    /// belong to members, the pending invitations to them (expired or not), and the seats
+    /// in use at `now` (spec: INV-2, INV-8, ORG-4).
+    ///
+    /// The default combines [`Store::members_by_email`],
+    /// [`Store::pending_invitations_by_email`] and [`Store::seat_usage`]; the SQL stores
+    /// answer in one statement.
+    async fn invitation_targets(
+        &self,
+        org: OrganizationId,
+        emails: &[EmailAddress],
+        now: DateTime<Utc>,
+    ) -> Result<InvitationTargets, StoreError> {
+        let members = self.members_by_email(org, emails).await?;
+        Ok(InvitationTargets {
+            member_emails: members
+                .into_iter()
+                .map(|m| m.email.key().to_owned())
+                .collect(),
+            pending: self.pending_invitations_by_email(org, emails).await?,
+            seats: self.seat_usage(org, now).await?,
+        })
+    }
 
     /// A team of `org` by id.
     async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError>;
@@ -377,6 +434,12 @@ macro_rules! forward_store {
             }
             async fn member(&self, org: OrganizationId, user: UserId) -> Result<Option<Member>, StoreError> {
                 (**self).member(org, user).await
+            }
+            async fn organization_with_member(&self, org: OrganizationId, user: UserId) -> Result<Option<(Organization, Option<Member>)>, StoreError> {
+                (**self).organization_with_member(org, user).await
+            }
+            async fn invitation_targets(&self, org: OrganizationId, emails: &[EmailAddress], now: DateTime<Utc>) -> Result<InvitationTargets, StoreError> {
+                (**self).invitation_targets(org, emails, now).await
             }
             async fn members_by_email(&self, org: OrganizationId, emails: &[EmailAddress]) -> Result<Vec<Member>, StoreError> {
                 (**self).members_by_email(org, emails).await

@@ -9,7 +9,8 @@ use super::{StoreError, sql};
 
 /// Keeps the roster in PostgreSQL, so that any number of service instances can share it.
 ///
-/// Every commit is one transaction at READ COMMITTED: each write checks the version it was
+/// Every commit is atomic at READ COMMITTED (one statement when its writes are independent of
+/// each other, otherwise one transaction): each write checks the version it was
 /// decided on, unique rules are database constraints, and the outbox is claimed with
 /// `FOR UPDATE SKIP LOCKED`, so instances never send the same mail at once. Tables carry the
 /// `orgroster_` prefix; migrations are tracked in `_orgroster_migrations`.
@@ -59,6 +60,21 @@ mod dialect {
          closed_at, closed_by, version FROM orgroster_invitations AS t \
          WHERE t.organization_id = $1 AND t.status = 'pending' AND t.email_key = k.email_key \
          LIMIT 1) AS i";
+    /// One row per distinct email key (`$2`, a JSON list): whether a member has it, its
+    /// pending invitation if any, and on every row the seat counts at `$3`; a single row of
+    /// counts alone for an empty list. The lateral probe is the one of `PENDING_BY_EMAILS`.
+    pub(super) const INVITATION_TARGETS: &str = "SELECT k.email_key AS target_key, \
+         EXISTS (SELECT 1 FROM orgroster_members AS mm WHERE mm.organization_id = $1 \
+         AND mm.email_key = k.email_key) AS is_member, i.*, s.seat_members, s.seat_pending \
+         FROM (SELECT (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1) \
+         AS seat_members, (SELECT COUNT(*) FROM orgroster_invitations WHERE organization_id = $1 \
+         AND status = 'pending' AND expires_at > $3) AS seat_pending) AS s \
+         LEFT JOIN (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS email_key) AS k \
+         ON true LEFT JOIN LATERAL (SELECT id, organization_id, email, invitee_first_name, \
+         invitee_last_name, role, team_id, status, token_hash, invited_by, created_at, sent_at, \
+         expires_at, resend_count, closed_at, closed_by, version FROM orgroster_invitations AS t \
+         WHERE t.organization_id = $1 AND t.status = 'pending' AND t.email_key = k.email_key \
+         LIMIT 1) AS i ON true";
     /// `SKIP LOCKED`: two instances claiming at once take disjoint rows.
     pub(super) const CLAIM_OUTBOX: &str = "UPDATE orgroster_outbox SET lease_until = $1, \
          attempts = attempts + 1 WHERE id IN (SELECT id FROM orgroster_outbox \
@@ -69,6 +85,9 @@ mod dialect {
     pub(super) const TEAM_LIST: &str = "SELECT jsonb_array_elements_text($4::jsonb)::uuid";
     /// PostgreSQL numbers its parameters.
     pub(super) const ANONYMOUS_PARAMS: bool = false;
+    /// A commit whose writes are independent of each other is one statement: one round
+    /// trip to the server instead of one per statement plus `BEGIN` and `COMMIT`.
+    pub(super) const ONE_STATEMENT_COMMIT: bool = true;
     /// Byte-by-byte ordering of text, as Rust orders strings (the database's collation may
     /// differ).
     pub(super) const BYTEWISE: &str = " COLLATE \"C\"";
@@ -90,6 +109,11 @@ mod dialect {
             3,
             "activity_by_time_covering",
             include_str!("../../migrations/postgres/0003_activity_by_time_covering.sql"),
+        ),
+        (
+            4,
+            "one_statement_commit",
+            include_str!("../../migrations/postgres/0004_one_statement_commit.sql"),
         ),
     ];
 }

@@ -39,6 +39,14 @@ pub(crate) const TOUCH_ORG: &str =
     "UPDATE orgroster_organizations SET version = version + 1 WHERE id = $1 AND version = $2";
 pub(crate) const ORG_EXISTS: &str = "SELECT 1 FROM orgroster_organizations WHERE id = $1";
 
+/// The organization (`org_id`, `org_version` renamed: the member has an `id` and a
+/// `version` too) and the membership of user `$2`, if any, in one row.
+pub(crate) const ORG_WITH_MEMBER: &str = "SELECT o.id AS org_id, o.name, o.licenses, \
+     o.capabilities, o.seat_cap, o.created_at, o.version AS org_version, m.id, m.organization_id, \
+     m.user_id, m.email, m.first_name, m.last_name, m.roles, m.joined_at, m.invitation_id, \
+     m.version FROM orgroster_organizations AS o LEFT JOIN orgroster_members AS m \
+     ON m.organization_id = o.id AND m.user_id = $2 WHERE o.id = $1";
+
 pub(crate) const SELECT_MEMBER: &str = "SELECT id, organization_id, user_id, email, first_name, last_name, \
      roles, joined_at, invitation_id, version FROM orgroster_members \
      WHERE organization_id = $1 AND user_id = $2";
@@ -366,12 +374,10 @@ pub(crate) const RECORD_MIGRATION: &str = "INSERT INTO _orgroster_migrations \
 /// parameters for the widest batched table (18 columns).
 pub(crate) const BATCH_ROWS: usize = 1000;
 
-/// Rows per multi-row `INSERT` of learning events: 700 parameters. SQLite looks a `$N`
-/// parameter's name up by walking the list of all of a statement's names, and sqlx asks for
-/// every name when it binds, so a statement's binding time grows with the square of its
-/// parameters: 1,000 events (7,000 parameters) in one statement took longer to bind than to
-/// store.
-pub(crate) const ACTIVITY_BATCH_ROWS: usize = 100;
+/// Rows per multi-row `INSERT` of learning events: 7,000 parameters, under SQLite's 32,766.
+/// (With `$N` parameters SQLite's binding time grows with the square of a statement's
+/// parameters; SQLite binds anonymous `?` ones, which it uses, in linear time.)
+pub(crate) const ACTIVITY_BATCH_ROWS: usize = 1000;
 
 /// `INSERT INTO table (cols) VALUES ($1, …), (…)` for `rows` rows, or with anonymous `?`
 /// placeholders (SQLite: binding them costs nothing per name, unlike `$N`).
@@ -528,8 +534,11 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreErr
 
 macro_rules! row_fn {
     ($(#[$doc:meta])* $name:ident -> $ty:ty, |$row:ident| $body:expr) => {
+        row_fn!($(#[$doc])* $name() -> $ty, |$row| $body);
+    };
+    ($(#[$doc:meta])* $name:ident($($param:ident: $pty:ty),*) -> $ty:ty, |$row:ident| $body:expr) => {
         $(#[$doc])*
-        pub(crate) fn $name<R>($row: &R) -> Result<$ty, StoreError>
+        pub(crate) fn $name<R>($row: &R, $($param: $pty),*) -> Result<$ty, StoreError>
         where
             R: Row,
             for<'r> Uuid: Decode<'r, R::Database> + Type<R::Database>,
@@ -548,8 +557,19 @@ macro_rules! row_fn {
 
 row_fn!(
     /// An organization from a row of the organizations table.
-    organization_from -> Organization, |row| Ok(Organization {
-        id: OrganizationId::from_uuid(get(row, "id")?),
+    organization_from -> Organization, |row| organization_in(row, "id", "version")
+);
+
+row_fn!(
+    /// The organization of an [`ORG_WITH_MEMBER`] row.
+    organization_joined -> Organization, |row| organization_in(row, "org_id", "org_version")
+);
+
+row_fn!(
+    /// An organization from a row whose id and version columns are named `id_column` and
+    /// `version_column`.
+    organization_in(id_column: &'static str, version_column: &'static str) -> Organization, |row| Ok(Organization {
+        id: OrganizationId::from_uuid(get(row, id_column)?),
         name: parsed(OrganizationName::parse(get::<_, String>(row, "name")?))?,
         licenses: json(&get::<_, String>(row, "licenses")?)?,
         capabilities: json(&get::<_, String>(row, "capabilities")?)?,
@@ -557,7 +577,7 @@ row_fn!(
             .map(|c| u32::try_from(c).map_err(|_| corrupt("sql", "seat cap out of range")))
             .transpose()?,
         created_at: time(get(row, "created_at")?)?,
-        version: version(get(row, "version")?)?,
+        version: version(get(row, version_column)?)?,
     })
 );
 
@@ -758,251 +778,76 @@ macro_rules! sql_store {
                 exists.map(drop).ok_or($crate::store::StoreError::Missing { entity: "outbox message" })
             }
 
-            async fn apply(
+            /// Binds a plan step's arguments, in order.
+            fn bind_args<'q>(
+                mut q: ::sqlx::query::Query<'q, $db, <$db as ::sqlx::Database>::Arguments>,
+                args: Vec<$crate::store::plan::Arg>,
+            ) -> ::sqlx::query::Query<'q, $db, <$db as ::sqlx::Database>::Arguments> {
+                use $crate::store::plan::Arg;
+                for arg in args {
+                    q = match arg {
+                        Arg::Uuid(v) => q.bind(v),
+                        Arg::OptUuid(v) => q.bind(v),
+                        Arg::Int(v) => q.bind(v),
+                        Arg::OptInt(v) => q.bind(v),
+                        Arg::Text(v) => q.bind(v),
+                        Arg::OptText(v) => q.bind(v),
+                        Arg::Bytes(v) => q.bind(v),
+                    };
+                }
+                q
+            }
+
+            /// Runs a plan statement by statement on `conn` (inside the caller's transaction).
+            async fn run_steps(
                 conn: &mut <$db as ::sqlx::Database>::Connection,
-                changes: &$crate::domain::changes::ChangeSet,
+                steps: Vec<$crate::store::plan::Step>,
             ) -> Result<(), $crate::store::StoreError> {
-                use $crate::domain::changes::{OrganizationWrite, Write};
-                use $crate::store::{StoreError, sql::*};
-                let org = changes.organization.as_uuid();
-                let conflict = |entity: &'static str| StoreError::Conflict { entity };
-                let missing = |entity: &'static str| StoreError::Missing { entity };
-                match &changes.organization_write {
-                    OrganizationWrite::Untouched => {
-                        let found = ::sqlx::query::<$db>(ORG_EXISTS).bind(org).fetch_optional(&mut *conn).await.map_err(Self::err)?;
-                        if found.is_none() {
-                            return Err(missing("organization"));
+                for step in steps {
+                    // Statements with a fixed text are prepared once per connection; the
+                    // batched inserts vary with their row count and would crowd the cache.
+                    let persistent = matches!(step.sql, ::std::borrow::Cow::Borrowed(_));
+                    let is_query = step.is_query();
+                    let q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(step.sql)).persistent(persistent);
+                    let q = Self::bind_args(q, step.args);
+                    let rows = if is_query {
+                        u64::from(q.fetch_optional(&mut *conn).await.map_err(Self::err)?.is_some())
+                    } else {
+                        q.execute(&mut *conn).await.map_err(Self::err)?.rows_affected()
+                    };
+                    if let Some(expect) = step.expect {
+                        if rows != 1 {
+                            return Err(expect.error());
                         }
                     }
-                    OrganizationWrite::Touch { expected_version } => {
-                        let done = ::sqlx::query::<$db>(TOUCH_ORG)
-                            .bind(org)
-                            .bind(version_param(*expected_version)?)
-                            .execute(&mut *conn)
-                            .await
-                            .map_err(Self::err)?;
-                        if done.rows_affected() != 1 {
-                            return Err(conflict("organization"));
-                        }
-                    }
-                    OrganizationWrite::Put(o) => {
-                        if o.id != changes.organization {
-                            return Err(missing("organization"));
-                        }
-                        let q = if o.version == 0 { INSERT_ORG } else { UPDATE_ORG };
-                        let mut q = ::sqlx::query::<$db>(q)
-                            .bind(org)
-                            .bind(o.name.as_str().to_owned())
-                            .bind(to_json(&o.licenses)?)
-                            .bind(to_json(&o.capabilities)?)
-                            .bind(o.seat_cap.map(i64::from));
-                        q = if o.version == 0 {
-                            q.bind(micros(o.created_at)).bind(1_i64)
-                        } else {
-                            q.bind(version_param(o.version)?)
-                        };
-                        let done = q.execute(&mut *conn).await.map_err(Self::err)?;
-                        if done.rows_affected() != 1 {
-                            return Err(conflict("organization"));
-                        }
-                    }
-                }
-                let writes = &changes.writes;
-                let mut i = 0;
-                while i < writes.len() {
-                    match &writes[i] {
-                        Write::PutInvitation(first) if first.version == 0 => {
-                            // A run of new invitations (a bulk invitation) goes in batches.
-                            let mut run = Vec::new();
-                            while let Some(Write::PutInvitation(inv)) = writes.get(i) {
-                                if inv.version != 0 {
-                                    break;
-                                }
-                                if inv.organization != changes.organization {
-                                    return Err(missing("organization"));
-                                }
-                                run.push(inv);
-                                i += 1;
-                            }
-                            let _ = first;
-                            for chunk in run.chunks(BATCH_ROWS) {
-                                let sql = insert_many("orgroster_invitations", INVITATION_INSERT_COLUMNS, chunk.len(), $dialect::ANONYMOUS_PARAMS);
-                                let mut q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql)).persistent(false);
-                                for inv in chunk {
-                                    q = bind_invitation!(q, inv).bind(1_i64);
-                                }
-                                q.execute(&mut *conn).await.map_err(Self::err)?;
-                            }
-                            continue;
-                        }
-                        Write::PutInvitation(inv) => {
-                            if inv.organization != changes.organization {
-                                return Err(missing("organization"));
-                            }
-                            let q = ::sqlx::query::<$db>(UPDATE_INVITATION);
-                            let q = bind_invitation!(q, inv).bind(version_param(inv.version)?);
-                            if q.execute(&mut *conn).await.map_err(Self::err)?.rows_affected() != 1 {
-                                return Err(conflict("invitation"));
-                            }
-                        }
-                        Write::PutMember(m) => {
-                            if m.organization != changes.organization {
-                                return Err(missing("organization"));
-                            }
-                            let q = if m.version == 0 { INSERT_MEMBER } else { UPDATE_MEMBER };
-                            let mut q = ::sqlx::query::<$db>(q)
-                                .bind(m.id.as_uuid())
-                                .bind(org)
-                                .bind(m.user.as_uuid())
-                                .bind(m.email.as_str().to_owned())
-                                .bind(m.email.key().to_owned())
-                                .bind(m.profile.first_name.as_str().to_owned())
-                                .bind(m.profile.last_name.as_str().to_owned())
-                                .bind(i64::from(m.roles.bits()))
-                                .bind(micros(m.joined_at))
-                                .bind(m.invitation.map(|i| i.as_uuid()));
-                            if m.version != 0 {
-                                q = q.bind(version_param(m.version)?);
-                            }
-                            if q.execute(&mut *conn).await.map_err(Self::err)?.rows_affected() != 1 {
-                                return Err(conflict("member"));
-                            }
-                        }
-                        Write::DeleteMember { member, expected_version, at } => {
-                            ::sqlx::query::<$db>(CLOSE_MEMBER_STINTS)
-                                .bind(member.as_uuid())
-                                .bind(org)
-                                .bind(micros(*at))
-                                .execute(&mut *conn)
-                                .await
-                                .map_err(Self::err)?;
-                            let done = ::sqlx::query::<$db>(DELETE_MEMBER)
-                                .bind(member.as_uuid())
-                                .bind(org)
-                                .bind(version_param(*expected_version)?)
-                                .execute(&mut *conn)
-                                .await
-                                .map_err(Self::err)?;
-                            if done.rows_affected() != 1 {
-                                return Err(conflict("member"));
-                            }
-                        }
-                        Write::PutTeam(t) => {
-                            if t.organization != changes.organization {
-                                return Err(missing("organization"));
-                            }
-                            let q = if t.version == 0 { INSERT_TEAM } else { UPDATE_TEAM };
-                            let mut q = ::sqlx::query::<$db>(q)
-                                .bind(t.id.as_uuid())
-                                .bind(org)
-                                .bind(t.name.as_str().to_owned())
-                                .bind(t.name.key())
-                                .bind(t.page.message.as_ref().map(|m| m.as_str().to_owned()))
-                                .bind(to_json(&t.page.suggested_courses)?);
-                            q = if t.version == 0 {
-                                q.bind(micros(t.created_at))
-                            } else {
-                                q.bind(version_param(t.version)?)
-                            };
-                            if q.execute(&mut *conn).await.map_err(Self::err)?.rows_affected() != 1 {
-                                return Err(conflict("team"));
-                            }
-                        }
-                        Write::DeleteTeam { team, expected_version, at } => {
-                            ::sqlx::query::<$db>(CLOSE_TEAM_STINTS)
-                                .bind(team.as_uuid())
-                                .bind(org)
-                                .bind(micros(*at))
-                                .execute(&mut *conn)
-                                .await
-                                .map_err(Self::err)?;
-                            let done = ::sqlx::query::<$db>(DELETE_TEAM)
-                                .bind(team.as_uuid())
-                                .bind(org)
-                                .bind(version_param(*expected_version)?)
-                                .execute(&mut *conn)
-                                .await
-                                .map_err(Self::err)?;
-                            if done.rows_affected() != 1 {
-                                return Err(conflict("team"));
-                            }
-                        }
-                        Write::AddTeamMember { team, member, at } => {
-                            let done = ::sqlx::query::<$db>(ADD_TEAM_MEMBER)
-                                .bind(team.as_uuid())
-                                .bind(member.as_uuid())
-                                .bind(org)
-                                .execute(&mut *conn)
-                                .await
-                                .map_err(Self::err)?;
-                            if done.rows_affected() != 1 {
-                                return Err(missing("team or member"));
-                            }
-                            ::sqlx::query::<$db>(OPEN_STINT)
-                                .bind(team.as_uuid())
-                                .bind(member.as_uuid())
-                                .bind(org)
-                                .bind(micros(*at))
-                                .execute(&mut *conn)
-                                .await
-                                .map_err(Self::err)?;
-                        }
-                        Write::RemoveTeamMember { team, member, at } => {
-                            ::sqlx::query::<$db>(CLOSE_STINT)
-                                .bind(team.as_uuid())
-                                .bind(member.as_uuid())
-                                .bind(org)
-                                .bind(micros(*at))
-                                .execute(&mut *conn)
-                                .await
-                                .map_err(Self::err)?;
-                            let done = ::sqlx::query::<$db>(REMOVE_TEAM_MEMBER)
-                                .bind(team.as_uuid())
-                                .bind(member.as_uuid())
-                                .bind(org)
-                                .execute(&mut *conn)
-                                .await
-                                .map_err(Self::err)?;
-                            if done.rows_affected() != 1 {
-                                return Err(conflict("team membership"));
-                            }
-                        }
-                    }
-                    i += 1;
-                }
-                for chunk in changes.events.chunks(BATCH_ROWS) {
-                    let sql = insert_many("orgroster_events", EVENT_INSERT_COLUMNS, chunk.len(), $dialect::ANONYMOUS_PARAMS);
-                    let mut q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql)).persistent(false);
-                    for e in chunk {
-                        q = q
-                            .bind(e.id.as_uuid())
-                            .bind(org)
-                            .bind(micros(e.at))
-                            .bind(to_json(&e.actor)?)
-                            .bind(to_json(&e.kind)?);
-                    }
-                    q.execute(&mut *conn).await.map_err(Self::err)?;
-                }
-                for chunk in changes.outbox.chunks(BATCH_ROWS) {
-                    let sql = insert_many("orgroster_outbox", OUTBOX_INSERT_COLUMNS, chunk.len(), $dialect::ANONYMOUS_PARAMS);
-                    let mut q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql)).persistent(false);
-                    for m in chunk {
-                        q = q
-                            .bind(m.id.as_uuid())
-                            .bind(org)
-                            .bind(m.to.as_str().to_owned())
-                            .bind(to_json(&m.content)?)
-                            .bind(m.secret.as_ref().map(|s| s.expose()))
-                            .bind(status_name(m.status))
-                            .bind(i64::from(m.attempts))
-                            .bind(micros(m.created_at))
-                            .bind(micros(m.due_at))
-                            .bind(m.lease_until.map(micros))
-                            .bind(m.last_error.clone());
-                    }
-                    q.execute(&mut *conn).await.map_err(Self::err)?;
                 }
                 Ok(())
+            }
+
+            /// Runs a plan as the one statement `sql` ([`one_statement`]): one round trip.
+            ///
+            /// [`one_statement`]: crate::store::plan::one_statement
+            async fn run_one_statement(
+                &self,
+                sql: String,
+                plan: $crate::store::plan::Plan,
+            ) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::plan::{EXPECT_FAILED, failed_step};
+                let args = plan.steps.iter().flat_map(|s| s.args.iter().cloned()).collect();
+                let q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql));
+                match Self::bind_args(q, args).execute(&self.pool).await {
+                    Ok(_) => Ok(()),
+                    Err(::sqlx::Error::Database(db)) if db.code().as_deref() == Some(EXPECT_FAILED) => {
+                        let expect = failed_step(db.message())
+                            .and_then(|i| plan.steps.get(i))
+                            .and_then(|s| s.expect);
+                        Err(match expect {
+                            Some(expect) => expect.error(),
+                            None => Self::err(::sqlx::Error::Database(db)),
+                        })
+                    }
+                    Err(e) => Err(Self::err(e)),
+                }
             }
         }
 
@@ -1025,6 +870,53 @@ macro_rules! sql_store {
                     .await
                     .map_err(Self::err)?;
                 row.as_ref().map($crate::store::sql::member_from).transpose()
+            }
+
+            async fn organization_with_member(&self, org: $crate::OrganizationId, user: $crate::UserId) -> Result<Option<($crate::Organization, Option<$crate::Member>)>, $crate::StoreError> {
+                use $crate::store::sql::{get, member_from, organization_joined};
+                let row = ::sqlx::query::<$db>($crate::store::sql::ORG_WITH_MEMBER)
+                    .bind(org.as_uuid())
+                    .bind(user.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                let Some(row) = row else { return Ok(None) };
+                let member = match get::<_, Option<::uuid::Uuid>>(&row, "id")? {
+                    Some(_) => Some(member_from(&row)?),
+                    None => None,
+                };
+                Ok(Some((organization_joined(&row)?, member)))
+            }
+
+            async fn invitation_targets(&self, org: $crate::OrganizationId, emails: &[$crate::EmailAddress], now: ::chrono::DateTime<::chrono::Utc>) -> Result<$crate::InvitationTargets, $crate::StoreError> {
+                use $crate::store::sql::{get, invitation_from, micros, to_json};
+                let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
+                let rows = ::sqlx::query::<$db>($dialect::INVITATION_TARGETS)
+                    .bind(org.as_uuid())
+                    .bind(to_json(&keys)?)
+                    .bind(micros(now))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                let mut targets = $crate::InvitationTargets::default();
+                for row in &rows {
+                    // Every row carries the seat counts; a list of no addresses is one row
+                    // of counts alone.
+                    let members: i64 = get(row, "seat_members")?;
+                    let pending: i64 = get(row, "seat_pending")?;
+                    targets.seats = $crate::SeatUsage {
+                        members: u64::try_from(members).unwrap_or(0),
+                        pending_invitations: u64::try_from(pending).unwrap_or(0),
+                    };
+                    let Some(key) = get::<_, Option<String>>(row, "target_key")? else { continue };
+                    if ::sqlx::Row::try_get::<bool, _>(row, "is_member").map_err(Self::err)? {
+                        targets.member_emails.push(key);
+                    }
+                    if get::<_, Option<::uuid::Uuid>>(row, "id")?.is_some() {
+                        targets.pending.push(invitation_from(row)?);
+                    }
+                }
+                Ok(targets)
             }
 
             async fn members_by_email(&self, org: $crate::OrganizationId, emails: &[$crate::EmailAddress]) -> Result<Vec<$crate::Member>, $crate::StoreError> {
@@ -1217,8 +1109,14 @@ macro_rules! sql_store {
             }
 
             async fn commit(&self, changes: $crate::domain::changes::ChangeSet) -> Result<(), $crate::StoreError> {
+                let plan = $crate::store::plan::plan(&changes, $dialect::ANONYMOUS_PARAMS)?;
+                if $dialect::ONE_STATEMENT_COMMIT {
+                    if let Some(sql) = $crate::store::plan::one_statement(&plan) {
+                        return self.run_one_statement(sql, plan).await;
+                    }
+                }
                 let (mut tx, _guard) = self.write_tx().await?;
-                match Self::apply(&mut *tx, &changes).await {
+                match Self::run_steps(&mut *tx, plan.steps).await {
                     Ok(()) => tx.commit().await.map_err(Self::err),
                     Err(e) => {
                         // Dropping the transaction rolls it back as well; an explicit rollback
@@ -1500,40 +1398,6 @@ macro_rules! sql_store {
     };
 }
 
-/// Binds an invitation's columns in the order of [`INVITATION_INSERT_COLUMNS`] (without the
-/// version), which is also the order of `$1..$17` in [`UPDATE_INVITATION`].
-macro_rules! bind_invitation {
-    ($q:expr, $inv:expr) => {{
-        let inv = $inv;
-        $q.bind(inv.id.as_uuid())
-            .bind(inv.organization.as_uuid())
-            .bind(inv.email.as_str().to_owned())
-            .bind(inv.email.key().to_owned())
-            .bind(
-                inv.invitee
-                    .as_ref()
-                    .map(|p| p.first_name.as_str().to_owned()),
-            )
-            .bind(
-                inv.invitee
-                    .as_ref()
-                    .map(|p| p.last_name.as_str().to_owned()),
-            )
-            .bind(inv.role.as_str())
-            .bind(inv.team.map(|t| t.as_uuid()))
-            .bind(inv.status.as_str())
-            .bind(inv.token_hash.as_bytes().to_vec())
-            .bind(inv.invited_by.as_uuid())
-            .bind(micros(inv.created_at))
-            .bind(micros(inv.sent_at))
-            .bind(micros(inv.expires_at))
-            .bind(i64::from(inv.resend_count))
-            .bind(inv.closed_at.map(micros))
-            .bind(inv.closed_by.map(|u| u.as_uuid()))
-    }};
-}
-
-pub(crate) use bind_invitation;
 pub(crate) use sql_store;
 
 /// A version as bound: the column is a signed 64-bit integer.

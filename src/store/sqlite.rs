@@ -50,6 +50,21 @@ mod dialect {
          created_at, sent_at, expires_at, resend_count, closed_at, closed_by, version \
          FROM orgroster_invitations WHERE organization_id = $1 AND status = 'pending' \
          AND email_key IN (SELECT value FROM json_each($2))";
+    /// One row per distinct email key (`$2`, a JSON list): whether a member has it, its
+    /// pending invitation if any (at most one: a partial unique index), and on every row the
+    /// seat counts at `$3`; a single row of counts alone for an empty list.
+    pub(super) const INVITATION_TARGETS: &str = "SELECT k.value AS target_key, \
+         EXISTS (SELECT 1 FROM orgroster_members AS mm WHERE mm.organization_id = $1 \
+         AND mm.email_key = k.value) AS is_member, i.id, i.organization_id, i.email, \
+         i.invitee_first_name, i.invitee_last_name, i.role, i.team_id, i.status, i.token_hash, \
+         i.invited_by, i.created_at, i.sent_at, i.expires_at, i.resend_count, i.closed_at, \
+         i.closed_by, i.version, s.seat_members, s.seat_pending \
+         FROM (SELECT (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1) \
+         AS seat_members, (SELECT COUNT(*) FROM orgroster_invitations WHERE organization_id = $1 \
+         AND status = 'pending' AND expires_at > $3) AS seat_pending) AS s \
+         LEFT JOIN (SELECT DISTINCT value FROM json_each($2)) AS k ON 1 \
+         LEFT JOIN orgroster_invitations AS i ON i.organization_id = $1 \
+         AND i.status = 'pending' AND i.email_key = k.value";
     /// One guarded `UPDATE … RETURNING`: writers are serialized, so no row is handed out
     /// twice while its lease runs.
     pub(super) const CLAIM_OUTBOX: &str = "UPDATE orgroster_outbox SET lease_until = $1, \
@@ -61,6 +76,9 @@ mod dialect {
     pub(super) const TEAM_LIST: &str = "SELECT unhex(value) FROM json_each($4)";
     /// Batched inserts use `?`: SQLite looks `$N` names up one by one when binding.
     pub(super) const ANONYMOUS_PARAMS: bool = true;
+    /// SQLite has no data-modifying `WITH`, and a statement costs no network round trip:
+    /// a commit is its statements in one `BEGIN IMMEDIATE` transaction.
+    pub(super) const ONE_STATEMENT_COMMIT: bool = false;
     /// Text compares byte by byte already.
     pub(super) const BYTEWISE: &str = "";
     /// `BEGIN IMMEDIATE` already excludes other writers.

@@ -53,30 +53,18 @@ mod postgres {
 }
 
 #[cfg(feature = "postgres")]
+#[path = "../support/postgres.rs"]
+mod pg_support;
+
+#[cfg(feature = "postgres")]
 mod pg {
-    use std::str::FromStr;
+    use orgroster::PostgresStore;
 
-    use orgroster::{
-        PostgresStore,
-        sqlx::{self, postgres::PgConnectOptions},
-    };
-
-    /// A store in a schema of its own, migrated. `.ci/run` drops these schemas before a run.
+    /// A store in a schema of its own, migrated (twice: migrations are idempotent).
     pub(crate) async fn fresh_schema(url: &str) -> PostgresStore {
-        let schema = format!("orgroster_test_{}", uuid::Uuid::now_v7().simple());
-        let admin = sqlx::PgPool::connect(url)
-            .await
-            .expect("PostgreSQL reachable");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&admin)
-            .await
-            .expect("create schema");
-        admin.close().await;
-        let options = PgConnectOptions::from_str(url)
-            .expect("URL")
-            .options([("search_path", schema.as_str())]);
+        let schema = crate::pg_support::fresh_schema(url).await;
+        let options = crate::pg_support::options(url, &schema);
         let store = PostgresStore::connect_with(options).await.expect("connect");
-        store.migrate().await.expect("migrate");
         store.migrate().await.expect("migrate again");
         store
     }

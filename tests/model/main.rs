@@ -992,61 +992,35 @@ impl Backend for Sqlite {
     }
 }
 
+#[cfg(feature = "postgres")]
+#[path = "../support/postgres.rs"]
+mod pg_support;
+
 /// A fresh schema per case in the database `ORGROSTER_TEST_POSTGRES_URL` names, migrated,
 /// behind a small pool; the schema is dropped and the pool closed when the case ends.
 #[cfg(feature = "postgres")]
 struct Postgres;
 
 #[cfg(feature = "postgres")]
-impl Postgres {
-    const URL_VAR: &str = "ORGROSTER_TEST_POSTGRES_URL";
-
-    fn url() -> Option<String> {
-        std::env::var(Self::URL_VAR)
-            .ok()
-            .filter(|url| !url.is_empty())
-    }
-}
-
-#[cfg(feature = "postgres")]
 impl Backend for Postgres {
     fn new_store(rt: &Runtime) -> Fresh {
-        use std::str::FromStr;
-
         use orgroster::{
             PostgresStore,
-            sqlx::{
-                self,
-                postgres::{PgConnectOptions, PgPoolOptions},
-            },
+            sqlx::{self, postgres::PgPoolOptions},
         };
 
-        let url = Self::url().expect("ORGROSTER_TEST_POSTGRES_URL");
-        let schema = format!("orgroster_test_{}", uuid::Uuid::now_v7().simple());
-        let pool = rt.block_on(async {
-            let admin = PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&url)
-                .await
-                .expect("PostgreSQL reachable");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                .execute(&admin)
-                .await
-                .expect("create schema");
-            admin.close().await;
-            let options = PgConnectOptions::from_str(&url)
-                .expect("URL")
-                .options([("search_path", schema.as_str())]);
-            // One case runs one command at a time; a commit holds one connection while
-            // nothing else reads, so two are plenty (the store's own default is 16).
-            PgPoolOptions::new()
-                .max_connections(2)
-                .connect_with(options)
-                .await
-                .expect("connect")
-        });
+        let url = pg_support::url().expect("ORGROSTER_TEST_POSTGRES_URL");
+        let schema = rt.block_on(pg_support::fresh_schema(&url));
+        // One case runs one command at a time; a commit holds one connection while nothing
+        // else reads, so two are plenty (the store's own default is 16).
+        let pool = rt
+            .block_on(
+                PgPoolOptions::new()
+                    .max_connections(2)
+                    .connect_with(pg_support::options(&url, &schema)),
+            )
+            .expect("connect");
         let store = PostgresStore::new(pool.clone());
-        rt.block_on(store.migrate()).expect("migrate");
         let release = move || -> Pin<Box<dyn Future<Output = ()>>> {
             Box::pin(async move {
                 // Best effort, never a panic (this may run while a failed case unwinds): a
@@ -1693,11 +1667,11 @@ prop_state_machine! {
 #[cfg(feature = "postgres")]
 #[test]
 fn roster_matches_the_model_on_the_postgres_store() {
-    if Postgres::url().is_none() {
+    if pg_support::url().is_none() {
         eprintln!(
             "skipped: set {} (e.g. postgres://postgres@127.0.0.1:5432/test) to run the model \
              against PostgreSQL",
-            Postgres::URL_VAR
+            pg_support::URL_VAR
         );
         return;
     }

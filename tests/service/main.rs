@@ -13,8 +13,13 @@ mod delivery;
 mod errors;
 mod fixture;
 mod matrix;
+#[cfg(feature = "postgres")]
+#[path = "../support/postgres.rs"]
+mod pg;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod replicas;
+#[cfg(feature = "postgres")]
+mod round_trips;
 #[cfg(feature = "smtp")]
 mod smtp;
 #[cfg(feature = "smtp")]
