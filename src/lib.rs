@@ -103,6 +103,7 @@ pub mod report;
 pub mod rules;
 pub mod service;
 pub mod store;
+mod turnstile;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use domain::{

@@ -45,6 +45,7 @@ use crate::{
     policy::{self, HostAction, Permission, Scope, Subject as PolicySubject},
     report::{self, ReportError},
     store::{DynStore, InvitationFilter, MemberFilter, Page, Store, StoreError, constraint},
+    turnstile::{Turn, Turnstiles},
 };
 
 /// The signed-in user a command runs for, as the host authenticated them. Roles are never
@@ -186,6 +187,7 @@ impl RosterBuilder {
             clock: self.clock,
             templates: self.templates,
             config: Arc::new(self.config),
+            turnstiles: Arc::new(Turnstiles::default()),
         }
     }
 }
@@ -348,10 +350,15 @@ fn duplicate_error(constraint: &'static str) -> Error {
 macro_rules! retrying {
     ($self:ident, |$now:ident| $body:block) => {{
         let mut attempt = 0u32;
+        // Held from the first lost race to the end of the command (see `turnstile`).
+        let mut turn = None;
         loop {
             let $now = $self.clock.now();
             let decision: Decision<_> = $body;
-            if $self.commit(decision.changes, &mut attempt).await? {
+            if $self
+                .commit(decision.changes, &mut attempt, &mut turn)
+                .await?
+            {
                 break Ok(decision.outcome);
             }
         }
@@ -383,6 +390,7 @@ pub struct Roster {
     clock: Arc<dyn Clock>,
     templates: Arc<dyn MailTemplates>,
     config: Arc<RosterConfig>,
+    turnstiles: Arc<Turnstiles>,
 }
 
 impl Roster {
@@ -412,10 +420,22 @@ impl Roster {
         self.clock.now()
     }
 
-    /// Commits; `Ok(false)` means "decide again".
-    async fn commit(&self, changes: ChangeSet, attempt: &mut u32) -> Result<bool> {
+    /// Commits; `Ok(false)` means "decide again". A command that loses a race, or finds
+    /// others of its organization queued after losing theirs, waits its `turn` first.
+    async fn commit(
+        &self,
+        changes: ChangeSet,
+        attempt: &mut u32,
+        turn: &mut Option<Turn>,
+    ) -> Result<bool> {
         if changes.is_empty() {
             return Ok(true);
+        }
+        let organization = changes.organization;
+        if turn.is_none() && self.turnstiles.busy(organization) {
+            // Its decision would most likely go stale behind theirs: queue, then decide again.
+            *turn = Some(self.turnstiles.wait(organization).await);
+            return Ok(false);
         }
         match self.store.commit(changes).await {
             Ok(()) => Ok(true),
@@ -423,6 +443,9 @@ impl Roster {
                 if *attempt < self.config.conflict_retries =>
             {
                 *attempt += 1;
+                if turn.is_none() {
+                    *turn = Some(self.turnstiles.wait(organization).await);
+                }
                 Ok(false)
             }
             Err(StoreError::Duplicate { constraint }) => Err(duplicate_error(constraint)),
@@ -435,6 +458,20 @@ impl Roster {
         self.store.organization(id).await?.ok_or(Error::NotFound {
             entity: EntityKind::Organization,
         })
+    }
+
+    /// The seats in use, counted only when the organization caps them (spec: ORG-4): no
+    /// decision reads them otherwise, and counting takes time in proportion to the
+    /// organization. Uncapped, the count is zero.
+    async fn seats_if_capped(
+        &self,
+        organization: &Organization,
+        now: DateTime<Utc>,
+    ) -> Result<SeatUsage> {
+        match seats_at(organization, now) {
+            Some(now) => Ok(self.store.seat_usage(organization.id, now).await?),
+            None => Ok(SeatUsage::default()),
+        }
     }
 
     /// The organization and `user`'s membership in it, in one read.
@@ -777,7 +814,11 @@ impl Roster {
             };
             let targets = self
                 .store
-                .invitation_targets(org, std::slice::from_ref(&new.email), now)
+                .invitation_targets(
+                    org,
+                    std::slice::from_ref(&new.email),
+                    seats_at(&organization, now),
+                )
                 .await?;
             let existing = AddressState {
                 member: !targets.member_emails.is_empty(),
@@ -786,7 +827,7 @@ impl Roster {
             let state = InviteState {
                 organization: &organization,
                 inviter: &inviter,
-                seats: targets.seats,
+                seats: targets.seats.unwrap_or_default(),
                 team: team.as_ref(),
                 ttl: self.config.invitation_ttl,
             };
@@ -832,7 +873,10 @@ impl Roster {
                 Some(id) => Some(self.target_team(org, id).await?),
                 None => None,
             };
-            let targets = self.store.invitation_targets(org, &emails, now).await?;
+            let targets = self
+                .store
+                .invitation_targets(org, &emails, seats_at(&organization, now))
+                .await?;
             let mut existing: HashMap<String, AddressState> = HashMap::new();
             for key in targets.member_emails {
                 existing.entry(key).or_default().member = true;
@@ -844,7 +888,7 @@ impl Roster {
             let state = InviteState {
                 organization: &organization,
                 inviter: &inviter,
-                seats: targets.seats,
+                seats: targets.seats.unwrap_or_default(),
                 team: team.as_ref(),
                 ttl: self.config.invitation_ttl,
             };
@@ -924,7 +968,7 @@ impl Roster {
             let state = AcceptState {
                 organization: &organization,
                 already_member: member.is_some(),
-                seats: self.store.seat_usage(org, now).await?,
+                seats: self.seats_if_capped(&organization, now).await?,
                 team: team.as_ref(),
             };
             decide(now, as_user(actor), |ctx| {
@@ -999,7 +1043,7 @@ impl Roster {
             let state = InviteState {
                 organization: &organization,
                 inviter: &me,
-                seats: self.store.seat_usage(org, now).await?,
+                seats: self.seats_if_capped(&organization, now).await?,
                 team: team.as_ref(),
                 ttl: self.config.invitation_ttl,
             };
@@ -1608,19 +1652,18 @@ impl Roster {
         let mut users: Vec<UserId> = reported.iter().map(|r| r.user).collect();
         users.sort_unstable();
         users.dedup();
-        let members: HashSet<UserId> = self
+        let strangers: HashSet<UserId> = self
             .store
-            .members_by_user(org, &users)
+            .users_not_members(org, &users)
             .await?
             .into_iter()
-            .map(|m| m.user)
             .collect();
         let mut receipt = ActivityReceipt::default();
         let mut seen = HashSet::new();
         let mut accepted = Vec::new();
         for (index, event) in reported.iter().enumerate() {
             let checked = event.check(org).and_then(|a| {
-                if !members.contains(&a.user) {
+                if strangers.contains(&a.user) {
                     Err(ActivityError::UnknownMember)
                 } else if !seen.insert(a.id.clone()) {
                     Err(ActivityError::DuplicateId {
@@ -1973,6 +2016,11 @@ impl Roster {
             }
         }
     }
+}
+
+/// When to count seats for a decision in `organization`: only a seat cap needs them.
+fn seats_at(organization: &Organization, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    organization.seat_cap.map(|_| now)
 }
 
 fn administrators_one_by_one() -> Error {

@@ -481,14 +481,16 @@ pub async fn seat_usage_counts_members_and_unexpired_invitations(store: Arc<DynS
     );
 }
 
-/// The combined reads ([`Store::organization_with_member`], [`Store::invitation_targets`])
-/// answer exactly what the single reads do: case-insensitive email keys, pending invitations
+/// The combined and narrowed reads ([`Store::organization_with_member`],
+/// [`Store::invitation_targets`], [`Store::users_not_members`]) answer exactly what the
+/// single reads do: case-insensitive email keys, pending invitations
 /// expired or not (closed ones never), seats at the given time. And a stale version among
 /// otherwise independent writes fails the whole commit (a store may apply such writes as
 /// one statement).
 ///
 /// [`Store::organization_with_member`]: crate::Store::organization_with_member
 /// [`Store::invitation_targets`]: crate::Store::invitation_targets
+/// [`Store::users_not_members`]: crate::Store::users_not_members
 pub async fn combined_reads_agree_with_single_reads(store: Arc<DynStore>) {
     let org = stored_org(&*store).await;
     let member = new_member(org.id, email("Mixed.Case", org.id));
@@ -543,7 +545,7 @@ pub async fn combined_reads_agree_with_single_reads(store: Arc<DynStore>) {
         fresh.email.clone(),
     ];
     let targets = store
-        .invitation_targets(org.id, &asked, t0())
+        .invitation_targets(org.id, &asked, Some(t0()))
         .await
         .unwrap();
     assert_eq!(targets.member_emails, vec![member.email.key().to_owned()]);
@@ -563,14 +565,39 @@ pub async fn combined_reads_agree_with_single_reads(store: Arc<DynStore>) {
     let mut combined = targets.pending.clone();
     combined.sort_by_key(|i| i.id);
     assert_eq!(combined, single);
-    assert_eq!(targets.seats, store.seat_usage(org.id, t0()).await.unwrap());
-    assert_eq!(
-        (targets.seats.members, targets.seats.pending_invitations),
-        (1, 1)
-    );
-    let none = store.invitation_targets(org.id, &[], t0()).await.unwrap();
+    let seats = targets.seats.expect("asked for");
+    assert_eq!(seats, store.seat_usage(org.id, t0()).await.unwrap());
+    assert_eq!((seats.members, seats.pending_invitations), (1, 1));
+    let none = store
+        .invitation_targets(org.id, &[], Some(t0()))
+        .await
+        .unwrap();
     assert!(none.member_emails.is_empty() && none.pending.is_empty());
-    assert_eq!(none.seats, targets.seats);
+    assert_eq!(none.seats, Some(seats));
+    let uncounted = store
+        .invitation_targets(org.id, &asked, None)
+        .await
+        .unwrap();
+    assert_eq!(uncounted.seats, None);
+    assert_eq!(uncounted.member_emails, targets.member_emails);
+    assert_eq!(uncounted.pending.len(), targets.pending.len());
+
+    let stranger = UserId::new();
+    assert_eq!(
+        store
+            .users_not_members(org.id, &[member.user, stranger, stranger, member.user])
+            .await
+            .unwrap(),
+        vec![stranger],
+        "each stranger once, never a member"
+    );
+    assert!(
+        store
+            .users_not_members(org.id, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // A stale version among writes that do not depend on each other.
     let newcomer = new_invitation(org.id, email("newcomer", org.id), t0());

@@ -178,8 +178,8 @@ pub struct InvitationTargets {
     pub member_emails: Vec<String>,
     /// The pending invitations to the addresses, expired or not, in no particular order.
     pub pending: Vec<Invitation>,
-    /// The seats in use (spec: ORG-4).
-    pub seats: SeatUsage,
+    /// The seats in use, when they were asked for (spec: ORG-4).
+    pub seats: Option<SeatUsage>,
 }
 
 /// Persistent state of the roster.
@@ -300,9 +300,37 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         Ok(Some((organization, member)))
     }
 
+    /// Those of `users` who are not members of `org`, each once: the check behind recording
+    /// learning activity (spec: STAT-1), where nearly every user is a member, so the answer
+    /// is nearly always empty.
+    ///
+    /// The default derives it from [`Store::members_by_user`]; the SQL stores return only
+    /// the strangers, rather than every member's row.
+    async fn users_not_members(
+        &self,
+        org: OrganizationId,
+        users: &[UserId],
+    ) -> Result<Vec<UserId>, StoreError> {
+        let members: std::collections::HashSet<UserId> = self
+            .members_by_user(org, users)
+            .await?
+            .into_iter()
+            .map(|m| m.user)
+            .collect();
+        let mut strangers: Vec<UserId> = users
+            .iter()
+            .copied()
+            .filter(|u| !members.contains(u))
+            .collect();
+        strangers.sort_unstable();
+        strangers.dedup();
+        Ok(strangers)
+    }
+
     /// Everything an invitation to `emails` must know, read together: which addresses
-    /// belong to members, the pending invitations to them (expired or not), and the seats
-    /// in use at `now` (spec: INV-2, INV-8, ORG-4).
+    /// belong to members, the pending invitations to them (expired or not), and, when
+    /// `seats_at` is given, the seats in use then (spec: INV-2, INV-8, ORG-4). Counting
+    /// seats takes time in proportion to the organization: only a seat cap needs it.
     ///
     /// The default combines [`Store::members_by_email`],
     /// [`Store::pending_invitations_by_email`] and [`Store::seat_usage`]; the SQL stores
@@ -311,16 +339,20 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         &self,
         org: OrganizationId,
         emails: &[EmailAddress],
-        now: DateTime<Utc>,
+        seats_at: Option<DateTime<Utc>>,
     ) -> Result<InvitationTargets, StoreError> {
         let members = self.members_by_email(org, emails).await?;
+        let seats = match seats_at {
+            Some(now) => Some(self.seat_usage(org, now).await?),
+            None => None,
+        };
         Ok(InvitationTargets {
             member_emails: members
                 .into_iter()
                 .map(|m| m.email.key().to_owned())
                 .collect(),
             pending: self.pending_invitations_by_email(org, emails).await?,
-            seats: self.seat_usage(org, now).await?,
+            seats,
         })
     }
 
@@ -438,8 +470,11 @@ macro_rules! forward_store {
             async fn organization_with_member(&self, org: OrganizationId, user: UserId) -> Result<Option<(Organization, Option<Member>)>, StoreError> {
                 (**self).organization_with_member(org, user).await
             }
-            async fn invitation_targets(&self, org: OrganizationId, emails: &[EmailAddress], now: DateTime<Utc>) -> Result<InvitationTargets, StoreError> {
-                (**self).invitation_targets(org, emails, now).await
+            async fn invitation_targets(&self, org: OrganizationId, emails: &[EmailAddress], seats_at: Option<DateTime<Utc>>) -> Result<InvitationTargets, StoreError> {
+                (**self).invitation_targets(org, emails, seats_at).await
+            }
+            async fn users_not_members(&self, org: OrganizationId, users: &[UserId]) -> Result<Vec<UserId>, StoreError> {
+                (**self).users_not_members(org, users).await
             }
             async fn members_by_email(&self, org: OrganizationId, emails: &[EmailAddress]) -> Result<Vec<Member>, StoreError> {
                 (**self).members_by_email(org, emails).await

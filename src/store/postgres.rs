@@ -53,6 +53,11 @@ mod dialect {
          (SELECT id, organization_id, user_id, email, first_name, last_name, roles, joined_at, \
          invitation_id, version FROM orgroster_members AS t \
          WHERE t.organization_id = $1 AND t.user_id = k.user_id LIMIT 1) AS m";
+    /// The ids of `$2` (a JSON list) with no member in `$1`, as text: usually none.
+    pub(super) const USERS_NOT_MEMBERS: &str = "SELECT k.user_id::text FROM (SELECT DISTINCT \
+         jsonb_array_elements_text($2::jsonb)::uuid AS user_id) AS k WHERE NOT EXISTS \
+         (SELECT 1 FROM orgroster_members AS t WHERE t.organization_id = $1 \
+         AND t.user_id = k.user_id)";
     pub(super) const PENDING_BY_EMAILS: &str = "SELECT i.* FROM (SELECT DISTINCT \
          jsonb_array_elements_text($2::jsonb) AS email_key) AS k CROSS JOIN LATERAL \
          (SELECT id, organization_id, email, invitee_first_name, invitee_last_name, role, \
@@ -61,14 +66,14 @@ mod dialect {
          WHERE t.organization_id = $1 AND t.status = 'pending' AND t.email_key = k.email_key \
          LIMIT 1) AS i";
     /// One row per distinct email key (`$2`, a JSON list): whether a member has it, its
-    /// pending invitation if any, and on every row the seat counts at `$3`; a single row of
+    /// pending invitation if any, and on every row the seat counts at `$3` (zeros unless `$4`); a single row of
     /// counts alone for an empty list. The lateral probe is the one of `PENDING_BY_EMAILS`.
     pub(super) const INVITATION_TARGETS: &str = "SELECT k.email_key AS target_key, \
          EXISTS (SELECT 1 FROM orgroster_members AS mm WHERE mm.organization_id = $1 \
          AND mm.email_key = k.email_key) AS is_member, i.*, s.seat_members, s.seat_pending \
-         FROM (SELECT (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1) \
+         FROM (SELECT (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1 AND $4) \
          AS seat_members, (SELECT COUNT(*) FROM orgroster_invitations WHERE organization_id = $1 \
-         AND status = 'pending' AND expires_at > $3) AS seat_pending) AS s \
+         AND status = 'pending' AND expires_at > $3 AND $4) AS seat_pending) AS s \
          LEFT JOIN (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS email_key) AS k \
          ON true LEFT JOIN LATERAL (SELECT id, organization_id, email, invitee_first_name, \
          invitee_last_name, role, team_id, status, token_hash, invited_by, created_at, sent_at, \

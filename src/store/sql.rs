@@ -888,26 +888,27 @@ macro_rules! sql_store {
                 Ok(Some((organization_joined(&row)?, member)))
             }
 
-            async fn invitation_targets(&self, org: $crate::OrganizationId, emails: &[$crate::EmailAddress], now: ::chrono::DateTime<::chrono::Utc>) -> Result<$crate::InvitationTargets, $crate::StoreError> {
+            async fn invitation_targets(&self, org: $crate::OrganizationId, emails: &[$crate::EmailAddress], seats_at: Option<::chrono::DateTime<::chrono::Utc>>) -> Result<$crate::InvitationTargets, $crate::StoreError> {
                 use $crate::store::sql::{get, invitation_from, micros, to_json};
                 let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
                 let rows = ::sqlx::query::<$db>($dialect::INVITATION_TARGETS)
                     .bind(org.as_uuid())
                     .bind(to_json(&keys)?)
-                    .bind(micros(now))
+                    .bind(seats_at.map_or(0, micros))
+                    .bind(seats_at.is_some())
                     .fetch_all(&self.pool)
                     .await
                     .map_err(Self::err)?;
                 let mut targets = $crate::InvitationTargets::default();
                 for row in &rows {
-                    // Every row carries the seat counts; a list of no addresses is one row
-                    // of counts alone.
+                    // Every row carries the seat counts (zeros when not asked for: `$4`
+                    // skips the counting); a list of no addresses is one row of counts alone.
                     let members: i64 = get(row, "seat_members")?;
                     let pending: i64 = get(row, "seat_pending")?;
-                    targets.seats = $crate::SeatUsage {
+                    targets.seats = seats_at.map(|_| $crate::SeatUsage {
                         members: u64::try_from(members).unwrap_or(0),
                         pending_invitations: u64::try_from(pending).unwrap_or(0),
-                    };
+                    });
                     let Some(key) = get::<_, Option<String>>(row, "target_key")? else { continue };
                     if ::sqlx::Row::try_get::<bool, _>(row, "is_member").map_err(Self::err)? {
                         targets.member_emails.push(key);
@@ -945,6 +946,28 @@ macro_rules! sql_store {
                     .await
                     .map_err(Self::err)?;
                 rows.iter().map($crate::store::sql::member_from).collect()
+            }
+
+            async fn users_not_members(&self, org: $crate::OrganizationId, users: &[$crate::UserId]) -> Result<Vec<$crate::UserId>, $crate::StoreError> {
+                use $crate::store::sql::{corrupt, to_json};
+                if users.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let keys: Vec<String> = users.iter().map(|u| u.as_uuid().simple().to_string()).collect();
+                let rows = ::sqlx::query::<$db>($dialect::USERS_NOT_MEMBERS)
+                    .bind(org.as_uuid())
+                    .bind(to_json(&keys)?)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                let mut strangers = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let text: String = ::sqlx::Row::try_get(row, 0usize).map_err(Self::err)?;
+                    let id = ::uuid::Uuid::parse_str(&text).map_err(|e| corrupt($name, e))?;
+                    strangers.push($crate::UserId::from_uuid(id));
+                }
+                strangers.sort_unstable();
+                Ok(strangers)
             }
 
             async fn members(&self, org: $crate::OrganizationId, filter: $crate::MemberFilter, page: $crate::Page) -> Result<Vec<$crate::Member>, $crate::StoreError> {

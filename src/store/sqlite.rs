@@ -45,6 +45,10 @@ mod dialect {
     pub(super) const MEMBERS_BY_USERS: &str = "SELECT id, organization_id, user_id, email, \
          first_name, last_name, roles, joined_at, invitation_id, version FROM orgroster_members \
          WHERE organization_id = $1 AND user_id IN (SELECT unhex(value) FROM json_each($2))";
+    /// The hex ids of `$2` (a JSON list) with no member in `$1`: usually none, so no rows.
+    pub(super) const USERS_NOT_MEMBERS: &str = "SELECT DISTINCT value FROM json_each($2) \
+         WHERE NOT EXISTS (SELECT 1 FROM orgroster_members WHERE organization_id = $1 \
+         AND user_id = unhex(value))";
     pub(super) const PENDING_BY_EMAILS: &str = "SELECT id, organization_id, email, \
          invitee_first_name, invitee_last_name, role, team_id, status, token_hash, invited_by, \
          created_at, sent_at, expires_at, resend_count, closed_at, closed_by, version \
@@ -52,16 +56,16 @@ mod dialect {
          AND email_key IN (SELECT value FROM json_each($2))";
     /// One row per distinct email key (`$2`, a JSON list): whether a member has it, its
     /// pending invitation if any (at most one: a partial unique index), and on every row the
-    /// seat counts at `$3`; a single row of counts alone for an empty list.
+    /// seat counts at `$3` (zeros unless `$4`); a single row of counts alone for an empty list.
     pub(super) const INVITATION_TARGETS: &str = "SELECT k.value AS target_key, \
          EXISTS (SELECT 1 FROM orgroster_members AS mm WHERE mm.organization_id = $1 \
          AND mm.email_key = k.value) AS is_member, i.id, i.organization_id, i.email, \
          i.invitee_first_name, i.invitee_last_name, i.role, i.team_id, i.status, i.token_hash, \
          i.invited_by, i.created_at, i.sent_at, i.expires_at, i.resend_count, i.closed_at, \
          i.closed_by, i.version, s.seat_members, s.seat_pending \
-         FROM (SELECT (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1) \
+         FROM (SELECT (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1 AND $4) \
          AS seat_members, (SELECT COUNT(*) FROM orgroster_invitations WHERE organization_id = $1 \
-         AND status = 'pending' AND expires_at > $3) AS seat_pending) AS s \
+         AND status = 'pending' AND expires_at > $3 AND $4) AS seat_pending) AS s \
          LEFT JOIN (SELECT DISTINCT value FROM json_each($2)) AS k ON 1 \
          LEFT JOIN orgroster_invitations AS i ON i.organization_id = $1 \
          AND i.status = 'pending' AND i.email_key = k.value";

@@ -9,6 +9,7 @@
 
 mod analytics;
 mod bad_input;
+mod contention;
 mod delivery;
 mod errors;
 mod fixture;
