@@ -452,23 +452,47 @@ pub async fn invitations_are_found_by_current_token_hash(store: Arc<DynStore>) {
     );
 }
 
-/// spec: ORG-4 — seats are members plus pending invitations not yet expired.
-pub async fn seat_usage_counts_members_and_unexpired_invitations(store: Arc<DynStore>) {
-    let org = stored_org(&*store).await;
-    let m = new_member(org.id, email("seat", org.id));
+/// One member and three invitations stored in an organization: one pending, one pending
+/// but expired at [`t0`], one closed with `closed_status`.
+struct Seated {
+    member: Member,
+    fresh: Invitation,
+    old: Invitation,
+    closed: Invitation,
+}
+
+async fn seated(
+    store: &DynStore,
+    org: &Organization,
+    member_local: &str,
+    closed_status: InvitationStatus,
+) -> Seated {
+    let member = new_member(org.id, email(member_local, org.id));
     let fresh = new_invitation(org.id, email("fresh", org.id), t0());
     let mut old = new_invitation(org.id, email("old", org.id), t0() - Duration::days(11));
     old.token_hash = token(5).hash();
     let mut closed = new_invitation(org.id, email("closed", org.id), t0());
     closed.token_hash = token(6).hash();
-    closed.status = InvitationStatus::Declined;
+    closed.status = closed_status;
     let writes = vec![
-        Write::PutMember(m),
-        Write::PutInvitation(fresh),
-        Write::PutInvitation(old),
-        Write::PutInvitation(closed),
+        Write::PutMember(member.clone()),
+        Write::PutInvitation(fresh.clone()),
+        Write::PutInvitation(old.clone()),
+        Write::PutInvitation(closed.clone()),
     ];
-    put(&*store, org.id, writes).await.unwrap();
+    put(store, org.id, writes).await.unwrap();
+    Seated {
+        member,
+        fresh,
+        old,
+        closed,
+    }
+}
+
+/// spec: ORG-4 — seats are members plus pending invitations not yet expired.
+pub async fn seat_usage_counts_members_and_unexpired_invitations(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    seated(&*store, &org, "seat", InvitationStatus::Declined).await;
     let usage = store.seat_usage(org.id, t0()).await.unwrap();
     assert_eq!((usage.members, usage.pending_invitations), (1, 1));
     let later = store
@@ -493,20 +517,12 @@ pub async fn seat_usage_counts_members_and_unexpired_invitations(store: Arc<DynS
 /// [`Store::users_not_members`]: crate::Store::users_not_members
 pub async fn combined_reads_agree_with_single_reads(store: Arc<DynStore>) {
     let org = stored_org(&*store).await;
-    let member = new_member(org.id, email("Mixed.Case", org.id));
-    let fresh = new_invitation(org.id, email("fresh", org.id), t0());
-    let mut old = new_invitation(org.id, email("old", org.id), t0() - Duration::days(11));
-    old.token_hash = token(5).hash();
-    let mut closed = new_invitation(org.id, email("closed", org.id), t0());
-    closed.token_hash = token(6).hash();
-    closed.status = InvitationStatus::Revoked;
-    let writes = vec![
-        Write::PutMember(member.clone()),
-        Write::PutInvitation(fresh.clone()),
-        Write::PutInvitation(old.clone()),
-        Write::PutInvitation(closed.clone()),
-    ];
-    put(&*store, org.id, writes).await.unwrap();
+    let Seated {
+        member,
+        fresh,
+        old,
+        closed,
+    } = seated(&*store, &org, "Mixed.Case", InvitationStatus::Revoked).await;
     let org = reload(&*store, org.id).await;
 
     let (read_org, read_member) = store

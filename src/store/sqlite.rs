@@ -128,6 +128,10 @@ impl SqliteStore {
         // An in-memory database lives as long as its connections and is shared through one
         // cache, where SQLite locks whole tables: one connection avoids both surprises.
         let pool = SqlitePoolOptions::new()
+            // An embedded database cannot drop a connection behind the pool's back: the
+            // liveness ping sqlx sends before handing out a connection would only cost a hop
+            // to the connection's worker thread on every read and commit.
+            .test_before_acquire(false)
             .max_connections(if memory { 1 } else { 8 })
             .min_connections(if memory { 1 } else { 0 })
             .idle_timeout(if memory {

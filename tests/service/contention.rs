@@ -7,31 +7,14 @@ use std::sync::Arc;
 
 use orgroster::{DynStore, MemoryStore, RecordingMailer, Role, Roster};
 
-use crate::fixture::{actor, learners_capability, newcomer, profile};
+use crate::fixture::{actor, licensed_organization, newcomer};
 
 /// Runs `tasks` tasks each inviting and accepting `rounds` learners into one organization of
 /// a roster on `store`; every command must succeed.
 async fn race(store: Arc<DynStore>, tasks: usize, rounds: usize) {
     let roster = Roster::builder(store, RecordingMailer::new()).build();
     let founder = actor("founder");
-    let org = roster
-        .create_organization(
-            &founder,
-            "Contended".parse().expect("a name"),
-            profile("Con", "Tention"),
-        )
-        .await
-        .expect("an organization")
-        .organization
-        .id;
-    roster
-        .add_license(org, orgroster::LicenseKind::PayPerUse)
-        .await
-        .expect("a license");
-    roster
-        .set_capabilities(org, learners_capability())
-        .await
-        .expect("capabilities");
+    let org = licensed_organization(&roster, &founder, "Contended", None).await;
     let mut handles = Vec::new();
     for t in 0..tasks {
         let (roster, founder) = (roster.clone(), founder.clone());

@@ -75,6 +75,41 @@ pub(crate) fn learners_capability() -> Capabilities {
     }
 }
 
+/// `founder` creates an organization with a license and the `coursecloud_legacy` capability
+/// (spec: ORG-3, ADM-2), capped at `seat_cap` seats.
+pub(crate) async fn licensed_organization(
+    roster: &Roster,
+    founder: &Actor,
+    name: &str,
+    seat_cap: Option<u32>,
+) -> OrganizationId {
+    let org = roster
+        .create_organization(
+            founder,
+            name.parse().expect("a valid name"),
+            profile("Pool", "Founder"),
+        )
+        .await
+        .expect("creating an organization")
+        .organization
+        .id;
+    roster
+        .add_license(org, LicenseKind::PayPerUse)
+        .await
+        .expect("adding a license");
+    roster
+        .set_capabilities(org, learners_capability())
+        .await
+        .expect("setting capabilities");
+    if seat_cap.is_some() {
+        roster
+            .set_seat_cap(org, seat_cap)
+            .await
+            .expect("setting the seat cap");
+    }
+    org
+}
+
 /// Every page of a keyset-paginated listing.
 pub(crate) async fn all_pages<T, F, Fut>(mut fetch: F, id: impl Fn(&T) -> Uuid) -> Vec<T>
 where

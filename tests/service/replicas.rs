@@ -38,7 +38,7 @@ use orgroster::{
 use orgroster::{MailContent, Store};
 use uuid::Uuid;
 
-use crate::fixture::{email, profile};
+use crate::fixture::{email, licensed_organization, profile};
 #[cfg(feature = "postgres")]
 use crate::pg;
 
@@ -176,47 +176,6 @@ fn roster_on(store: Arc<DynStore>, mailer: RecordingMailer) -> Roster {
 /// The time every roster of this module runs at.
 fn fixed_now() -> DateTime<Utc> {
     ManualClock::default().now()
-}
-
-/// `founder` creates an organization with a license and the `coursecloud_legacy` capability
-/// (spec: ORG-3, ADM-2), capped at `seat_cap` seats.
-async fn licensed_organization(
-    roster: &Roster,
-    founder: &Actor,
-    name: &str,
-    seat_cap: Option<u32>,
-) -> OrganizationId {
-    let org = roster
-        .create_organization(
-            founder,
-            name.parse().expect("a valid name"),
-            profile("Pool", "Founder"),
-        )
-        .await
-        .expect("creating an organization")
-        .organization
-        .id;
-    roster
-        .add_license(org, LicenseKind::PayPerUse)
-        .await
-        .expect("adding a license");
-    roster
-        .set_capabilities(
-            org,
-            Capabilities {
-                coursecloud_legacy: true,
-                ..Capabilities::default()
-            },
-        )
-        .await
-        .expect("setting capabilities");
-    if seat_cap.is_some() {
-        roster
-            .set_seat_cap(org, seat_cap)
-            .await
-            .expect("setting the seat cap");
-    }
-    org
 }
 
 /// Every page of a keyset-paginated store listing.

@@ -27,7 +27,7 @@ use tokio::{
 };
 
 use crate::{
-    fixture::{actor, email, newcomer, profile, team_name},
+    fixture::{actor, email, licensed_organization, newcomer, team_name},
     pg,
 };
 
@@ -331,24 +331,7 @@ async fn round_trips_per_command() {
     for ping_on_acquire in [true, false] {
         let roster = counted_roster(&url, &schema, port, ping_on_acquire).await;
         let founder = actor("founder");
-        let org = roster
-            .create_organization(
-                &founder,
-                "Counted Round Trips".parse().expect("a name"),
-                profile("Round", "Trip"),
-            )
-            .await
-            .expect("an organization")
-            .organization
-            .id;
-        roster
-            .add_license(org, orgroster::LicenseKind::PayPerUse)
-            .await
-            .expect("a license");
-        roster
-            .set_capabilities(org, crate::fixture::learners_capability())
-            .await
-            .expect("capabilities");
+        let org = licensed_organization(&roster, &founder, "Counted Round Trips", None).await;
         tables.push((
             ping_on_acquire,
             measure(&roster, &counts, org, &founder).await,
