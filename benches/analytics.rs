@@ -113,6 +113,7 @@ type MakeStore = Box<dyn Fn() -> (Arc<DynStore>, Settle)>;
 type Settle = Option<Box<dyn FnOnce()>>;
 
 fn stores(rt: &Runtime) -> Vec<(&'static str, MakeStore)> {
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(unused_mut))]
     let mut stores: Vec<(&'static str, MakeStore)> =
         vec![("memory", Box::new(|| (Arc::new(MemoryStore::new()), None)))];
     #[cfg(feature = "sqlite")]

@@ -30,9 +30,9 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use orgroster::{
-    AcceptOptions, Actor, Capabilities, Clock, DynStore, EmailAddress, Error, Event, EventKind,
-    Invitation, InvitationFilter, InvitationStatus, LicenseKind, ManualClock, Member, MemberFilter,
-    OrganizationId, Page, RecordingMailer, Role, Roster, StoreError, UserId,
+    AcceptOptions, Actor, Clock, DynStore, EmailAddress, Error, Event, EventKind, Invitation,
+    InvitationFilter, InvitationStatus, ManualClock, Member, MemberFilter, OrganizationId, Page,
+    RecordingMailer, Role, Roster, StoreError, UserId,
 };
 #[cfg(feature = "sqlite")]
 use orgroster::{MailContent, Store};
