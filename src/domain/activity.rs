@@ -401,10 +401,16 @@ impl Tally {
             ActivityKind::TimeSpent { seconds } => self.seconds += u64::from(seconds),
             ActivityKind::Progress { .. } => {}
         }
-        self.courses
-            .entry(activity.course.clone())
-            .or_default()
-            .insert(activity.user);
+        // Looked up before inserting: the key is cloned only for a course seen first.
+        match self.courses.get_mut(&activity.course) {
+            Some(learners) => {
+                learners.insert(activity.user);
+            }
+            None => {
+                self.courses
+                    .insert(activity.course.clone(), HashSet::from([activity.user]));
+            }
+        }
         let week = self.weeks.entry(Period::week_of(activity.at)).or_default();
         week.0.insert(activity.user);
         if activity.kind == ActivityKind::Completed {
