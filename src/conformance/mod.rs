@@ -646,6 +646,41 @@ pub async fn combined_reads_agree_with_single_reads(store: Arc<DynStore>) {
             .unwrap()
             .is_empty()
     );
+    // A checked organization is not bumped: two commits checking one version both land;
+    // once the organization changed, a check of the old version is a conflict.
+    for local in ["checked-a", "checked-b"] {
+        let mut c = changes(
+            &org,
+            vec![Write::PutInvitation(new_invitation(
+                org.id,
+                email(local, org.id),
+                t0(),
+            ))],
+        );
+        c.organization_write = OrganizationWrite::Check {
+            expected_version: org.version,
+        };
+        store.commit(c).await.unwrap();
+    }
+    assert_eq!(reload(&*store, org.id).await.version, org.version);
+    let mut renamed = org.clone();
+    renamed.name = OrganizationName::parse("Renamed Ltd").unwrap();
+    store
+        .commit(ChangeSet::new(org.id, OrganizationWrite::Put(renamed)))
+        .await
+        .unwrap();
+    let mut c = changes(&org, vec![Write::PutInvitation(newcomer.clone())]);
+    c.organization_write = OrganizationWrite::Check {
+        expected_version: org.version,
+    };
+    assert!(matches!(
+        store.commit(c).await,
+        Err(StoreError::Conflict {
+            entity: "organization"
+        })
+    ));
+    let org = reload(&*store, org.id).await;
+
     // And a stale organization version alone.
     let mut c = changes(&org, vec![Write::PutInvitation(newcomer.clone())]);
     c.organization_write = OrganizationWrite::Touch {

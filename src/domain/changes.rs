@@ -28,8 +28,33 @@ pub enum OrganizationWrite {
         /// The version the decision read.
         expected_version: u64,
     },
+    /// Check that the organization is still at `expected_version`, without bumping it:
+    /// the decision read the organization (its licenses, capabilities, seat cap) but no
+    /// organization-wide count, so it must not outlive a change to the organization, yet
+    /// need not serialize with the organization's other such decisions. SQL stores hold a
+    /// shared lock on the row until the commit ends.
+    Check {
+        /// The version the decision read.
+        expected_version: u64,
+    },
     /// Write the organization; its `version` is the one read (0: create it).
     Put(Organization),
+}
+
+impl OrganizationWrite {
+    /// What an invitation decision needs of `organization`: with a seat cap, the seats it
+    /// counted must not change under it, so it bumps the version and decisions of the
+    /// organization take turns (spec: ORG-4); without one, it only depends on the
+    /// organization not changing, and invitations to different addresses commit side by
+    /// side (their own rows carry the rest: spec INV-8, INV-11).
+    pub fn for_invitations(organization: &Organization) -> Self {
+        let expected_version = organization.version;
+        if organization.seat_cap.is_some() {
+            Self::Touch { expected_version }
+        } else {
+            Self::Check { expected_version }
+        }
+    }
 }
 
 /// One row written by a change set. Entities carry the version they were read at; 0 means

@@ -372,9 +372,7 @@ impl InviteState<'_> {
     fn touch(&self) -> ChangeSet {
         ChangeSet::new(
             self.organization.id,
-            OrganizationWrite::Touch {
-                expected_version: self.organization.version,
-            },
+            OrganizationWrite::for_invitations(self.organization),
         )
     }
 
@@ -571,9 +569,7 @@ pub fn accept(
     };
     let mut changes = ChangeSet::new(
         state.organization.id,
-        OrganizationWrite::Touch {
-            expected_version: state.organization.version,
-        },
+        OrganizationWrite::for_invitations(state.organization),
     );
     changes.events.push(ctx.event(
         state.organization.id,
@@ -655,9 +651,7 @@ fn close(
 ) -> Result<Decision<Invitation>, Error> {
     let mut changes = ChangeSet::new(
         organization.id,
-        OrganizationWrite::Touch {
-            expected_version: organization.version,
-        },
+        OrganizationWrite::for_invitations(organization),
     );
     changes
         .events

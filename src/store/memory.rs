@@ -7,7 +7,9 @@ use std::{
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{InvitationFilter, MemberFilter, Page, Store, StoreError, constraint};
+use super::{
+    InvitationFilter, InvitationTargets, MemberFilter, Page, Store, StoreError, constraint,
+};
 use crate::domain::{
     activity::{Activity, MemberActivity, Period, Statistics, StatsScope, Tally, TeamStint},
     changes::{ChangeSet, OrganizationWrite, Write},
@@ -75,6 +77,19 @@ struct Org {
 }
 
 impl Org {
+    /// Members plus pending invitations holding a seat at `now` (spec: ORG-4).
+    fn seats(&self, now: DateTime<Utc>) -> SeatUsage {
+        SeatUsage {
+            members: self.members.len() as u64,
+            pending_invitations: self
+                .pending_by_email
+                .values()
+                .filter_map(|id| self.invitations.get(id))
+                .filter(|i| i.holds_seat(now))
+                .count() as u64,
+        }
+    }
+
     fn new(organization: Organization) -> Self {
         Self {
             organization,
@@ -299,6 +314,14 @@ fn apply_org(
             )?;
             undo.push(Undo::Org(org.organization.clone()));
             org.organization.version += 1;
+        }
+        OrganizationWrite::Check { expected_version } => {
+            let org = state.org_mut(id)?;
+            check_version(
+                Some(org.organization.version),
+                *expected_version,
+                "organization",
+            )?;
         }
         OrganizationWrite::Put(new) => {
             if new.id != id {
@@ -769,17 +792,48 @@ impl Store for MemoryStore {
         org: OrganizationId,
         now: DateTime<Utc>,
     ) -> Result<SeatUsage, StoreError> {
+        Ok(self.read(org, |o| o.seats(now)).unwrap_or_default())
+    }
+
+    async fn organization_with_member(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<(Organization, Option<Member>)>, StoreError> {
+        Ok(self.read(org, |o| {
+            let member = o.by_user.get(&user).and_then(|id| o.members.get(id));
+            (o.organization.clone(), member.cloned())
+        }))
+    }
+
+    async fn invitation_targets(
+        &self,
+        org: OrganizationId,
+        emails: &[EmailAddress],
+        seats_at: Option<DateTime<Utc>>,
+    ) -> Result<InvitationTargets, StoreError> {
+        // Under one lock: a snapshot, as the trait requires.
         Ok(self
-            .read(org, |o| SeatUsage {
-                members: o.members.len() as u64,
-                pending_invitations: o
-                    .pending_by_email
-                    .values()
-                    .filter_map(|id| o.invitations.get(id))
-                    .filter(|i| i.holds_seat(now))
-                    .count() as u64,
+            .read(org, |o| {
+                let keys: std::collections::BTreeSet<&str> =
+                    emails.iter().map(EmailAddress::key).collect();
+                InvitationTargets {
+                    member_emails: keys
+                        .iter()
+                        .filter(|k| o.by_email.contains_key(**k))
+                        .map(|k| (*k).to_owned())
+                        .collect(),
+                    pending: distinct(
+                        keys.iter().filter_map(|k| o.pending_by_email.get(*k)),
+                        |id| o.invitations.get(id),
+                    ),
+                    seats: seats_at.map(|now| o.seats(now)),
+                }
             })
-            .unwrap_or_default())
+            .unwrap_or_else(|| InvitationTargets {
+                seats: seats_at.map(|_| SeatUsage::default()),
+                ..InvitationTargets::default()
+            }))
     }
 
     async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError> {

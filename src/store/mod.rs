@@ -191,7 +191,10 @@ pub struct InvitationTargets {
 /// - An entity written with version `v` must be stored at version `v` (0: must not exist);
 ///   it is then stored at `v + 1`. Otherwise [`StoreError::Conflict`] and nothing is written.
 ///   The same holds for the organization under [`OrganizationWrite::Touch`] and
-///   [`OrganizationWrite::Put`](crate::domain::changes::OrganizationWrite::Put).
+///   [`OrganizationWrite::Put`](crate::domain::changes::OrganizationWrite::Put);
+///   [`OrganizationWrite::Check`](crate::domain::changes::OrganizationWrite::Check) checks
+///   the version without bumping it, and must keep a concurrent change of the organization
+///   from committing in between (a shared row lock, or serialized writers).
 /// - The uniqueness rules of [`constraint`] are enforced by the store itself, so a race
 ///   between service instances ends in [`StoreError::Duplicate`] or
 ///   [`StoreError::Conflict`], never in duplicates (spec: INV-8, INV-11).
@@ -286,8 +289,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// both before it decides anything (spec: ROLE-4). `None` when there is no such
     /// organization.
     ///
-    /// The default reads one after the other; the SQL stores read both in one statement,
-    /// which saves a round trip on every command.
+    /// The default reads one after the other; `MemoryStore` reads both under one lock, the
+    /// SQL stores in one statement, which saves a round trip on every command.
     async fn organization_with_member(
         &self,
         org: OrganizationId,
@@ -332,9 +335,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// `seats_at` is given, the seats in use then (spec: INV-2, INV-8, ORG-4). Counting
     /// seats takes time in proportion to the organization: only a seat cap needs it.
     ///
-    /// The default combines [`Store::members_by_email`],
-    /// [`Store::pending_invitations_by_email`] and [`Store::seat_usage`]; the SQL stores
-    /// answer in one statement.
+    /// The answer must be one snapshot: invitations to an organization without a seat cap
+    /// commit side by side, each trusting that no member and no pending invitation held its
+    /// address at one moment (spec: INV-8). The default combines
+    /// [`Store::members_by_email`], [`Store::pending_invitations_by_email`] and
+    /// [`Store::seat_usage`], which is a snapshot only where reads cannot interleave with
+    /// commits; `MemoryStore` answers under one lock, the SQL stores in one statement.
     async fn invitation_targets(
         &self,
         org: OrganizationId,

@@ -91,8 +91,19 @@ pub(crate) struct Plan {
 /// PostgreSQL refuses a statement with more than 65,535 parameters.
 const MAX_PARAMS: usize = 65_535;
 
-/// Plans `changes`. `anonymous`: the batched inserts use `?` rather than `$N`.
-pub(crate) fn plan(changes: &ChangeSet, anonymous: bool) -> Result<Plan, StoreError> {
+/// Where the SQL of the two stores differs in a plan.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dialect {
+    /// The batched inserts use `?` rather than `$N`.
+    pub(crate) anonymous: bool,
+    /// [`OrganizationWrite::Check`]: the organization `$1` is at version `$2`, one row if so,
+    /// holding the row against changes until the commit ends where the database needs it.
+    pub(crate) check_org: &'static str,
+}
+
+/// Plans `changes` in `dialect`.
+pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreError> {
+    let anonymous = dialect.anonymous;
     let org = changes.organization.as_uuid();
     let mut steps = Vec::new();
     let mut independent = true;
@@ -115,6 +126,11 @@ pub(crate) fn plan(changes: &ChangeSet, anonymous: bool) -> Result<Plan, StoreEr
         }),
         OrganizationWrite::Touch { expected_version } => steps.push(Step {
             sql: TOUCH_ORG.into(),
+            args: vec![Arg::Uuid(org), Arg::Int(version_param(*expected_version)?)],
+            expect: Some(Expect::Conflict("organization")),
+        }),
+        OrganizationWrite::Check { expected_version } => steps.push(Step {
+            sql: dialect.check_org.into(),
             args: vec![Arg::Uuid(org), Arg::Int(version_param(*expected_version)?)],
             expect: Some(Expect::Conflict("organization")),
         }),

@@ -90,6 +90,13 @@ mod dialect {
     pub(super) const TEAM_LIST: &str = "SELECT jsonb_array_elements_text($4::jsonb)::uuid";
     /// PostgreSQL numbers its parameters.
     pub(super) const ANONYMOUS_PARAMS: bool = false;
+    /// `FOR SHARE`: a concurrent change to the organization waits for this commit, and one
+    /// that committed first fails the check (READ COMMITTED re-reads the locked row).
+    pub(super) const PLAN: crate::store::plan::Dialect = crate::store::plan::Dialect {
+        anonymous: ANONYMOUS_PARAMS,
+        check_org: "SELECT 1 FROM orgroster_organizations WHERE id = $1 AND version = $2 \
+             FOR SHARE",
+    };
     /// A commit whose writes are independent of each other is one statement: one round
     /// trip to the server instead of one per statement plus `BEGIN` and `COMMIT`.
     pub(super) const ONE_STATEMENT_COMMIT: bool = true;

@@ -1132,7 +1132,7 @@ macro_rules! sql_store {
             }
 
             async fn commit(&self, changes: $crate::domain::changes::ChangeSet) -> Result<(), $crate::StoreError> {
-                let plan = $crate::store::plan::plan(&changes, $dialect::ANONYMOUS_PARAMS)?;
+                let plan = $crate::store::plan::plan(&changes, $dialect::PLAN)?;
                 if $dialect::ONE_STATEMENT_COMMIT {
                     if let Some(sql) = $crate::store::plan::one_statement(&plan) {
                         return self.run_one_statement(sql, plan).await;

@@ -80,6 +80,12 @@ mod dialect {
     pub(super) const TEAM_LIST: &str = "SELECT unhex(value) FROM json_each($4)";
     /// Batched inserts use `?`: SQLite looks `$N` names up one by one when binding.
     pub(super) const ANONYMOUS_PARAMS: bool = true;
+    /// No row locks: writers are serialized (`BEGIN IMMEDIATE`), so the check holds until
+    /// the commit ends.
+    pub(super) const PLAN: crate::store::plan::Dialect = crate::store::plan::Dialect {
+        anonymous: ANONYMOUS_PARAMS,
+        check_org: "SELECT 1 FROM orgroster_organizations WHERE id = $1 AND version = $2",
+    };
     /// SQLite has no data-modifying `WITH`, and a statement costs no network round trip:
     /// a commit is its statements in one `BEGIN IMMEDIATE` transaction.
     pub(super) const ONE_STATEMENT_COMMIT: bool = false;
