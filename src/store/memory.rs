@@ -305,23 +305,18 @@ fn apply_org(
         OrganizationWrite::Untouched => {
             state.org_mut(id)?;
         }
-        OrganizationWrite::Touch { expected_version } => {
+        write @ (OrganizationWrite::Touch { expected_version }
+        | OrganizationWrite::Check { expected_version }) => {
             let org = state.org_mut(id)?;
             check_version(
                 Some(org.organization.version),
                 *expected_version,
                 "organization",
             )?;
-            undo.push(Undo::Org(org.organization.clone()));
-            org.organization.version += 1;
-        }
-        OrganizationWrite::Check { expected_version } => {
-            let org = state.org_mut(id)?;
-            check_version(
-                Some(org.organization.version),
-                *expected_version,
-                "organization",
-            )?;
+            if matches!(write, OrganizationWrite::Touch { .. }) {
+                undo.push(Undo::Org(org.organization.clone()));
+                org.organization.version += 1;
+            }
         }
         OrganizationWrite::Put(new) => {
             if new.id != id {

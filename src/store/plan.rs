@@ -9,6 +9,7 @@
 
 use std::{borrow::Cow, fmt::Write as _};
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
@@ -99,6 +100,8 @@ pub(crate) struct Dialect {
     /// [`OrganizationWrite::Check`]: the organization `$1` is at version `$2`, one row if so,
     /// holding the row against changes until the commit ends where the database needs it.
     pub(crate) check_org: &'static str,
+    /// Whether an independent plan may run as [`one_statement`].
+    pub(crate) one_statement: bool,
 }
 
 /// Plans `changes` in `dialect`.
@@ -107,14 +110,8 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
     let org = changes.organization.as_uuid();
     let mut steps = Vec::new();
     let mut independent = true;
+    // The rows the puts write: a second write of one row makes the plan dependent.
     let mut written: Vec<Uuid> = Vec::new();
-    let mut once = |id: Uuid, independent: &mut bool| {
-        if written.contains(&id) {
-            *independent = false;
-        } else {
-            written.push(id);
-        }
-    };
     let missing = || StoreError::Missing {
         entity: "organization",
     };
@@ -163,7 +160,7 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
     let mut i = 0;
     while i < writes.len() {
         match &writes[i] {
-            Write::PutInvitation(first) if first.version == 0 => {
+            Write::PutInvitation(Invitation { version: 0, .. }) => {
                 // A run of new invitations (a bulk invitation) goes in batched inserts.
                 let mut run = Vec::new();
                 while let Some(Write::PutInvitation(inv)) = writes.get(i) {
@@ -173,11 +170,10 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
                     if inv.organization != changes.organization {
                         return Err(missing());
                     }
-                    once(inv.id.as_uuid(), &mut independent);
+                    written.push(inv.id.as_uuid());
                     run.push(inv);
                     i += 1;
                 }
-                let _ = first;
                 for chunk in run.chunks(BATCH_ROWS) {
                     let mut args =
                         Vec::with_capacity(chunk.len() * INVITATION_INSERT_COLUMNS.len());
@@ -203,7 +199,7 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
                 if inv.organization != changes.organization {
                     return Err(missing());
                 }
-                once(inv.id.as_uuid(), &mut independent);
+                written.push(inv.id.as_uuid());
                 let mut args = Vec::with_capacity(INVITATION_INSERT_COLUMNS.len());
                 invitation_args(inv, &mut args);
                 args.push(Arg::Int(version_param(inv.version)?));
@@ -217,7 +213,7 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
                 if m.organization != changes.organization {
                     return Err(missing());
                 }
-                once(m.id.as_uuid(), &mut independent);
+                written.push(m.id.as_uuid());
                 let mut args = vec![
                     Arg::Uuid(m.id.as_uuid()),
                     Arg::Uuid(org),
@@ -248,30 +244,19 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
                 at,
             } => {
                 independent = false;
-                steps.push(Step {
-                    sql: CLOSE_MEMBER_STINTS.into(),
-                    args: vec![
-                        Arg::Uuid(member.as_uuid()),
-                        Arg::Uuid(org),
-                        Arg::Int(micros(*at)),
-                    ],
-                    expect: None,
-                });
-                steps.push(Step {
-                    sql: DELETE_MEMBER.into(),
-                    args: vec![
-                        Arg::Uuid(member.as_uuid()),
-                        Arg::Uuid(org),
-                        Arg::Int(version_param(*expected_version)?),
-                    ],
-                    expect: Some(Expect::Conflict("member")),
-                });
+                let deletion = Deletion {
+                    id: member.as_uuid(),
+                    expected_version: *expected_version,
+                    at: *at,
+                    entity: "member",
+                };
+                deletion.steps(org, CLOSE_MEMBER_STINTS, DELETE_MEMBER, &mut steps)?;
             }
             Write::PutTeam(t) => {
                 if t.organization != changes.organization {
                     return Err(missing());
                 }
-                once(t.id.as_uuid(), &mut independent);
+                written.push(t.id.as_uuid());
                 let mut args = vec![
                     Arg::Uuid(t.id.as_uuid()),
                     Arg::Uuid(org),
@@ -299,24 +284,13 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
                 at,
             } => {
                 independent = false;
-                steps.push(Step {
-                    sql: CLOSE_TEAM_STINTS.into(),
-                    args: vec![
-                        Arg::Uuid(team.as_uuid()),
-                        Arg::Uuid(org),
-                        Arg::Int(micros(*at)),
-                    ],
-                    expect: None,
-                });
-                steps.push(Step {
-                    sql: DELETE_TEAM.into(),
-                    args: vec![
-                        Arg::Uuid(team.as_uuid()),
-                        Arg::Uuid(org),
-                        Arg::Int(version_param(*expected_version)?),
-                    ],
-                    expect: Some(Expect::Conflict("team")),
-                });
+                let deletion = Deletion {
+                    id: team.as_uuid(),
+                    expected_version: *expected_version,
+                    at: *at,
+                    entity: "team",
+                };
+                deletion.steps(org, CLOSE_TEAM_STINTS, DELETE_TEAM, &mut steps)?;
             }
             Write::AddTeamMember { team, member, at } => {
                 independent = false;
@@ -413,7 +387,52 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
             expect: None,
         });
     }
+    written.sort_unstable();
+    let before = written.len();
+    written.dedup();
+    independent &= written.len() == before;
     Ok(Plan { steps, independent })
+}
+
+/// A versioned row deleted with its team-membership history closed first: a member, or a
+/// team. Both statements take (`id`, organization, …).
+struct Deletion {
+    id: Uuid,
+    expected_version: u64,
+    at: DateTime<Utc>,
+    entity: &'static str,
+}
+
+impl Deletion {
+    /// Ends the open stints (`close`: `$3` the time) then deletes the row (`delete`: `$3`
+    /// the version read).
+    fn steps(
+        self,
+        org: Uuid,
+        close: &'static str,
+        delete: &'static str,
+        steps: &mut Vec<Step>,
+    ) -> Result<(), StoreError> {
+        steps.push(Step {
+            sql: close.into(),
+            args: vec![
+                Arg::Uuid(self.id),
+                Arg::Uuid(org),
+                Arg::Int(micros(self.at)),
+            ],
+            expect: None,
+        });
+        steps.push(Step {
+            sql: delete.into(),
+            args: vec![
+                Arg::Uuid(self.id),
+                Arg::Uuid(org),
+                Arg::Int(version_param(self.expected_version)?),
+            ],
+            expect: Some(Expect::Conflict(self.entity)),
+        });
+        Ok(())
+    }
 }
 
 /// An invitation's columns in the order of [`INVITATION_INSERT_COLUMNS`], without `version`.
@@ -528,6 +547,73 @@ mod tests {
             out,
             "UPDATE t SET a = $11, b = $22 WHERE c = $12 AND d = 'x$'"
         );
+    }
+
+    fn invitation(org: crate::OrganizationId, version: u64) -> Invitation {
+        let now = DateTime::<Utc>::from_timestamp(1_767_603_600, 0).expect("a time");
+        Invitation {
+            id: crate::InvitationId::new(),
+            organization: org,
+            email: crate::EmailAddress::parse("plan@example.com").expect("an address"),
+            invitee: None,
+            role: crate::Role::Member,
+            team: None,
+            status: crate::InvitationStatus::Pending,
+            token_hash: crate::InvitationToken::from_bytes([7; 32]).hash(),
+            invited_by: crate::UserId::new(),
+            created_at: now,
+            sent_at: now,
+            expires_at: now,
+            resend_count: 0,
+            closed_at: None,
+            closed_by: None,
+            version,
+        }
+    }
+
+    const POSTGRES: Dialect = Dialect {
+        anonymous: false,
+        check_org: "SELECT 1",
+        one_statement: true,
+    };
+
+    #[test]
+    fn a_plan_is_independent_unless_a_row_is_written_twice() {
+        let org = crate::OrganizationId::new();
+        let changes = |writes| {
+            let mut c = ChangeSet::new(
+                org,
+                OrganizationWrite::Check {
+                    expected_version: 1,
+                },
+            );
+            c.writes = writes;
+            c
+        };
+        let new = invitation(org, 0);
+        let stored = invitation(org, 3);
+        let plan_of = |writes| plan(&changes(writes), POSTGRES).expect("a plan");
+        let one = plan_of(vec![
+            Write::PutInvitation(new.clone()),
+            Write::PutInvitation(stored.clone()),
+        ]);
+        assert!(one.independent);
+        assert!(one_statement(&one).is_some());
+        let twice = plan_of(vec![
+            Write::PutInvitation(stored.clone()),
+            Write::PutInvitation(stored),
+        ]);
+        assert!(!twice.independent);
+        assert!(one_statement(&twice).is_none());
+        let with_team = plan_of(vec![
+            Write::PutInvitation(new),
+            Write::AddTeamMember {
+                team: crate::TeamId::new(),
+                member: crate::MemberId::new(),
+                at: DateTime::<Utc>::from_timestamp(0, 0).expect("a time"),
+            },
+        ]);
+        assert!(!with_team.independent);
     }
 
     #[test]

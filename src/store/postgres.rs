@@ -94,12 +94,12 @@ mod dialect {
     /// that committed first fails the check (READ COMMITTED re-reads the locked row).
     pub(super) const PLAN: crate::store::plan::Dialect = crate::store::plan::Dialect {
         anonymous: ANONYMOUS_PARAMS,
+        // A commit whose writes are independent of each other is one statement: one round
+        // trip to the server instead of one per statement plus `BEGIN` and `COMMIT`.
+        one_statement: true,
         check_org: "SELECT 1 FROM orgroster_organizations WHERE id = $1 AND version = $2 \
              FOR SHARE",
     };
-    /// A commit whose writes are independent of each other is one statement: one round
-    /// trip to the server instead of one per statement plus `BEGIN` and `COMMIT`.
-    pub(super) const ONE_STATEMENT_COMMIT: bool = true;
     /// Byte-by-byte ordering of text, as Rust orders strings (the database's collation may
     /// differ).
     pub(super) const BYTEWISE: &str = " COLLATE \"C\"";

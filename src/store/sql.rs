@@ -20,7 +20,7 @@ use crate::domain::{
     ids::{EventId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
     invitation::{Invitation, InvitationStatus},
     member::Member,
-    organization::Organization,
+    organization::{Organization, SeatUsage},
     outbox::{OutboxMessage, OutboxStatus},
     role::{Role, RoleSet},
     team::{Team, TeamPage},
@@ -373,11 +373,6 @@ pub(crate) const RECORD_MIGRATION: &str = "INSERT INTO _orgroster_migrations \
 /// Rows per multi-row `INSERT`: under SQLite's 32,766 and PostgreSQL's 65,535 bind
 /// parameters for the widest batched table (18 columns).
 pub(crate) const BATCH_ROWS: usize = 1000;
-
-/// Rows per multi-row `INSERT` of learning events: 7,000 parameters, under SQLite's 32,766.
-/// (With `$N` parameters SQLite's binding time grows with the square of a statement's
-/// parameters; SQLite binds anonymous `?` ones, which it uses, in linear time.)
-pub(crate) const ACTIVITY_BATCH_ROWS: usize = 1000;
 
 /// `INSERT INTO table (cols) VALUES ($1, …), (…)` for `rows` rows, or with anonymous `?`
 /// placeholders (SQLite: binding them costs nothing per name, unlike `$N`).
@@ -833,14 +828,13 @@ macro_rules! sql_store {
                 plan: $crate::store::plan::Plan,
             ) -> Result<(), $crate::store::StoreError> {
                 use $crate::store::plan::{EXPECT_FAILED, failed_step};
-                let args = plan.steps.iter().flat_map(|s| s.args.iter().cloned()).collect();
+                let expects: Vec<_> = plan.steps.iter().map(|s| s.expect).collect();
+                let args = plan.steps.into_iter().flat_map(|s| s.args).collect();
                 let q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql));
                 match Self::bind_args(q, args).execute(&self.pool).await {
                     Ok(_) => Ok(()),
                     Err(::sqlx::Error::Database(db)) if db.code().as_deref() == Some(EXPECT_FAILED) => {
-                        let expect = failed_step(db.message())
-                            .and_then(|i| plan.steps.get(i))
-                            .and_then(|s| s.expect);
+                        let expect = failed_step(db.message()).and_then(|i| expects.get(i).copied().flatten());
                         Err(match expect {
                             Some(expect) => expect.error(),
                             None => Self::err(::sqlx::Error::Database(db)),
@@ -905,10 +899,7 @@ macro_rules! sql_store {
                     // skips the counting); a list of no addresses is one row of counts alone.
                     let members: i64 = get(row, "seat_members")?;
                     let pending: i64 = get(row, "seat_pending")?;
-                    targets.seats = seats_at.map(|_| $crate::SeatUsage {
-                        members: u64::try_from(members).unwrap_or(0),
-                        pending_invitations: u64::try_from(pending).unwrap_or(0),
-                    });
+                    targets.seats = seats_at.map(|_| $crate::store::sql::seat_usage(members, pending));
                     let Some(key) = get::<_, Option<String>>(row, "target_key")? else { continue };
                     if ::sqlx::Row::try_get::<bool, _>(row, "is_member").map_err(Self::err)? {
                         targets.member_emails.push(key);
@@ -938,7 +929,7 @@ macro_rules! sql_store {
                 if users.is_empty() {
                     return Ok(Vec::new());
                 }
-                let keys: Vec<String> = users.iter().map(|u| u.as_uuid().simple().to_string()).collect();
+                let keys = $crate::store::sql::user_keys(users);
                 let rows = ::sqlx::query::<$db>($dialect::MEMBERS_BY_USERS)
                     .bind(org.as_uuid())
                     .bind($crate::store::sql::to_json(&keys)?)
@@ -953,7 +944,7 @@ macro_rules! sql_store {
                 if users.is_empty() {
                     return Ok(Vec::new());
                 }
-                let keys: Vec<String> = users.iter().map(|u| u.as_uuid().simple().to_string()).collect();
+                let keys = $crate::store::sql::user_keys(users);
                 let rows = ::sqlx::query::<$db>($dialect::USERS_NOT_MEMBERS)
                     .bind(org.as_uuid())
                     .bind(to_json(&keys)?)
@@ -1072,10 +1063,7 @@ macro_rules! sql_store {
                     .map_err(Self::err)?;
                 let members: i64 = ::sqlx::Row::try_get(&row, 0usize).map_err(Self::err)?;
                 let pending: i64 = ::sqlx::Row::try_get(&row, 1usize).map_err(Self::err)?;
-                Ok($crate::SeatUsage {
-                    members: u64::try_from(members).unwrap_or(0),
-                    pending_invitations: u64::try_from(pending).unwrap_or(0),
-                })
+                Ok($crate::store::sql::seat_usage(members, pending))
             }
 
             async fn team(&self, org: $crate::OrganizationId, id: $crate::TeamId) -> Result<Option<$crate::Team>, $crate::StoreError> {
@@ -1133,7 +1121,7 @@ macro_rules! sql_store {
 
             async fn commit(&self, changes: $crate::domain::changes::ChangeSet) -> Result<(), $crate::StoreError> {
                 let plan = $crate::store::plan::plan(&changes, $dialect::PLAN)?;
-                if $dialect::ONE_STATEMENT_COMMIT {
+                if $dialect::PLAN.one_statement {
                     if let Some(sql) = $crate::store::plan::one_statement(&plan) {
                         return self.run_one_statement(sql, plan).await;
                     }
@@ -1191,12 +1179,12 @@ macro_rules! sql_store {
                 use $crate::store::sql::*;
                 let (mut tx, _guard) = self.write_tx().await?;
                 let mut inserted = ::std::collections::HashSet::new();
-                for chunk in activities.chunks(ACTIVITY_BATCH_ROWS) {
+                for chunk in activities.chunks(BATCH_ROWS) {
                     let sql = insert_many("orgroster_activities", ACTIVITY_INSERT_COLUMNS, chunk.len(), $dialect::ANONYMOUS_PARAMS)
                         + " ON CONFLICT (organization_id, id) DO NOTHING RETURNING id";
                     // Full chunks share one statement, prepared once per connection.
                     let mut q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql))
-                        .persistent(chunk.len() == ACTIVITY_BATCH_ROWS);
+                        .persistent(chunk.len() == BATCH_ROWS);
                     for a in chunk {
                         q = q
                             .bind(org.as_uuid())
@@ -1422,6 +1410,22 @@ macro_rules! sql_store {
 }
 
 pub(crate) use sql_store;
+
+/// Seat usage from the two counts a query returned.
+pub(crate) fn seat_usage(members: i64, pending: i64) -> SeatUsage {
+    SeatUsage {
+        members: u64::try_from(members).unwrap_or(0),
+        pending_invitations: u64::try_from(pending).unwrap_or(0),
+    }
+}
+
+/// User ids as they travel in a JSON list: lowercase hex (SQLite cannot put blobs in JSON).
+pub(crate) fn user_keys(users: &[UserId]) -> Vec<String> {
+    users
+        .iter()
+        .map(|u| u.as_uuid().simple().to_string())
+        .collect()
+}
 
 /// A version as bound: the column is a signed 64-bit integer.
 pub(crate) fn version_param(v: u64) -> Result<i64, StoreError> {

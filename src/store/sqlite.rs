@@ -84,11 +84,11 @@ mod dialect {
     /// the commit ends.
     pub(super) const PLAN: crate::store::plan::Dialect = crate::store::plan::Dialect {
         anonymous: ANONYMOUS_PARAMS,
+        // SQLite has no data-modifying `WITH`, and a statement costs no network round trip:
+        // a commit is its statements in one `BEGIN IMMEDIATE` transaction.
+        one_statement: false,
         check_org: "SELECT 1 FROM orgroster_organizations WHERE id = $1 AND version = $2",
     };
-    /// SQLite has no data-modifying `WITH`, and a statement costs no network round trip:
-    /// a commit is its statements in one `BEGIN IMMEDIATE` transaction.
-    pub(super) const ONE_STATEMENT_COMMIT: bool = false;
     /// Text compares byte by byte already.
     pub(super) const BYTEWISE: &str = "";
     /// `BEGIN IMMEDIATE` already excludes other writers.
