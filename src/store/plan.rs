@@ -1,11 +1,12 @@
 //! A change set as the SQL statements that apply it, decided once for both SQL stores.
 //!
 //! Planning is pure: it turns a [`ChangeSet`] into [`Step`]s (statement, arguments, and the
-//! check on the rows it must affect). The stores then run the plan: SQLite statement by
-//! statement inside one transaction (in process, a statement costs no network round trip);
-//! PostgreSQL, when the steps are independent of each other, as ONE statement whose steps
-//! are data-modifying `WITH` clauses, so a commit is one round trip instead of one per
-//! statement plus `BEGIN` and `COMMIT` (see [`one_statement`]).
+//! check on the rows it must affect). The stores then run the plan in as few calls as they
+//! can: SQLite as one batch of statements from `BEGIN IMMEDIATE` to `COMMIT` (see
+//! [`batch`]); PostgreSQL, when the steps are independent of each other, as ONE statement
+//! whose steps are data-modifying `WITH` clauses (see [`one_statement`]), otherwise step by
+//! step in a transaction. Either way a commit is one call instead of one per statement plus
+//! `BEGIN` and `COMMIT`.
 
 use std::{borrow::Cow, fmt::Write as _};
 
@@ -100,8 +101,6 @@ pub(crate) struct Dialect {
     /// [`OrganizationWrite::Check`]: the organization `$1` is at version `$2`, one row if so,
     /// holding the row against changes until the commit ends where the database needs it.
     pub(crate) check_org: &'static str,
-    /// Whether an independent plan may run as [`one_statement`].
-    pub(crate) one_statement: bool,
 }
 
 /// Plans `changes` in `dialect`.
@@ -467,7 +466,14 @@ fn invitation_args(inv: &Invitation, args: &mut Vec<Arg>) {
 }
 
 /// The SQLSTATE `orgroster_expect` raises (PostgreSQL migration 0004).
-pub(crate) const EXPECT_FAILED: &str = "OR409";
+const EXPECT_FAILED: &str = "OR409";
+
+/// SQLite's extended result code for `RAISE(ABORT, …)` in a trigger (SQLITE_CONSTRAINT_TRIGGER),
+/// which the `orgroster_expect` view raises (SQLite migration 0004).
+const TRIGGER_RAISED: &str = "1811";
+
+/// How both stores' failed checks begin their message; the step's index ends it.
+const EXPECT_MESSAGE: &str = "orgroster: a checked write of the commit did not apply at step ";
 
 /// The plan as one PostgreSQL statement, or `None` when it must run step by step (its steps
 /// depend on each other, or it has too many parameters for one statement).
@@ -508,9 +514,125 @@ pub(crate) fn one_statement(plan: &Plan) -> Option<String> {
     Some(sql)
 }
 
-/// The step a failed `orgroster_expect` names in its message ("… step N").
-pub(crate) fn failed_step(message: &str) -> Option<usize> {
-    message.rsplit(' ').next()?.parse().ok()
+/// A plan as one string of SQLite statements, run by one call into SQLite.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    /// `BEGIN IMMEDIATE; …; COMMIT`, every parameter an anonymous `?`.
+    pub(crate) sql: String,
+    /// The arguments of every statement, in order.
+    pub(crate) args: Vec<Arg>,
+    /// Each step's check, by step index (what a raised check names).
+    pub(crate) expects: Vec<Option<Expect>>,
+}
+
+/// Batches up to this long recur with the same text (one invitation, one acceptance) and are
+/// worth keeping prepared; longer ones are bulk writes whose text depends on their size.
+const PREPARED_BATCH_LEN: usize = 8 * 1024;
+
+impl Batch {
+    /// Whether to keep the batch's statements prepared on the connection.
+    pub(crate) fn recurs(&self) -> bool {
+        self.sql.len() <= PREPARED_BATCH_LEN
+    }
+}
+
+/// The plan as one batch of SQLite statements: `BEGIN IMMEDIATE`, the steps, `COMMIT`.
+///
+/// In process a statement costs no network round trip, but each call into the connection
+/// is a hand-off to the thread that owns it (about 50 µs here, more than most statements
+/// take): a batch is one hand-off instead of one per statement plus `BEGIN` and `COMMIT`.
+/// After each checked step, the batch inserts the step's row count into the
+/// `orgroster_expect` view, whose trigger raises when it is not 1; the raise stops the batch
+/// before its `COMMIT`, and the store rolls the transaction back. Parameters become
+/// anonymous, because SQLite numbers `?` across the statements of a batch while `$N`
+/// would name the same argument in every statement.
+///
+/// # Errors
+/// [`StoreError::Backend`] if a step names an argument it does not have (a planner bug).
+pub(crate) fn batch(plan: Plan) -> Result<Batch, StoreError> {
+    let mut sql = String::from("BEGIN IMMEDIATE; ");
+    let mut args = Vec::with_capacity(plan.steps.iter().map(|s| s.args.len()).sum());
+    let mut expects = Vec::with_capacity(plan.steps.len());
+    for (i, step) in plan.steps.into_iter().enumerate() {
+        let query = step.is_query();
+        match step.expect {
+            Some(_) if query => {
+                let _ = write!(
+                    sql,
+                    "INSERT INTO orgroster_expect (step, ok) SELECT {i}, count(*) FROM ("
+                );
+                anonymize(&mut sql, &step.sql, step.args, &mut args)?;
+                sql.push_str("); ");
+            }
+            Some(_) => {
+                anonymize(&mut sql, &step.sql, step.args, &mut args)?;
+                let _ = write!(
+                    sql,
+                    "; INSERT INTO orgroster_expect (step, ok) VALUES ({i}, changes()); "
+                );
+            }
+            None => {
+                anonymize(&mut sql, &step.sql, step.args, &mut args)?;
+                sql.push_str("; ");
+            }
+        }
+        expects.push(step.expect);
+    }
+    sql.push_str("COMMIT");
+    Ok(Batch { sql, args, expects })
+}
+
+/// The step whose check failed, when a database error is a raised check (either store's).
+pub(crate) fn failed_check(code: Option<&str>, message: &str) -> Option<usize> {
+    if !matches!(code, Some(EXPECT_FAILED | TRIGGER_RAISED)) {
+        return None;
+    }
+    message.strip_prefix(EXPECT_MESSAGE)?.trim().parse().ok()
+}
+
+/// Appends `sql` with each `$N` as `?`, pushing the `N`th of `step_args` for it (again for
+/// each use); a statement without `$N` parameters keeps its own, in order.
+fn anonymize(
+    out: &mut String,
+    sql: &str,
+    step_args: Vec<Arg>,
+    args: &mut Vec<Arg>,
+) -> Result<(), StoreError> {
+    if !has_numbered_parameter(sql) {
+        out.push_str(sql);
+        args.extend(step_args);
+        return Ok(());
+    }
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(n) => {
+                let arg = n
+                    .checked_sub(1)
+                    .and_then(|i| step_args.get(i))
+                    .ok_or_else(|| StoreError::Backend {
+                        backend: "sqlite",
+                        source: format!("a planned statement has no argument for ${n}").into(),
+                    })?;
+                out.push('?');
+                args.push(arg.clone());
+            }
+            Err(_) => out.push('$'),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    Ok(())
+}
+
+/// Whether `sql` has a `$N` parameter.
+fn has_numbered_parameter(sql: &str) -> bool {
+    sql.as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'$' && w[1].is_ascii_digit())
 }
 
 /// Appends `sql` with every `$N` parameter shifted by `base`.
@@ -574,7 +696,6 @@ mod tests {
     const POSTGRES: Dialect = Dialect {
         anonymous: false,
         check_org: "SELECT 1",
-        one_statement: true,
     };
 
     #[test]
@@ -618,10 +739,99 @@ mod tests {
 
     #[test]
     fn a_failed_check_names_its_step() {
+        let raised = "orgroster: a checked write of the commit did not apply at step 3";
+        assert_eq!(failed_check(Some(EXPECT_FAILED), raised), Some(3));
+        assert_eq!(failed_check(Some(TRIGGER_RAISED), raised), Some(3));
+        // Another error with the same code, or the message under another code, is not one.
+        assert_eq!(failed_check(Some(EXPECT_FAILED), "something else"), None);
+        assert_eq!(failed_check(Some("23505"), raised), None);
+        assert_eq!(failed_check(None, raised), None);
+    }
+
+    #[test]
+    fn anonymizing_binds_each_use_of_a_parameter_in_order() {
+        let mut sql = String::new();
+        let mut args = vec![Arg::Int(0)];
+        anonymize(
+            &mut sql,
+            "UPDATE t SET a = $2 WHERE b = $1 AND c = $2 AND d = 'x$'",
+            vec![Arg::Int(1), Arg::Int(2)],
+            &mut args,
+        )
+        .expect("every parameter has an argument");
+        assert_eq!(sql, "UPDATE t SET a = ? WHERE b = ? AND c = ? AND d = 'x$'");
+        let ints: Vec<_> = args
+            .iter()
+            .map(|a| match a {
+                Arg::Int(v) => *v,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(ints, [0, 2, 1, 2]);
+        // Anonymous statements keep their arguments as they are.
+        let mut sql = String::new();
+        let mut args = Vec::new();
+        anonymize(
+            &mut sql,
+            "INSERT INTO t VALUES (?, ?)",
+            vec![Arg::Int(1), Arg::Int(2)],
+            &mut args,
+        )
+        .expect("anonymous");
         assert_eq!(
-            failed_step("orgroster: a checked write of the commit did not apply at step 3"),
-            Some(3)
+            (sql.as_str(), args.len()),
+            ("INSERT INTO t VALUES (?, ?)", 2)
         );
-        assert_eq!(failed_step("something else"), None);
+        // A planner bug is an error, not a panic or a NULL.
+        assert!(
+            anonymize(
+                &mut String::new(),
+                "SELECT $3",
+                vec![Arg::Int(1)],
+                &mut Vec::new()
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn a_batch_checks_each_checked_step_and_commits_last() {
+        const SQLITE: Dialect = Dialect {
+            anonymous: true,
+            check_org: "SELECT 1 FROM orgroster_organizations WHERE id = $1 AND version = $2",
+        };
+        let org = crate::OrganizationId::new();
+        let mut changes = ChangeSet::new(
+            org,
+            OrganizationWrite::Check {
+                expected_version: 4,
+            },
+        );
+        changes.writes = vec![
+            Write::PutInvitation(invitation(org, 0)),
+            Write::PutInvitation(invitation(org, 2)),
+        ];
+        let planned = plan(&changes, SQLITE).expect("a plan");
+        let params: usize = planned.steps.iter().map(|s| s.args.len()).sum();
+        let batch = batch(planned).expect("a batch");
+        assert!(batch.sql.starts_with("BEGIN IMMEDIATE; INSERT INTO orgroster_expect (step, ok) SELECT 0, count(*) FROM (SELECT 1 FROM"));
+        assert!(batch.sql.ends_with("; COMMIT"));
+        assert!(
+            batch
+                .sql
+                .contains("; INSERT INTO orgroster_expect (step, ok) VALUES (2, changes()); ")
+        );
+        assert!(!batch.sql.contains('$'));
+        assert_eq!(batch.sql.matches('?').count(), batch.args.len());
+        assert_eq!(batch.args.len(), params);
+        assert_eq!(
+            batch.expects,
+            [
+                Some(Expect::Conflict("organization")),
+                None,
+                Some(Expect::Conflict("invitation"))
+            ]
+        );
+        assert!(batch.recurs());
     }
 }

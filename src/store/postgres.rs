@@ -1,11 +1,17 @@
 //! `PostgresStore`: several service instances sharing one database (feature `postgres`).
 
+use std::borrow::Cow;
+
 use sqlx::{
-    Postgres, Transaction,
+    PgConnection, Postgres, Transaction,
     postgres::{PgPool, PgPoolOptions},
 };
 
-use super::{StoreError, sql};
+use super::{
+    StoreError,
+    plan::{Plan, Step, one_statement},
+    sql,
+};
 
 /// Keeps the roster in PostgreSQL, so that any number of service instances can share it.
 ///
@@ -94,9 +100,6 @@ mod dialect {
     /// that committed first fails the check (READ COMMITTED re-reads the locked row).
     pub(super) const PLAN: crate::store::plan::Dialect = crate::store::plan::Dialect {
         anonymous: ANONYMOUS_PARAMS,
-        // A commit whose writes are independent of each other is one statement: one round
-        // trip to the server instead of one per statement plus `BEGIN` and `COMMIT`.
-        one_statement: true,
         check_org: "SELECT 1 FROM orgroster_organizations WHERE id = $1 AND version = $2 \
              FOR SHARE",
     };
@@ -173,6 +176,61 @@ impl PostgresStore {
     async fn write_tx(&self) -> Result<(Transaction<'static, Postgres>, ()), StoreError> {
         let tx = self.pool.begin().await.map_err(Self::err)?;
         Ok((tx, ()))
+    }
+
+    /// Runs a commit's plan: as one statement when its steps are independent (one round
+    /// trip), otherwise statement by statement in a transaction.
+    async fn commit_plan(&self, plan: Plan) -> Result<(), StoreError> {
+        if let Some(sql) = one_statement(&plan) {
+            let expects: Vec<_> = plan.steps.iter().map(|s| s.expect).collect();
+            let args = plan.steps.into_iter().flat_map(|s| s.args).collect();
+            let q = sqlx::query::<Postgres>(sqlx::AssertSqlSafe(sql));
+            return match Self::bind_args(q, args).execute(&self.pool).await {
+                Ok(_) => Ok(()),
+                Err(e) => Err(Self::plan_error(e, &expects)),
+            };
+        }
+        let (mut tx, ()) = self.write_tx().await?;
+        match Self::run_steps(&mut tx, plan.steps).await {
+            Ok(()) => tx.commit().await.map_err(Self::err),
+            Err(e) => {
+                // Dropping the transaction rolls it back as well; an explicit rollback
+                // returns the connection to the pool clean at once.
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs a plan statement by statement on `conn` (inside the caller's transaction).
+    async fn run_steps(conn: &mut PgConnection, steps: Vec<Step>) -> Result<(), StoreError> {
+        for step in steps {
+            // Statements with a fixed text are prepared once per connection; the batched
+            // inserts vary with their row count and would crowd the cache.
+            let persistent = matches!(step.sql, Cow::Borrowed(_));
+            let is_query = step.is_query();
+            let q = sqlx::query::<Postgres>(sqlx::AssertSqlSafe(step.sql)).persistent(persistent);
+            let q = Self::bind_args(q, step.args);
+            let rows = if is_query {
+                u64::from(
+                    q.fetch_optional(&mut *conn)
+                        .await
+                        .map_err(Self::err)?
+                        .is_some(),
+                )
+            } else {
+                q.execute(&mut *conn)
+                    .await
+                    .map_err(Self::err)?
+                    .rows_affected()
+            };
+            if let Some(expect) = step.expect
+                && rows != 1
+            {
+                return Err(expect.error());
+            }
+        }
+        Ok(())
     }
 }
 

@@ -691,8 +691,9 @@ pub(crate) fn status_name(status: OutboxStatus) -> &'static str {
 
 /// Expands the one SQL implementation of [`Store`](super::Store) for a concrete store.
 ///
-/// `$store` must have a `pool` field and an inherent `write_tx()` returning the write
-/// transaction and the guard that serializes writers (if the dialect needs one); `$dialect`
+/// `$store` must have a `pool` field, an inherent `write_tx()` returning the write
+/// transaction and the guard that serializes writers (if the dialect needs one), and an
+/// inherent `commit_plan()` that runs a planned commit in its own way; `$dialect`
 /// is a module with the statements that differ (`MEMBERS_BY_EMAILS`, `PENDING_BY_EMAILS`,
 /// `CLAIM_OUTBOX`, `MIGRATION_LOCK`, `MIGRATIONS`).
 macro_rules! sql_store {
@@ -793,55 +794,18 @@ macro_rules! sql_store {
                 q
             }
 
-            /// Runs a plan statement by statement on `conn` (inside the caller's transaction).
-            async fn run_steps(
-                conn: &mut <$db as ::sqlx::Database>::Connection,
-                steps: Vec<$crate::store::plan::Step>,
-            ) -> Result<(), $crate::store::StoreError> {
-                for step in steps {
-                    // Statements with a fixed text are prepared once per connection; the
-                    // batched inserts vary with their row count and would crowd the cache.
-                    let persistent = matches!(step.sql, ::std::borrow::Cow::Borrowed(_));
-                    let is_query = step.is_query();
-                    let q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(step.sql)).persistent(persistent);
-                    let q = Self::bind_args(q, step.args);
-                    let rows = if is_query {
-                        u64::from(q.fetch_optional(&mut *conn).await.map_err(Self::err)?.is_some())
-                    } else {
-                        q.execute(&mut *conn).await.map_err(Self::err)?.rows_affected()
-                    };
-                    if let Some(expect) = step.expect {
-                        if rows != 1 {
-                            return Err(expect.error());
-                        }
-                    }
-                }
-                Ok(())
-            }
-
-            /// Runs a plan as the one statement `sql` ([`one_statement`]): one round trip.
+            /// The error of a plan that failed: a raised check becomes its step's own error
+            /// (a conflict, a missing row), anything else as [`map_error`] says.
             ///
-            /// [`one_statement`]: crate::store::plan::one_statement
-            async fn run_one_statement(
-                &self,
-                sql: String,
-                plan: $crate::store::plan::Plan,
-            ) -> Result<(), $crate::store::StoreError> {
-                use $crate::store::plan::{EXPECT_FAILED, failed_step};
-                let expects: Vec<_> = plan.steps.iter().map(|s| s.expect).collect();
-                let args = plan.steps.into_iter().flat_map(|s| s.args).collect();
-                let q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql));
-                match Self::bind_args(q, args).execute(&self.pool).await {
-                    Ok(_) => Ok(()),
-                    Err(::sqlx::Error::Database(db)) if db.code().as_deref() == Some(EXPECT_FAILED) => {
-                        let expect = failed_step(db.message()).and_then(|i| expects.get(i).copied().flatten());
-                        Err(match expect {
-                            Some(expect) => expect.error(),
-                            None => Self::err(::sqlx::Error::Database(db)),
-                        })
+            /// [`map_error`]: crate::store::sql::map_error
+            fn plan_error(e: ::sqlx::Error, expects: &[Option<$crate::store::plan::Expect>]) -> $crate::store::StoreError {
+                if let ::sqlx::Error::Database(db) = &e {
+                    let step = $crate::store::plan::failed_check(db.code().as_deref(), db.message());
+                    if let Some(expect) = step.and_then(|i| expects.get(i).copied().flatten()) {
+                        return expect.error();
                     }
-                    Err(e) => Err(Self::err(e)),
                 }
+                Self::err(e)
             }
         }
 
@@ -1121,21 +1085,7 @@ macro_rules! sql_store {
 
             async fn commit(&self, changes: $crate::domain::changes::ChangeSet) -> Result<(), $crate::StoreError> {
                 let plan = $crate::store::plan::plan(&changes, $dialect::PLAN)?;
-                if $dialect::PLAN.one_statement {
-                    if let Some(sql) = $crate::store::plan::one_statement(&plan) {
-                        return self.run_one_statement(sql, plan).await;
-                    }
-                }
-                let (mut tx, _guard) = self.write_tx().await?;
-                match Self::run_steps(&mut *tx, plan.steps).await {
-                    Ok(()) => tx.commit().await.map_err(Self::err),
-                    Err(e) => {
-                        // Dropping the transaction rolls it back as well; an explicit rollback
-                        // returns the connection to the pool clean at once.
-                        let _ = tx.rollback().await;
-                        Err(e)
-                    }
-                }
+                self.commit_plan(plan).await
             }
 
             async fn claim_outbox(&self, now: ::chrono::DateTime<::chrono::Utc>, lease: ::chrono::Duration, limit: usize) -> Result<Vec<$crate::OutboxMessage>, $crate::StoreError> {

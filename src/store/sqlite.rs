@@ -4,13 +4,18 @@ use std::{str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
     Sqlite, Transaction,
+    pool::PoolConnection,
     sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
     },
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::{StoreError, sql};
+use super::{
+    StoreError,
+    plan::{Plan, batch},
+    sql,
+};
 
 /// Keeps the roster in one SQLite database: a file (WAL mode, safe across processes on one
 /// machine) or `sqlite::memory:`.
@@ -84,9 +89,6 @@ mod dialect {
     /// the commit ends.
     pub(super) const PLAN: crate::store::plan::Dialect = crate::store::plan::Dialect {
         anonymous: ANONYMOUS_PARAMS,
-        // SQLite has no data-modifying `WITH`, and a statement costs no network round trip:
-        // a commit is its statements in one `BEGIN IMMEDIATE` transaction.
-        one_statement: false,
         check_org: "SELECT 1 FROM orgroster_organizations WHERE id = $1 AND version = $2",
     };
     /// Text compares byte by byte already.
@@ -108,6 +110,11 @@ mod dialect {
             3,
             "activity_by_time_covering",
             include_str!("../../migrations/sqlite/0003_activity_by_time_covering.sql"),
+        ),
+        (
+            4,
+            "commit_guard",
+            include_str!("../../migrations/sqlite/0004_commit_guard.sql"),
         ),
     ];
 }
@@ -190,6 +197,62 @@ impl SqliteStore {
             .await
             .map_err(Self::err)?;
         Ok((tx, guard))
+    }
+
+    /// Runs a commit's plan as one batch ([`batch`]): one call into the connection's thread
+    /// instead of one per statement plus `BEGIN` and `COMMIT`.
+    ///
+    /// The batch opens its transaction itself, out of sqlx's sight, so this closes it on
+    /// every path: a failed batch is rolled back here, and a batch whose caller stops
+    /// waiting (the future dropped mid-batch) is rolled back by [`Unfinished`] before its
+    /// connection goes back to the pool.
+    async fn commit_plan(&self, plan: Plan) -> Result<(), StoreError> {
+        let batch = batch(plan)?;
+        let recurs = batch.recurs();
+        let q = sqlx::query::<Sqlite>(sqlx::AssertSqlSafe(batch.sql)).persistent(recurs);
+        let q = Self::bind_args(q, batch.args);
+        let _guard = self.writer.lock().await;
+        let mut held = Unfinished(Some(self.pool.acquire().await.map_err(Self::err)?));
+        let mut result = Ok(());
+        if let Some(conn) = held.0.as_mut() {
+            result = q.execute(&mut **conn).await.map(drop);
+            if result.is_err() {
+                // A batch stops at its first failing statement, before its COMMIT. If that
+                // was `BEGIN IMMEDIATE` itself there is nothing to roll back: SQLite says
+                // so, and that is fine.
+                let _ = sqlx::query::<Sqlite>("ROLLBACK").execute(&mut **conn).await;
+            }
+        }
+        // Finished, one way or the other: the connection goes back to the pool as it is.
+        held.0 = None;
+        result.map_err(|e| Self::plan_error(e, &batch.expects))
+    }
+}
+
+/// A pool connection whose batch may have left its transaction open: if it is dropped while
+/// still holding one (its caller stopped waiting), it is rolled back before the connection
+/// returns to the pool, so no one else ever sees the batch's uncommitted writes or finds
+/// the database locked by them.
+struct Unfinished(Option<PoolConnection<Sqlite>>);
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.0.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            // The connection's thread runs commands in order: the rollback runs after
+            // whatever of the batch it had begun.
+            // The batch may also have ended, committed or not: then SQLite refuses the
+            // rollback, harmlessly.
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    let _ = sqlx::query::<Sqlite>("ROLLBACK").execute(&mut *conn).await;
+                });
+            }
+            // No runtime to roll back on: closing the connection ends its transaction.
+            Err(_) => conn.close_on_drop(),
+        }
     }
 }
 

@@ -1636,3 +1636,102 @@ fn a_writer_killed_mid_write_keeps_every_commit_and_no_partial_one() {
             .expect("the restarted host carries on");
     });
 }
+
+/// spec: ERR-2 — a SQLite commit runs as one batch that opens its own transaction: a host
+/// that stops waiting for it (a timeout drops the future mid-batch) must leave nothing of
+/// it, and must not leave the database locked for another instance on the same file.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_sqlite_commit_is_all_or_nothing_and_unlocks_the_file() {
+    use orgroster::{
+        MemberId, RoleSet, SqliteStore,
+        domain::changes::{ChangeSet, OrganizationWrite, Write},
+    };
+
+    const ROWS: usize = 20_000;
+    let path = std::env::temp_dir().join(format!("orgroster-abandon-{}.db", Uuid::now_v7()));
+    let url = format!("sqlite://{}", path.display());
+    let here = Arc::new(SqliteStore::connect(&url).await.expect("opening the file"));
+    here.migrate().await.expect("migrate");
+    let there = Arc::new(SqliteStore::connect(&url).await.expect("a second instance"));
+    let roster = roster_on(Arc::clone(&here) as Arc<DynStore>, RecordingMailer::new());
+    let founder = pool_user(0);
+    let org = licensed_organization(&roster, &founder, "Abandoned", None).await;
+    let mut outcomes = Vec::new();
+    for (round, wait_ms) in [0_u64, 2, 10, 40, 150].into_iter().enumerate() {
+        let before = members_of(&*there, org).await.len();
+        let organization = here.organization(org).await.expect("read").expect("there");
+        let mut changes = ChangeSet::new(
+            org,
+            OrganizationWrite::Touch {
+                expected_version: organization.version,
+            },
+        );
+        for i in 0..ROWS {
+            changes.writes.push(Write::PutMember(Member {
+                id: MemberId::new(),
+                organization: org,
+                user: UserId::new(),
+                email: email(&format!("r{round}m{i}@abandon.example")),
+                profile: profile("Abandoned", "Learner"),
+                roles: RoleSet::learner(),
+                joined_at: organization.created_at,
+                invitation: None,
+                version: 0,
+            }));
+        }
+        let outcome =
+            tokio::time::timeout(StdDuration::from_millis(wait_ms), here.commit(changes)).await;
+        // The other instance writes at once: it waits at most for the rollback, never for
+        // the busy timeout, and certainly does not fail with "database is locked".
+        let started = Instant::now();
+        let other = roster_on(Arc::clone(&there) as Arc<DynStore>, RecordingMailer::new());
+        other
+            .invite_member(
+                &founder,
+                org,
+                email(&format!("other{round}@abandon.example")),
+                Role::Member,
+                None,
+            )
+            .await
+            .expect("the other instance writes");
+        let waited = started.elapsed();
+        let written = members_of(&*there, org).await.len() - before;
+        assert!(
+            written == 0 || written == ROWS,
+            "after {wait_ms} ms: {written} of {ROWS} members written"
+        );
+        if let Ok(result) = &outcome {
+            assert_eq!(result.is_ok(), written == ROWS, "{result:?}");
+        }
+        outcomes.push(format!(
+            "{wait_ms} ms: {} with {written} written; the other instance waited {waited:?}",
+            if outcome.is_err() {
+                "abandoned"
+            } else {
+                "finished"
+            }
+        ));
+        // And this instance carries on.
+        roster
+            .invite_member(
+                &founder,
+                org,
+                email(&format!("here{round}@abandon.example")),
+                Role::Member,
+                None,
+            )
+            .await
+            .expect("this instance writes");
+    }
+    eprintln!("{outcomes:#?}");
+    assert!(
+        outcomes.iter().any(|o| o.contains("abandoned")),
+        "no commit was abandoned: {outcomes:#?}"
+    );
+    drop((roster, here, there));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
