@@ -31,8 +31,10 @@ pub enum OrganizationWrite {
     /// Check that the organization is still at `expected_version`, without bumping it:
     /// the decision read the organization (its licenses, capabilities, seat cap) but no
     /// organization-wide count, so it must not outlive a change to the organization, yet
-    /// need not serialize with the organization's other such decisions. SQL stores hold a
-    /// shared lock on the row until the commit ends.
+    /// need not serialize with the organization's other such decisions. A change to the
+    /// organization committed before the check fails it; one committed after the check is
+    /// ordered after this decision, which is sound because no decision about the organization
+    /// itself reads invitations or memberships (those that count them bump it: `Touch`).
     Check {
         /// The version the decision read.
         expected_version: u64,

@@ -96,12 +96,14 @@ mod dialect {
     pub(super) const TEAM_LIST: &str = "SELECT jsonb_array_elements_text($4::jsonb)::uuid";
     /// PostgreSQL numbers its parameters.
     pub(super) const ANONYMOUS_PARAMS: bool = false;
-    /// `FOR SHARE`: a concurrent change to the organization waits for this commit, and one
-    /// that committed first fails the check (READ COMMITTED re-reads the locked row).
+    /// A plain read, no `FOR SHARE`: a change to the organization committed before the
+    /// statement fails the check, one committed after it is ordered after this commit (see
+    /// `OrganizationWrite::Check`). Share-locking the row made every invitation write the
+    /// row's lock marker (a multixact when several hold it): WAL and contention on the
+    /// organization's one row for nothing.
     pub(super) const PLAN: crate::store::plan::Dialect = crate::store::plan::Dialect {
         anonymous: ANONYMOUS_PARAMS,
-        check_org: "SELECT 1 FROM orgroster_organizations WHERE id = $1 AND version = $2 \
-             FOR SHARE",
+        check_org: "SELECT 1 FROM orgroster_organizations WHERE id = $1 AND version = $2",
     };
     /// Byte-by-byte ordering of text, as Rust orders strings (the database's collation may
     /// differ).
