@@ -152,6 +152,6 @@ pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{
-    DynStore, InvitationFilter, InvitationTargets, MemberFilter, MemoryStore, Page, Store,
-    StoreError,
+    DynStore, InvitationContext, InvitationFilter, InvitationTargets, LinkContext, MemberFilter,
+    MemoryStore, Page, Store, StoreError,
 };

@@ -44,7 +44,10 @@ use crate::{
     mail::{DefaultTemplates, MailSettings, MailTemplates, Mailer},
     policy::{self, HostAction, Permission, Scope, Subject as PolicySubject},
     report::{self, ReportError},
-    store::{DynStore, InvitationFilter, MemberFilter, Page, Store, StoreError, constraint},
+    store::{
+        DynStore, InvitationContext, InvitationFilter, LinkContext, MemberFilter, Page, Store,
+        StoreError, constraint,
+    },
     turnstile::{Turn, Turnstiles},
 };
 
@@ -563,14 +566,49 @@ impl Roster {
             })
     }
 
-    async fn invitation_for_link(&self, token: &str) -> Result<Invitation> {
+    /// The invitation behind a link, with its organization, `user`'s membership and the
+    /// seats if capped: one read.
+    async fn link_context(
+        &self,
+        token: &str,
+        user: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> Result<LinkContext> {
         let token = InvitationToken::parse(token)?;
         self.store
-            .invitation_by_token(&token.hash())
+            .link_context(&token.hash(), user, now)
             .await?
             .ok_or(Error::NotFound {
                 entity: EntityKind::Invitation,
             })
+    }
+
+    /// [`Roster::authorized`] for an invitation to `emails`, with their targets, in one
+    /// read.
+    async fn invitation_context(
+        &self,
+        org: OrganizationId,
+        actor: &Actor,
+        permission: Permission,
+        emails: &[EmailAddress],
+        now: DateTime<Utc>,
+    ) -> Result<(InvitationContext, Member)> {
+        let context = self
+            .store
+            .invitation_context(org, actor.user, emails, now)
+            .await?
+            .ok_or(Error::NotFound {
+                entity: EntityKind::Organization,
+            })?;
+        let inviter = self
+            .allow_member(
+                &context.organization,
+                context.member.clone(),
+                permission,
+                Scope::Organization,
+            )
+            .await?;
+        Ok((context, inviter))
     }
 
     // ----- organizations and provisioning ------------------------------------------------
@@ -800,9 +838,16 @@ impl Roster {
         permission: Permission,
     ) -> Result<InvitationCreated> {
         retrying!(self, |now| {
-            let (organization, inviter) = self
-                .authorized(org, actor, permission, Scope::Organization)
+            let (context, inviter) = self
+                .invitation_context(
+                    org,
+                    actor,
+                    permission,
+                    std::slice::from_ref(&new.email),
+                    now,
+                )
                 .await?;
+            let (organization, targets) = (context.organization, context.targets);
             if permission == Permission::InviteLearners && new.role == Role::Administrator {
                 // Checked after the permission (spec: ROLE-4): administrators are invited
                 // one at a time with their names (spec: ADM-4).
@@ -812,14 +857,6 @@ impl Roster {
                 Some(id) => Some(self.target_team(org, id).await?),
                 None => None,
             };
-            let targets = self
-                .store
-                .invitation_targets(
-                    org,
-                    std::slice::from_ref(&new.email),
-                    seats_at(&organization, now),
-                )
-                .await?;
             let existing = AddressState {
                 member: !targets.member_emails.is_empty(),
                 pending: targets.pending.into_iter().next(),
@@ -862,9 +899,10 @@ impl Roster {
             .map(|p| p.addresses.iter().map(|a| a.email.clone()).collect())
             .unwrap_or_default();
         retrying!(self, |now| {
-            let (organization, inviter) = self
-                .authorized(org, actor, Permission::InviteLearners, Scope::Organization)
+            let (context, inviter) = self
+                .invitation_context(org, actor, Permission::InviteLearners, &emails, now)
                 .await?;
+            let (organization, targets) = (context.organization, context.targets);
             if role == Role::Administrator {
                 return Err(administrators_one_by_one());
             }
@@ -873,10 +911,6 @@ impl Roster {
                 Some(id) => Some(self.target_team(org, id).await?),
                 None => None,
             };
-            let targets = self
-                .store
-                .invitation_targets(org, &emails, seats_at(&organization, now))
-                .await?;
             let mut existing: HashMap<String, AddressState> = HashMap::new();
             for key in targets.member_emails {
                 existing.entry(key).or_default().member = true;
@@ -909,8 +943,12 @@ impl Roster {
         token: &str,
         existing_account: bool,
     ) -> Result<InvitationPreview> {
-        let invitation = self.invitation_for_link(token).await?;
-        let organization = self.organization(invitation.organization).await?;
+        let now = self.clock.now();
+        let LinkContext {
+            invitation,
+            organization,
+            ..
+        } = self.link_context(token, None, now).await?;
         let team = match invitation.team {
             Some(team) => self
                 .store
@@ -919,7 +957,6 @@ impl Roster {
                 .map(|t| t.name),
             None => None,
         };
-        let now = self.clock.now();
         Ok(InvitationPreview {
             invitation: invitation.id,
             organization: organization.name,
@@ -958,17 +995,16 @@ impl Roster {
             warning_acknowledged: options.warning_acknowledged,
         };
         retrying!(self, |now| {
-            let invitation = self.invitation_for_link(token).await?;
-            let org = invitation.organization;
-            let (organization, member) = self.organization_with_member(org, actor.user).await?;
+            let link = self.link_context(token, Some(actor.user), now).await?;
+            let (invitation, organization) = (link.invitation, link.organization);
             let team = match invitation.team {
-                Some(team) => self.store.team(org, team).await?,
+                Some(team) => self.store.team(organization.id, team).await?,
                 None => None,
             };
             let state = AcceptState {
                 organization: &organization,
-                already_member: member.is_some(),
-                seats: self.seats_if_capped(&organization, now).await?,
+                already_member: link.member.is_some(),
+                seats: link.seats.unwrap_or_default(),
                 team: team.as_ref(),
             };
             decide(now, as_user(actor), |ctx| {
@@ -985,10 +1021,9 @@ impl Roster {
     /// [`Error::InvitationExpired`], [`Error::Conflict`], [`Error::Store`].
     pub async fn decline_invitation(&self, token: &str) -> Result<Invitation> {
         retrying!(self, |now| {
-            let invitation = self.invitation_for_link(token).await?;
-            let organization = self.organization(invitation.organization).await?;
+            let link = self.link_context(token, None, now).await?;
             decide(now, EventActor::System, |ctx| {
-                invitation::decline(ctx, &organization, invitation)
+                invitation::decline(ctx, &link.organization, link.invitation)
             })?
         })
     }

@@ -39,7 +39,9 @@ use crate::{
         token::InvitationToken,
     },
     mail::RecordingMailer,
-    store::{DynStore, InvitationFilter, MemberFilter, Page, StoreError, constraint},
+    store::{
+        DynStore, InvitationFilter, InvitationTargets, MemberFilter, Page, StoreError, constraint,
+    },
 };
 
 fn t0() -> DateTime<Utc> {
@@ -506,7 +508,8 @@ pub async fn seat_usage_counts_members_and_unexpired_invitations(store: Arc<DynS
 }
 
 /// The combined and narrowed reads ([`Store::organization_with_member`],
-/// [`Store::invitation_targets`], [`Store::users_not_members`]) answer exactly what the
+/// [`Store::invitation_targets`], [`Store::users_not_members`],
+/// [`Store::invitation_context`], [`Store::link_context`]) answer exactly what the
 /// single reads do: case-insensitive email keys, pending invitations
 /// expired or not (closed ones never), seats at the given time. And a stale version among
 /// otherwise independent writes fails the whole commit (a store may apply such writes as
@@ -515,6 +518,8 @@ pub async fn seat_usage_counts_members_and_unexpired_invitations(store: Arc<DynS
 /// [`Store::organization_with_member`]: crate::Store::organization_with_member
 /// [`Store::invitation_targets`]: crate::Store::invitation_targets
 /// [`Store::users_not_members`]: crate::Store::users_not_members
+/// [`Store::invitation_context`]: crate::Store::invitation_context
+/// [`Store::link_context`]: crate::Store::link_context
 pub async fn combined_reads_agree_with_single_reads(store: Arc<DynStore>) {
     let org = stored_org(&*store).await;
     let Seated {
@@ -699,6 +704,89 @@ pub async fn combined_reads_agree_with_single_reads(store: Arc<DynStore>) {
             .unwrap()
             .is_none()
     );
+
+    // The one-read contexts of an invitation and of a link answer what the single reads do:
+    // seats only when the organization has a seat cap.
+    let sorted = |mut t: InvitationTargets| {
+        t.member_emails.sort();
+        t.pending.sort_by_key(|i| i.id);
+        t
+    };
+    for cap in [None, Some(10)] {
+        let mut org = reload(&*store, org.id).await;
+        if cap.is_some() {
+            org.seat_cap = cap;
+            store
+                .commit(ChangeSet::new(org.id, OrganizationWrite::Put(org.clone())))
+                .await
+                .unwrap();
+            org = reload(&*store, org.id).await;
+        }
+        let seats = cap.map(|_| t0());
+        let member_now = store.member(org.id, member.user).await.unwrap();
+        let context = store
+            .invitation_context(org.id, member.user, &asked, t0())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(context.organization, org);
+        assert_eq!(context.member, member_now);
+        assert_eq!(
+            sorted(context.targets),
+            sorted(
+                store
+                    .invitation_targets(org.id, &asked, seats)
+                    .await
+                    .unwrap()
+            )
+        );
+        let alone = store
+            .invitation_context(org.id, UserId::new(), &[], t0())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(alone.member, None);
+        assert_eq!(
+            alone.targets,
+            store.invitation_targets(org.id, &[], seats).await.unwrap()
+        );
+        assert!(
+            store
+                .invitation_context(OrganizationId::new(), member.user, &asked, t0())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let seat_usage = match cap {
+            Some(_) => Some(store.seat_usage(org.id, t0()).await.unwrap()),
+            None => None,
+        };
+        for invitation in [&fresh, &old, &closed] {
+            let hash = &invitation.token_hash;
+            let link = store
+                .link_context(hash, Some(member.user), t0())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                Some(&link.invitation),
+                store.invitation_by_token(hash).await.unwrap().as_ref()
+            );
+            assert_eq!(link.organization, org);
+            assert_eq!(link.member, member_now);
+            assert_eq!(link.seats, seat_usage);
+            let anonymous = store.link_context(hash, None, t0()).await.unwrap().unwrap();
+            assert_eq!(anonymous.invitation, link.invitation);
+            assert_eq!(anonymous.member, None);
+        }
+        assert!(
+            store
+                .link_context(&token(9).hash(), Some(member.user), t0())
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
 }
 
 /// Listings are keyset-paginated by id: ascending, complete, without repeats, and stable

@@ -8,7 +8,8 @@ use std::{
 use chrono::{DateTime, Duration, Utc};
 
 use super::{
-    InvitationFilter, InvitationTargets, MemberFilter, Page, Store, StoreError, constraint,
+    InvitationContext, InvitationFilter, InvitationTargets, LinkContext, MemberFilter, Page, Store,
+    StoreError, constraint,
 };
 use crate::domain::{
     activity::{Activity, MemberActivity, Period, Statistics, StatsScope, Tally, TeamStint},
@@ -88,6 +89,40 @@ impl Org {
                 .filter(|i| i.holds_seat(now))
                 .count() as u64,
         }
+    }
+
+    /// `user`'s membership.
+    fn member_of(&self, user: UserId) -> Option<Member> {
+        self.by_user
+            .get(&user)
+            .and_then(|id| self.members.get(id))
+            .cloned()
+    }
+
+    /// What [`Store::invitation_targets`] answers.
+    fn targets(
+        &self,
+        emails: &[EmailAddress],
+        seats_at: Option<DateTime<Utc>>,
+    ) -> InvitationTargets {
+        let keys: std::collections::BTreeSet<&str> = emails.iter().map(EmailAddress::key).collect();
+        InvitationTargets {
+            member_emails: keys
+                .iter()
+                .filter(|k| self.by_email.contains_key(**k))
+                .map(|k| (*k).to_owned())
+                .collect(),
+            pending: distinct(
+                keys.iter().filter_map(|k| self.pending_by_email.get(*k)),
+                |id| self.invitations.get(id),
+            ),
+            seats: seats_at.map(|now| self.seats(now)),
+        }
+    }
+
+    /// The seats at `now` if the organization caps them.
+    fn seats_if_capped(&self, now: DateTime<Utc>) -> Option<SeatUsage> {
+        self.organization.seat_cap.map(|_| self.seats(now))
     }
 
     fn new(organization: Organization) -> Self {
@@ -795,10 +830,7 @@ impl Store for MemoryStore {
         org: OrganizationId,
         user: UserId,
     ) -> Result<Option<(Organization, Option<Member>)>, StoreError> {
-        Ok(self.read(org, |o| {
-            let member = o.by_user.get(&user).and_then(|id| o.members.get(id));
-            (o.organization.clone(), member.cloned())
-        }))
+        Ok(self.read(org, |o| (o.organization.clone(), o.member_of(user))))
     }
 
     async fn invitation_targets(
@@ -809,25 +841,48 @@ impl Store for MemoryStore {
     ) -> Result<InvitationTargets, StoreError> {
         // Under one lock: a snapshot, as the trait requires.
         Ok(self
-            .read(org, |o| {
-                let keys: std::collections::BTreeSet<&str> =
-                    emails.iter().map(EmailAddress::key).collect();
-                InvitationTargets {
-                    member_emails: keys
-                        .iter()
-                        .filter(|k| o.by_email.contains_key(**k))
-                        .map(|k| (*k).to_owned())
-                        .collect(),
-                    pending: distinct(
-                        keys.iter().filter_map(|k| o.pending_by_email.get(*k)),
-                        |id| o.invitations.get(id),
-                    ),
-                    seats: seats_at.map(|now| o.seats(now)),
-                }
-            })
+            .read(org, |o| o.targets(emails, seats_at))
             .unwrap_or_else(|| InvitationTargets {
                 seats: seats_at.map(|_| SeatUsage::default()),
                 ..InvitationTargets::default()
+            }))
+    }
+
+    async fn invitation_context(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+        emails: &[EmailAddress],
+        now: DateTime<Utc>,
+    ) -> Result<Option<InvitationContext>, StoreError> {
+        Ok(self.read(org, |o| InvitationContext {
+            organization: o.organization.clone(),
+            member: o.member_of(user),
+            targets: o.targets(emails, o.organization.seat_cap.map(|_| now)),
+        }))
+    }
+
+    async fn link_context(
+        &self,
+        hash: &TokenHash,
+        user: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LinkContext>, StoreError> {
+        let state = self.lock();
+        let Some((org, id)) = state.tokens.get(hash) else {
+            return Ok(None);
+        };
+        let Some(o) = state.org(*org) else {
+            return Ok(None);
+        };
+        Ok(o.invitations
+            .get(id)
+            .filter(|i| i.token_hash == *hash)
+            .map(|invitation| LinkContext {
+                invitation: invitation.clone(),
+                organization: o.organization.clone(),
+                member: user.and_then(|u| o.member_of(u)),
+                seats: o.seats_if_capped(now),
             }))
     }
 

@@ -182,6 +182,31 @@ pub struct InvitationTargets {
     pub seats: Option<SeatUsage>,
 }
 
+/// What an invitation is decided on, read at once by [`Store::invitation_context`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationContext {
+    /// The organization.
+    pub organization: Organization,
+    /// The inviter's membership in it, if any.
+    pub member: Option<Member>,
+    /// The addresses' state; seats counted only when the organization has a seat cap.
+    pub targets: InvitationTargets,
+}
+
+/// What accepting, declining or previewing a link is decided on, read at once by
+/// [`Store::link_context`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkContext {
+    /// The invitation behind the link.
+    pub invitation: Invitation,
+    /// Its organization.
+    pub organization: Organization,
+    /// The membership in it of the user asked about, if any.
+    pub member: Option<Member>,
+    /// The seats in use, when the organization has a seat cap (spec: ORG-4).
+    pub seats: Option<SeatUsage>,
+}
+
 /// Persistent state of the roster.
 ///
 /// # Contract
@@ -193,8 +218,8 @@ pub struct InvitationTargets {
 ///   The same holds for the organization under [`OrganizationWrite::Touch`] and
 ///   [`OrganizationWrite::Put`](crate::domain::changes::OrganizationWrite::Put);
 ///   [`OrganizationWrite::Check`](crate::domain::changes::OrganizationWrite::Check) checks
-///   the version without bumping it, and must keep a concurrent change of the organization
-///   from committing in between (a shared row lock, or serialized writers).
+///   the version without bumping it, within the commit: a change of the organization
+///   committed before the commit's check fails it.
 /// - The uniqueness rules of [`constraint`] are enforced by the store itself, so a race
 ///   between service instances ends in [`StoreError::Duplicate`] or
 ///   [`StoreError::Conflict`], never in duplicates (spec: INV-8, INV-11).
@@ -362,6 +387,73 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         })
     }
 
+    /// The organization, `user`'s membership in it and the [`Store::invitation_targets`] of
+    /// `emails`, with the seats in use at `now` when the organization has a seat cap:
+    /// everything an invitation is decided on (spec: ROLE-4, INV-8, ORG-4). `None` when
+    /// there is no such organization.
+    ///
+    /// The default reads [`Store::organization_with_member`] then
+    /// [`Store::invitation_targets`]; the SQL stores answer in one statement, so an
+    /// invitation reads once before it commits. The targets must be one snapshot, as
+    /// [`Store::invitation_targets`] says; the organization and membership need not be in
+    /// the same one (the commit checks their versions).
+    async fn invitation_context(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+        emails: &[EmailAddress],
+        now: DateTime<Utc>,
+    ) -> Result<Option<InvitationContext>, StoreError> {
+        let Some((organization, member)) = self.organization_with_member(org, user).await? else {
+            return Ok(None);
+        };
+        let seats_at = organization.seat_cap.map(|_| now);
+        let targets = self.invitation_targets(org, emails, seats_at).await?;
+        Ok(Some(InvitationContext {
+            organization,
+            member,
+            targets,
+        }))
+    }
+
+    /// The invitation whose token hashes to `hash`, its organization, `user`'s membership in
+    /// it (none asked for when `user` is `None`) and, when the organization has a seat cap,
+    /// the seats in use at `now`: everything accepting, declining or previewing a link is
+    /// decided on (spec: INV-1, INV-6, INV-11, ORG-4). `None` when no invitation has this
+    /// hash.
+    ///
+    /// The default reads [`Store::invitation_by_token`], then the organization and
+    /// membership, then [`Store::seat_usage`] if capped; the SQL stores answer in one
+    /// statement.
+    async fn link_context(
+        &self,
+        hash: &TokenHash,
+        user: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LinkContext>, StoreError> {
+        let Some(invitation) = self.invitation_by_token(hash).await? else {
+            return Ok(None);
+        };
+        let org = invitation.organization;
+        let found = match user {
+            Some(user) => self.organization_with_member(org, user).await?,
+            None => self.organization(org).await?.map(|o| (o, None)),
+        };
+        let Some((organization, member)) = found else {
+            return Ok(None);
+        };
+        let seats = match organization.seat_cap {
+            Some(_) => Some(self.seat_usage(org, now).await?),
+            None => None,
+        };
+        Ok(Some(LinkContext {
+            invitation,
+            organization,
+            member,
+            seats,
+        }))
+    }
+
     /// A team of `org` by id.
     async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError>;
 
@@ -478,6 +570,12 @@ macro_rules! forward_store {
             }
             async fn invitation_targets(&self, org: OrganizationId, emails: &[EmailAddress], seats_at: Option<DateTime<Utc>>) -> Result<InvitationTargets, StoreError> {
                 (**self).invitation_targets(org, emails, seats_at).await
+            }
+            async fn invitation_context(&self, org: OrganizationId, user: UserId, emails: &[EmailAddress], now: DateTime<Utc>) -> Result<Option<InvitationContext>, StoreError> {
+                (**self).invitation_context(org, user, emails, now).await
+            }
+            async fn link_context(&self, hash: &TokenHash, user: Option<UserId>, now: DateTime<Utc>) -> Result<Option<LinkContext>, StoreError> {
+                (**self).link_context(hash, user, now).await
             }
             async fn users_not_members(&self, org: OrganizationId, users: &[UserId]) -> Result<Vec<UserId>, StoreError> {
                 (**self).users_not_members(org, users).await

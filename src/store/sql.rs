@@ -41,11 +41,43 @@ pub(crate) const ORG_EXISTS: &str = "SELECT 1 FROM orgroster_organizations WHERE
 
 /// The organization (`org_id`, `org_version` renamed: the member has an `id` and a
 /// `version` too) and the membership of user `$2`, if any, in one row.
-pub(crate) const ORG_WITH_MEMBER: &str = "SELECT o.id AS org_id, o.name, o.licenses, \
-     o.capabilities, o.seat_cap, o.created_at, o.version AS org_version, m.id, m.organization_id, \
-     m.user_id, m.email, m.first_name, m.last_name, m.roles, m.joined_at, m.invitation_id, \
-     m.version FROM orgroster_organizations AS o LEFT JOIN orgroster_members AS m \
-     ON m.organization_id = o.id AND m.user_id = $2 WHERE o.id = $1";
+/// The organization (`o`) and member (`m`) columns of the combined reads, prefixed so that
+/// they can share a row with an invitation's (see [`JOINED_ORG`], [`JOINED_MEMBER`]).
+macro_rules! org_member_columns {
+    () => {
+        "o.id AS o_id, o.name AS o_name, o.licenses AS o_licenses, \
+         o.capabilities AS o_capabilities, o.seat_cap AS o_seat_cap, \
+         o.created_at AS o_created_at, o.version AS o_version, m.id AS m_id, \
+         m.organization_id AS m_organization_id, m.user_id AS m_user_id, m.email AS m_email, \
+         m.first_name AS m_first_name, m.last_name AS m_last_name, m.roles AS m_roles, \
+         m.joined_at AS m_joined_at, m.invitation_id AS m_invitation_id, m.version AS m_version"
+    };
+}
+pub(crate) use org_member_columns;
+
+/// The organization `$1` and the membership of user `$2` in it.
+pub(crate) const ORG_WITH_MEMBER: &str = concat!(
+    "SELECT ",
+    org_member_columns!(),
+    " FROM orgroster_organizations AS o LEFT JOIN orgroster_members AS m \
+     ON m.organization_id = o.id AND m.user_id = $2 WHERE o.id = $1"
+);
+
+/// The invitation whose token hashes to `$1`, its organization, the membership of user `$2`
+/// (NULL for none) in it, and when the organization caps seats, the seats in use at `$3`.
+pub(crate) const LINK_CONTEXT: &str = concat!(
+    "SELECT i.id, i.organization_id, i.email, i.invitee_first_name, i.invitee_last_name, \
+     i.role, i.team_id, i.status, i.token_hash, i.invited_by, i.created_at, i.sent_at, \
+     i.expires_at, i.resend_count, i.closed_at, i.closed_by, i.version, ",
+    org_member_columns!(),
+    ", CASE WHEN o.seat_cap IS NULL THEN 0 ELSE (SELECT COUNT(*) FROM orgroster_members \
+     WHERE organization_id = o.id) END AS seat_members, \
+     CASE WHEN o.seat_cap IS NULL THEN 0 ELSE (SELECT COUNT(*) FROM orgroster_invitations \
+     WHERE organization_id = o.id AND status = 'pending' AND expires_at > $3) END AS seat_pending \
+     FROM orgroster_invitations AS i JOIN orgroster_organizations AS o \
+     ON o.id = i.organization_id LEFT JOIN orgroster_members AS m \
+     ON m.organization_id = o.id AND m.user_id = $2 WHERE i.token_hash = $1"
+);
 
 pub(crate) const SELECT_MEMBER: &str = "SELECT id, organization_id, user_id, email, first_name, last_name, \
      roles, joined_at, invitation_id, version FROM orgroster_members \
@@ -550,49 +582,176 @@ macro_rules! row_fn {
     };
 }
 
+/// The columns an organization is read from.
+pub(crate) struct OrgColumns {
+    id: &'static str,
+    name: &'static str,
+    licenses: &'static str,
+    capabilities: &'static str,
+    seat_cap: &'static str,
+    created_at: &'static str,
+    version: &'static str,
+}
+
+/// A row of the organizations table.
+const ORG: OrgColumns = OrgColumns {
+    id: "id",
+    name: "name",
+    licenses: "licenses",
+    capabilities: "capabilities",
+    seat_cap: "seat_cap",
+    created_at: "created_at",
+    version: "version",
+};
+
+/// The organization of a combined read ([`org_member_columns`]).
+const JOINED_ORG: OrgColumns = OrgColumns {
+    id: "o_id",
+    name: "o_name",
+    licenses: "o_licenses",
+    capabilities: "o_capabilities",
+    seat_cap: "o_seat_cap",
+    created_at: "o_created_at",
+    version: "o_version",
+};
+
+/// The columns a member is read from.
+pub(crate) struct MemberColumns {
+    id: &'static str,
+    organization_id: &'static str,
+    user_id: &'static str,
+    email: &'static str,
+    first_name: &'static str,
+    last_name: &'static str,
+    roles: &'static str,
+    joined_at: &'static str,
+    invitation_id: &'static str,
+    version: &'static str,
+}
+
+/// A row of the members table.
+const MEMBER: MemberColumns = MemberColumns {
+    id: "id",
+    organization_id: "organization_id",
+    user_id: "user_id",
+    email: "email",
+    first_name: "first_name",
+    last_name: "last_name",
+    roles: "roles",
+    joined_at: "joined_at",
+    invitation_id: "invitation_id",
+    version: "version",
+};
+
+/// The membership of a combined read ([`org_member_columns`]); NULLs for none.
+const JOINED_MEMBER: MemberColumns = MemberColumns {
+    id: "m_id",
+    organization_id: "m_organization_id",
+    user_id: "m_user_id",
+    email: "m_email",
+    first_name: "m_first_name",
+    last_name: "m_last_name",
+    roles: "m_roles",
+    joined_at: "m_joined_at",
+    invitation_id: "m_invitation_id",
+    version: "m_version",
+};
+
 row_fn!(
     /// An organization from a row of the organizations table.
-    organization_from -> Organization, |row| organization_in(row, "id", "version")
+    organization_from -> Organization, |row| organization_in(row, &ORG)
 );
 
 row_fn!(
-    /// The organization of an [`ORG_WITH_MEMBER`] row.
-    organization_joined -> Organization, |row| organization_in(row, "org_id", "org_version")
+    /// The organization and the membership of a combined read ([`org_member_columns`]).
+    organization_with_member -> (Organization, Option<Member>), |row| {
+        let member = match get::<_, Option<Uuid>>(row, JOINED_MEMBER.id)? {
+            Some(_) => Some(member_in(row, &JOINED_MEMBER)?),
+            None => None,
+        };
+        Ok((organization_in(row, &JOINED_ORG)?, member))
+    }
 );
 
 row_fn!(
-    /// An organization from a row whose id and version columns are named `id_column` and
-    /// `version_column`.
-    organization_in(id_column: &'static str, version_column: &'static str) -> Organization, |row| Ok(Organization {
-        id: OrganizationId::from_uuid(get(row, id_column)?),
-        name: parsed(OrganizationName::parse(get::<_, String>(row, "name")?))?,
-        licenses: json(&get::<_, String>(row, "licenses")?)?,
-        capabilities: json(&get::<_, String>(row, "capabilities")?)?,
-        seat_cap: get::<_, Option<i64>>(row, "seat_cap")?
+    /// The seats in use of a row with `seat_members` and `seat_pending` counts.
+    seats_in -> SeatUsage, |row| Ok(seat_usage(get(row, "seat_members")?, get(row, "seat_pending")?))
+);
+
+/// The [`InvitationTargets`](super::InvitationTargets) of an invitation-targets query's rows
+/// (each with `target_key`, `is_member`, an invitation's columns or NULLs, and the seat
+/// counts; one row of counts alone for no addresses), seats kept when `counted`.
+pub(crate) fn targets_from<R>(
+    rows: &[R],
+    counted: bool,
+) -> Result<super::InvitationTargets, StoreError>
+where
+    R: Row,
+    for<'r> Uuid: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Option<Uuid>: Decode<'r, R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Option<i64>: Decode<'r, R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Option<String>: Decode<'r, R::Database>,
+    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    &'static str: ColumnIndex<R>,
+{
+    let mut targets = super::InvitationTargets::default();
+    for row in rows {
+        if counted {
+            targets.seats = Some(seats_in(row)?);
+        }
+        let Some(key) = get::<_, Option<String>>(row, "target_key")? else {
+            continue;
+        };
+        if get::<_, bool>(row, "is_member")? {
+            targets.member_emails.push(key);
+        }
+        if get::<_, Option<Uuid>>(row, "id")?.is_some() {
+            targets.pending.push(invitation_from(row)?);
+        }
+    }
+    Ok(targets)
+}
+
+row_fn!(
+    /// An organization from the columns `c` of a row.
+    organization_in(c: &OrgColumns) -> Organization, |row| Ok(Organization {
+        id: OrganizationId::from_uuid(get(row, c.id)?),
+        name: parsed(OrganizationName::parse(get::<_, String>(row, c.name)?))?,
+        licenses: json(&get::<_, String>(row, c.licenses)?)?,
+        capabilities: json(&get::<_, String>(row, c.capabilities)?)?,
+        seat_cap: get::<_, Option<i64>>(row, c.seat_cap)?
             .map(|c| u32::try_from(c).map_err(|_| corrupt("sql", "seat cap out of range")))
             .transpose()?,
-        created_at: time(get(row, "created_at")?)?,
-        version: version(get(row, version_column)?)?,
+        created_at: time(get(row, c.created_at)?)?,
+        version: version(get(row, c.version)?)?,
     })
 );
 
 row_fn!(
     /// A member from a row of the members table.
-    member_from -> Member, |row| Ok(Member {
-        id: MemberId::from_uuid(get(row, "id")?),
-        organization: OrganizationId::from_uuid(get(row, "organization_id")?),
-        user: UserId::from_uuid(get(row, "user_id")?),
-        email: parsed(EmailAddress::parse(get::<_, String>(row, "email")?))?,
+    member_from -> Member, |row| member_in(row, &MEMBER)
+);
+
+row_fn!(
+    /// A member from the columns `c` of a row.
+    member_in(c: &MemberColumns) -> Member, |row| Ok(Member {
+        id: MemberId::from_uuid(get(row, c.id)?),
+        organization: OrganizationId::from_uuid(get(row, c.organization_id)?),
+        user: UserId::from_uuid(get(row, c.user_id)?),
+        email: parsed(EmailAddress::parse(get::<_, String>(row, c.email)?))?,
         profile: Profile {
-            first_name: parsed(PersonName::parse_as(get::<_, String>(row, "first_name")?, Field::FirstName))?,
-            last_name: parsed(PersonName::parse_as(get::<_, String>(row, "last_name")?, Field::LastName))?,
+            first_name: parsed(PersonName::parse_as(get::<_, String>(row, c.first_name)?, Field::FirstName))?,
+            last_name: parsed(PersonName::parse_as(get::<_, String>(row, c.last_name)?, Field::LastName))?,
         },
         roles: parsed(RoleSet::from_bits(
-            u8::try_from(get::<_, i64>(row, "roles")?).map_err(|_| corrupt("sql", "roles out of range"))?,
+            u8::try_from(get::<_, i64>(row, c.roles)?).map_err(|_| corrupt("sql", "roles out of range"))?,
         ))?,
-        joined_at: time(get(row, "joined_at")?)?,
-        invitation: get::<_, Option<Uuid>>(row, "invitation_id")?.map(InvitationId::from_uuid),
-        version: version(get(row, "version")?)?,
+        joined_at: time(get(row, c.joined_at)?)?,
+        invitation: get::<_, Option<Uuid>>(row, c.invitation_id)?.map(InvitationId::from_uuid),
+        version: version(get(row, c.version)?)?,
     })
 );
 
@@ -831,23 +990,17 @@ macro_rules! sql_store {
             }
 
             async fn organization_with_member(&self, org: $crate::OrganizationId, user: $crate::UserId) -> Result<Option<($crate::Organization, Option<$crate::Member>)>, $crate::StoreError> {
-                use $crate::store::sql::{get, member_from, organization_joined};
                 let row = ::sqlx::query::<$db>($crate::store::sql::ORG_WITH_MEMBER)
                     .bind(org.as_uuid())
                     .bind(user.as_uuid())
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(Self::err)?;
-                let Some(row) = row else { return Ok(None) };
-                let member = match get::<_, Option<::uuid::Uuid>>(&row, "id")? {
-                    Some(_) => Some(member_from(&row)?),
-                    None => None,
-                };
-                Ok(Some((organization_joined(&row)?, member)))
+                row.as_ref().map($crate::store::sql::organization_with_member).transpose()
             }
 
             async fn invitation_targets(&self, org: $crate::OrganizationId, emails: &[$crate::EmailAddress], seats_at: Option<::chrono::DateTime<::chrono::Utc>>) -> Result<$crate::InvitationTargets, $crate::StoreError> {
-                use $crate::store::sql::{get, invitation_from, micros, to_json};
+                use $crate::store::sql::{micros, targets_from, to_json};
                 let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
                 let rows = ::sqlx::query::<$db>($dialect::INVITATION_TARGETS)
                     .bind(org.as_uuid())
@@ -857,22 +1010,43 @@ macro_rules! sql_store {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(Self::err)?;
-                let mut targets = $crate::InvitationTargets::default();
-                for row in &rows {
-                    // Every row carries the seat counts (zeros when not asked for: `$4`
-                    // skips the counting); a list of no addresses is one row of counts alone.
-                    let members: i64 = get(row, "seat_members")?;
-                    let pending: i64 = get(row, "seat_pending")?;
-                    targets.seats = seats_at.map(|_| $crate::store::sql::seat_usage(members, pending));
-                    let Some(key) = get::<_, Option<String>>(row, "target_key")? else { continue };
-                    if ::sqlx::Row::try_get::<bool, _>(row, "is_member").map_err(Self::err)? {
-                        targets.member_emails.push(key);
-                    }
-                    if get::<_, Option<::uuid::Uuid>>(row, "id")?.is_some() {
-                        targets.pending.push(invitation_from(row)?);
-                    }
-                }
-                Ok(targets)
+                targets_from(&rows, seats_at.is_some())
+            }
+
+            async fn invitation_context(&self, org: $crate::OrganizationId, user: $crate::UserId, emails: &[$crate::EmailAddress], now: ::chrono::DateTime<::chrono::Utc>) -> Result<Option<$crate::InvitationContext>, $crate::StoreError> {
+                use $crate::store::sql::{micros, organization_with_member, targets_from, to_json};
+                let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
+                let rows = ::sqlx::query::<$db>($dialect::INVITATION_CONTEXT)
+                    .bind(org.as_uuid())
+                    .bind(to_json(&keys)?)
+                    .bind(micros(now))
+                    .bind(user.as_uuid())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                // Every row carries the organization and membership; none: no organization.
+                let Some(first) = rows.first() else { return Ok(None) };
+                let (organization, member) = organization_with_member(first)?;
+                let targets = targets_from(&rows, organization.seat_cap.is_some())?;
+                Ok(Some($crate::InvitationContext { organization, member, targets }))
+            }
+
+            async fn link_context(&self, hash: &$crate::TokenHash, user: Option<$crate::UserId>, now: ::chrono::DateTime<::chrono::Utc>) -> Result<Option<$crate::LinkContext>, $crate::StoreError> {
+                use $crate::store::sql::{invitation_from, micros, organization_with_member, seats_in};
+                let row = ::sqlx::query::<$db>($crate::store::sql::LINK_CONTEXT)
+                    .bind(hash.as_bytes().to_vec())
+                    .bind(user.map(|u| u.as_uuid()))
+                    .bind(micros(now))
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Self::err)?;
+                let Some(row) = row else { return Ok(None) };
+                let (organization, member) = organization_with_member(&row)?;
+                let seats = match organization.seat_cap {
+                    Some(_) => Some(seats_in(&row)?),
+                    None => None,
+                };
+                Ok(Some($crate::LinkContext { invitation: invitation_from(&row)?, organization, member, seats }))
             }
 
             async fn members_by_email(&self, org: $crate::OrganizationId, emails: &[$crate::EmailAddress]) -> Result<Vec<$crate::Member>, $crate::StoreError> {

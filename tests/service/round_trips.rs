@@ -351,15 +351,17 @@ async fn round_trips_per_command() {
         );
     }
     for (_, rows) in &tables {
-        let invite = rows
-            .iter()
-            .find(|(name, _)| *name == "invite_member (no team)")
-            .expect("measured");
-        assert!(
-            invite.1.0 <= 3,
-            "a single invitation took {} round trips of statements",
-            invite.1.0
-        );
+        // One read and one commit; the issue asks for at most 3 for an invitation.
+        for command in ["invite_member (no team)", "accept_invitation (no team)"] {
+            let (_, (statements, _)) = rows
+                .iter()
+                .find(|(name, _)| *name == command)
+                .expect("measured");
+            assert!(
+                *statements <= 2,
+                "{command} took {statements} round trips of statements"
+            );
+        }
         for (name, (statements, _)) in rows {
             assert!(
                 *statements >= 1,
