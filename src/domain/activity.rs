@@ -6,7 +6,7 @@
 //! store) or compute the same figures in SQL (the SQL stores), and the conformance suite
 //! checks that both agree.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -379,21 +379,50 @@ impl Statistics {
 
 /// Adds events up into [`Statistics`]: the reference computation the memory store uses and
 /// the SQL stores reproduce.
+///
+/// Built for one pass over many events: each event costs one hash lookup of its learner.
+/// The distinct counts (learners per course, learners per week) are kept by remembering,
+/// per learner, the courses and weeks already counted for them: a learner follows few
+/// courses, and events in time order meet their current week first.
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
-    learners: HashSet<UserId>,
+    /// Every learner seen, with what has been counted for them.
+    learners: HashMap<UserId, Counted>,
     enrolments: u64,
     completions: u64,
     certificates: u64,
     seconds: u64,
-    courses: HashMap<CourseId, HashSet<UserId>>,
-    weeks: BTreeMap<DateTime<Utc>, (HashSet<UserId>, u64, u64)>,
+    /// Courses in the order first seen, with their distinct learners.
+    courses: Vec<(CourseId, u64)>,
+    /// Where each course is in `courses`.
+    course_at: HashMap<CourseId, usize>,
+    /// Weeks in the order first seen.
+    weeks: Vec<WeekTally>,
+    /// The week of the last event, which the next one most likely falls in.
+    last_week: usize,
+}
+
+/// What has been counted for one learner: indexes into [`Tally`]'s courses and weeks.
+#[derive(Debug, Clone, Default)]
+struct Counted {
+    courses: Vec<usize>,
+    weeks: Vec<usize>,
+}
+
+/// One week of a [`Tally`].
+#[derive(Debug, Clone)]
+struct WeekTally {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    learners: u64,
+    completions: u64,
+    seconds: u64,
 }
 
 impl Tally {
     /// Counts one event (the caller has checked it falls in the period and the scope).
     pub fn add(&mut self, activity: &Activity) {
-        self.learners.insert(activity.user);
+        let counted = self.learners.entry(activity.user).or_default();
         match activity.kind {
             ActivityKind::Enrolled => self.enrolments += 1,
             ActivityKind::Completed => self.completions += 1,
@@ -401,23 +430,60 @@ impl Tally {
             ActivityKind::TimeSpent { seconds } => self.seconds += u64::from(seconds),
             ActivityKind::Progress { .. } => {}
         }
-        // Looked up before inserting: the key is cloned only for a course seen first.
-        match self.courses.get_mut(&activity.course) {
-            Some(learners) => {
-                learners.insert(activity.user);
+        let courses = &mut self.courses;
+        let known = counted
+            .courses
+            .iter()
+            .any(|&i| courses.get(i).is_some_and(|(c, _)| *c == activity.course));
+        if !known {
+            let i = match self.course_at.get(&activity.course) {
+                Some(&i) => i,
+                None => {
+                    courses.push((activity.course.clone(), 0));
+                    self.course_at
+                        .insert(activity.course.clone(), courses.len() - 1);
+                    courses.len() - 1
+                }
+            };
+            if let Some((_, learners)) = courses.get_mut(i) {
+                *learners += 1;
             }
-            None => {
-                self.courses
-                    .insert(activity.course.clone(), HashSet::from([activity.user]));
-            }
+            counted.courses.push(i);
         }
-        let week = self.weeks.entry(Period::week_of(activity.at)).or_default();
-        week.0.insert(activity.user);
-        if activity.kind == ActivityKind::Completed {
-            week.1 += 1;
+        let at = activity.at;
+        let current = self
+            .weeks
+            .get(self.last_week)
+            .is_some_and(|w| w.start <= at && at < w.end);
+        if !current {
+            let start = Period::week_of(at);
+            self.last_week = match self.weeks.iter().position(|w| w.start == start) {
+                Some(i) => i,
+                None => {
+                    self.weeks.push(WeekTally {
+                        start,
+                        end: start + Duration::days(7),
+                        learners: 0,
+                        completions: 0,
+                        seconds: 0,
+                    });
+                    self.weeks.len() - 1
+                }
+            };
         }
-        if let ActivityKind::TimeSpent { seconds } = activity.kind {
-            week.2 += u64::from(seconds);
+        let w = self.last_week;
+        let Some(week) = self.weeks.get_mut(w) else {
+            return;
+        };
+        // Events in time order: the learner's latest week is the one to check first.
+        if !counted.weeks.iter().rev().any(|&seen| seen == w) {
+            counted.weeks.push(w);
+            week.learners += 1;
+        }
+        match activity.kind {
+            ActivityKind::Completed => week.completions += 1,
+            ActivityKind::TimeSpent { seconds } => week.seconds += u64::from(seconds),
+            _ => {}
         }
     }
 
@@ -426,10 +492,7 @@ impl Tally {
         let mut top: Vec<CourseCount> = self
             .courses
             .into_iter()
-            .map(|(course, learners)| CourseCount {
-                course,
-                learners: learners.len() as u64,
-            })
+            .map(|(course, learners)| CourseCount { course, learners })
             .collect();
         top.sort_by(|a, b| {
             b.learners
@@ -437,6 +500,8 @@ impl Tally {
                 .then_with(|| a.course.cmp(&b.course))
         });
         top.truncate(Statistics::TOP_COURSES);
+        let mut weeks = self.weeks;
+        weeks.sort_by_key(|w| w.start);
         Statistics {
             period,
             invited,
@@ -447,14 +512,13 @@ impl Tally {
             certificates: self.certificates,
             time_spent_seconds: self.seconds,
             top_courses: top,
-            weekly: self
-                .weeks
+            weekly: weeks
                 .into_iter()
-                .map(|(week, (learners, completions, seconds))| WeekStats {
-                    week,
-                    active_learners: learners.len() as u64,
-                    completions,
-                    time_spent_seconds: seconds,
+                .map(|w| WeekStats {
+                    week: w.start,
+                    active_learners: w.learners,
+                    completions: w.completions,
+                    time_spent_seconds: w.seconds,
                 })
                 .collect(),
         }
@@ -548,6 +612,98 @@ mod tests {
             course: "sql-101".to_owned(),
             kind,
             at: at(2),
+        }
+    }
+
+    /// The tally as sets and maps, the way the figures are defined (spec: STAT-2).
+    fn naive(activities: &[Activity], period: Period) -> Statistics {
+        use std::collections::{BTreeMap, HashSet};
+        let learners: HashSet<UserId> = activities.iter().map(|a| a.user).collect();
+        let count =
+            |kind: ActivityKind| activities.iter().filter(|a| a.kind == kind).count() as u64;
+        let seconds = |a: &Activity| match a.kind {
+            ActivityKind::TimeSpent { seconds } => u64::from(seconds),
+            _ => 0,
+        };
+        let mut courses: BTreeMap<&CourseId, HashSet<UserId>> = BTreeMap::new();
+        let mut weeks: BTreeMap<DateTime<Utc>, (HashSet<UserId>, u64, u64)> = BTreeMap::new();
+        for a in activities {
+            courses.entry(&a.course).or_default().insert(a.user);
+            let week = weeks.entry(Period::week_of(a.at)).or_default();
+            week.0.insert(a.user);
+            week.1 += u64::from(a.kind == ActivityKind::Completed);
+            week.2 += seconds(a);
+        }
+        let mut top: Vec<CourseCount> = courses
+            .into_iter()
+            .map(|(course, users)| CourseCount {
+                course: course.clone(),
+                learners: users.len() as u64,
+            })
+            .collect();
+        top.sort_by(|a, b| {
+            b.learners
+                .cmp(&a.learners)
+                .then_with(|| a.course.cmp(&b.course))
+        });
+        top.truncate(Statistics::TOP_COURSES);
+        Statistics {
+            period,
+            invited: 0,
+            members: 0,
+            active_learners: learners.len() as u64,
+            enrolments: count(ActivityKind::Enrolled),
+            completions: count(ActivityKind::Completed),
+            certificates: count(ActivityKind::CertificateEarned),
+            time_spent_seconds: activities.iter().map(seconds).sum(),
+            top_courses: top,
+            weekly: weeks
+                .into_iter()
+                .map(|(week, (users, completions, seconds))| WeekStats {
+                    week,
+                    active_learners: users.len() as u64,
+                    completions,
+                    time_spent_seconds: seconds,
+                })
+                .collect(),
+        }
+    }
+
+    proptest::proptest! {
+        /// The one-lookup-per-event tally counts what the definitions say, whatever the
+        /// order of the events (weeks met out of order, courses met again).
+        #[test]
+        fn the_tally_counts_what_the_definitions_say(
+            events in proptest::collection::vec((0..6_usize, 0..14_usize, 0..70_i64, 0..5_u8), 0..300)
+        ) {
+            // spec: STAT-2
+            let org = OrganizationId::new();
+            let users: Vec<UserId> = (0..6).map(|_| UserId::new()).collect();
+            let start = at(1);
+            let activities: Vec<Activity> = events
+                .iter()
+                .enumerate()
+                .map(|(n, &(user, course, hours, kind))| Activity {
+                    id: ActivityId::parse(format!("e{n}")).unwrap(),
+                    organization: org,
+                    user: users[user],
+                    course: CourseId::parse(format!("course-{course}")).unwrap(),
+                    kind: match kind {
+                        0 => ActivityKind::Enrolled,
+                        1 => ActivityKind::Progress { percent: 40 },
+                        2 => ActivityKind::Completed,
+                        3 => ActivityKind::CertificateEarned,
+                        _ => ActivityKind::TimeSpent { seconds: 60 * (1 + n as u32 % 7) },
+                    },
+                    at: start + Duration::hours(hours * 7),
+                })
+                .collect();
+            let period = Period::new(start, start + Duration::days(30)).unwrap();
+            let mut tally = Tally::default();
+            for a in &activities {
+                tally.add(a);
+            }
+            proptest::prop_assert_eq!(tally.finish(period, 0, 0), naive(&activities, period));
         }
     }
 
