@@ -76,18 +76,13 @@ mod dialect {
     /// when `$count` holds (zeros otherwise); a single row of counts alone for an empty list.
     /// The lateral probe is the one of `PENDING_BY_EMAILS`.
     macro_rules! invitation_targets {
-        ($count:literal) => {
+        ($($count:tt)*) => {
             concat!(
                 "SELECT k.email_key AS target_key, EXISTS (SELECT 1 FROM orgroster_members AS mm \
                  WHERE mm.organization_id = $1 AND mm.email_key = k.email_key) AS is_member, i.*, \
-                 s.seat_members, s.seat_pending FROM (SELECT CASE WHEN ",
-                $count,
-                " THEN (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1) \
-                 ELSE 0 END AS seat_members, CASE WHEN ",
-                $count,
-                " THEN (SELECT COUNT(*) FROM orgroster_invitations WHERE organization_id = $1 \
-                 AND status = 'pending' AND expires_at > $3) ELSE 0 END AS seat_pending) AS s \
-                 LEFT JOIN (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS email_key) AS k \
+                 s.seat_members, s.seat_pending FROM ",
+                crate::store::sql::seat_counts!($($count)*),
+                " LEFT JOIN (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS email_key) AS k \
                  ON true LEFT JOIN LATERAL (SELECT id, organization_id, email, invitee_first_name, \
                  invitee_last_name, role, team_id, status, token_hash, invited_by, created_at, \
                  sent_at, expires_at, resend_count, closed_at, closed_by, version \
@@ -98,21 +93,9 @@ mod dialect {
     }
     /// Seats counted when `$4`.
     pub(super) const INVITATION_TARGETS: &str = invitation_targets!("$4");
-    /// The organization `$1` and the membership of user `$4` ([`ORG_WITH_MEMBER`]) on every
-    /// row of its invitation targets, seats counted when it has a seat cap; no row when
-    /// there is no such organization.
-    ///
-    /// [`ORG_WITH_MEMBER`]: crate::store::sql::ORG_WITH_MEMBER
-    pub(super) const INVITATION_CONTEXT: &str = concat!(
-        "SELECT om.*, t.* FROM (SELECT ",
-        crate::store::sql::org_member_columns!(),
-        " FROM orgroster_organizations AS o LEFT JOIN orgroster_members AS m \
-         ON m.organization_id = o.id AND m.user_id = $4 WHERE o.id = $1) AS om CROSS JOIN (",
-        invitation_targets!(
-            "EXISTS (SELECT 1 FROM orgroster_organizations WHERE id = $1 AND seat_cap IS NOT NULL)"
-        ),
-        ") AS t"
-    );
+    /// See [`invitation_context`](crate::store::sql::invitation_context).
+    pub(super) const INVITATION_CONTEXT: &str =
+        crate::store::sql::invitation_context!(invitation_targets!(crate::store::sql::capped!()));
     /// `SKIP LOCKED`: two instances claiming at once take disjoint rows.
     pub(super) const CLAIM_OUTBOX: &str = "UPDATE orgroster_outbox SET lease_until = $1, \
          attempts = attempts + 1 WHERE id IN (SELECT id FROM orgroster_outbox \

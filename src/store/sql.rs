@@ -55,6 +55,49 @@ macro_rules! org_member_columns {
 }
 pub(crate) use org_member_columns;
 
+/// A one-row derived table `s` of the seats of organization `$1` at `$3`: `seat_members`
+/// and `seat_pending`, counted when `$count` holds (zeros otherwise: counting takes time in
+/// proportion to the organization).
+macro_rules! seat_counts {
+    ($($count:tt)*) => {
+        concat!(
+            "(SELECT CASE WHEN ",
+            $($count)*,
+            " THEN (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1) \
+             ELSE 0 END AS seat_members, CASE WHEN ",
+            $($count)*,
+            " THEN (SELECT COUNT(*) FROM orgroster_invitations WHERE organization_id = $1 \
+             AND status = 'pending' AND expires_at > $3) ELSE 0 END AS seat_pending) AS s"
+        )
+    };
+}
+pub(crate) use seat_counts;
+
+/// The organization `$1` and the membership of user `$4` ([`ORG_WITH_MEMBER`]) on every row
+/// of the dialect's invitation-targets query (`$targets`, seats counted when the
+/// organization has a seat cap); no row when there is no such organization.
+macro_rules! invitation_context {
+    ($($targets:tt)*) => {
+        concat!(
+            "SELECT om.*, t.* FROM (SELECT ",
+            $crate::store::sql::org_member_columns!(),
+            " FROM orgroster_organizations AS o LEFT JOIN orgroster_members AS m \
+             ON m.organization_id = o.id AND m.user_id = $4 WHERE o.id = $1) AS om CROSS JOIN (",
+            $($targets)*,
+            ") AS t"
+        )
+    };
+}
+pub(crate) use invitation_context;
+
+/// [`invitation_context`]'s condition for counting seats: the organization has a cap.
+macro_rules! capped {
+    () => {
+        "EXISTS (SELECT 1 FROM orgroster_organizations WHERE id = $1 AND seat_cap IS NOT NULL)"
+    };
+}
+pub(crate) use capped;
+
 /// The organization `$1` and the membership of user `$2` in it.
 pub(crate) const ORG_WITH_MEMBER: &str = concat!(
     "SELECT ",
@@ -678,43 +721,6 @@ row_fn!(
     seats_in -> SeatUsage, |row| Ok(seat_usage(get(row, "seat_members")?, get(row, "seat_pending")?))
 );
 
-/// The [`InvitationTargets`](super::InvitationTargets) of an invitation-targets query's rows
-/// (each with `target_key`, `is_member`, an invitation's columns or NULLs, and the seat
-/// counts; one row of counts alone for no addresses), seats kept when `counted`.
-pub(crate) fn targets_from<R>(
-    rows: &[R],
-    counted: bool,
-) -> Result<super::InvitationTargets, StoreError>
-where
-    R: Row,
-    for<'r> Uuid: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> Option<Uuid>: Decode<'r, R::Database>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> Option<i64>: Decode<'r, R::Database>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> Option<String>: Decode<'r, R::Database>,
-    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
-    &'static str: ColumnIndex<R>,
-{
-    let mut targets = super::InvitationTargets::default();
-    for row in rows {
-        if counted {
-            targets.seats = Some(seats_in(row)?);
-        }
-        let Some(key) = get::<_, Option<String>>(row, "target_key")? else {
-            continue;
-        };
-        if get::<_, bool>(row, "is_member")? {
-            targets.member_emails.push(key);
-        }
-        if get::<_, Option<Uuid>>(row, "id")?.is_some() {
-            targets.pending.push(invitation_from(row)?);
-        }
-    }
-    Ok(targets)
-}
-
 row_fn!(
     /// An organization from the columns `c` of a row.
     organization_in(c: &OrgColumns) -> Organization, |row| Ok(Organization {
@@ -953,6 +959,28 @@ macro_rules! sql_store {
                 q
             }
 
+            /// The [`InvitationTargets`](crate::InvitationTargets) of an invitation-targets
+            /// query's rows (each with `target_key`, `is_member`, an invitation's columns or
+            /// NULLs, and the seat counts; one row of counts alone for no addresses), seats
+            /// kept when `counted`.
+            fn targets_from(rows: &[<$db as ::sqlx::Database>::Row], counted: bool) -> Result<$crate::InvitationTargets, $crate::StoreError> {
+                use $crate::store::sql::{get, invitation_from, seats_in};
+                let mut targets = $crate::InvitationTargets::default();
+                for row in rows {
+                    if counted {
+                        targets.seats = Some(seats_in(row)?);
+                    }
+                    let Some(key) = get::<_, Option<String>>(row, "target_key")? else { continue };
+                    if ::sqlx::Row::try_get::<bool, _>(row, "is_member").map_err(Self::err)? {
+                        targets.member_emails.push(key);
+                    }
+                    if get::<_, Option<::uuid::Uuid>>(row, "id")?.is_some() {
+                        targets.pending.push(invitation_from(row)?);
+                    }
+                }
+                Ok(targets)
+            }
+
             /// The error of a plan that failed: a raised check becomes its step's own error
             /// (a conflict, a missing row), anything else as [`map_error`] says.
             ///
@@ -1000,7 +1028,7 @@ macro_rules! sql_store {
             }
 
             async fn invitation_targets(&self, org: $crate::OrganizationId, emails: &[$crate::EmailAddress], seats_at: Option<::chrono::DateTime<::chrono::Utc>>) -> Result<$crate::InvitationTargets, $crate::StoreError> {
-                use $crate::store::sql::{micros, targets_from, to_json};
+                use $crate::store::sql::{micros, to_json};
                 let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
                 let rows = ::sqlx::query::<$db>($dialect::INVITATION_TARGETS)
                     .bind(org.as_uuid())
@@ -1010,11 +1038,11 @@ macro_rules! sql_store {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(Self::err)?;
-                targets_from(&rows, seats_at.is_some())
+                Self::targets_from(&rows, seats_at.is_some())
             }
 
             async fn invitation_context(&self, org: $crate::OrganizationId, user: $crate::UserId, emails: &[$crate::EmailAddress], now: ::chrono::DateTime<::chrono::Utc>) -> Result<Option<$crate::InvitationContext>, $crate::StoreError> {
-                use $crate::store::sql::{micros, organization_with_member, targets_from, to_json};
+                use $crate::store::sql::{micros, organization_with_member, to_json};
                 let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
                 let rows = ::sqlx::query::<$db>($dialect::INVITATION_CONTEXT)
                     .bind(org.as_uuid())
@@ -1027,7 +1055,7 @@ macro_rules! sql_store {
                 // Every row carries the organization and membership; none: no organization.
                 let Some(first) = rows.first() else { return Ok(None) };
                 let (organization, member) = organization_with_member(first)?;
-                let targets = targets_from(&rows, organization.seat_cap.is_some())?;
+                let targets = Self::targets_from(&rows, organization.seat_cap.is_some())?;
                 Ok(Some($crate::InvitationContext { organization, member, targets }))
             }
 

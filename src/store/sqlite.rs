@@ -64,21 +64,16 @@ mod dialect {
     /// and on every row the seat counts at `$3` when `$count` holds (zeros otherwise); a
     /// single row of counts alone for an empty list.
     macro_rules! invitation_targets {
-        ($count:literal) => {
+        ($($count:tt)*) => {
             concat!(
                 "SELECT k.value AS target_key, EXISTS (SELECT 1 FROM orgroster_members AS mm \
                  WHERE mm.organization_id = $1 AND mm.email_key = k.value) AS is_member, i.id, \
                  i.organization_id, i.email, i.invitee_first_name, i.invitee_last_name, i.role, \
                  i.team_id, i.status, i.token_hash, i.invited_by, i.created_at, i.sent_at, \
                  i.expires_at, i.resend_count, i.closed_at, i.closed_by, i.version, \
-                 s.seat_members, s.seat_pending FROM (SELECT CASE WHEN ",
-                $count,
-                " THEN (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1) \
-                 ELSE 0 END AS seat_members, CASE WHEN ",
-                $count,
-                " THEN (SELECT COUNT(*) FROM orgroster_invitations WHERE organization_id = $1 \
-                 AND status = 'pending' AND expires_at > $3) ELSE 0 END AS seat_pending) AS s \
-                 LEFT JOIN (SELECT DISTINCT value FROM json_each($2)) AS k ON 1 \
+                 s.seat_members, s.seat_pending FROM ",
+                crate::store::sql::seat_counts!($($count)*),
+                " LEFT JOIN (SELECT DISTINCT value FROM json_each($2)) AS k ON 1 \
                  LEFT JOIN orgroster_invitations AS i ON i.organization_id = $1 \
                  AND i.status = 'pending' AND i.email_key = k.value"
             )
@@ -86,21 +81,9 @@ mod dialect {
     }
     /// Seats counted when `$4`.
     pub(super) const INVITATION_TARGETS: &str = invitation_targets!("$4");
-    /// The organization `$1` and the membership of user `$4` ([`ORG_WITH_MEMBER`]) on every
-    /// row of its invitation targets, seats counted when it has a seat cap; no row when
-    /// there is no such organization.
-    ///
-    /// [`ORG_WITH_MEMBER`]: crate::store::sql::ORG_WITH_MEMBER
-    pub(super) const INVITATION_CONTEXT: &str = concat!(
-        "SELECT om.*, t.* FROM (SELECT ",
-        crate::store::sql::org_member_columns!(),
-        " FROM orgroster_organizations AS o LEFT JOIN orgroster_members AS m \
-         ON m.organization_id = o.id AND m.user_id = $4 WHERE o.id = $1) AS om CROSS JOIN (",
-        invitation_targets!(
-            "EXISTS (SELECT 1 FROM orgroster_organizations WHERE id = $1 AND seat_cap IS NOT NULL)"
-        ),
-        ") AS t"
-    );
+    /// See [`invitation_context`](crate::store::sql::invitation_context).
+    pub(super) const INVITATION_CONTEXT: &str =
+        crate::store::sql::invitation_context!(invitation_targets!(crate::store::sql::capped!()));
     /// One guarded `UPDATE … RETURNING`: writers are serialized, so no row is handed out
     /// twice while its lease runs.
     pub(super) const CLAIM_OUTBOX: &str = "UPDATE orgroster_outbox SET lease_until = $1, \
