@@ -517,15 +517,7 @@ impl Roster {
             (Some(m), Scope::Team(_)) => self.store.teams_of(org.id, m.id).await?,
             _ => Vec::new(),
         };
-        policy::authorize(
-            PolicySubject {
-                member: member.as_ref(),
-                teams: &teams,
-            },
-            org,
-            permission,
-            scope,
-        )?;
+        permitted(org, member.as_ref(), &teams, permission, scope)?;
         member.ok_or(Error::Forbidden { permission })
     }
 
@@ -543,6 +535,32 @@ impl Roster {
             .allow_member(&organization, member, permission, scope)
             .await?;
         Ok((organization, member))
+    }
+
+    /// The organization and the member whose `role` changes, once the actor may change it:
+    /// roles need `ManageRoles`, the Administrator role `ManageAdministrators` as well
+    /// (spec: ADM-1, ROLE-4), checked on the one membership the command read.
+    async fn role_change(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        user: UserId,
+        role: Role,
+    ) -> Result<(Organization, Member)> {
+        let (organization, me) = self
+            .authorized(org, actor, Permission::ManageRoles, Scope::Organization)
+            .await?;
+        if role == Role::Administrator {
+            self.allow_member(
+                &organization,
+                Some(me),
+                Permission::ManageAdministrators,
+                Scope::Organization,
+            )
+            .await?;
+        }
+        let target = self.target_member(org, user).await?;
+        Ok((organization, target))
     }
 
     async fn target_member(&self, org: OrganizationId, user: UserId) -> Result<Member> {
@@ -1275,19 +1293,7 @@ impl Roster {
         role: Role,
     ) -> Result<Member> {
         retrying!(self, |now| {
-            let (organization, _) = self
-                .authorized(org, actor, Permission::ManageRoles, Scope::Organization)
-                .await?;
-            if role == Role::Administrator {
-                self.allow(
-                    &organization,
-                    actor,
-                    Permission::ManageAdministrators,
-                    Scope::Organization,
-                )
-                .await?;
-            }
-            let target = self.target_member(org, user).await?;
+            let (organization, target) = self.role_change(actor, org, user, role).await?;
             decide(now, as_user(actor), |ctx| {
                 member::grant_role(ctx, &organization, target, role)
             })?
@@ -1308,19 +1314,7 @@ impl Roster {
         role: Role,
     ) -> Result<Member> {
         retrying!(self, |now| {
-            let (organization, _) = self
-                .authorized(org, actor, Permission::ManageRoles, Scope::Organization)
-                .await?;
-            if role == Role::Administrator {
-                self.allow(
-                    &organization,
-                    actor,
-                    Permission::ManageAdministrators,
-                    Scope::Organization,
-                )
-                .await?;
-            }
-            let target = self.target_member(org, user).await?;
+            let (organization, target) = self.role_change(actor, org, user, role).await?;
             let administrators = self
                 .store
                 .count_members_with_role(org, Role::Administrator)
@@ -1344,14 +1338,15 @@ impl Roster {
         user: UserId,
     ) -> Result<Member> {
         retrying!(self, |now| {
-            let (organization, _) = self
+            let (organization, me) = self
                 .authorized(org, actor, Permission::ManageMembers, Scope::Organization)
                 .await?;
             let target = self.target_member(org, user).await?;
             if target.is_administrator() {
-                self.allow(
+                // The membership this command read: no second read (spec: ROLE-4).
+                self.allow_member(
                     &organization,
-                    actor,
+                    Some(me),
                     Permission::ManageAdministrators,
                     Scope::Organization,
                 )
@@ -1777,16 +1772,24 @@ impl Roster {
         teams: &[TeamId],
         period: Period,
     ) -> Result<Comparison> {
-        let organization = self.organization(org).await?;
+        // The membership and its teams are read once, not once per team compared.
+        let (organization, member) = self.organization_with_member(org, actor.user).await?;
+        let member_teams = match &member {
+            Some(m) => self.store.teams_of(org, m.id).await?,
+            None => Vec::new(),
+        };
+        let allowed = |permission, scope| {
+            permitted(
+                &organization,
+                member.as_ref(),
+                &member_teams,
+                permission,
+                scope,
+            )
+        };
         let mut names = Vec::with_capacity(teams.len());
         for team in teams {
-            self.allow(
-                &organization,
-                actor,
-                Permission::ViewTeamAnalytics,
-                Scope::Team(*team),
-            )
-            .await?;
+            allowed(Permission::ViewTeamAnalytics, Scope::Team(*team))?;
             names.push(self.target_team(org, *team).await?.name.to_string());
         }
         let stats = self.store.team_statistics(org, teams, period).await?;
@@ -1797,15 +1800,7 @@ impl Roster {
             .zip(stats)
             .map(|((t, n), s)| (t, n, s))
             .collect();
-        let sees_all = self
-            .allow(
-                &organization,
-                actor,
-                Permission::ViewOrganizationAnalytics,
-                Scope::Organization,
-            )
-            .await
-            .is_ok();
+        let sees_all = allowed(Permission::ViewOrganizationAnalytics, Scope::Organization).is_ok();
         let organization = match sees_all {
             true => Some(
                 self.store
@@ -2054,6 +2049,18 @@ impl Roster {
 }
 
 /// When to count seats for a decision in `organization`: only a seat cap needs them.
+/// The policy's verdict for a membership and the teams it belongs to, read by the caller.
+fn permitted(
+    org: &Organization,
+    member: Option<&Member>,
+    teams: &[TeamId],
+    permission: Permission,
+    scope: Scope,
+) -> Result<()> {
+    policy::authorize(PolicySubject { member, teams }, org, permission, scope)?;
+    Ok(())
+}
+
 fn seats_at(organization: &Organization, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     organization.seat_cap.map(|_| now)
 }
