@@ -22,7 +22,9 @@ use super::{
 ///
 /// Writers are serialized twice over: inside the process by a mutex, so concurrent commits
 /// wait their turn instead of failing with "database is locked", and across processes by
-/// `BEGIN IMMEDIATE` with a busy timeout. Foreign keys are on.
+/// `BEGIN IMMEDIATE` with a busy timeout. Foreign keys are on. A commit is one batch of
+/// statements, from `BEGIN IMMEDIATE` to `COMMIT`, in one call into the connection's thread.
+/// The migrations need SQLite 3.47 or later; the bundled SQLite is 3.51.
 ///
 /// # Examples
 /// ```no_run
@@ -105,6 +107,8 @@ mod dialect {
     pub(super) const BYTEWISE: &str = "";
     /// `BEGIN IMMEDIATE` already excludes other writers.
     pub(super) const MIGRATION_LOCK: Option<&str> = None;
+    /// Applied migrations are checksummed: never edit one, add the next. 0004 needs SQLite
+    /// 3.47 or later (`RAISE` with a computed message).
     pub(super) const MIGRATIONS: &[Migration] = &[
         (
             1,
