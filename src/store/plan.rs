@@ -87,9 +87,11 @@ pub(crate) struct Plan {
     /// the same row. Only then may the steps run as parts of one statement, where they all
     /// see one snapshot. Team memberships (whose statements read members and teams) and
     /// deletions (which cascade) make a plan dependent.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) independent: bool,
 }
 
+#[cfg(feature = "postgres")]
 /// PostgreSQL refuses a statement with more than 65,535 parameters.
 const MAX_PARAMS: usize = 65_535;
 
@@ -475,6 +477,7 @@ const TRIGGER_RAISED: &str = "1811";
 /// How both stores' failed checks begin their message; the step's index ends it.
 const EXPECT_MESSAGE: &str = "orgroster: a checked write of the commit did not apply at step ";
 
+#[cfg(feature = "postgres")]
 /// The plan as one PostgreSQL statement, or `None` when it must run step by step (its steps
 /// depend on each other, or it has too many parameters for one statement).
 ///
@@ -514,6 +517,7 @@ pub(crate) fn one_statement(plan: &Plan) -> Option<String> {
     Some(sql)
 }
 
+#[cfg(feature = "sqlite")]
 /// A plan as one string of SQLite statements, run by one call into SQLite.
 #[derive(Debug)]
 pub(crate) struct Batch {
@@ -525,10 +529,12 @@ pub(crate) struct Batch {
     pub(crate) expects: Vec<Option<Expect>>,
 }
 
+#[cfg(feature = "sqlite")]
 /// Batches up to this long recur with the same text (one invitation, one acceptance) and are
 /// worth keeping prepared; longer ones are bulk writes whose text depends on their size.
 const PREPARED_BATCH_LEN: usize = 8 * 1024;
 
+#[cfg(feature = "sqlite")]
 impl Batch {
     /// Whether to keep the batch's statements prepared on the connection.
     pub(crate) fn recurs(&self) -> bool {
@@ -536,6 +542,7 @@ impl Batch {
     }
 }
 
+#[cfg(feature = "sqlite")]
 /// The plan as one batch of SQLite statements: `BEGIN IMMEDIATE`, the steps, `COMMIT`.
 ///
 /// In process a statement costs no network round trip, but each call into the connection
@@ -590,6 +597,7 @@ pub(crate) fn failed_check(code: Option<&str>, message: &str) -> Option<usize> {
     message.strip_prefix(EXPECT_MESSAGE)?.trim().parse().ok()
 }
 
+#[cfg(feature = "sqlite")]
 /// Appends `sql` with each `$N` as `?`, pushing the `N`th of `step_args` for it (again for
 /// each use); a statement without `$N` parameters keeps its own, in order.
 fn anonymize(
@@ -628,6 +636,7 @@ fn anonymize(
     Ok(())
 }
 
+#[cfg(feature = "sqlite")]
 /// Whether `sql` has a `$N` parameter.
 fn has_numbered_parameter(sql: &str) -> bool {
     sql.as_bytes()
@@ -635,6 +644,7 @@ fn has_numbered_parameter(sql: &str) -> bool {
         .any(|w| w[0] == b'$' && w[1].is_ascii_digit())
 }
 
+#[cfg(feature = "postgres")]
 /// Appends `sql` with every `$N` parameter shifted by `base`.
 fn renumber(out: &mut String, sql: &str, base: usize) {
     let mut rest = sql;
@@ -657,6 +667,7 @@ fn renumber(out: &mut String, sql: &str, base: usize) {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "postgres")]
     #[test]
     fn renumbering_shifts_every_parameter_and_nothing_else() {
         let mut out = String::new();
@@ -693,11 +704,13 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "postgres")]
     const POSTGRES: Dialect = Dialect {
         anonymous: false,
         check_org: "SELECT 1",
     };
 
+    #[cfg(feature = "postgres")]
     #[test]
     fn a_plan_is_independent_unless_a_row_is_written_twice() {
         let org = crate::OrganizationId::new();
@@ -748,6 +761,7 @@ mod tests {
         assert_eq!(failed_check(None, raised), None);
     }
 
+    #[cfg(feature = "sqlite")]
     #[test]
     fn anonymizing_binds_each_use_of_a_parameter_in_order() {
         let mut sql = String::new();
@@ -794,6 +808,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "sqlite")]
     #[test]
     fn a_batch_checks_each_checked_step_and_commits_last() {
         const SQLITE: Dialect = Dialect {
