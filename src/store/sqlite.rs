@@ -264,8 +264,11 @@ impl Drop for Unfinished {
                     let _ = sqlx::query::<Sqlite>("ROLLBACK").execute(&mut *conn).await;
                 });
             }
-            // No runtime to roll back on: closing the connection ends its transaction.
-            Err(_) => conn.close_on_drop(),
+            // No runtime to roll back on (nor for sqlx to return or close a pooled
+            // connection on: it would panic). Taken out of the pool and dropped, the
+            // connection closes on its own thread, which ends its transaction; the pool keeps
+            // one slot fewer.
+            Err(_) => drop(conn.leak()),
         }
     }
 }
