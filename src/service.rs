@@ -45,8 +45,8 @@ use crate::{
     policy::{self, HostAction, Permission, Scope, Subject as PolicySubject},
     report::{self, ReportError},
     store::{
-        DynStore, InvitationContext, InvitationFilter, LinkContext, MemberFilter, Page, Store,
-        StoreError, constraint,
+        DynStore, InvitationContext, InvitationFilter, InvitationTargets, LinkContext,
+        MemberFilter, Page, Store, StoreError, constraint,
     },
     turnstile::{Turn, Turnstiles},
 };
@@ -471,7 +471,7 @@ impl Roster {
         organization: &Organization,
         now: DateTime<Utc>,
     ) -> Result<SeatUsage> {
-        match seats_at(organization, now) {
+        match organization.seats_counted_at(now) {
             Some(now) => Ok(self.store.seat_usage(organization.id, now).await?),
             None => Ok(SeatUsage::default()),
         }
@@ -537,6 +537,20 @@ impl Roster {
         Ok((organization, member))
     }
 
+    /// Administrators' rows (an administrator role, an administrator member or invitation)
+    /// also need `ManageAdministrators` (spec: ADM-1), checked on the membership `me` this
+    /// command already read (spec: ROLE-4).
+    async fn allow_administrators(&self, org: &Organization, me: Member) -> Result<()> {
+        self.allow_member(
+            org,
+            Some(me),
+            Permission::ManageAdministrators,
+            Scope::Organization,
+        )
+        .await
+        .map(drop)
+    }
+
     /// The organization and the member whose `role` changes, once the actor may change it:
     /// roles need `ManageRoles`, the Administrator role `ManageAdministrators` as well
     /// (spec: ADM-1, ROLE-4), checked on the one membership the command read.
@@ -551,13 +565,7 @@ impl Roster {
             .authorized(org, actor, Permission::ManageRoles, Scope::Organization)
             .await?;
         if role == Role::Administrator {
-            self.allow_member(
-                &organization,
-                Some(me),
-                Permission::ManageAdministrators,
-                Scope::Organization,
-            )
-            .await?;
+            self.allow_administrators(&organization, me).await?;
         }
         let target = self.target_member(org, user).await?;
         Ok((organization, target))
@@ -610,8 +618,12 @@ impl Roster {
         permission: Permission,
         emails: &[EmailAddress],
         now: DateTime<Utc>,
-    ) -> Result<(InvitationContext, Member)> {
-        let context = self
+    ) -> Result<(Organization, Member, InvitationTargets)> {
+        let InvitationContext {
+            organization,
+            member,
+            targets,
+        } = self
             .store
             .invitation_context(org, actor.user, emails, now)
             .await?
@@ -619,14 +631,9 @@ impl Roster {
                 entity: EntityKind::Organization,
             })?;
         let inviter = self
-            .allow_member(
-                &context.organization,
-                context.member.clone(),
-                permission,
-                Scope::Organization,
-            )
+            .allow_member(&organization, member, permission, Scope::Organization)
             .await?;
-        Ok((context, inviter))
+        Ok((organization, inviter, targets))
     }
 
     // ----- organizations and provisioning ------------------------------------------------
@@ -856,7 +863,7 @@ impl Roster {
         permission: Permission,
     ) -> Result<InvitationCreated> {
         retrying!(self, |now| {
-            let (context, inviter) = self
+            let (organization, inviter, targets) = self
                 .invitation_context(
                     org,
                     actor,
@@ -865,7 +872,6 @@ impl Roster {
                     now,
                 )
                 .await?;
-            let (organization, targets) = (context.organization, context.targets);
             if permission == Permission::InviteLearners && new.role == Role::Administrator {
                 // Checked after the permission (spec: ROLE-4): administrators are invited
                 // one at a time with their names (spec: ADM-4).
@@ -917,10 +923,9 @@ impl Roster {
             .map(|p| p.addresses.iter().map(|a| a.email.clone()).collect())
             .unwrap_or_default();
         retrying!(self, |now| {
-            let (context, inviter) = self
+            let (organization, inviter, targets) = self
                 .invitation_context(org, actor, Permission::InviteLearners, &emails, now)
                 .await?;
-            let (organization, targets) = (context.organization, context.targets);
             if role == Role::Administrator {
                 return Err(administrators_one_by_one());
             }
@@ -1062,14 +1067,7 @@ impl Roster {
             .await?;
         let invitation = self.target_invitation(org, id).await?;
         if invitation.role == Role::Administrator {
-            // The membership this command read: no second read (spec: ROLE-4).
-            self.allow_member(
-                &organization,
-                Some(me.clone()),
-                Permission::ManageAdministrators,
-                Scope::Organization,
-            )
-            .await?;
+            self.allow_administrators(&organization, me.clone()).await?;
         }
         Ok((organization, me, invitation))
     }
@@ -1343,14 +1341,7 @@ impl Roster {
                 .await?;
             let target = self.target_member(org, user).await?;
             if target.is_administrator() {
-                // The membership this command read: no second read (spec: ROLE-4).
-                self.allow_member(
-                    &organization,
-                    Some(me),
-                    Permission::ManageAdministrators,
-                    Scope::Organization,
-                )
-                .await?;
+                self.allow_administrators(&organization, me).await?;
             }
             let administrators = self
                 .store
@@ -2048,7 +2039,6 @@ impl Roster {
     }
 }
 
-/// When to count seats for a decision in `organization`: only a seat cap needs them.
 /// The policy's verdict for a membership and the teams it belongs to, read by the caller.
 fn permitted(
     org: &Organization,
@@ -2059,10 +2049,6 @@ fn permitted(
 ) -> Result<()> {
     policy::authorize(PolicySubject { member, teams }, org, permission, scope)?;
     Ok(())
-}
-
-fn seats_at(organization: &Organization, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    organization.seat_cap.map(|_| now)
 }
 
 fn administrators_one_by_one() -> Error {

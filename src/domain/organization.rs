@@ -60,6 +60,13 @@ impl Organization {
     pub fn has(&self, capability: Capability) -> bool {
         self.capabilities.has(capability)
     }
+
+    /// When a decision must count the seats in use: `now` under a seat cap, never without
+    /// one (spec: ORG-4), since no other rule reads them and counting takes time in
+    /// proportion to the organization.
+    pub fn seats_counted_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.seat_cap.map(|_| now)
+    }
 }
 
 /// One license an organization holds (spec: ORG-1).

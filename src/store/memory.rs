@@ -120,11 +120,6 @@ impl Org {
         }
     }
 
-    /// The seats at `now` if the organization caps them.
-    fn seats_if_capped(&self, now: DateTime<Utc>) -> Option<SeatUsage> {
-        self.organization.seat_cap.map(|_| self.seats(now))
-    }
-
     fn new(organization: Organization) -> Self {
         Self {
             organization,
@@ -858,7 +853,7 @@ impl Store for MemoryStore {
         Ok(self.read(org, |o| InvitationContext {
             organization: o.organization.clone(),
             member: o.member_of(user),
-            targets: o.targets(emails, o.organization.seat_cap.map(|_| now)),
+            targets: o.targets(emails, o.organization.seats_counted_at(now)),
         }))
     }
 
@@ -882,7 +877,7 @@ impl Store for MemoryStore {
                 invitation: invitation.clone(),
                 organization: o.organization.clone(),
                 member: user.and_then(|u| o.member_of(u)),
-                seats: o.seats_if_capped(now),
+                seats: o.organization.seats_counted_at(now).map(|at| o.seats(at)),
             }))
     }
 

@@ -407,7 +407,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         let Some((organization, member)) = self.organization_with_member(org, user).await? else {
             return Ok(None);
         };
-        let seats_at = organization.seat_cap.map(|_| now);
+        let seats_at = organization.seats_counted_at(now);
         let targets = self.invitation_targets(org, emails, seats_at).await?;
         Ok(Some(InvitationContext {
             organization,
@@ -442,8 +442,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         let Some((organization, member)) = found else {
             return Ok(None);
         };
-        let seats = match organization.seat_cap {
-            Some(_) => Some(self.seat_usage(org, now).await?),
+        let seats = match organization.seats_counted_at(now) {
+            Some(at) => Some(self.seat_usage(org, at).await?),
             None => None,
         };
         Ok(Some(LinkContext {

@@ -39,8 +39,6 @@ pub(crate) const TOUCH_ORG: &str =
     "UPDATE orgroster_organizations SET version = version + 1 WHERE id = $1 AND version = $2";
 pub(crate) const ORG_EXISTS: &str = "SELECT 1 FROM orgroster_organizations WHERE id = $1";
 
-/// The organization (`org_id`, `org_version` renamed: the member has an `id` and a
-/// `version` too) and the membership of user `$2`, if any, in one row.
 /// The organization (`o`) and member (`m`) columns of the combined reads, prefixed so that
 /// they can share a row with an invitation's (see [`JOINED_ORG`], [`JOINED_MEMBER`]).
 macro_rules! org_member_columns {
@@ -55,19 +53,36 @@ macro_rules! org_member_columns {
 }
 pub(crate) use org_member_columns;
 
-/// A one-row derived table `s` of the seats of organization `$1` at `$3`: `seat_members`
-/// and `seat_pending`, counted when `$count` holds (zeros otherwise: counting takes time in
-/// proportion to the organization).
+/// The seats in use (spec: ORG-4: members, plus pending invitations not yet expired at
+/// `$at`) of the organization `$org` as two columns, `seat_members` and `seat_pending`,
+/// counted only when `$count` holds, zeros otherwise: counting takes time in proportion to
+/// the organization. Every statement that counts seats counts them here.
+macro_rules! seat_count_columns {
+    ($org:literal, $at:literal, $($count:tt)*) => {
+        concat!(
+            "CASE WHEN ",
+            $($count)*,
+            " THEN (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = ",
+            $org,
+            ") ELSE 0 END AS seat_members, CASE WHEN ",
+            $($count)*,
+            " THEN (SELECT COUNT(*) FROM orgroster_invitations WHERE organization_id = ",
+            $org,
+            " AND status = 'pending' AND expires_at > ",
+            $at,
+            ") ELSE 0 END AS seat_pending"
+        )
+    };
+}
+pub(crate) use seat_count_columns;
+
+/// A one-row derived table `s` of [`seat_count_columns`] for organization `$1` at `$3`.
 macro_rules! seat_counts {
     ($($count:tt)*) => {
         concat!(
-            "(SELECT CASE WHEN ",
-            $($count)*,
-            " THEN (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1) \
-             ELSE 0 END AS seat_members, CASE WHEN ",
-            $($count)*,
-            " THEN (SELECT COUNT(*) FROM orgroster_invitations WHERE organization_id = $1 \
-             AND status = 'pending' AND expires_at > $3) ELSE 0 END AS seat_pending) AS s"
+            "(SELECT ",
+            $crate::store::sql::seat_count_columns!("$1", "$3", $($count)*),
+            ") AS s"
         )
     };
 }
@@ -113,11 +128,9 @@ pub(crate) const LINK_CONTEXT: &str = concat!(
      i.role, i.team_id, i.status, i.token_hash, i.invited_by, i.created_at, i.sent_at, \
      i.expires_at, i.resend_count, i.closed_at, i.closed_by, i.version, ",
     org_member_columns!(),
-    ", CASE WHEN o.seat_cap IS NULL THEN 0 ELSE (SELECT COUNT(*) FROM orgroster_members \
-     WHERE organization_id = o.id) END AS seat_members, \
-     CASE WHEN o.seat_cap IS NULL THEN 0 ELSE (SELECT COUNT(*) FROM orgroster_invitations \
-     WHERE organization_id = o.id AND status = 'pending' AND expires_at > $3) END AS seat_pending \
-     FROM orgroster_invitations AS i JOIN orgroster_organizations AS o \
+    ", ",
+    seat_count_columns!("o.id", "$3", "o.seat_cap IS NOT NULL"),
+    " FROM orgroster_invitations AS i JOIN orgroster_organizations AS o \
      ON o.id = i.organization_id LEFT JOIN orgroster_members AS m \
      ON m.organization_id = o.id AND m.user_id = $2 WHERE i.token_hash = $1"
 );
@@ -184,10 +197,8 @@ pub(crate) const INVITATION_INSERT_COLUMNS: &[&str] = &[
     "closed_by",
     "version",
 ];
-pub(crate) const SEAT_USAGE: &str = "SELECT \
-     (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1), \
-     (SELECT COUNT(*) FROM orgroster_invitations WHERE organization_id = $1 \
-      AND status = 'pending' AND expires_at > $2)";
+/// The seats in use of organization `$1` at `$2`, always counted.
+pub(crate) const SEAT_USAGE: &str = concat!("SELECT ", seat_count_columns!("$1", "$2", "TRUE"));
 
 pub(crate) const SELECT_TEAM: &str = "SELECT id, organization_id, name, message, suggested_courses, \
      created_at, version FROM orgroster_teams WHERE organization_id = $1 AND id = $2";
@@ -1055,7 +1066,7 @@ macro_rules! sql_store {
                 // Every row carries the organization and membership; none: no organization.
                 let Some(first) = rows.first() else { return Ok(None) };
                 let (organization, member) = organization_with_member(first)?;
-                let targets = Self::targets_from(&rows, organization.seat_cap.is_some())?;
+                let targets = Self::targets_from(&rows, organization.seats_counted_at(now).is_some())?;
                 Ok(Some($crate::InvitationContext { organization, member, targets }))
             }
 
@@ -1070,7 +1081,7 @@ macro_rules! sql_store {
                     .map_err(Self::err)?;
                 let Some(row) = row else { return Ok(None) };
                 let (organization, member) = organization_with_member(&row)?;
-                let seats = match organization.seat_cap {
+                let seats = match organization.seats_counted_at(now) {
                     Some(_) => Some(seats_in(&row)?),
                     None => None,
                 };
