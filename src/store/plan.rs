@@ -215,7 +215,7 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
                     return Err(missing());
                 }
                 written.push(m.id.as_uuid());
-                let mut args = vec![
+                let args = vec![
                     Arg::Uuid(m.id.as_uuid()),
                     Arg::Uuid(org),
                     Arg::Uuid(m.user.as_uuid()),
@@ -227,17 +227,12 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
                     Arg::Int(micros(m.joined_at)),
                     Arg::OptUuid(m.invitation.map(|i| i.as_uuid())),
                 ];
-                let sql = if m.version == 0 {
-                    INSERT_MEMBER
-                } else {
-                    args.push(Arg::Int(version_param(m.version)?));
-                    UPDATE_MEMBER
-                };
-                steps.push(Step {
-                    sql: sql.into(),
+                steps.push(put(
+                    m.version,
+                    (INSERT_MEMBER, UPDATE_MEMBER),
+                    "member",
                     args,
-                    expect: Some(Expect::Conflict("member")),
-                });
+                )?);
             }
             Write::DeleteMember {
                 member,
@@ -266,18 +261,10 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
                     Arg::OptText(t.page.message.as_ref().map(|m| m.as_str().to_owned())),
                     Arg::Text(to_json(&t.page.suggested_courses)?),
                 ];
-                let sql = if t.version == 0 {
+                if t.version == 0 {
                     args.push(Arg::Int(micros(t.created_at)));
-                    INSERT_TEAM
-                } else {
-                    args.push(Arg::Int(version_param(t.version)?));
-                    UPDATE_TEAM
-                };
-                steps.push(Step {
-                    sql: sql.into(),
-                    args,
-                    expect: Some(Expect::Conflict("team")),
-                });
+                }
+                steps.push(put(t.version, (INSERT_TEAM, UPDATE_TEAM), "team", args)?);
             }
             Write::DeleteTeam {
                 team,
@@ -587,6 +574,31 @@ pub(crate) fn batch(plan: Plan) -> Result<Batch, StoreError> {
     }
     sql.push_str("COMMIT");
     Ok(Batch { sql, args, expects })
+}
+
+/// The step that writes a row read at `version` (0: a new row), with `args` as the insert
+/// takes them (the update also takes the version). An insert of values writes its row or
+/// fails on a unique rule (a duplicate), so only the update is checked: it misses its row
+/// when someone changed it since it was read.
+fn put(
+    version: u64,
+    (insert, update): (&'static str, &'static str),
+    entity: &'static str,
+    mut args: Vec<Arg>,
+) -> Result<Step, StoreError> {
+    if version == 0 {
+        return Ok(Step {
+            sql: insert.into(),
+            args,
+            expect: None,
+        });
+    }
+    args.push(Arg::Int(version_param(version)?));
+    Ok(Step {
+        sql: update.into(),
+        args,
+        expect: Some(Expect::Conflict(entity)),
+    })
 }
 
 /// The step whose check failed, when a database error is a raised check (either store's).

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use sqlx::{
     PgConnection, Postgres, Transaction,
+    pool::PoolConnection,
     postgres::{PgPool, PgPoolOptions},
 };
 
@@ -183,6 +184,11 @@ impl PostgresStore {
     /// The pool, for hosts that share it.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// A pool connection for one read.
+    async fn reader(&self) -> Result<PoolConnection<Postgres>, StoreError> {
+        self.pool.acquire().await.map_err(Self::err)
     }
 
     async fn write_tx(&self) -> Result<(Transaction<'static, Postgres>, ()), StoreError> {

@@ -867,8 +867,9 @@ pub(crate) fn status_name(status: OutboxStatus) -> &'static str {
 
 /// Expands the one SQL implementation of [`Store`](super::Store) for a concrete store.
 ///
-/// `$store` must have a `pool` field, an inherent `write_tx()` returning the write
-/// transaction and the guard that serializes writers (if the dialect needs one), and an
+/// `$store` must have an inherent `reader()` returning a connection to read on, an inherent
+/// `write_tx()` returning the write transaction and the guard that serializes writers (if
+/// the dialect needs one), and an
 /// inherent `commit_plan()` that runs a planned commit in its own way; `$dialect`
 /// is a module with the statements that differ (`MEMBERS_BY_EMAILS`, `PENDING_BY_EMAILS`,
 /// `CLAIM_OUTBOX`, `MIGRATION_LOCK`, `MIGRATIONS`).
@@ -1012,7 +1013,7 @@ macro_rules! sql_store {
             async fn organization(&self, id: $crate::OrganizationId) -> Result<Option<$crate::Organization>, $crate::StoreError> {
                 let row = ::sqlx::query::<$db>($crate::store::sql::SELECT_ORG)
                     .bind(id.as_uuid())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 row.as_ref().map($crate::store::sql::organization_from).transpose()
@@ -1022,7 +1023,7 @@ macro_rules! sql_store {
                 let row = ::sqlx::query::<$db>($crate::store::sql::SELECT_MEMBER)
                     .bind(org.as_uuid())
                     .bind(user.as_uuid())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 row.as_ref().map($crate::store::sql::member_from).transpose()
@@ -1032,7 +1033,7 @@ macro_rules! sql_store {
                 let row = ::sqlx::query::<$db>($crate::store::sql::ORG_WITH_MEMBER)
                     .bind(org.as_uuid())
                     .bind(user.as_uuid())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 row.as_ref().map($crate::store::sql::organization_with_member).transpose()
@@ -1046,7 +1047,7 @@ macro_rules! sql_store {
                     .bind(to_json(&keys)?)
                     .bind(seats_at.map_or(0, micros))
                     .bind(seats_at.is_some())
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 Self::targets_from(&rows, seats_at.is_some())
@@ -1060,7 +1061,7 @@ macro_rules! sql_store {
                     .bind(to_json(&keys)?)
                     .bind(micros(now))
                     .bind(user.as_uuid())
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 // Every row carries the organization and membership; none: no organization.
@@ -1076,7 +1077,7 @@ macro_rules! sql_store {
                     .bind(hash.as_bytes().to_vec())
                     .bind(user.map(|u| u.as_uuid()))
                     .bind(micros(now))
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 let Some(row) = row else { return Ok(None) };
@@ -1096,7 +1097,7 @@ macro_rules! sql_store {
                 let rows = ::sqlx::query::<$db>($dialect::MEMBERS_BY_EMAILS)
                     .bind(org.as_uuid())
                     .bind($crate::store::sql::to_json(&keys)?)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 rows.iter().map($crate::store::sql::member_from).collect()
@@ -1110,7 +1111,7 @@ macro_rules! sql_store {
                 let rows = ::sqlx::query::<$db>($dialect::MEMBERS_BY_USERS)
                     .bind(org.as_uuid())
                     .bind($crate::store::sql::to_json(&keys)?)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 rows.iter().map($crate::store::sql::member_from).collect()
@@ -1125,7 +1126,7 @@ macro_rules! sql_store {
                 let rows = ::sqlx::query::<$db>($dialect::USERS_NOT_MEMBERS)
                     .bind(org.as_uuid())
                     .bind(to_json(&keys)?)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 let mut strangers = Vec::with_capacity(rows.len());
@@ -1148,14 +1149,14 @@ macro_rules! sql_store {
                         .bind(after)
                         .bind(role)
                         .bind(page.len() as i64)
-                        .fetch_all(&self.pool)
+                        .fetch_all(&mut *self.reader().await?)
                         .await,
                     None => ::sqlx::query::<$db>($crate::store::sql::MEMBERS_PAGE)
                         .bind(org.as_uuid())
                         .bind(after)
                         .bind(role)
                         .bind(page.len() as i64)
-                        .fetch_all(&self.pool)
+                        .fetch_all(&mut *self.reader().await?)
                         .await,
                 }
                 .map_err(Self::err)?;
@@ -1166,7 +1167,7 @@ macro_rules! sql_store {
                 let row = ::sqlx::query::<$db>($crate::store::sql::COUNT_ROLE)
                     .bind(org.as_uuid())
                     .bind(i64::from($crate::store::sql::role_bit(role)))
-                    .fetch_one(&self.pool)
+                    .fetch_one(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 let n: i64 = ::sqlx::Row::try_get(&row, 0usize).map_err(Self::err)?;
@@ -1177,7 +1178,7 @@ macro_rules! sql_store {
                 let rows = ::sqlx::query::<$db>($crate::store::sql::TEAMS_OF)
                     .bind(member.as_uuid())
                     .bind(org.as_uuid())
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 rows.iter()
@@ -1189,7 +1190,7 @@ macro_rules! sql_store {
                 let row = ::sqlx::query::<$db>($crate::store::sql::SELECT_INVITATION)
                     .bind(org.as_uuid())
                     .bind(id.as_uuid())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 row.as_ref().map($crate::store::sql::invitation_from).transpose()
@@ -1198,7 +1199,7 @@ macro_rules! sql_store {
             async fn invitation_by_token(&self, hash: &$crate::TokenHash) -> Result<Option<$crate::Invitation>, $crate::StoreError> {
                 let row = ::sqlx::query::<$db>($crate::store::sql::INVITATION_BY_TOKEN)
                     .bind(hash.as_bytes().to_vec())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 row.as_ref().map($crate::store::sql::invitation_from).transpose()
@@ -1212,7 +1213,7 @@ macro_rules! sql_store {
                 let rows = ::sqlx::query::<$db>($dialect::PENDING_BY_EMAILS)
                     .bind(org.as_uuid())
                     .bind($crate::store::sql::to_json(&keys)?)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 rows.iter().map($crate::store::sql::invitation_from).collect()
@@ -1225,7 +1226,7 @@ macro_rules! sql_store {
                     .bind(filter.status.map(|s| s.as_str()))
                     .bind(filter.role.map(|r| r.as_str()))
                     .bind(page.len() as i64)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 rows.iter().map($crate::store::sql::invitation_from).collect()
@@ -1235,7 +1236,7 @@ macro_rules! sql_store {
                 let row = ::sqlx::query::<$db>($crate::store::sql::SEAT_USAGE)
                     .bind(org.as_uuid())
                     .bind($crate::store::sql::micros(now))
-                    .fetch_one(&self.pool)
+                    .fetch_one(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 let members: i64 = ::sqlx::Row::try_get(&row, 0usize).map_err(Self::err)?;
@@ -1247,7 +1248,7 @@ macro_rules! sql_store {
                 let row = ::sqlx::query::<$db>($crate::store::sql::SELECT_TEAM)
                     .bind(org.as_uuid())
                     .bind(id.as_uuid())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 row.as_ref().map($crate::store::sql::team_from).transpose()
@@ -1257,7 +1258,7 @@ macro_rules! sql_store {
                 let row = ::sqlx::query::<$db>($crate::store::sql::TEAM_BY_NAME)
                     .bind(org.as_uuid())
                     .bind(name_key.to_lowercase())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 row.as_ref().map($crate::store::sql::team_from).transpose()
@@ -1268,7 +1269,7 @@ macro_rules! sql_store {
                     .bind(org.as_uuid())
                     .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
                     .bind(page.len() as i64)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 rows.iter().map($crate::store::sql::team_from).collect()
@@ -1279,7 +1280,7 @@ macro_rules! sql_store {
                     .bind(team.as_uuid())
                     .bind(member.as_uuid())
                     .bind(org.as_uuid())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 Ok(row.is_some())
@@ -1290,7 +1291,7 @@ macro_rules! sql_store {
                     .bind(org.as_uuid())
                     .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
                     .bind(page.len() as i64)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 rows.iter().map($crate::store::sql::event_from).collect()
@@ -1382,19 +1383,21 @@ macro_rules! sql_store {
                         }
                     }};
                 }
+                // The five statements read on one connection.
+                let mut conn = self.reader().await?;
                 let totals = bound!(STATS_TOTALS.replace("{scope}", &clause))
-                    .fetch_one(&self.pool)
+                    .fetch_one(&mut *conn)
                     .await
                     .map_err(Self::err)?;
                 let get = |row: &<$db as ::sqlx::Database>::Row, i: usize| -> Result<i64, $crate::StoreError> {
                     ::sqlx::Row::try_get::<i64, _>(row, i).map_err(Self::err)
                 };
                 let courses = bound!(STATS_COURSES.replace("{scope}", &clause).replace("{bytewise}", $dialect::BYTEWISE))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *conn)
                     .await
                     .map_err(Self::err)?;
                 let weeks = bound!(STATS_WEEKS.replace("{scope}", &clause))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *conn)
                     .await
                     .map_err(Self::err)?;
                 let (members, invited) = match scope {
@@ -1402,8 +1405,8 @@ macro_rules! sql_store {
                     StatsScope::Team(_) => (STATS_MEMBERS_TEAM, STATS_INVITED_TEAM),
                     StatsScope::Member(_) => (STATS_MEMBERS_MEMBER, STATS_INVITED_MEMBER),
                 };
-                let members = bound!(members.to_owned()).fetch_one(&self.pool).await.map_err(Self::err)?;
-                let invited = bound!(invited.to_owned()).fetch_one(&self.pool).await.map_err(Self::err)?;
+                let members = bound!(members.to_owned()).fetch_one(&mut *conn).await.map_err(Self::err)?;
+                let invited = bound!(invited.to_owned()).fetch_one(&mut *conn).await.map_err(Self::err)?;
                 Ok(Statistics {
                     period,
                     invited: count(get(&invited, 0)?),
@@ -1456,14 +1459,15 @@ macro_rules! sql_store {
                     .iter()
                     .map(|_| $crate::domain::activity::Tally::default().finish(period, 0, 0))
                     .collect();
-                let run = |sql: String| {
+                // The five statements read on one connection.
+                let mut conn = self.reader().await?;
+                let query = |sql: String| {
                     ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql))
                         .persistent(false)
                         .bind(org.as_uuid())
                         .bind(from)
                         .bind(to)
                         .bind(ids.clone())
-                        .fetch_all(&self.pool)
                 };
                 let int = |row: &<$db as ::sqlx::Database>::Row, i: usize| -> Result<i64, $crate::StoreError> {
                     ::sqlx::Row::try_get::<i64, _>(row, i).map_err(Self::err)
@@ -1472,7 +1476,7 @@ macro_rules! sql_store {
                     let team: ::uuid::Uuid = ::sqlx::Row::try_get(row, 0usize).map_err(Self::err)?;
                     Ok(index.get(&team).copied())
                 };
-                for row in run(teams_totals_sql(list)).await.map_err(Self::err)? {
+                for row in query(teams_totals_sql(list)).fetch_all(&mut *conn).await.map_err(Self::err)? {
                     if let Some(i) = slot(&row)? {
                         let s = &mut stats[i];
                         s.active_learners = count(int(&row, 1)?);
@@ -1482,17 +1486,17 @@ macro_rules! sql_store {
                         s.time_spent_seconds = count(int(&row, 5)?);
                     }
                 }
-                for row in run(teams_members_sql(list)).await.map_err(Self::err)? {
+                for row in query(teams_members_sql(list)).fetch_all(&mut *conn).await.map_err(Self::err)? {
                     if let Some(i) = slot(&row)? {
                         stats[i].members = count(int(&row, 1)?);
                     }
                 }
-                for row in run(teams_invited_sql(list)).await.map_err(Self::err)? {
+                for row in query(teams_invited_sql(list)).fetch_all(&mut *conn).await.map_err(Self::err)? {
                     if let Some(i) = slot(&row)? {
                         stats[i].invited = count(int(&row, 1)?);
                     }
                 }
-                for row in run(teams_courses_sql(list)).await.map_err(Self::err)? {
+                for row in query(teams_courses_sql(list)).fetch_all(&mut *conn).await.map_err(Self::err)? {
                     if let Some(i) = slot(&row)? {
                         let course: String = ::sqlx::Row::try_get(&row, 1usize).map_err(Self::err)?;
                         stats[i].top_courses.push(CourseCount {
@@ -1501,7 +1505,7 @@ macro_rules! sql_store {
                         });
                     }
                 }
-                for row in run(teams_weeks_sql(list)).await.map_err(Self::err)? {
+                for row in query(teams_weeks_sql(list)).fetch_all(&mut *conn).await.map_err(Self::err)? {
                     if let Some(i) = slot(&row)? {
                         stats[i].weekly.push(WeekStats {
                             week: week_start(int(&row, 1)?)?,
@@ -1538,7 +1542,7 @@ macro_rules! sql_store {
                 if let Some(id) = scope_id(scope) {
                     q = q.bind(id);
                 }
-                let rows = q.fetch_all(&self.pool).await.map_err(Self::err)?;
+                let rows = q.fetch_all(&mut *self.reader().await?).await.map_err(Self::err)?;
                 rows.iter()
                     .map(|r| {
                         let first: String = get(r, "first_name")?;
@@ -1563,7 +1567,7 @@ macro_rules! sql_store {
                     .bind(org.as_uuid())
                     .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
                     .bind(page.len() as i64)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.reader().await?)
                     .await
                     .map_err(Self::err)?;
                 rows.iter().map($crate::store::sql::outbox_from).collect()

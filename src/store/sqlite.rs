@@ -1,15 +1,21 @@
 //! `SqliteStore`: the embedded default (feature `sqlite`, bundled SQLite: nothing to install).
 
-use std::{str::FromStr, sync::Arc, time::Duration};
+use std::{
+    ops::{Deref, DerefMut},
+    str::FromStr,
+    sync::Arc,
+    time::Duration,
+};
 
 use sqlx::{
-    Sqlite, Transaction,
+    ConnectOptions as _, Sqlite, Transaction,
     pool::PoolConnection,
     sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+        SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+        SqliteSynchronous,
     },
 };
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use super::{
     StoreError,
@@ -20,10 +26,12 @@ use super::{
 /// Keeps the roster in one SQLite database: a file (WAL mode, safe across processes on one
 /// machine) or `sqlite::memory:`.
 ///
-/// Writers are serialized twice over: inside the process by a mutex, so concurrent commits
-/// wait their turn instead of failing with "database is locked", and across processes by
-/// `BEGIN IMMEDIATE` with a busy timeout. Foreign keys are on. A commit is one batch of
-/// statements, from `BEGIN IMMEDIATE` to `COMMIT`, in one call into the connection's thread.
+/// Writers are serialized twice over: inside the process, commits take turns on one
+/// connection (which also serves reads while it is free, keeping SQLite's page cache warm;
+/// other reads go to the pool), so concurrent commits wait their turn instead of failing with
+/// "database is locked"; across processes, by `BEGIN IMMEDIATE` with a busy timeout. Foreign
+/// keys are on. A commit is one batch of statements, from `BEGIN IMMEDIATE` to `COMMIT`, in
+/// one call into the connection's thread.
 /// The migrations need SQLite 3.47 or later; the bundled SQLite is 3.51.
 ///
 /// # Examples
@@ -38,7 +46,41 @@ use super::{
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    writer: Arc<Mutex<()>>,
+    /// The connection commits run on, and reads while it is free. Holding it serializes this
+    /// process's writers. One connection for both keeps SQLite's page cache warm: SQLite
+    /// drops a connection's whole cache when another connection has written since its last
+    /// read, so reads and writes spread over the pool's connections re-read every page they
+    /// touch from the file (about 60 reads per invite-and-accept cycle).
+    home: Arc<Mutex<Option<SqliteConnection>>>,
+    /// Whether reads go to the pool while the home connection is busy; not for an in-memory
+    /// database, whose connections share one cache where SQLite locks whole tables.
+    spill: bool,
+}
+
+/// A connection to read on: the home connection when it was free, else one from the pool.
+enum Reader {
+    Home(OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>),
+    Pooled(PoolConnection<Sqlite>),
+}
+
+impl Deref for Reader {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        match self {
+            Self::Home(conn) => conn,
+            Self::Pooled(conn) => conn,
+        }
+    }
+}
+
+impl DerefMut for Reader {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self {
+            Self::Home(conn) => conn,
+            Self::Pooled(conn) => conn,
+        }
+    }
 }
 
 /// The statements where SQLite differs from PostgreSQL.
@@ -174,7 +216,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| sql::backend("sqlite", e))?;
-        Ok(Self::new(pool))
+        Ok(Self::with_pool(pool, !memory))
     }
 
     /// An empty in-memory database, migrated: for tests and demos.
@@ -190,9 +232,22 @@ impl SqliteStore {
     /// Wraps a pool the host built. Enable foreign keys on it (`foreign_keys(true)`, the
     /// default of `SqliteConnectOptions`) and a busy timeout.
     pub fn new(pool: SqlitePool) -> Self {
+        // sqlx names an in-memory database `file:…`; any `file:` URI might be one, and then
+        // reads only wait for the home connection instead of spilling.
+        let name = pool
+            .connect_options()
+            .get_filename()
+            .to_string_lossy()
+            .into_owned();
+        let memory = name == ":memory:" || name.starts_with("file:");
+        Self::with_pool(pool, !memory)
+    }
+
+    fn with_pool(pool: SqlitePool, spill: bool) -> Self {
         Self {
             pool,
-            writer: Arc::new(Mutex::new(())),
+            home: Arc::new(Mutex::new(None)),
+            spill,
         }
     }
 
@@ -201,16 +256,62 @@ impl SqliteStore {
         &self.pool
     }
 
+    /// A write transaction on a pool connection, with the home connection held so no commit
+    /// of this process runs meanwhile. (A `Transaction` cannot borrow the connection out of
+    /// a guard it is returned with; these writes are the rare ones: migrations, the outbox,
+    /// activity.)
     async fn write_tx(
         &self,
-    ) -> Result<(Transaction<'static, Sqlite>, OwnedMutexGuard<()>), StoreError> {
-        let guard = Arc::clone(&self.writer).lock_owned().await;
+    ) -> Result<
+        (
+            Transaction<'static, Sqlite>,
+            OwnedMutexGuard<Option<SqliteConnection>>,
+        ),
+        StoreError,
+    > {
+        let guard = Arc::clone(&self.home).lock_owned().await;
         let tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(Self::err)?;
         Ok((tx, guard))
+    }
+
+    /// The home connection, opened with the pool's options if it is not open yet.
+    async fn open<'h>(
+        home: &'h mut Option<SqliteConnection>,
+        pool: &SqlitePool,
+    ) -> Result<&'h mut SqliteConnection, StoreError> {
+        let conn = match home.take() {
+            Some(conn) => conn,
+            None => pool.connect_options().connect().await.map_err(Self::err)?,
+        };
+        Ok(home.insert(conn))
+    }
+
+    /// A connection for one read: the home connection if it is free (or, for an in-memory
+    /// database, once it is), else one from the pool.
+    async fn reader(&self) -> Result<Reader, StoreError> {
+        let home = match Arc::clone(&self.home).try_lock_owned() {
+            Ok(home) => home,
+            Err(_) if self.spill => {
+                return Ok(Reader::Pooled(
+                    self.pool.acquire().await.map_err(Self::err)?,
+                ));
+            }
+            Err(_) => Arc::clone(&self.home).lock_owned().await,
+        };
+        let mut home = home;
+        Self::open(&mut home, &self.pool).await?;
+        OwnedMutexGuard::try_map(home, Option::as_mut)
+            .map(Reader::Home)
+            .map_err(|_| {
+                sql::backend(
+                    "sqlite",
+                    std::io::Error::other("the connection closed as it was opened"),
+                )
+            })
     }
 
     /// Runs a commit's plan as one batch ([`batch`]): one call into the connection's thread
@@ -225,50 +326,57 @@ impl SqliteStore {
         let recurs = batch.recurs();
         let q = sqlx::query::<Sqlite>(sqlx::AssertSqlSafe(batch.sql)).persistent(recurs);
         let q = Self::bind_args(q, batch.args);
-        let _guard = self.writer.lock().await;
-        let mut held = Unfinished(Some(self.pool.acquire().await.map_err(Self::err)?));
+        let mut held = Unfinished(Some(Arc::clone(&self.home).lock_owned().await));
         let mut result = Ok(());
-        if let Some(conn) = held.0.as_mut() {
-            result = q.execute(&mut **conn).await.map(drop);
-            if result.is_err() {
+        if let Some(home) = held.0.as_mut() {
+            let conn = Self::open(home, &self.pool).await?;
+            result = q.execute(&mut *conn).await.map(drop);
+            match &result {
+                Ok(()) => {}
                 // A batch stops at its first failing statement, before its COMMIT. If that
                 // was `BEGIN IMMEDIATE` itself there is nothing to roll back: SQLite says
                 // so, and that is fine.
-                let _ = sqlx::query::<Sqlite>("ROLLBACK").execute(&mut **conn).await;
+                Err(sqlx::Error::Database(_)) => {
+                    let _ = sqlx::query::<Sqlite>("ROLLBACK").execute(&mut *conn).await;
+                }
+                // The connection itself failed: closed, it ends its transaction; the next
+                // use opens a new one.
+                Err(_) => **home = None,
             }
         }
-        // Finished, one way or the other: the connection goes back to the pool as it is.
+        // Finished, one way or the other: the home connection is free again.
         held.0 = None;
         result.map_err(|e| Self::plan_error(e, &batch.expects))
     }
 }
 
-/// A pool connection whose batch may have left its transaction open: if it is dropped while
-/// still holding one (its caller stopped waiting), it is rolled back before the connection
-/// returns to the pool, so no one else ever sees the batch's uncommitted writes or finds
+/// The home connection while a batch may have left its transaction open: if it is dropped
+/// holding it (its caller stopped waiting), the transaction is rolled back before anyone
+/// else gets the connection, so no one ever sees the batch's uncommitted writes or finds
 /// the database locked by them.
-struct Unfinished(Option<PoolConnection<Sqlite>>);
+struct Unfinished(Option<OwnedMutexGuard<Option<SqliteConnection>>>);
 
 impl Drop for Unfinished {
     fn drop(&mut self) {
-        let Some(mut conn) = self.0.take() else {
+        let Some(mut home) = self.0.take() else {
             return;
         };
         match tokio::runtime::Handle::try_current() {
             // The connection's thread runs commands in order: the rollback runs after
-            // whatever of the batch it had begun.
+            // whatever of the batch it had begun, and the guard goes with it, so the next
+            // user waits for the rollback.
             // The batch may also have ended, committed or not: then SQLite refuses the
             // rollback, harmlessly.
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    let _ = sqlx::query::<Sqlite>("ROLLBACK").execute(&mut *conn).await;
+                    if let Some(conn) = home.as_mut() {
+                        let _ = sqlx::query::<Sqlite>("ROLLBACK").execute(conn).await;
+                    }
                 });
             }
-            // No runtime to roll back on (nor for sqlx to return or close a pooled
-            // connection on: it would panic). Taken out of the pool and dropped, the
-            // connection closes on its own thread, which ends its transaction; the pool keeps
-            // one slot fewer.
-            Err(_) => drop(conn.leak()),
+            // No runtime to roll back on: dropped, the connection closes on its own thread,
+            // which ends its transaction; the next use opens a new one.
+            Err(_) => *home = None,
         }
     }
 }
