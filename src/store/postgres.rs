@@ -188,6 +188,11 @@ impl PostgresStore {
 
     /// A pool connection for one read.
     async fn reader(&self) -> Result<PoolConnection<Postgres>, StoreError> {
+        self.long_reader().await
+    }
+
+    /// A pool connection for one read, long or short: they are all alike here.
+    async fn long_reader(&self) -> Result<PoolConnection<Postgres>, StoreError> {
         self.pool.acquire().await.map_err(Self::err)
     }
 

@@ -867,7 +867,8 @@ pub(crate) fn status_name(status: OutboxStatus) -> &'static str {
 
 /// Expands the one SQL implementation of [`Store`](super::Store) for a concrete store.
 ///
-/// `$store` must have an inherent `reader()` returning a connection to read on, an inherent
+/// `$store` must have inherent `reader()` and `long_reader()` returning a connection for a
+/// short read and for one that may take long (statistics), an inherent
 /// `write_tx()` returning the write transaction and the guard that serializes writers (if
 /// the dialect needs one), and an
 /// inherent `commit_plan()` that runs a planned commit in its own way; `$dialect`
@@ -1384,7 +1385,7 @@ macro_rules! sql_store {
                     }};
                 }
                 // The five statements read on one connection.
-                let mut conn = self.reader().await?;
+                let mut conn = self.long_reader().await?;
                 let totals = bound!(STATS_TOTALS.replace("{scope}", &clause))
                     .fetch_one(&mut *conn)
                     .await
@@ -1460,7 +1461,7 @@ macro_rules! sql_store {
                     .map(|_| $crate::domain::activity::Tally::default().finish(period, 0, 0))
                     .collect();
                 // The five statements read on one connection.
-                let mut conn = self.reader().await?;
+                let mut conn = self.long_reader().await?;
                 let query = |sql: String| {
                     ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql))
                         .persistent(false)
@@ -1542,7 +1543,7 @@ macro_rules! sql_store {
                 if let Some(id) = scope_id(scope) {
                     q = q.bind(id);
                 }
-                let rows = q.fetch_all(&mut *self.reader().await?).await.map_err(Self::err)?;
+                let rows = q.fetch_all(&mut *self.long_reader().await?).await.map_err(Self::err)?;
                 rows.iter()
                     .map(|r| {
                         let first: String = get(r, "first_name")?;

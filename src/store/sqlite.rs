@@ -8,7 +8,7 @@ use std::{
 };
 
 use sqlx::{
-    ConnectOptions as _, Sqlite, Transaction,
+    Sqlite, Transaction,
     pool::PoolConnection,
     sqlite::{
         SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -51,15 +51,25 @@ pub struct SqliteStore {
     /// drops a connection's whole cache when another connection has written since its last
     /// read, so reads and writes spread over the pool's connections re-read every page they
     /// touch from the file (about 60 reads per invite-and-accept cycle).
-    home: Arc<Mutex<Option<SqliteConnection>>>,
-    /// Whether reads go to the pool while the home connection is busy; not for an in-memory
-    /// database, whose connections share one cache where SQLite locks whole tables.
-    spill: bool,
+    home: Arc<Mutex<Home>>,
+}
+
+/// Where this process's commits run.
+#[derive(Debug)]
+enum Home {
+    /// Not known yet, or closed after a failure: decided at the next use.
+    Unopened,
+    /// A database file: this connection, taken out of the pool (so the host's connection
+    /// settings apply to it too).
+    Open(SqliteConnection),
+    /// An in-memory database: everything stays on the pool, whose connections may not even
+    /// share one database (a private `:memory:` is one per connection).
+    Pooled,
 }
 
 /// A connection to read on: the home connection when it was free, else one from the pool.
 enum Reader {
-    Home(OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>),
+    Home(OwnedMappedMutexGuard<Home, SqliteConnection>),
     Pooled(PoolConnection<Sqlite>),
 }
 
@@ -216,7 +226,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| sql::backend("sqlite", e))?;
-        Ok(Self::with_pool(pool, !memory))
+        Ok(Self::new(pool))
     }
 
     /// An empty in-memory database, migrated: for tests and demos.
@@ -231,23 +241,13 @@ impl SqliteStore {
 
     /// Wraps a pool the host built. Enable foreign keys on it (`foreign_keys(true)`, the
     /// default of `SqliteConnectOptions`) and a busy timeout.
+    ///
+    /// For a database file, the store takes one connection out of the pool for good (the
+    /// pool may open a replacement): its commits run there, and its reads while it is free.
     pub fn new(pool: SqlitePool) -> Self {
-        // sqlx names an in-memory database `file:…`; any `file:` URI might be one, and then
-        // reads only wait for the home connection instead of spilling.
-        let name = pool
-            .connect_options()
-            .get_filename()
-            .to_string_lossy()
-            .into_owned();
-        let memory = name == ":memory:" || name.starts_with("file:");
-        Self::with_pool(pool, !memory)
-    }
-
-    fn with_pool(pool: SqlitePool, spill: bool) -> Self {
         Self {
             pool,
-            home: Arc::new(Mutex::new(None)),
-            spill,
+            home: Arc::new(Mutex::new(Home::Unopened)),
         }
     }
 
@@ -262,13 +262,7 @@ impl SqliteStore {
     /// activity.)
     async fn write_tx(
         &self,
-    ) -> Result<
-        (
-            Transaction<'static, Sqlite>,
-            OwnedMutexGuard<Option<SqliteConnection>>,
-        ),
-        StoreError,
-    > {
+    ) -> Result<(Transaction<'static, Sqlite>, OwnedMutexGuard<Home>), StoreError> {
         let guard = Arc::clone(&self.home).lock_owned().await;
         let tx = self
             .pool
@@ -278,40 +272,45 @@ impl SqliteStore {
         Ok((tx, guard))
     }
 
-    /// The home connection, opened with the pool's options if it is not open yet.
-    async fn open<'h>(
-        home: &'h mut Option<SqliteConnection>,
-        pool: &SqlitePool,
-    ) -> Result<&'h mut SqliteConnection, StoreError> {
-        let conn = match home.take() {
-            Some(conn) => conn,
-            None => pool.connect_options().connect().await.map_err(Self::err)?,
+    /// Decides where commits run, the first time: a connection of the pool becomes the home
+    /// connection, unless the database lives in memory (SQLite names no file for it).
+    async fn open(home: &mut Home, pool: &SqlitePool) -> Result<(), StoreError> {
+        if !matches!(home, Home::Unopened) {
+            return Ok(());
+        }
+        let mut conn = pool.acquire().await.map_err(Self::err)?;
+        let file: String =
+            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(Self::err)?;
+        *home = if file.is_empty() {
+            Home::Pooled
+        } else {
+            Home::Open(conn.detach())
         };
-        Ok(home.insert(conn))
+        Ok(())
     }
 
-    /// A connection for one read: the home connection if it is free (or, for an in-memory
-    /// database, once it is), else one from the pool.
+    /// A connection for one short read: the home connection if it is free, else one from
+    /// the pool.
     async fn reader(&self) -> Result<Reader, StoreError> {
-        let home = match Arc::clone(&self.home).try_lock_owned() {
-            Ok(home) => home,
-            Err(_) if self.spill => {
-                return Ok(Reader::Pooled(
-                    self.pool.acquire().await.map_err(Self::err)?,
-                ));
+        if let Ok(mut home) = Arc::clone(&self.home).try_lock_owned() {
+            Self::open(&mut home, &self.pool).await?;
+            if let Ok(conn) = OwnedMutexGuard::try_map(home, |home| match home {
+                Home::Open(conn) => Some(conn),
+                _ => None,
+            }) {
+                return Ok(Reader::Home(conn));
             }
-            Err(_) => Arc::clone(&self.home).lock_owned().await,
-        };
-        let mut home = home;
-        Self::open(&mut home, &self.pool).await?;
-        OwnedMutexGuard::try_map(home, Option::as_mut)
-            .map(Reader::Home)
-            .map_err(|_| {
-                sql::backend(
-                    "sqlite",
-                    std::io::Error::other("the connection closed as it was opened"),
-                )
-            })
+        }
+        self.long_reader().await.map(Reader::Pooled)
+    }
+
+    /// A connection from the pool, for a read that may take long (statistics): on the home
+    /// connection it would hold up every commit.
+    async fn long_reader(&self) -> Result<PoolConnection<Sqlite>, StoreError> {
+        self.pool.acquire().await.map_err(Self::err)
     }
 
     /// Runs a commit's plan as one batch ([`batch`]): one call into the connection's thread
@@ -319,66 +318,170 @@ impl SqliteStore {
     ///
     /// The batch opens its transaction itself, out of sqlx's sight, so this closes it on
     /// every path: a failed batch is rolled back here, and a batch whose caller stops
-    /// waiting (the future dropped mid-batch) is rolled back by [`Unfinished`] before its
-    /// connection goes back to the pool.
+    /// waiting (the future dropped mid-batch) is ended by [`Unfinished`] before anyone else
+    /// gets its connection.
     async fn commit_plan(&self, plan: Plan) -> Result<(), StoreError> {
         let batch = batch(plan)?;
         let recurs = batch.recurs();
         let q = sqlx::query::<Sqlite>(sqlx::AssertSqlSafe(batch.sql)).persistent(recurs);
         let q = Self::bind_args(q, batch.args);
-        let mut held = Unfinished(Some(Arc::clone(&self.home).lock_owned().await));
-        let mut result = Ok(());
-        if let Some(home) = held.0.as_mut() {
-            let conn = Self::open(home, &self.pool).await?;
-            result = q.execute(&mut *conn).await.map(drop);
-            match &result {
-                Ok(()) => {}
-                // A batch stops at its first failing statement, before its COMMIT. If that
-                // was `BEGIN IMMEDIATE` itself there is nothing to roll back: SQLite says
-                // so, and that is fine.
-                Err(sqlx::Error::Database(_)) => {
-                    let _ = sqlx::query::<Sqlite>("ROLLBACK").execute(&mut *conn).await;
-                }
-                // The connection itself failed: closed, it ends its transaction; the next
-                // use opens a new one.
-                Err(_) => **home = None,
+        let mut home = Arc::clone(&self.home).lock_owned().await;
+        Self::open(&mut home, &self.pool).await?;
+        let mut held = Unfinished {
+            home: Some(home),
+            pooled: None,
+        };
+        let result = match held.home.as_deref_mut() {
+            Some(Home::Open(conn)) => Self::run_batch(conn, q).await,
+            _ => {
+                let conn = held
+                    .pooled
+                    .insert(self.pool.acquire().await.map_err(Self::err)?);
+                Self::run_batch(conn, q).await
             }
+        };
+        if let (Err(e), Some(home)) = (&result, held.home.as_deref_mut())
+            && !matches!(e, sqlx::Error::Database(_))
+            && matches!(home, Home::Open(_))
+        {
+            // The connection itself failed: closed, it ends its transaction; the next use
+            // takes a new one.
+            *home = Home::Unopened;
         }
-        // Finished, one way or the other: the home connection is free again.
-        held.0 = None;
+        // Finished, one way or the other: the connections go back as they are.
+        held.pooled = None;
+        held.home = None;
         result.map_err(|e| Self::plan_error(e, &batch.expects))
+    }
+
+    /// Runs a batch; one that failed stopped at its first failing statement, before its
+    /// `COMMIT`, and is rolled back. (If that was `BEGIN IMMEDIATE` itself there is nothing
+    /// to roll back: SQLite says so, and that is fine.)
+    async fn run_batch(
+        conn: &mut SqliteConnection,
+        q: sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments>,
+    ) -> Result<(), sqlx::Error> {
+        let result = q.execute(&mut *conn).await.map(drop);
+        if let Err(sqlx::Error::Database(_)) = &result {
+            let _ = sqlx::query::<Sqlite>("ROLLBACK").execute(&mut *conn).await;
+        }
+        result
     }
 }
 
-/// The home connection while a batch may have left its transaction open: if it is dropped
-/// holding it (its caller stopped waiting), the transaction is rolled back before anyone
-/// else gets the connection, so no one ever sees the batch's uncommitted writes or finds
-/// the database locked by them.
-struct Unfinished(Option<OwnedMutexGuard<Option<SqliteConnection>>>);
+/// The connection of a batch that may have left its transaction open. If it is dropped
+/// holding one (its caller stopped waiting mid-batch), the transaction must end before
+/// anyone else gets the connection, so no one ever sees the batch's uncommitted writes or
+/// finds the database locked by them.
+struct Unfinished {
+    home: Option<OwnedMutexGuard<Home>>,
+    /// The pool connection the batch ran on, for an in-memory database.
+    pooled: Option<PoolConnection<Sqlite>>,
+}
 
 impl Drop for Unfinished {
     fn drop(&mut self) {
-        let Some(mut home) = self.0.take() else {
-            return;
-        };
-        match tokio::runtime::Handle::try_current() {
-            // The connection's thread runs commands in order: the rollback runs after
-            // whatever of the batch it had begun, and the guard goes with it, so the next
-            // user waits for the rollback.
-            // The batch may also have ended, committed or not: then SQLite refuses the
-            // rollback, harmlessly.
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    if let Some(conn) = home.as_mut() {
-                        let _ = sqlx::query::<Sqlite>("ROLLBACK").execute(conn).await;
-                    }
-                });
+        if let Some(mut conn) = self.pooled.take() {
+            match tokio::runtime::Handle::try_current() {
+                // The connection's thread runs commands in order: the rollback runs after
+                // whatever of the batch it had begun. The batch may also have ended,
+                // committed or not: then SQLite refuses the rollback, harmlessly.
+                Ok(runtime) => {
+                    runtime.spawn(async move {
+                        let _ = sqlx::query::<Sqlite>("ROLLBACK").execute(&mut *conn).await;
+                    });
+                }
+                // No runtime to roll back on (nor for sqlx to return a pooled connection
+                // on: it would panic). Taken out of the pool and dropped, the connection
+                // closes on its own thread, which ends its transaction.
+                Err(_) => drop(conn.leak()),
             }
-            // No runtime to roll back on: dropped, the connection closes on its own thread,
-            // which ends its transaction; the next use opens a new one.
-            Err(_) => *home = None,
+        }
+        if let Some(mut home) = self.home.take()
+            && matches!(*home, Home::Open(_))
+        {
+            // Closed, the connection ends its transaction on its own thread, after whatever
+            // of the batch it had begun; that needs no runtime, and no one can use the
+            // connection meanwhile. The next use takes a new one.
+            *home = Home::Unopened;
         }
     }
 }
 
 sql::sql_store!(SqliteStore, Sqlite, "sqlite", dialect);
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::{Actor, EmailAddress, Profile, RecordingMailer, Roster, Store, UserId};
+
+    /// A host's pool on a private in-memory database (`SqliteConnectOptions::new()`): every
+    /// connection would be a database of its own, so the store must not take one out of the
+    /// pool to commit on; migrations, commits and reads all meet in the pool's one database.
+    #[tokio::test]
+    async fn a_host_pool_on_a_private_in_memory_database_is_one_database() {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(SqliteConnectOptions::new())
+            .await
+            .unwrap();
+        let store = SqliteStore::new(pool);
+        store.migrate().await.unwrap();
+        let roster = Roster::builder(store.clone(), RecordingMailer::new()).build();
+        let founder = Actor::new(
+            UserId::new(),
+            EmailAddress::parse("founder@example.com").unwrap(),
+        );
+        let created = roster
+            .create_organization(
+                &founder,
+                "Private".parse().unwrap(),
+                Profile::parse("Fay", "Founder").unwrap(),
+            )
+            .await
+            .expect("a commit on the database the migrations made");
+        let org = created.organization.id;
+        assert!(store.organization(org).await.unwrap().is_some());
+        assert!(store.member(org, founder.user).await.unwrap().is_some());
+        // The writes and reads that stay on the pool see the same database.
+        store
+            .claim_outbox(chrono::Utc::now(), chrono::Duration::seconds(30), 10)
+            .await
+            .expect("the outbox, on the pool's connection");
+        let period = crate::domain::activity::Period::new(
+            created.organization.created_at,
+            created.organization.created_at + chrono::Duration::days(1),
+        )
+        .unwrap();
+        store
+            .statistics(
+                org,
+                crate::domain::activity::StatsScope::Organization,
+                period,
+            )
+            .await
+            .expect("statistics, on the pool's connection");
+    }
+
+    /// A database file: commits run on a connection taken out of the pool.
+    #[tokio::test]
+    async fn a_database_file_gets_a_home_connection() {
+        let path = std::env::temp_dir().join(format!("orgroster-home-{}.db", uuid::Uuid::now_v7()));
+        let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        assert!(matches!(*store.home.lock().await, Home::Unopened));
+        store
+            .organization(crate::OrganizationId::new())
+            .await
+            .unwrap();
+        assert!(matches!(*store.home.lock().await, Home::Open(_)));
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}
