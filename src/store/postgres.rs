@@ -186,6 +186,12 @@ impl PostgresStore {
         &self.pool
     }
 
+    /// Closes the pool's connections after the commands under way: for a clean shutdown.
+    /// Commands afterwards fail with a store error.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// A pool connection for one read.
     async fn reader(&self) -> Result<PoolConnection<Postgres>, StoreError> {
         self.long_reader().await

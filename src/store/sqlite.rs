@@ -251,9 +251,23 @@ impl SqliteStore {
         }
     }
 
-    /// The pool, for hosts that share it.
+    /// The pool, for hosts that share it. Closing it leaves the store's own connection
+    /// open; [`SqliteStore::close`] closes both.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Closes every connection of the store, its own and the pool's, after the commits and
+    /// reads under way: for a clean shutdown (the last connection to a file folds the WAL
+    /// into the database and removes it). Commands afterwards fail with a store error.
+    pub async fn close(&self) {
+        let mut home = self.home.lock().await;
+        if let Home::Open(conn) = std::mem::replace(&mut *home, Home::Unopened) {
+            // Closing it is best-effort: a connection that fails to close cleanly is closed
+            // anyway when dropped.
+            let _ = sqlx::Connection::close(conn).await;
+        }
+        self.pool.close().await;
     }
 
     /// A write transaction on a pool connection, with the home connection held so no commit
@@ -463,6 +477,44 @@ mod tests {
             )
             .await
             .expect("statistics, on the pool's connection");
+    }
+
+    /// Closing the store closes its own connection too: the WAL is folded into the file and
+    /// removed, and commands afterwards fail instead of reopening a connection.
+    #[tokio::test]
+    async fn closing_the_store_closes_every_connection() {
+        let path =
+            std::env::temp_dir().join(format!("orgroster-close-{}.db", uuid::Uuid::now_v7()));
+        let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let roster = Roster::builder(store.clone(), RecordingMailer::new()).build();
+        let founder = Actor::new(
+            UserId::new(),
+            EmailAddress::parse("founder@example.com").unwrap(),
+        );
+        let name = || "Closing".parse().unwrap();
+        let profile = || Profile::parse("Fay", "Founder").unwrap();
+        roster
+            .create_organization(&founder, name(), profile())
+            .await
+            .unwrap();
+        assert!(matches!(*store.home.lock().await, Home::Open(_)));
+        let wal = format!("{}-wal", path.display());
+        assert!(std::path::Path::new(&wal).exists());
+        store.close().await;
+        assert!(
+            !std::path::Path::new(&wal).exists(),
+            "a connection is still open"
+        );
+        assert!(
+            roster
+                .create_organization(&founder, name(), profile())
+                .await
+                .is_err()
+        );
+        let _ = std::fs::remove_file(&path);
     }
 
     /// A database file: commits run on a connection taken out of the pool.
