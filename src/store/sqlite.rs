@@ -429,7 +429,27 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::{Actor, EmailAddress, Profile, RecordingMailer, Roster, Store, UserId};
+    use crate::{
+        Actor, EmailAddress, Organization, Profile, RecordingMailer, Roster, Store, UserId,
+    };
+
+    /// A roster on `store`, its founder, and the result of founding an organization.
+    async fn found(store: &SqliteStore) -> (Roster, Actor, crate::Result<Organization>) {
+        let roster = Roster::builder(store.clone(), RecordingMailer::new()).build();
+        let founder = Actor::new(
+            UserId::new(),
+            EmailAddress::parse("founder@example.com").unwrap(),
+        );
+        let created = roster
+            .create_organization(
+                &founder,
+                "Founded".parse().unwrap(),
+                Profile::parse("Fay", "Founder").unwrap(),
+            )
+            .await
+            .map(|created| created.organization);
+        (roster, founder, created)
+    }
 
     /// A host's pool on a private in-memory database (`SqliteConnectOptions::new()`): every
     /// connection would be a database of its own, so the store must not take one out of the
@@ -443,20 +463,9 @@ mod tests {
             .unwrap();
         let store = SqliteStore::new(pool);
         store.migrate().await.unwrap();
-        let roster = Roster::builder(store.clone(), RecordingMailer::new()).build();
-        let founder = Actor::new(
-            UserId::new(),
-            EmailAddress::parse("founder@example.com").unwrap(),
-        );
-        let created = roster
-            .create_organization(
-                &founder,
-                "Private".parse().unwrap(),
-                Profile::parse("Fay", "Founder").unwrap(),
-            )
-            .await
-            .expect("a commit on the database the migrations made");
-        let org = created.organization.id;
+        let (_, founder, created) = found(&store).await;
+        let organization = created.expect("a commit on the database the migrations made");
+        let org = organization.id;
         assert!(store.organization(org).await.unwrap().is_some());
         assert!(store.member(org, founder.user).await.unwrap().is_some());
         // The writes and reads that stay on the pool see the same database.
@@ -465,8 +474,8 @@ mod tests {
             .await
             .expect("the outbox, on the pool's connection");
         let period = crate::domain::activity::Period::new(
-            created.organization.created_at,
-            created.organization.created_at + chrono::Duration::days(1),
+            organization.created_at,
+            organization.created_at + chrono::Duration::days(1),
         )
         .unwrap();
         store
@@ -489,17 +498,7 @@ mod tests {
             .await
             .unwrap();
         store.migrate().await.unwrap();
-        let roster = Roster::builder(store.clone(), RecordingMailer::new()).build();
-        let founder = Actor::new(
-            UserId::new(),
-            EmailAddress::parse("founder@example.com").unwrap(),
-        );
-        let name = || "Closing".parse().unwrap();
-        let profile = || Profile::parse("Fay", "Founder").unwrap();
-        roster
-            .create_organization(&founder, name(), profile())
-            .await
-            .unwrap();
+        found(&store).await.2.unwrap();
         assert!(matches!(*store.home.lock().await, Home::Open(_)));
         let wal = format!("{}-wal", path.display());
         assert!(std::path::Path::new(&wal).exists());
@@ -508,12 +507,7 @@ mod tests {
             !std::path::Path::new(&wal).exists(),
             "a connection is still open"
         );
-        assert!(
-            roster
-                .create_organization(&founder, name(), profile())
-                .await
-                .is_err()
-        );
+        assert!(found(&store).await.2.is_err());
         let _ = std::fs::remove_file(&path);
     }
 
