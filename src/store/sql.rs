@@ -868,12 +868,11 @@ pub(crate) fn status_name(status: OutboxStatus) -> &'static str {
 /// Expands the one SQL implementation of [`Store`](super::Store) for a concrete store.
 ///
 /// `$store` must have inherent `reader()` and `long_reader()` returning a connection for a
-/// short read and for one that may take long (statistics), an inherent
-/// `write_tx()` returning the write transaction and the guard that serializes writers (if
-/// the dialect needs one), and an
-/// inherent `commit_plan()` that runs a planned commit in its own way; `$dialect`
-/// is a module with the statements that differ (`MEMBERS_BY_EMAILS`, `PENDING_BY_EMAILS`,
-/// `CLAIM_OUTBOX`, `MIGRATION_LOCK`, `MIGRATIONS`).
+/// short read and for one that may take long (statistics), an inherent `write_tx()`
+/// returning the write transaction and the guard that serializes writers (if the dialect
+/// needs one), and an inherent `commit_plan()` that runs a planned commit in its own way;
+/// `$dialect` is a module with the statements that differ (`MEMBERS_BY_EMAILS`,
+/// `PENDING_BY_EMAILS`, `CLAIM_OUTBOX`, `MIGRATION_LOCK`, `MIGRATIONS`).
 macro_rules! sql_store {
     ($store:ty, $db:ty, $name:literal, $dialect:ident) => {
         impl $store {

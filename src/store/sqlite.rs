@@ -67,6 +67,17 @@ enum Home {
     Pooled,
 }
 
+impl Home {
+    /// Closes the home connection, if there is one; the next use takes a new one. Closing
+    /// ends whatever transaction it holds, on the connection's own thread, after whatever
+    /// it had begun: that needs no runtime, and no one can use the connection meanwhile.
+    fn discard(&mut self) {
+        if matches!(self, Self::Open(_)) {
+            *self = Self::Unopened;
+        }
+    }
+}
+
 /// A connection to read on: the home connection when it was free, else one from the pool.
 enum Reader {
     Home(OwnedMappedMutexGuard<Home, SqliteConnection>),
@@ -356,11 +367,9 @@ impl SqliteStore {
         };
         if let (Err(e), Some(home)) = (&result, held.home.as_deref_mut())
             && !matches!(e, sqlx::Error::Database(_))
-            && matches!(home, Home::Open(_))
         {
-            // The connection itself failed: closed, it ends its transaction; the next use
-            // takes a new one.
-            *home = Home::Unopened;
+            // The connection itself failed.
+            home.discard();
         }
         // Finished, one way or the other: the connections go back as they are.
         held.pooled = None;
@@ -411,13 +420,8 @@ impl Drop for Unfinished {
                 Err(_) => drop(conn.leak()),
             }
         }
-        if let Some(mut home) = self.home.take()
-            && matches!(*home, Home::Open(_))
-        {
-            // Closed, the connection ends its transaction on its own thread, after whatever
-            // of the batch it had begun; that needs no runtime, and no one can use the
-            // connection meanwhile. The next use takes a new one.
-            *home = Home::Unopened;
+        if let Some(mut home) = self.home.take() {
+            home.discard();
         }
     }
 }
