@@ -173,6 +173,18 @@ fn roster_on(store: Arc<DynStore>, mailer: RecordingMailer) -> Roster {
         .build()
 }
 
+/// `founder` invites `address` into `org` as a member, without a team.
+async fn invite(
+    roster: &Roster,
+    founder: &Actor,
+    org: OrganizationId,
+    address: &str,
+) -> Result<orgroster::InvitationCreated, Error> {
+    roster
+        .invite_member(founder, org, email(address), Role::Member, None)
+        .await
+}
+
 /// The time every roster of this module runs at.
 fn fixed_now() -> DateTime<Utc> {
     ManualClock::default().now()
@@ -1097,9 +1109,7 @@ async fn a_killed_connection_fails_the_command_and_the_next_one_works() {
     let before = snapshot(&*store, org).await;
     let killed = pg::terminate(&admin, &app).await;
     assert!(!killed.is_empty(), "the pool had connections");
-    let first = roster
-        .invite_member(&founder, org, email("idle@example.com"), Role::Member, None)
-        .await;
+    let first = invite(&roster, &founder, org, "idle@example.com").await;
     let after = snapshot(&*store, org).await;
     match &first {
         Ok(created) => {
@@ -1112,8 +1122,7 @@ async fn a_killed_connection_fails_the_command_and_the_next_one_works() {
             assert_eq!(after, before, "ERR-2: a failed command changed the store");
         }
     }
-    roster
-        .invite_member(&founder, org, email("next@example.com"), Role::Member, None)
+    invite(&roster, &founder, org, "next@example.com")
         .await
         .expect("the next command works");
 
@@ -1265,14 +1274,7 @@ async fn a_bulk_invitation_cut_off_by_a_killed_connection_is_all_or_nothing() {
         });
     }
     eprintln!("{outcomes:#?}");
-    roster
-        .invite_member(
-            &founder,
-            org,
-            email("after@example.com"),
-            Role::Member,
-            None,
-        )
+    invite(&roster, &founder, org, "after@example.com")
         .await
         .expect("the next command works");
 
@@ -1369,14 +1371,7 @@ fn crashing_writer() {
         let mut out = std::io::stdout().lock();
         match mode.as_str() {
             "abort" => {
-                let created = roster
-                    .invite_member(
-                        &founder,
-                        org,
-                        email("survivor@example.com"),
-                        Role::Member,
-                        None,
-                    )
+                let created = invite(&roster, &founder, org, "survivor@example.com")
                     .await
                     .expect("inviting");
                 writeln!(
@@ -1686,16 +1681,14 @@ async fn an_abandoned_sqlite_commit_is_all_or_nothing_and_unlocks_the_file() {
         // the busy timeout, and certainly does not fail with "database is locked".
         let started = Instant::now();
         let other = roster_on(Arc::clone(&there) as Arc<DynStore>, RecordingMailer::new());
-        other
-            .invite_member(
-                &founder,
-                org,
-                email(&format!("other{round}@abandon.example")),
-                Role::Member,
-                None,
-            )
-            .await
-            .expect("the other instance writes");
+        invite(
+            &other,
+            &founder,
+            org,
+            &format!("other{round}@abandon.example"),
+        )
+        .await
+        .expect("the other instance writes");
         let waited = started.elapsed();
         let written = members_of(&*there, org).await.len() - before;
         assert!(
@@ -1714,16 +1707,14 @@ async fn an_abandoned_sqlite_commit_is_all_or_nothing_and_unlocks_the_file() {
             }
         ));
         // And this instance carries on.
-        roster
-            .invite_member(
-                &founder,
-                org,
-                email(&format!("here{round}@abandon.example")),
-                Role::Member,
-                None,
-            )
-            .await
-            .expect("this instance writes");
+        invite(
+            &roster,
+            &founder,
+            org,
+            &format!("here{round}@abandon.example"),
+        )
+        .await
+        .expect("this instance writes");
     }
     eprintln!("{outcomes:#?}");
     assert!(
@@ -1836,15 +1827,20 @@ impl OwnedCluster {
         self.run(&pg_ctl.to_string_lossy(), args);
     }
 
-    fn run(&self, program: &str, args: &[&str]) {
-        let mut command = if self.as_postgres {
+    /// `program` as the user the server's programs run as.
+    fn command(&self, program: &str) -> Command {
+        if self.as_postgres {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--", program]);
             c
         } else {
             Command::new(program)
-        };
-        let out = command
+        }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let out = self
+            .command(program)
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -1861,17 +1857,11 @@ impl OwnedCluster {
 #[cfg(feature = "postgres")]
 impl Drop for OwnedCluster {
     fn drop(&mut self) {
+        // Not `stop_server`: a drop must not panic, whatever state the server is in.
         let pg_ctl = self.bin.join("pg_ctl");
-        let data = self.data();
-        let mut command = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&pg_ctl);
-            c
-        } else {
-            Command::new(&pg_ctl)
-        };
-        let _ = command
-            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+        let _ = self
+            .command(&pg_ctl.to_string_lossy())
+            .args(["-D", &self.data(), "-m", "immediate", "-w", "stop"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
@@ -1918,14 +1908,7 @@ async fn a_stopped_server_fails_commands_and_the_host_carries_on_when_it_is_back
     let roster = roster_on(Arc::clone(&store), RecordingMailer::new());
     let founder = pool_user(0);
     let org = licensed_organization(&roster, &founder, "Outage", None).await;
-    roster
-        .invite_member(
-            &founder,
-            org,
-            email("before@example.com"),
-            Role::Member,
-            None,
-        )
+    invite(&roster, &founder, org, "before@example.com")
         .await
         .expect("the server is up");
 
@@ -1937,15 +1920,13 @@ async fn a_stopped_server_fails_commands_and_the_host_carries_on_when_it_is_back
             .await
             .expect("stopping the server");
         for i in 0..2 {
-            let down = roster
-                .invite_member(
-                    &founder,
-                    org,
-                    email(&format!("down-{mode}-{i}@example.com")),
-                    Role::Member,
-                    None,
-                )
-                .await;
+            let down = invite(
+                &roster,
+                &founder,
+                org,
+                &format!("down-{mode}-{i}@example.com"),
+            )
+            .await;
             let err = down.expect_err("no server, no commit");
             assert!(is_backend_failure(&err), "{mode}: unexpected {err:?}");
         }
@@ -1958,14 +1939,7 @@ async fn a_stopped_server_fails_commands_and_the_host_carries_on_when_it_is_back
             before,
             "ERR-2: a command against a stopped server wrote something"
         );
-        roster
-            .invite_member(
-                &founder,
-                org,
-                email(&format!("back-{mode}@example.com")),
-                Role::Member,
-                None,
-            )
+        invite(&roster, &founder, org, &format!("back-{mode}@example.com"))
             .await
             .expect("the server is back: the next command works");
 
@@ -2013,14 +1987,7 @@ async fn a_stopped_server_fails_commands_and_the_host_carries_on_when_it_is_back
                 "the command failed"
             }
         );
-        roster
-            .invite_member(
-                &founder,
-                org,
-                email(&format!("after-{mode}@example.com")),
-                Role::Member,
-                None,
-            )
+        invite(&roster, &founder, org, &format!("after-{mode}@example.com"))
             .await
             .expect("the server is back: the next command works");
     }
