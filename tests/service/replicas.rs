@@ -1077,6 +1077,23 @@ fn is_backend_failure(e: &Error) -> bool {
     matches!(e, Error::Store(StoreError::Backend { .. }))
 }
 
+/// The founder's bulk invitation of `paste` (members, no team) as a task of its own, so that
+/// the test can cut it off while it runs.
+#[cfg(feature = "postgres")]
+fn spawn_bulk(
+    roster: &Roster,
+    founder: &Actor,
+    org: OrganizationId,
+    paste: String,
+) -> tokio::task::JoinHandle<Result<orgroster::BulkInviteReport, Error>> {
+    let (roster, founder) = (roster.clone(), founder.clone());
+    tokio::spawn(async move {
+        roster
+            .invite_members(&founder, org, &paste, Role::Member, None)
+            .await
+    })
+}
+
 /// The paste of `n` fresh addresses tagged `tag`, one per line.
 #[cfg(feature = "postgres")]
 fn paste(tag: &str, n: usize) -> String {
@@ -1139,14 +1156,7 @@ async fn a_killed_connection_fails_the_command_and_the_next_one_works() {
     .await
     .expect("locking the outbox");
     let bulk = paste("locked", 2000);
-    let task = tokio::spawn({
-        let (roster, founder, bulk) = (roster.clone(), founder.clone(), bulk.clone());
-        async move {
-            roster
-                .invite_members(&founder, org, &bulk, Role::Member, None)
-                .await
-        }
-    });
+    let task = spawn_bulk(&roster, &founder, org, bulk.clone());
     let waited = Instant::now();
     while pg::waiting_for_lock(&admin, &app).await == 0 {
         assert!(
@@ -1227,14 +1237,7 @@ async fn a_bulk_invitation_cut_off_by_a_killed_connection_is_all_or_nothing() {
         let events = events_of(&*store, org).await.len();
         let outbox = pg::count(&admin, &schema, "orgroster_outbox").await;
         let bulk = paste(&format!("round{round}"), BULK);
-        let task = tokio::spawn({
-            let (roster, founder) = (roster.clone(), founder.clone());
-            async move {
-                roster
-                    .invite_members(&founder, org, &bulk, Role::Member, None)
-                    .await
-            }
-        });
+        let task = spawn_bulk(&roster, &founder, org, bulk);
         let mut killed = Vec::new();
         while !task.is_finished() {
             if pg::running(&admin, &app, statement).await {
@@ -1946,14 +1949,7 @@ async fn a_stopped_server_fails_commands_and_the_host_carries_on_when_it_is_back
         // 2. In the middle of a bulk invitation of 20,000: whole or absent.
         let before = snapshot(&*store, org).await;
         let bulk = paste(&format!("outage-{mode}"), 20_000);
-        let task = tokio::spawn({
-            let (roster, founder, bulk) = (roster.clone(), founder.clone(), bulk.clone());
-            async move {
-                roster
-                    .invite_members(&founder, org, &bulk, Role::Member, None)
-                    .await
-            }
-        });
+        let task = spawn_bulk(&roster, &founder, org, bulk);
         tokio::time::sleep(StdDuration::from_millis(150)).await;
         let stopping = Arc::clone(&cluster);
         tokio::task::spawn_blocking(move || stopping.stop_server(mode))
