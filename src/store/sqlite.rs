@@ -565,6 +565,17 @@ mod tests {
         (roster, founder, created)
     }
 
+    /// A migrated store on a new database file in the temp dir, and the file's path.
+    async fn file_store(name: &str) -> (SqliteStore, std::path::PathBuf) {
+        let path =
+            std::env::temp_dir().join(format!("orgroster-{name}-{}.db", uuid::Uuid::now_v7()));
+        let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        (store, path)
+    }
+
     /// A host's pool on a private in-memory database (`SqliteConnectOptions::new()`): every
     /// connection would be a database of its own, so the store must not take one out of the
     /// pool to commit on; migrations, commits and reads all meet in the pool's one database.
@@ -606,12 +617,7 @@ mod tests {
     /// removed, and commands afterwards fail instead of reopening a connection.
     #[tokio::test]
     async fn closing_the_store_closes_every_connection() {
-        let path =
-            std::env::temp_dir().join(format!("orgroster-close-{}.db", uuid::Uuid::now_v7()));
-        let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
+        let (store, path) = file_store("close").await;
         found(&store).await.2.unwrap();
         assert!(matches!(*store.home.lock().await, Home::Open(_)));
         let wal = format!("{}-wal", path.display());
@@ -630,11 +636,7 @@ mod tests {
     /// page each commit writes (about 30 MB for these 640 invitations).
     #[tokio::test]
     async fn the_wal_is_folded_back_beside_the_commits_and_starts_over() {
-        let path = std::env::temp_dir().join(format!("orgroster-ckpt-{}.db", uuid::Uuid::now_v7()));
-        let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
+        let (store, path) = file_store("ckpt").await;
         let (roster, founder, org) = found(&store).await;
         let org = org.unwrap().id;
         // Members without a team need the legacy capability (and a license).
@@ -678,11 +680,7 @@ mod tests {
     /// A database file: commits run on a connection taken out of the pool.
     #[tokio::test]
     async fn a_database_file_gets_a_home_connection() {
-        let path = std::env::temp_dir().join(format!("orgroster-home-{}.db", uuid::Uuid::now_v7()));
-        let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
+        let (store, path) = file_store("home").await;
         assert!(matches!(*store.home.lock().await, Home::Unopened));
         store
             .organization(crate::OrganizationId::new())
