@@ -237,6 +237,11 @@ mod dialect {
             "commit_guard",
             include_str!("../../migrations/sqlite/0004_commit_guard.sql"),
         ),
+        (
+            5,
+            "without_rowid",
+            include_str!("../../migrations/sqlite/0005_without_rowid.sql"),
+        ),
     ];
 }
 
