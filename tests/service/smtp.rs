@@ -582,7 +582,7 @@ async fn killing_the_delivery_loop_mid_batch_and_restarting_it_loses_nothing() {
     // spec: INV-9 — at least once: only the mail in flight when the loop died may arrive twice.
     const MAILS: usize = 20;
     let server = SmtpServer::start().await;
-    server.set_reply_delay(StdDuration::from_millis(25));
+    server.hold_replies_from(3);
     let office = office(memory(), mailer(&server)).await;
     office.invite_many(MAILS).await;
     let expected = office.queued().await;
@@ -599,6 +599,7 @@ async fn killing_the_delivery_loop_mid_batch_and_restarting_it_loses_nothing() {
     assert!(server.wait_for(3, PATIENCE).await);
     worker.abort();
     assert!(worker.await.unwrap_err().is_cancelled());
+    server.release();
     let dead_connections = server.connections();
 
     // Restarted: a new process with a new mailer over the same outbox. What the dead loop had
@@ -831,28 +832,22 @@ async fn a_subject_in_another_script_is_encoded_in_the_header_and_reads_back_unc
 // ----- connections --------------------------------------------------------------------------
 
 #[tokio::test]
-async fn one_delivery_pass_reuses_one_smtp_connection_without_stalling_on_each_mail() {
+async fn one_delivery_pass_reuses_one_smtp_connection() {
     // spec: MSG-2
     const MAILS: usize = 50;
     let server = SmtpServer::start().await;
     let one = SmtpMailer::new(smtp_config(&server).with_max_connections(1)).unwrap();
     let office = office(memory(), one).await;
     office.invite_many(MAILS).await;
-    let start = std::time::Instant::now();
     assert_eq!(office.deliver(100).await.sent, MAILS as u64);
-    let took = start.elapsed();
     assert_eq!(server.received().len(), MAILS);
     assert_eq!(
         server.connections(),
         1,
         "connections opened for {MAILS} mails"
     );
-    // A few milliseconds each even in a debug build on a busy machine; a client that leaves
-    // Nagle's algorithm on waits for a delayed ACK (40 ms on Linux) on every mail.
-    assert!(
-        took < StdDuration::from_secs(1),
-        "{MAILS} mails took {took:?}"
-    );
+    // That the connection does not stall on each mail (Nagle's algorithm off) is checked
+    // beside the mailer's code, without timing.
 }
 
 #[tokio::test]

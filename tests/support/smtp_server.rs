@@ -98,6 +98,9 @@ struct State {
     refusals: Vec<Refusal>,
     refused: Vec<(Stage, u16)>,
     reply_delay: Duration,
+    /// Replies to this message (counted from 1) and to every one after it wait for
+    /// [`SmtpServer::release`].
+    held_from: Option<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -105,6 +108,7 @@ struct Shared {
     state: Mutex<State>,
     connections: AtomicUsize,
     changed: Notify,
+    released: Notify,
 }
 
 impl Shared {
@@ -246,6 +250,19 @@ impl SmtpServer {
     /// as received before the wait).
     pub(crate) fn set_reply_delay(&self, delay: Duration) {
         self.shared.state().reply_delay = delay;
+    }
+
+    /// Holds the reply to the `n`th message accepted (counted from 1), and to every one after
+    /// it, until [`SmtpServer::release`]: the client waits mid-batch for as long as a test
+    /// needs, however slow the machine. The messages count as received meanwhile.
+    pub(crate) fn hold_replies_from(&self, n: usize) {
+        self.shared.state().held_from = Some(n);
+    }
+
+    /// Lets the held replies go, and holds no more.
+    pub(crate) fn release(&self) {
+        self.shared.state().held_from = None;
+        self.shared.released.notify_waiters();
     }
 
     /// Waits until at least `n` messages were accepted; false after `timeout`.
@@ -393,17 +410,25 @@ async fn session(stream: TcpStream, shared: &Shared, id: usize) -> io::Result<()
                 let reply = match shared.refusal(Stage::Data) {
                     Some(code) => refusal_text(code),
                     None => {
-                        let mut state = shared.state();
-                        state.received.push(Received {
-                            connection: id,
-                            from: sender,
-                            to: recipients,
-                            data,
-                            wire,
-                        });
-                        let queued = state.received.len();
-                        drop(state);
+                        let queued = {
+                            let mut state = shared.state();
+                            state.received.push(Received {
+                                connection: id,
+                                from: sender,
+                                to: recipients,
+                                data,
+                                wire,
+                            });
+                            state.received.len()
+                        };
                         shared.changed.notify_waiters();
+                        loop {
+                            let released = shared.released.notified();
+                            if shared.state().held_from.is_none_or(|n| queued < n) {
+                                break;
+                            }
+                            released.await;
+                        }
                         format!("250 2.0.0 queued as {queued}\r\n")
                     }
                 };
