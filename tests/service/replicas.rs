@@ -22,6 +22,7 @@ use std::{
     collections::{BTreeMap, BTreeSet},
     future::Future,
     io::Read,
+    path::Path,
     process::{Child, Command, ExitStatus, Stdio},
     sync::Arc,
     thread,
@@ -57,6 +58,9 @@ const REPLICA_INDEX: &str = "ORGROSTER_REPLICA_INDEX";
 const REPLICA_OPS: &str = "ORGROSTER_REPLICA_OPS";
 /// The worker's seed. Set it in the parent's environment to replay a run.
 const REPLICA_SEED: &str = "ORGROSTER_REPLICA_SEED";
+/// A directory where each worker marks itself ready, and which it watches until every
+/// worker is: so all start their operations together, however slowly the processes came up.
+const REPLICA_START: &str = "ORGROSTER_REPLICA_START";
 
 /// Processes sharing the database.
 const WORKERS: usize = 4;
@@ -391,6 +395,7 @@ fn replica_worker() {
             links: Vec::new(),
             tally: BTreeMap::new(),
         };
+        start_together(Path::new(&var(REPLICA_START)), index).await;
         let started = epoch_ms();
         for _ in 0..ops {
             worker.step().await;
@@ -401,6 +406,16 @@ fn replica_worker() {
         }
         println!("replica worker {index} finished");
     });
+}
+
+/// Marks worker `index` ready in `dir`, then waits until all [`WORKERS`] are.
+async fn start_together(dir: &Path, index: usize) {
+    std::fs::write(dir.join(format!("ready-{index}")), b"").expect("marking the worker ready");
+    let deadline = Instant::now() + CHILD_DEADLINE;
+    while std::fs::read_dir(dir).expect("the start directory").count() < WORKERS {
+        assert!(Instant::now() < deadline, "the other workers never came up");
+        tokio::time::sleep(StdDuration::from_millis(2)).await;
+    }
 }
 
 /// Milliseconds since the Unix epoch: when workers ran, comparable across processes.
@@ -711,12 +726,15 @@ async fn shared_organizations(store: Arc<DynStore>) -> Vec<OrganizationId> {
 fn run_workers(url: &str, schema: Option<&str>, orgs: &[OrganizationId]) -> Vec<String> {
     let seed = base_seed();
     let orgs: Vec<String> = orgs.iter().map(ToString::to_string).collect();
+    let start = std::env::temp_dir().join(format!("orgroster-start-{}", Uuid::now_v7()));
+    std::fs::create_dir(&start).expect("a start directory");
     let started = Instant::now();
     let children = (0..WORKERS)
         .map(|index| {
             let mut command = child("replicas::replica_worker");
             command
                 .env(REPLICA, url)
+                .env(REPLICA_START, &start)
                 .env(REPLICA_ORGS, orgs.join(","))
                 .env(REPLICA_INDEX, index.to_string())
                 .env(REPLICA_OPS, OPS.to_string())
@@ -729,6 +747,7 @@ fn run_workers(url: &str, schema: Option<&str>, orgs: &[OrganizationId]) -> Vec<
         })
         .collect();
     let finished = wait_all(children);
+    let _ = std::fs::remove_dir_all(&start);
     for (index, f) in finished.iter().enumerate() {
         f.assert_ran(
             &format!(
@@ -739,7 +758,8 @@ fn run_workers(url: &str, schema: Option<&str>, orgs: &[OrganizationId]) -> Vec<
             &format!("replica worker {index} finished"),
         );
     }
-    // The workers really ran at the same time: each one's window overlaps another's.
+    // The workers really ran at the same time: each one's window overlaps another's. (They
+    // start together; this checks that the runs were long enough to overlap.)
     let windows: Vec<(u128, u128)> = finished
         .iter()
         .map(|f| {
