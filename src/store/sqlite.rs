@@ -72,7 +72,9 @@ const CHECKPOINT_EVERY: u32 = 64;
 /// it to end. Without a bound, a disk that syncs slower than the commits come would grow the
 /// WAL without end (each checkpoint would have more to copy than the last). With it, the
 /// WAL holds at most `CHECKPOINT_EVERY + CHECKPOINTS_BEHIND` commits: SQLite starts it over
-/// at the first commit after a checkpoint that copied all of it.
+/// at the first commit after a checkpoint that copied all of it (which a reader holding an
+/// old snapshot for long, in this process or another, can prevent, as with SQLite's own
+/// checkpoints).
 const CHECKPOINTS_BEHIND: u32 = 4 * CHECKPOINT_EVERY;
 
 /// Folds the WAL back into the database file away from the commits.
