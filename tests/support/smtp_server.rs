@@ -107,8 +107,8 @@ struct State {
 struct Shared {
     state: Mutex<State>,
     connections: AtomicUsize,
+    /// Notified whenever `state` changes in a way a waiter may be waiting for.
     changed: Notify,
-    released: Notify,
 }
 
 impl Shared {
@@ -134,6 +134,17 @@ impl Shared {
         drop(state);
         self.changed.notify_waiters();
         Some(code)
+    }
+
+    /// Waits until `done` holds of the state, checking again at each change.
+    async fn until(&self, done: impl Fn(&State) -> bool) {
+        loop {
+            let changed = self.changed.notified();
+            if done(&self.state()) {
+                return;
+            }
+            changed.await;
+        }
     }
 }
 
@@ -262,20 +273,12 @@ impl SmtpServer {
     /// Lets the held replies go, and holds no more.
     pub(crate) fn release(&self) {
         self.shared.state().held_from = None;
-        self.shared.released.notify_waiters();
+        self.shared.changed.notify_waiters();
     }
 
     /// Waits until at least `n` messages were accepted; false after `timeout`.
     pub(crate) async fn wait_for(&self, n: usize, timeout: Duration) -> bool {
-        let wait = async {
-            loop {
-                let changed = self.shared.changed.notified();
-                if self.shared.state().received.len() >= n {
-                    return;
-                }
-                changed.await;
-            }
-        };
+        let wait = self.shared.until(|state| state.received.len() >= n);
         tokio::time::timeout(timeout, wait).await.is_ok()
     }
 
@@ -422,13 +425,9 @@ async fn session(stream: TcpStream, shared: &Shared, id: usize) -> io::Result<()
                             state.received.len()
                         };
                         shared.changed.notify_waiters();
-                        loop {
-                            let released = shared.released.notified();
-                            if shared.state().held_from.is_none_or(|n| queued < n) {
-                                break;
-                            }
-                            released.await;
-                        }
+                        shared
+                            .until(|state| state.held_from.is_none_or(|n| queued < n))
+                            .await;
                         format!("250 2.0.0 queued as {queued}\r\n")
                     }
                 };
