@@ -5,7 +5,7 @@ use std::{
     str::FromStr,
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicU32, Ordering},
+        atomic::{AtomicU32, Ordering},
     },
     time::Duration,
 };
@@ -90,8 +90,6 @@ const CHECKPOINTS_BEHIND: u32 = 4 * CHECKPOINT_EVERY;
 /// checkpoint has synced it.
 #[derive(Debug, Default)]
 struct Checkpoints {
-    /// Whether the home connection leaves checkpoints to this: a database file in WAL mode.
-    ours: AtomicBool,
     /// Commits since the last checkpoint began.
     commits: AtomicU32,
     /// Held by the checkpoint under way (one at a time is enough; its guard goes with its
@@ -106,7 +104,11 @@ enum Home {
     Unopened,
     /// A database file: this connection, taken out of the pool (so the host's connection
     /// settings apply to it too).
-    Open(SqliteConnection),
+    Open {
+        conn: SqliteConnection,
+        /// The file is in WAL mode: the connection leaves checkpoints to [`Checkpoints`].
+        wal: bool,
+    },
     /// An in-memory database: everything stays on the pool, whose connections may not even
     /// share one database (a private `:memory:` is one per connection).
     Pooled,
@@ -117,7 +119,7 @@ impl Home {
     /// ends whatever transaction it holds, on the connection's own thread, after whatever
     /// it had begun: that needs no runtime, and no one can use the connection meanwhile.
     fn discard(&mut self) {
-        if matches!(self, Self::Open(_)) {
+        if matches!(self, Self::Open { .. }) {
             *self = Self::Unopened;
         }
     }
@@ -324,7 +326,7 @@ impl SqliteStore {
     /// into the database and removes it). Commands afterwards fail with a store error.
     pub async fn close(&self) {
         let mut home = self.home.lock().await;
-        if let Home::Open(conn) = std::mem::replace(&mut *home, Home::Unopened) {
+        if let Home::Open { conn, .. } = std::mem::replace(&mut *home, Home::Unopened) {
             // Closing it is best-effort: a connection that fails to close cleanly is closed
             // anyway when dropped.
             let _ = sqlx::Connection::close(conn).await;
@@ -376,19 +378,19 @@ impl SqliteStore {
                 .await
                 .map_err(Self::err)?;
         }
-        self.checkpoints.ours.store(wal, Ordering::Relaxed);
-        *home = Home::Open(conn.detach());
+        *home = Home::Open {
+            conn: conn.detach(),
+            wal,
+        };
         Ok(())
     }
 
-    /// Counts a commit on the home connection, and starts a checkpoint every
+    /// Counts a commit on the home connection of a WAL file, and starts a checkpoint every
     /// [`CHECKPOINT_EVERY`] of them (unless one is under way, or there is no runtime to run
     /// it on: then the next commit tries again).
     fn committed(&self) {
         let checkpoints = &self.checkpoints;
-        if !checkpoints.ours.load(Ordering::Relaxed)
-            || checkpoints.commits.fetch_add(1, Ordering::Relaxed) + 1 < CHECKPOINT_EVERY
-        {
+        if checkpoints.commits.fetch_add(1, Ordering::Relaxed) + 1 < CHECKPOINT_EVERY {
             return;
         }
         let Ok(running) = Arc::clone(&checkpoints.running).try_lock_owned() else {
@@ -429,7 +431,7 @@ impl SqliteStore {
             .execute(&mut *conn)
             .await?;
         drop(conn);
-        if let Home::Open(conn) = &mut *home.lock().await {
+        if let Home::Open { conn, .. } = &mut *home.lock().await {
             sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                 .execute(conn)
                 .await?;
@@ -443,7 +445,7 @@ impl SqliteStore {
         if let Ok(mut home) = Arc::clone(&self.home).try_lock_owned() {
             self.open(&mut home).await?;
             if let Ok(conn) = OwnedMutexGuard::try_map(home, |home| match home {
-                Home::Open(conn) => Some(conn),
+                Home::Open { conn, .. } => Some(conn),
                 _ => None,
             }) {
                 return Ok(Reader::Home(conn));
@@ -478,9 +480,9 @@ impl SqliteStore {
             pooled: None,
         };
         let result = match held.home.as_deref_mut() {
-            Some(Home::Open(conn)) => {
+            Some(Home::Open { conn, wal }) => {
                 let result = Self::run_batch(conn, q).await;
-                if result.is_ok() {
+                if result.is_ok() && *wal {
                     self.committed();
                 }
                 result
@@ -636,7 +638,7 @@ mod tests {
     async fn closing_the_store_closes_every_connection() {
         let (store, path) = file_store("close").await;
         found(&store).await.2.unwrap();
-        assert!(matches!(*store.home.lock().await, Home::Open(_)));
+        assert!(matches!(*store.home.lock().await, Home::Open { .. }));
         let wal = format!("{}-wal", path.display());
         assert!(std::path::Path::new(&wal).exists());
         store.close().await;
@@ -681,7 +683,7 @@ mod tests {
             );
         }
         match &mut *store.home.lock().await {
-            Home::Open(conn) => {
+            Home::Open { conn, .. } => {
                 let automatic: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
                     .fetch_one(&mut *conn)
                     .await
@@ -710,7 +712,7 @@ mod tests {
             .organization(crate::OrganizationId::new())
             .await
             .unwrap();
-        assert!(matches!(*store.home.lock().await, Home::Open(_)));
+        assert!(matches!(*store.home.lock().await, Home::Open { .. }));
         drop(store);
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
