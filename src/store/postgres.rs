@@ -1,6 +1,6 @@
 //! `PostgresStore`: several service instances sharing one database (feature `postgres`).
 
-use std::borrow::Cow;
+use std::{borrow::Cow, sync::Arc};
 
 use sqlx::{
     PgConnection, Postgres, Transaction,
@@ -14,6 +14,10 @@ use super::{
     sql,
 };
 
+mod warm;
+
+use warm::{Conns, Lent};
+
 /// Keeps the roster in PostgreSQL, so that any number of service instances can share it.
 ///
 /// Every commit is atomic at READ COMMITTED (one statement when its writes are independent of
@@ -21,6 +25,13 @@ use super::{
 /// decided on, unique rules are database constraints, and the outbox is claimed with
 /// `FOR UPDATE SKIP LOCKED`, so instances never send the same mail at once. Tables carry the
 /// `orgroster_` prefix; migrations are tracked in `_orgroster_migrations`.
+///
+/// A connection the store has just run a statement on is kept aside for its next statement
+/// for up to a quarter of a second, instead of going back through the pool, whose liveness
+/// checks (a round trip when a connection is handed out, another when it is given back)
+/// would double a command's round trips. Kept aside, it is not in the pool's idle list: a
+/// host sharing the pool, or closing it, may wait that long for it. A read whose connection
+/// turns out dead runs again on a checked one.
 ///
 /// TLS is not compiled in: on anything but a trusted network, enable one of sqlx's TLS
 /// features in your own `Cargo.toml` (Cargo unifies features) and use `sslmode=require`.
@@ -36,7 +47,7 @@ use super::{
 /// ```
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
-    pool: PgPool,
+    conns: Arc<Conns>,
 }
 
 /// The statements where PostgreSQL differs from SQLite.
@@ -184,32 +195,36 @@ impl PostgresStore {
 
     /// Wraps a pool the host built.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            conns: Arc::new(Conns::new(pool)),
+        }
     }
 
     /// The pool, for hosts that share it.
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        &self.conns.pool
     }
 
     /// Closes the pool's connections after the commands under way: for a clean shutdown.
     /// Commands afterwards fail with a store error.
     pub async fn close(&self) {
-        self.pool.close().await;
+        // The pool's close waits for every connection out of it, those set aside too.
+        self.conns.give_back_all();
+        self.conns.pool.close().await;
     }
 
-    /// A pool connection for one read.
-    async fn reader(&self) -> Result<PoolConnection<Postgres>, StoreError> {
-        self.long_reader().await
+    /// A connection for one short read or one-statement commit: see [`warm`].
+    async fn reader(&self) -> Result<Lent, StoreError> {
+        self.conns.lend().await.map_err(Self::err)
     }
 
-    /// A pool connection for one read, long or short: they are all alike here.
+    /// A pool connection for a read of several statements (statistics).
     async fn long_reader(&self) -> Result<PoolConnection<Postgres>, StoreError> {
-        self.pool.acquire().await.map_err(Self::err)
+        self.conns.pool.acquire().await.map_err(Self::err)
     }
 
     async fn write_tx(&self) -> Result<(Transaction<'static, Postgres>, ()), StoreError> {
-        let tx = self.pool.begin().await.map_err(Self::err)?;
+        let tx = self.conns.pool.begin().await.map_err(Self::err)?;
         Ok((tx, ()))
     }
 
@@ -220,7 +235,10 @@ impl PostgresStore {
             let expects: Vec<_> = plan.steps.iter().map(|s| s.expect).collect();
             let args = plan.steps.into_iter().flat_map(|s| s.args).collect();
             let q = sqlx::query::<Postgres>(sqlx::AssertSqlSafe(sql));
-            return match Self::bind_args(q, args).execute(&self.pool).await {
+            let mut conn = self.conns.lend().await.map_err(Self::err)?;
+            let result = Self::bind_args(q, args).execute(&mut *conn).await;
+            // Not run again if its connection is lost: whether it was applied is not known.
+            return match conn.finish(result) {
                 Ok(_) => Ok(()),
                 Err(e) => Err(Self::plan_error(e, &expects)),
             };
@@ -277,6 +295,8 @@ mod tests {
 
     use sqlx::postgres::PgConnectOptions;
 
+    use crate::Store;
+
     use super::*;
 
     /// Pages the context of an invitation to three addresses (one new, one a member's, one
@@ -310,11 +330,12 @@ mod tests {
     /// the organization and however stale the planner's statistics: written as `EXISTS`, the
     /// member lookup was planned (on statistics taken while the organization was small) as a
     /// hash of every member of the organization, a scan of all of them per invitation.
-    #[tokio::test]
-    async fn an_invitations_context_reads_a_few_pages_however_large_the_organization() {
+    /// A migrated store in a schema of its own, on a pool of `max` connections named `app`,
+    /// and a pool for administration; `None` when no test server is configured.
+    async fn fresh_store(max: u32, app: &str) -> Option<(PostgresStore, PgPool, String)> {
         let Ok(url) = std::env::var("ORGROSTER_TEST_POSTGRES_URL") else {
             eprintln!("skipped: set ORGROSTER_TEST_POSTGRES_URL to run it");
-            return;
+            return None;
         };
         let schema = format!("orgroster_test_{}", uuid::Uuid::now_v7().simple());
         let admin = PgPool::connect(&url).await.unwrap();
@@ -324,9 +345,35 @@ mod tests {
             .unwrap();
         let options = PgConnectOptions::from_str(&url)
             .unwrap()
-            .options([("search_path", schema.as_str())]);
-        let store = PostgresStore::connect_with(options).await.unwrap();
+            .options([("search_path", schema.as_str())])
+            .application_name(app);
+        let pool = PgPoolOptions::new()
+            .max_connections(max)
+            .connect_with(options)
+            .await
+            .unwrap();
+        let store = PostgresStore::new(pool);
         store.migrate().await.unwrap();
+        Some((store, admin, schema))
+    }
+
+    async fn drop_schema(admin: PgPool, schema: &str) {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+    }
+
+    /// An invitation's context probes the indexes for its addresses, whatever the size of
+    /// the organization and however stale the planner's statistics: written as `EXISTS`, the
+    /// member lookup was planned (on statistics taken while the organization was small) as a
+    /// hash of every member of the organization, a scan of all of them per invitation.
+    #[tokio::test]
+    async fn an_invitations_context_reads_a_few_pages_however_large_the_organization() {
+        let Some((store, admin, schema)) = fresh_store(16, "orgroster_plan").await else {
+            return;
+        };
         let pool = store.pool();
         let org = uuid::Uuid::now_v7();
         let statements = [
@@ -358,9 +405,114 @@ mod tests {
         // 20,000 members reads hundreds (as `EXISTS`: 427 pages).
         assert!(pages < 100, "the context read {pages} pages");
         store.close().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-            .execute(&admin)
+        drop_schema(admin, &schema).await;
+    }
+
+    /// The backends of `app`.
+    async fn backends(admin: &PgPool, app: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1")
+            .bind(app)
+            .fetch_one(admin)
+            .await
+            .unwrap()
+    }
+
+    /// A read on a connection set aside that was killed meanwhile runs again on a checked
+    /// one: the host sees nothing of it.
+    #[tokio::test]
+    async fn a_read_whose_connection_was_killed_while_aside_runs_again_on_a_checked_one() {
+        let app = format!("orgroster_aside_{}", uuid::Uuid::now_v7().simple());
+        let Some((store, admin, schema)) = fresh_store(4, &app).await else {
+            return;
+        };
+        let org = crate::OrganizationId::new();
+        assert_eq!(store.organization(org).await.unwrap(), None);
+        assert_eq!(store.conns.aside_len(), 1, "the connection was set aside");
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+        )
+        .bind(&app)
+        .execute(&admin)
+        .await
+        .unwrap();
+        while backends(&admin, &app).await > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(store.conns.aside_len(), 1, "still aside, dead");
+        // Run again on a new connection from the pool.
+        assert_eq!(store.organization(org).await.unwrap(), None);
+        assert_eq!(backends(&admin, &app).await, 1);
+        store.close().await;
+        drop_schema(admin, &schema).await;
+    }
+
+    /// While a command of the store waits for the pool, a connection whose statement ended
+    /// goes back to the pool, where the command gets it, rather than aside.
+    #[tokio::test]
+    async fn a_connection_goes_back_to_the_pool_while_a_command_waits_for_one() {
+        let app = format!("orgroster_wait_{}", uuid::Uuid::now_v7().simple());
+        let Some((store, admin, schema)) = fresh_store(1, &app).await else {
+            return;
+        };
+        let org = crate::OrganizationId::new();
+        let lent = store.conns.lend().await.unwrap();
+        let waiter = tokio::spawn({
+            let store = store.clone();
+            async move { store.organization(org).await }
+        });
+        while store.conns.waiting() == 0 {
+            tokio::task::yield_now().await;
+        }
+        lent.finish(Ok(())).unwrap();
+        assert_eq!(
+            store.conns.aside_len(),
+            0,
+            "set aside while a command waited"
+        );
+        assert_eq!(waiter.await.unwrap().unwrap(), None);
+        // No one waits now: set aside.
+        assert_eq!(store.conns.aside_len(), 1);
+        store.close().await;
+        drop_schema(admin, &schema).await;
+    }
+
+    /// A host closing the pool it shares with the store is not kept waiting for ever by a
+    /// connection set aside: it goes back to the pool once idle.
+    #[tokio::test]
+    async fn a_host_closing_the_shared_pool_gets_the_connections_set_aside_back() {
+        let app = format!("orgroster_close_{}", uuid::Uuid::now_v7().simple());
+        let Some((store, admin, schema)) = fresh_store(4, &app).await else {
+            return;
+        };
+        store
+            .organization(crate::OrganizationId::new())
             .await
             .unwrap();
+        assert_eq!(store.conns.aside_len(), 1);
+        // Without the reaper, the close waits for ever: a deadlock guard, not a timing.
+        tokio::time::timeout(std::time::Duration::from_secs(30), store.pool().close())
+            .await
+            .expect("the pool closed");
+        assert_eq!(store.conns.aside_len(), 0);
+        drop_schema(admin, &schema).await;
+    }
+
+    /// A store dropped where there is no runtime (after the host's runtime is gone) closes
+    /// the connections it set aside without sqlx's return to the pool, a task that needs one.
+    #[test]
+    fn a_store_dropped_without_a_runtime_closes_its_connections_quietly() {
+        let app = format!("orgroster_drop_{}", uuid::Uuid::now_v7().simple());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let Some((store, admin, schema)) = rt.block_on(fresh_store(4, &app)) else {
+            return;
+        };
+        rt.block_on(store.organization(crate::OrganizationId::new()))
+            .unwrap();
+        assert_eq!(store.conns.aside_len(), 1);
+        drop(store);
+        rt.block_on(drop_schema(admin, &schema));
     }
 }

@@ -865,10 +865,34 @@ pub(crate) fn status_name(status: OutboxStatus) -> &'static str {
     }
 }
 
+/// Runs one short read, `$read` (a future of `Result<_, sqlx::Error>` built from `$conn`, a
+/// `&mut` connection), on `$store.reader()`, and maps its error. The reader's `settle` takes
+/// the result and may ask for the read again on another connection, once: PostgreSQL's
+/// connections set aside unchecked may turn out dead (see `store::postgres::warm`).
+macro_rules! read {
+    ($store:ident, |$conn:ident| $read:expr) => {{
+        let mut may_retry = true;
+        loop {
+            let mut lent = $store.reader().await?;
+            let result = {
+                let $conn = &mut *lent;
+                $read.await
+            };
+            match lent.settle(result, may_retry) {
+                ::std::option::Option::Some(result) => break result.map_err(Self::err),
+                ::std::option::Option::None => may_retry = false,
+            }
+        }
+    }};
+}
+
+pub(crate) use read;
+
 /// Expands the one SQL implementation of [`Store`](super::Store) for a concrete store.
 ///
 /// `$store` must have inherent `reader()` and `long_reader()` returning a connection for a
-/// short read and for one that may take long (statistics), an inherent `write_tx()`
+/// short read (with the `settle` method [`read!`] calls) and for one that may take long
+/// (statistics), an inherent `write_tx()`
 /// returning the write transaction and the guard that serializes writers (if the dialect
 /// needs one), and an inherent `commit_plan()` that runs a planned commit in its own way;
 /// `$dialect` is a module with the statements that differ (`MEMBERS_BY_EMAILS`,
@@ -1011,59 +1035,49 @@ macro_rules! sql_store {
         #[::async_trait::async_trait]
         impl $crate::store::Store for $store {
             async fn organization(&self, id: $crate::OrganizationId) -> Result<Option<$crate::Organization>, $crate::StoreError> {
-                let row = ::sqlx::query::<$db>($crate::store::sql::SELECT_ORG)
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::SELECT_ORG)
                     .bind(id.as_uuid())
-                    .fetch_optional(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_optional(conn))?;
                 row.as_ref().map($crate::store::sql::organization_from).transpose()
             }
 
             async fn member(&self, org: $crate::OrganizationId, user: $crate::UserId) -> Result<Option<$crate::Member>, $crate::StoreError> {
-                let row = ::sqlx::query::<$db>($crate::store::sql::SELECT_MEMBER)
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::SELECT_MEMBER)
                     .bind(org.as_uuid())
                     .bind(user.as_uuid())
-                    .fetch_optional(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_optional(conn))?;
                 row.as_ref().map($crate::store::sql::member_from).transpose()
             }
 
             async fn organization_with_member(&self, org: $crate::OrganizationId, user: $crate::UserId) -> Result<Option<($crate::Organization, Option<$crate::Member>)>, $crate::StoreError> {
-                let row = ::sqlx::query::<$db>($crate::store::sql::ORG_WITH_MEMBER)
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::ORG_WITH_MEMBER)
                     .bind(org.as_uuid())
                     .bind(user.as_uuid())
-                    .fetch_optional(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_optional(conn))?;
                 row.as_ref().map($crate::store::sql::organization_with_member).transpose()
             }
 
             async fn invitation_targets(&self, org: $crate::OrganizationId, emails: &[$crate::EmailAddress], seats_at: Option<::chrono::DateTime<::chrono::Utc>>) -> Result<$crate::InvitationTargets, $crate::StoreError> {
                 use $crate::store::sql::{micros, to_json};
                 let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
-                let rows = ::sqlx::query::<$db>($dialect::INVITATION_TARGETS)
+                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($dialect::INVITATION_TARGETS)
                     .bind(org.as_uuid())
                     .bind(to_json(&keys)?)
                     .bind(seats_at.map_or(0, micros))
                     .bind(seats_at.is_some())
-                    .fetch_all(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_all(conn))?;
                 Self::targets_from(&rows, seats_at.is_some())
             }
 
             async fn invitation_context(&self, org: $crate::OrganizationId, user: $crate::UserId, emails: &[$crate::EmailAddress], now: ::chrono::DateTime<::chrono::Utc>) -> Result<Option<$crate::InvitationContext>, $crate::StoreError> {
                 use $crate::store::sql::{micros, organization_with_member, to_json};
                 let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
-                let rows = ::sqlx::query::<$db>($dialect::INVITATION_CONTEXT)
+                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($dialect::INVITATION_CONTEXT)
                     .bind(org.as_uuid())
                     .bind(to_json(&keys)?)
                     .bind(micros(now))
                     .bind(user.as_uuid())
-                    .fetch_all(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_all(conn))?;
                 // Every row carries the organization and membership; none: no organization.
                 let Some(first) = rows.first() else { return Ok(None) };
                 let (organization, member) = organization_with_member(first)?;
@@ -1073,13 +1087,11 @@ macro_rules! sql_store {
 
             async fn link_context(&self, hash: &$crate::TokenHash, user: Option<$crate::UserId>, now: ::chrono::DateTime<::chrono::Utc>) -> Result<Option<$crate::LinkContext>, $crate::StoreError> {
                 use $crate::store::sql::{invitation_from, micros, organization_with_member, seats_in};
-                let row = ::sqlx::query::<$db>($crate::store::sql::LINK_CONTEXT)
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::LINK_CONTEXT)
                     .bind(hash.as_bytes().to_vec())
                     .bind(user.map(|u| u.as_uuid()))
                     .bind(micros(now))
-                    .fetch_optional(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_optional(conn))?;
                 let Some(row) = row else { return Ok(None) };
                 let (organization, member) = organization_with_member(&row)?;
                 let seats = match organization.seats_counted_at(now) {
@@ -1094,12 +1106,10 @@ macro_rules! sql_store {
                     return Ok(Vec::new());
                 }
                 let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
-                let rows = ::sqlx::query::<$db>($dialect::MEMBERS_BY_EMAILS)
+                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($dialect::MEMBERS_BY_EMAILS)
                     .bind(org.as_uuid())
                     .bind($crate::store::sql::to_json(&keys)?)
-                    .fetch_all(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_all(conn))?;
                 rows.iter().map($crate::store::sql::member_from).collect()
             }
 
@@ -1108,12 +1118,10 @@ macro_rules! sql_store {
                     return Ok(Vec::new());
                 }
                 let keys = $crate::store::sql::user_keys(users);
-                let rows = ::sqlx::query::<$db>($dialect::MEMBERS_BY_USERS)
+                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($dialect::MEMBERS_BY_USERS)
                     .bind(org.as_uuid())
                     .bind($crate::store::sql::to_json(&keys)?)
-                    .fetch_all(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_all(conn))?;
                 rows.iter().map($crate::store::sql::member_from).collect()
             }
 
@@ -1123,12 +1131,10 @@ macro_rules! sql_store {
                     return Ok(Vec::new());
                 }
                 let keys = $crate::store::sql::user_keys(users);
-                let rows = ::sqlx::query::<$db>($dialect::USERS_NOT_MEMBERS)
+                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($dialect::USERS_NOT_MEMBERS)
                     .bind(org.as_uuid())
                     .bind(to_json(&keys)?)
-                    .fetch_all(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_all(conn))?;
                 let mut strangers = Vec::with_capacity(rows.len());
                 for row in &rows {
                     let text: String = ::sqlx::Row::try_get(row, 0usize).map_err(Self::err)?;
@@ -1142,66 +1148,55 @@ macro_rules! sql_store {
             async fn members(&self, org: $crate::OrganizationId, filter: $crate::MemberFilter, page: $crate::Page) -> Result<Vec<$crate::Member>, $crate::StoreError> {
                 let role = filter.role.map_or(0_i64, |r| i64::from($crate::store::sql::role_bit(r)));
                 let after = page.after.unwrap_or(::uuid::Uuid::nil());
-                let rows = match filter.team {
+                let rows = $crate::store::sql::read!(self, |conn| match filter.team {
                     Some(team) => ::sqlx::query::<$db>($crate::store::sql::TEAM_MEMBERS_PAGE)
                         .bind(team.as_uuid())
                         .bind(org.as_uuid())
                         .bind(after)
                         .bind(role)
                         .bind(page.len() as i64)
-                        .fetch_all(&mut *self.reader().await?)
-                        .await,
+                        .fetch_all(conn),
                     None => ::sqlx::query::<$db>($crate::store::sql::MEMBERS_PAGE)
                         .bind(org.as_uuid())
                         .bind(after)
                         .bind(role)
                         .bind(page.len() as i64)
-                        .fetch_all(&mut *self.reader().await?)
-                        .await,
-                }
-                .map_err(Self::err)?;
+                        .fetch_all(conn),
+                })?;
                 rows.iter().map($crate::store::sql::member_from).collect()
             }
 
             async fn count_members_with_role(&self, org: $crate::OrganizationId, role: $crate::Role) -> Result<u64, $crate::StoreError> {
-                let row = ::sqlx::query::<$db>($crate::store::sql::COUNT_ROLE)
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::COUNT_ROLE)
                     .bind(org.as_uuid())
                     .bind(i64::from($crate::store::sql::role_bit(role)))
-                    .fetch_one(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_one(conn))?;
                 let n: i64 = ::sqlx::Row::try_get(&row, 0usize).map_err(Self::err)?;
                 Ok(u64::try_from(n).unwrap_or(0))
             }
 
             async fn teams_of(&self, org: $crate::OrganizationId, member: $crate::MemberId) -> Result<Vec<$crate::TeamId>, $crate::StoreError> {
-                let rows = ::sqlx::query::<$db>($crate::store::sql::TEAMS_OF)
+                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::TEAMS_OF)
                     .bind(member.as_uuid())
                     .bind(org.as_uuid())
-                    .fetch_all(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_all(conn))?;
                 rows.iter()
                     .map(|r| ::sqlx::Row::try_get::<::uuid::Uuid, _>(r, 0usize).map($crate::TeamId::from_uuid).map_err(Self::err))
                     .collect()
             }
 
             async fn invitation(&self, org: $crate::OrganizationId, id: $crate::InvitationId) -> Result<Option<$crate::Invitation>, $crate::StoreError> {
-                let row = ::sqlx::query::<$db>($crate::store::sql::SELECT_INVITATION)
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::SELECT_INVITATION)
                     .bind(org.as_uuid())
                     .bind(id.as_uuid())
-                    .fetch_optional(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_optional(conn))?;
                 row.as_ref().map($crate::store::sql::invitation_from).transpose()
             }
 
             async fn invitation_by_token(&self, hash: &$crate::TokenHash) -> Result<Option<$crate::Invitation>, $crate::StoreError> {
-                let row = ::sqlx::query::<$db>($crate::store::sql::INVITATION_BY_TOKEN)
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::INVITATION_BY_TOKEN)
                     .bind(hash.as_bytes().to_vec())
-                    .fetch_optional(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_optional(conn))?;
                 row.as_ref().map($crate::store::sql::invitation_from).transpose()
             }
 
@@ -1210,90 +1205,74 @@ macro_rules! sql_store {
                     return Ok(Vec::new());
                 }
                 let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
-                let rows = ::sqlx::query::<$db>($dialect::PENDING_BY_EMAILS)
+                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($dialect::PENDING_BY_EMAILS)
                     .bind(org.as_uuid())
                     .bind($crate::store::sql::to_json(&keys)?)
-                    .fetch_all(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_all(conn))?;
                 rows.iter().map($crate::store::sql::invitation_from).collect()
             }
 
             async fn invitations(&self, org: $crate::OrganizationId, filter: $crate::InvitationFilter, page: $crate::Page) -> Result<Vec<$crate::Invitation>, $crate::StoreError> {
-                let rows = ::sqlx::query::<$db>($crate::store::sql::INVITATIONS_PAGE)
+                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::INVITATIONS_PAGE)
                     .bind(org.as_uuid())
                     .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
                     .bind(filter.status.map(|s| s.as_str()))
                     .bind(filter.role.map(|r| r.as_str()))
                     .bind(page.len() as i64)
-                    .fetch_all(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_all(conn))?;
                 rows.iter().map($crate::store::sql::invitation_from).collect()
             }
 
             async fn seat_usage(&self, org: $crate::OrganizationId, now: ::chrono::DateTime<::chrono::Utc>) -> Result<$crate::SeatUsage, $crate::StoreError> {
-                let row = ::sqlx::query::<$db>($crate::store::sql::SEAT_USAGE)
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::SEAT_USAGE)
                     .bind(org.as_uuid())
                     .bind($crate::store::sql::micros(now))
-                    .fetch_one(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_one(conn))?;
                 let members: i64 = ::sqlx::Row::try_get(&row, 0usize).map_err(Self::err)?;
                 let pending: i64 = ::sqlx::Row::try_get(&row, 1usize).map_err(Self::err)?;
                 Ok($crate::store::sql::seat_usage(members, pending))
             }
 
             async fn team(&self, org: $crate::OrganizationId, id: $crate::TeamId) -> Result<Option<$crate::Team>, $crate::StoreError> {
-                let row = ::sqlx::query::<$db>($crate::store::sql::SELECT_TEAM)
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::SELECT_TEAM)
                     .bind(org.as_uuid())
                     .bind(id.as_uuid())
-                    .fetch_optional(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_optional(conn))?;
                 row.as_ref().map($crate::store::sql::team_from).transpose()
             }
 
             async fn team_by_name(&self, org: $crate::OrganizationId, name_key: &str) -> Result<Option<$crate::Team>, $crate::StoreError> {
-                let row = ::sqlx::query::<$db>($crate::store::sql::TEAM_BY_NAME)
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::TEAM_BY_NAME)
                     .bind(org.as_uuid())
                     .bind(name_key.to_lowercase())
-                    .fetch_optional(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_optional(conn))?;
                 row.as_ref().map($crate::store::sql::team_from).transpose()
             }
 
             async fn teams(&self, org: $crate::OrganizationId, page: $crate::Page) -> Result<Vec<$crate::Team>, $crate::StoreError> {
-                let rows = ::sqlx::query::<$db>($crate::store::sql::TEAMS_PAGE)
+                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::TEAMS_PAGE)
                     .bind(org.as_uuid())
                     .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
                     .bind(page.len() as i64)
-                    .fetch_all(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_all(conn))?;
                 rows.iter().map($crate::store::sql::team_from).collect()
             }
 
             async fn is_team_member(&self, org: $crate::OrganizationId, team: $crate::TeamId, member: $crate::MemberId) -> Result<bool, $crate::StoreError> {
-                let row = ::sqlx::query::<$db>($crate::store::sql::IS_TEAM_MEMBER)
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::IS_TEAM_MEMBER)
                     .bind(team.as_uuid())
                     .bind(member.as_uuid())
                     .bind(org.as_uuid())
-                    .fetch_optional(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_optional(conn))?;
                 Ok(row.is_some())
             }
 
             async fn events(&self, org: $crate::OrganizationId, page: $crate::Page) -> Result<Vec<$crate::Event>, $crate::StoreError> {
-                let rows = ::sqlx::query::<$db>($crate::store::sql::EVENTS_PAGE)
+                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::EVENTS_PAGE)
                     .bind(org.as_uuid())
                     .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
                     .bind(page.len() as i64)
-                    .fetch_all(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_all(conn))?;
                 rows.iter().map($crate::store::sql::event_from).collect()
             }
 
@@ -1563,13 +1542,11 @@ macro_rules! sql_store {
             }
 
             async fn failed_outbox(&self, org: $crate::OrganizationId, page: $crate::Page) -> Result<Vec<$crate::OutboxMessage>, $crate::StoreError> {
-                let rows = ::sqlx::query::<$db>($crate::store::sql::FAILED_OUTBOX_PAGE)
+                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::FAILED_OUTBOX_PAGE)
                     .bind(org.as_uuid())
                     .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
                     .bind(page.len() as i64)
-                    .fetch_all(&mut *self.reader().await?)
-                    .await
-                    .map_err(Self::err)?;
+                    .fetch_all(conn))?;
                 rows.iter().map($crate::store::sql::outbox_from).collect()
             }
         }

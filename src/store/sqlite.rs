@@ -151,6 +151,20 @@ impl DerefMut for Reader {
     }
 }
 
+impl Reader {
+    /// The result of a read run on this connection, for [`sql::read!`]: never run again here,
+    /// where a connection is not set aside unchecked.
+    // `sql::read!` calls every store's `settle` alike.
+    #[allow(clippy::unnecessary_wraps)]
+    fn settle<T>(
+        self,
+        result: Result<T, sqlx::Error>,
+        _may_retry: bool,
+    ) -> Option<Result<T, sqlx::Error>> {
+        Some(result)
+    }
+}
+
 /// The statements where SQLite differs from PostgreSQL.
 mod dialect {
     use crate::store::sql::Migration;

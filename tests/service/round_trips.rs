@@ -4,7 +4,10 @@
 //! side of the PostgreSQL protocol: every time the server answers, the client's messages
 //! since its last answer were one round trip. A round trip whose messages are a lone `Sync`
 //! is sqlx's liveness ping (on taking a connection from the pool, and on giving it back),
-//! counted apart from the round trips that run statements.
+//! counted apart from the round trips that run statements. `PostgresStore` keeps a connection
+//! it has just used aside for its next statement, for longer than the pause between the
+//! commands here, so a command after another takes no pings: they show where a connection
+//! comes from the pool (a transaction's, here).
 //!
 //! Run with `--nocapture` to see the table; the closing note of the storage issue quotes it.
 
