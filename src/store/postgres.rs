@@ -27,11 +27,13 @@ use warm::{Conns, Lent};
 /// `orgroster_` prefix; migrations are tracked in `_orgroster_migrations`.
 ///
 /// A connection the store has just run a statement on is kept aside for its next statement
-/// for up to a quarter of a second, instead of going back through the pool, whose liveness
-/// checks (a round trip when a connection is handed out, another when it is given back)
-/// would double a command's round trips. Kept aside, it is not in the pool's idle list: a
-/// host sharing the pool, or closing it, may wait that long for it. A read whose connection
-/// turns out dead runs again on a checked one.
+/// until it has been idle for a quarter to half a second, instead of going back through the
+/// pool, whose liveness checks (a round trip when a connection is handed out, another when it
+/// is given back) would triple a command's round trips. Nothing is set aside while the pool
+/// is full or one of the store's commands waits for it. Set aside, a connection is not in the
+/// pool's idle list: a host sharing the pool, or closing it, may wait that long for it; and
+/// the pool's hooks and lifetime checks see it about once a second rather than on every
+/// command. A read whose connection turns out dead runs again, once, on another.
 ///
 /// TLS is not compiled in: on anything but a trusted network, enable one of sqlx's TLS
 /// features in your own `Cargo.toml` (Cargo unifies features) and use `sslmode=require`.
@@ -208,9 +210,11 @@ impl PostgresStore {
     /// Closes the pool's connections after the commands under way: for a clean shutdown.
     /// Commands afterwards fail with a store error.
     pub async fn close(&self) {
-        // The pool's close waits for every connection out of it, those set aside too.
+        // The pool's close waits for every connection out of it, those set aside too. It
+        // marks the pool closed when called, and from then on nothing is set aside.
+        let closing = self.conns.pool.close();
         self.conns.give_back_all();
-        self.conns.pool.close().await;
+        closing.await;
     }
 
     /// A connection for one short read or one-statement commit: see [`warm`].
@@ -220,11 +224,20 @@ impl PostgresStore {
 
     /// A pool connection for a read of several statements (statistics).
     async fn long_reader(&self) -> Result<PoolConnection<Postgres>, StoreError> {
-        self.conns.pool.acquire().await.map_err(Self::err)
+        let pool = &self.conns.pool;
+        self.conns
+            .wait_for_pool(pool.acquire())
+            .await
+            .map_err(Self::err)
     }
 
     async fn write_tx(&self) -> Result<(Transaction<'static, Postgres>, ()), StoreError> {
-        let tx = self.conns.pool.begin().await.map_err(Self::err)?;
+        let pool = &self.conns.pool;
+        let tx = self
+            .conns
+            .wait_for_pool(pool.begin())
+            .await
+            .map_err(Self::err)?;
         Ok((tx, ()))
     }
 
@@ -333,6 +346,14 @@ mod tests {
     /// A migrated store in a schema of its own, on a pool of `max` connections named `app`,
     /// and a pool for administration; `None` when no test server is configured.
     async fn fresh_store(max: u32, app: &str) -> Option<(PostgresStore, PgPool, String)> {
+        fresh_store_with(PgPoolOptions::new().max_connections(max), app).await
+    }
+
+    /// [`fresh_store`] with the pool built from `pool`.
+    async fn fresh_store_with(
+        pool: PgPoolOptions,
+        app: &str,
+    ) -> Option<(PostgresStore, PgPool, String)> {
         let Ok(url) = std::env::var("ORGROSTER_TEST_POSTGRES_URL") else {
             eprintln!("skipped: set ORGROSTER_TEST_POSTGRES_URL to run it");
             return None;
@@ -347,12 +368,7 @@ mod tests {
             .unwrap()
             .options([("search_path", schema.as_str())])
             .application_name(app);
-        let pool = PgPoolOptions::new()
-            .max_connections(max)
-            .connect_with(options)
-            .await
-            .unwrap();
-        let store = PostgresStore::new(pool);
+        let store = PostgresStore::new(pool.connect_with(options).await.unwrap());
         store.migrate().await.unwrap();
         Some((store, admin, schema))
     }
@@ -451,11 +467,12 @@ mod tests {
     #[tokio::test]
     async fn a_connection_goes_back_to_the_pool_while_a_command_waits_for_one() {
         let app = format!("orgroster_wait_{}", uuid::Uuid::now_v7().simple());
-        let Some((store, admin, schema)) = fresh_store(1, &app).await else {
+        let Some((store, admin, schema)) = fresh_store(2, &app).await else {
             return;
         };
         let org = crate::OrganizationId::new();
-        let lent = store.conns.lend().await.unwrap();
+        let first = store.conns.lend().await.unwrap();
+        let second = store.conns.lend().await.unwrap();
         let waiter = tokio::spawn({
             let store = store.clone();
             async move { store.organization(org).await }
@@ -463,15 +480,34 @@ mod tests {
         while store.conns.waiting() == 0 {
             tokio::task::yield_now().await;
         }
-        lent.finish(Ok(())).unwrap();
-        assert_eq!(
-            store.conns.aside_len(),
-            0,
-            "set aside while a command waited"
-        );
+        first.finish(Ok(())).unwrap();
+        let aside = store.conns.aside_len();
+        assert_eq!(aside, 0, "set aside while a command waited");
         assert_eq!(waiter.await.unwrap().unwrap(), None);
-        // No one waits now: set aside.
+        // No one waits now, and the pool has a connection to give (once sqlx has taken the
+        // waiter's back): set aside.
+        while store.pool().num_idle() == 0 {
+            tokio::task::yield_now().await;
+        }
+        second.finish(Ok(())).unwrap();
         assert_eq!(store.conns.aside_len(), 1);
+        store.close().await;
+        drop_schema(admin, &schema).await;
+    }
+
+    /// On a pool of one connection nothing is set aside: the store's next transaction, or
+    /// the host, would wait for it.
+    #[tokio::test]
+    async fn a_store_on_a_full_pool_sets_nothing_aside() {
+        let app = format!("orgroster_full_{}", uuid::Uuid::now_v7().simple());
+        let Some((store, admin, schema)) = fresh_store(1, &app).await else {
+            return;
+        };
+        store
+            .organization(crate::OrganizationId::new())
+            .await
+            .unwrap();
+        assert_eq!(store.conns.aside_len(), 0);
         store.close().await;
         drop_schema(admin, &schema).await;
     }
@@ -497,22 +533,45 @@ mod tests {
         drop_schema(admin, &schema).await;
     }
 
-    /// A store dropped where there is no runtime (after the host's runtime is gone) closes
-    /// the connections it set aside without sqlx's return to the pool, a task that needs one.
+    /// A store dropped where there is no runtime (after the host's last `block_on`, or
+    /// after its runtime is gone) gives back the connections it set aside without a panic,
+    /// although sqlx does that in a task (and spawns one more for a pool with a minimum).
     #[test]
-    fn a_store_dropped_without_a_runtime_closes_its_connections_quietly() {
+    fn a_store_dropped_outside_its_runtime_or_after_it_lets_go_quietly() {
         let app = format!("orgroster_drop_{}", uuid::Uuid::now_v7().simple());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let Some((store, admin, schema)) = rt.block_on(fresh_store(4, &app)) else {
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        let rt = runtime();
+        let pool = PgPoolOptions::new().max_connections(4).min_connections(1);
+        let Some((store, admin, schema)) = rt.block_on(fresh_store_with(pool, &app)) else {
             return;
         };
-        rt.block_on(store.organization(crate::OrganizationId::new()))
-            .unwrap();
+        let org = crate::OrganizationId::new();
+        let again = store.clone();
+        rt.block_on(store.organization(org)).unwrap();
         assert_eq!(store.conns.aside_len(), 1);
         drop(store);
+        // The runtime is there, but not entered.
+        drop(again);
+        let url = std::env::var("ORGROSTER_TEST_POSTGRES_URL").unwrap();
+        let options = PgConnectOptions::from_str(&url)
+            .unwrap()
+            .options([("search_path", schema.as_str())]);
+        let pool = PgPoolOptions::new().max_connections(4).min_connections(1);
+        let store = PostgresStore::new(rt.block_on(pool.connect_with(options)).unwrap());
+        rt.block_on(store.organization(org)).unwrap();
+        assert_eq!(store.conns.aside_len(), 1);
+        drop(admin);
+        drop(rt);
+        // The store's reaper went with the runtime, giving back what was aside.
+        assert_eq!(store.conns.aside_len(), 0);
+        drop(store);
+        let rt = runtime();
+        let admin = rt.block_on(PgPool::connect(&url)).unwrap();
         rt.block_on(drop_schema(admin, &schema));
     }
 }

@@ -5,33 +5,38 @@
 //! the two statements of an invitation cost six round trips: on a small machine where the
 //! server and the service share the CPU, a third of the time of a command under load went to
 //! those checks. So a connection this store has just finished a statement on, cleanly, is
-//! kept aside for the store's next statement instead of going back to the pool; one that
-//! has been idle for [`IDLE`], or out of the pool for [`LEASE`], goes back to the pool's
-//! ordinary handling (its checks, `max_lifetime`, `idle_timeout`, `close`).
+//! kept aside for the store's next statement instead of going back to the pool. It goes
+//! back to the pool's ordinary handling (its checks and hooks, `max_lifetime`,
+//! `idle_timeout`, `close`) once it has been idle for [`IDLE`] (a task looks every `IDLE`,
+//! so between one and two of them), at the end of the statement that finds it out of the
+//! pool for [`LEASE`] or more, and at once when the pool is full, closed, or awaited by one
+//! of this store's commands.
 //!
 //! What the checks were for, kept:
 //! - A connection goes aside only when its statement ran to the end (a result, or an error
 //!   the server answered with). One whose future was dropped half-way, or that failed in
 //!   any other way, is dropped as sqlx's own pool connection, and sqlx checks it.
-//! - A connection that was killed while aside fails its next statement. A read that fails
-//!   that way on such a connection runs again on one from the pool (checked there); and
-//!   every connection aside is given back to the pool, since whatever killed one (a server
-//!   restart) may have killed all. A commit is not repeated: whether it was applied is not
-//!   known, and the caller gets the error, as when a connection dies mid-commit.
-//! - A command of this store waiting for the pool is served first: while one waits, a
-//!   connection goes back to the pool, not aside.
+//! - A connection that was killed while aside fails its next statement. Every connection
+//!   aside is then given back to the pool, since whatever killed one (a server restart) may
+//!   have killed all, and a read that failed that way runs again, once, on another
+//!   connection. A commit is not repeated: whether it was applied is not known, and the
+//!   caller gets the error, as when a connection dies mid-commit. (The pool's check before
+//!   handing a connection out narrowed that window to the check's round trip; it never
+//!   closed it.)
 
 use std::{
     fmt,
     ops::{Deref, DerefMut},
-    sync::{
-        Arc, Mutex, PoisonError, Weak,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak},
     time::{Duration, Instant},
 };
 
-use sqlx::{PgConnection, Postgres, pool::PoolConnection, postgres::PgPool};
+use sqlx::{
+    PgConnection, Postgres,
+    pool::PoolConnection,
+    postgres::{PgDatabaseError, PgPool, PgSeverity},
+};
+use tokio::runtime::Handle;
 
 /// How long a connection stays aside unused before it goes back to the pool. Short: the
 /// point is the next command of a busy store, and a connection aside is not in the pool for
@@ -46,8 +51,9 @@ pub(super) const LEASE: Duration = Duration::from_secs(1);
 pub(super) struct Conns {
     pub(super) pool: PgPool,
     aside: Mutex<Aside>,
-    /// This store's commands waiting for a connection from the pool.
-    waiting: AtomicUsize,
+    /// The runtime the connections aside came from: sqlx gives a connection back to its pool
+    /// in a task, so dropping one needs a runtime's context.
+    runtime: OnceLock<Handle>,
 }
 
 #[derive(Default)]
@@ -56,6 +62,9 @@ struct Aside {
     conns: Vec<Idle>,
     /// Whether a task is running that gives expired connections back to the pool.
     reaping: bool,
+    /// This store's commands waiting for a connection from the pool. Counted under the same
+    /// lock as the list, so that a connection is never set aside while one waits.
+    waiting: usize,
 }
 
 struct Idle {
@@ -86,11 +95,11 @@ impl Conns {
         Self {
             pool,
             aside: Mutex::default(),
-            waiting: AtomicUsize::new(0),
+            runtime: OnceLock::new(),
         }
     }
 
-    fn aside(&self) -> std::sync::MutexGuard<'_, Aside> {
+    fn aside(&self) -> MutexGuard<'_, Aside> {
         // Nothing panics while holding the lock; if something did, the list is still whole.
         self.aside.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -104,13 +113,29 @@ impl Conns {
     /// How many of the store's commands wait for the pool now.
     #[cfg(test)]
     pub(super) fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::Acquire)
+        self.aside().waiting
     }
 
     /// A connection for one statement: the one set aside last if it is still fresh, else one
     /// from the pool.
     pub(super) async fn lend(self: &Arc<Self>) -> Result<Lent, sqlx::Error> {
-        if let Some(idle) = self.take_fresh() {
+        let (found, stale, waiting) = {
+            let mut aside = self.aside();
+            let now = Instant::now();
+            let mut stale = Vec::new();
+            let found = loop {
+                match aside.conns.pop() {
+                    Some(idle) if idle.fresh(now) => break Some(idle),
+                    Some(idle) => stale.push(idle),
+                    None => break None,
+                }
+            };
+            let waiting = found.is_none().then(|| Waiting::new(self, &mut aside));
+            (found, stale, waiting)
+        };
+        // Dropped outside the lock: each starts sqlx's return to the pool.
+        drop(stale);
+        if let Some(idle) = found {
             return Ok(Lent {
                 conn: idle.conn,
                 leased: idle.leased,
@@ -118,10 +143,8 @@ impl Conns {
                 conns: Arc::clone(self),
             });
         }
-        let conn = {
-            let _waiting = Waiting::new(&self.waiting);
-            self.pool.acquire().await?
-        };
+        let conn = self.pool.acquire().await?;
+        drop(waiting);
         Ok(Lent {
             conn,
             leased: Instant::now(),
@@ -130,45 +153,57 @@ impl Conns {
         })
     }
 
-    fn take_fresh(&self) -> Option<Idle> {
-        let now = Instant::now();
-        let mut stale = Vec::new();
-        let found = {
-            let mut aside = self.aside();
-            loop {
-                match aside.conns.pop() {
-                    Some(idle) if idle.fresh(now) => break Some(idle),
-                    Some(idle) => stale.push(idle),
-                    None => break None,
-                }
-            }
-        };
-        // Dropped outside the lock: each starts sqlx's return to the pool.
-        drop(stale);
-        found
+    /// Awaits `acquiring`, a connection (or a transaction) straight from the pool for a
+    /// transaction or a long read: counted as waiting meanwhile, so no connection is set
+    /// aside while it waits, and with the connections aside given back first when the pool
+    /// has nothing else to give.
+    pub(super) async fn wait_for_pool<T>(&self, acquiring: impl Future<Output = T>) -> T {
+        let waiting = Waiting::new(self, &mut self.aside());
+        if self.pool_full() {
+            self.give_back_all();
+        }
+        let acquired = acquiring.await;
+        drop(waiting);
+        acquired
+    }
+
+    /// Whether every connection the pool may open is out of it.
+    fn pool_full(&self) -> bool {
+        self.pool.num_idle() == 0 && self.pool.size() >= self.pool.options().get_max_connections()
     }
 
     /// Sets `conn` aside for the next statement, or gives it back to the pool when a command
-    /// waits there, its lease is over or the pool is closed.
+    /// waits there, the pool is full or closed, or its lease is over.
     fn set_aside(self: &Arc<Self>, conn: PoolConnection<Postgres>, leased: Instant) {
         let now = Instant::now();
-        if self.waiting.load(Ordering::Acquire) > 0
-            || now.duration_since(leased) >= LEASE
-            || self.pool.is_closed()
-        {
+        if now.duration_since(leased) >= LEASE || self.pool_full() {
             return drop(conn);
         }
-        let start_reaper = {
+        let runtime = match self.runtime.get() {
+            Some(runtime) => runtime,
+            None => match Handle::try_current() {
+                Ok(current) => self.runtime.get_or_init(|| current),
+                Err(_) => return drop(conn),
+            },
+        };
+        let reaper = {
             let mut aside = self.aside();
+            // Under the lock: `close` marks the pool closed, then empties the list under it.
+            if aside.waiting > 0 || self.pool.is_closed() {
+                drop(aside);
+                return drop(conn);
+            }
             aside.conns.push(Idle {
                 conn,
                 leased,
                 used: now,
             });
-            !std::mem::replace(&mut aside.reaping, true)
+            (!std::mem::replace(&mut aside.reaping, true)).then(|| Reaper(Arc::downgrade(self)))
         };
-        if start_reaper {
-            tokio::spawn(reap(Arc::downgrade(self)));
+        if let Some(reaper) = reaper {
+            // Dropped unpolled if the runtime is shutting down: the guard still clears
+            // `reaping` and gives the connections back.
+            runtime.spawn(reaper.run());
         }
     }
 
@@ -200,43 +235,63 @@ impl Conns {
 impl Drop for Conns {
     fn drop(&mut self) {
         let aside = std::mem::take(&mut self.aside().conns);
-        if tokio::runtime::Handle::try_current().is_err() {
-            // sqlx gives a connection back to its pool in a task, which needs a runtime. With
-            // none (a store dropped after its runtime), close the socket here instead; the
-            // pool may open a replacement.
-            for idle in aside {
-                drop(idle.conn.detach());
+        // Outside any runtime (a store dropped after its runtime's last `block_on`), enter the
+        // one the connections came from; if it is gone, sqlx's task is dropped unrun, which
+        // closes the socket and frees the pool's slot.
+        let _entered = match (Handle::try_current(), self.runtime.get()) {
+            (Err(_), Some(runtime)) => Some(runtime.enter()),
+            _ => None,
+        };
+        drop(aside);
+    }
+}
+
+/// The task that gives connections back to the pool once they have been aside for [`IDLE`],
+/// while any are, for as long as the store lives.
+struct Reaper(Weak<Conns>);
+
+impl Reaper {
+    async fn run(self) {
+        loop {
+            tokio::time::sleep(IDLE).await;
+            match self.0.upgrade() {
+                Some(conns) if conns.give_back_expired() => {}
+                _ => return,
             }
         }
     }
 }
 
-/// Gives connections back to the pool once they have been aside for [`IDLE`], while any
-/// are, for as long as the store lives.
-async fn reap(conns: Weak<Conns>) {
-    loop {
-        tokio::time::sleep(IDLE).await;
-        match conns.upgrade() {
-            Some(conns) if conns.give_back_expired() => {}
-            _ => return,
+impl Drop for Reaper {
+    /// However the task ends (done, or dropped with its runtime), no connection stays aside
+    /// without a reaper.
+    fn drop(&mut self) {
+        if let Some(conns) = self.0.upgrade() {
+            let all = {
+                let mut aside = conns.aside();
+                aside.reaping = false;
+                std::mem::take(&mut aside.conns)
+            };
+            drop(all);
         }
     }
 }
 
 /// Counts a command waiting for the pool, for as long as it waits (its future may be
 /// dropped while it does).
-struct Waiting<'a>(&'a AtomicUsize);
+struct Waiting<'a>(&'a Conns);
 
 impl<'a> Waiting<'a> {
-    fn new(count: &'a AtomicUsize) -> Self {
-        count.fetch_add(1, Ordering::AcqRel);
-        Self(count)
+    /// Counts one more, in `aside`, the locked list of `conns`.
+    fn new(conns: &'a Conns, aside: &mut Aside) -> Self {
+        aside.waiting += 1;
+        Self(conns)
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.aside().waiting -= 1;
     }
 }
 
@@ -313,12 +368,19 @@ enum Ending {
 
 fn ending(e: &sqlx::Error) -> Ending {
     match e {
-        sqlx::Error::Database(db) => match db.code() {
-            // Class 08: connection exception; 57P: the server shutting down or restarting
-            // (57P01 is what a terminated backend sends).
-            Some(code) if code.starts_with("08") || code.starts_with("57P") => Ending::Lost,
-            _ => Ending::Clean,
-        },
+        sqlx::Error::Database(db) => {
+            // A FATAL error ends the session, whatever its code; so do class 08 (connection
+            // exception) and 57P (the server shutting down or restarting: 57P01 is what a
+            // terminated backend sends).
+            let fatal = db
+                .try_downcast_ref::<PgDatabaseError>()
+                .is_some_and(|pg| matches!(pg.severity(), PgSeverity::Fatal | PgSeverity::Panic));
+            match db.code() {
+                _ if fatal => Ending::Lost,
+                Some(code) if code.starts_with("08") || code.starts_with("57P") => Ending::Lost,
+                _ => Ending::Clean,
+            }
+        }
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => Ending::Lost,
         _ => Ending::Unsure,
     }
