@@ -41,6 +41,9 @@ use orgroster::{
 };
 use tokio::runtime::Runtime;
 
+#[path = "../tests/support/scratch.rs"]
+mod scratch;
+
 #[cfg(feature = "postgres")]
 #[path = "../tests/support/postgres.rs"]
 mod pg;
@@ -112,21 +115,21 @@ type MakeStore = Box<dyn Fn() -> (Arc<DynStore>, Settle)>;
 /// (the planner needs the statistics to hash-join team members and events).
 type Settle = Option<Box<dyn FnOnce()>>;
 
-fn stores(rt: &Runtime) -> Vec<(&'static str, MakeStore)> {
+/// The stores to bench, SQLite's files in `scratch`.
+fn stores(rt: &Runtime, scratch: &scratch::ScratchDir) -> Vec<(&'static str, MakeStore)> {
     #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(unused_mut))]
     let mut stores: Vec<(&'static str, MakeStore)> =
         vec![("memory", Box::new(|| (Arc::new(MemoryStore::new()), None)))];
     #[cfg(feature = "sqlite")]
     {
         let handle = rt.handle().clone();
+        let dir = scratch.path();
         stores.push((
             "sqlite_file",
             Box::new(move || {
                 handle.block_on(async {
-                    let path = std::env::temp_dir()
-                        .join(format!("orgroster-bench-{}.db", uuid::Uuid::now_v7()));
-                    eprintln!("sqlite_file: {}", path.display());
-                    let url = format!("sqlite://{}", path.display());
+                    let url = scratch::sqlite_url(&dir);
+                    eprintln!("sqlite_file: {url}");
                     let store = orgroster::SqliteStore::connect(&url).await.unwrap();
                     store.migrate().await.unwrap();
                     (Arc::new(store) as Arc<DynStore>, None)
@@ -161,7 +164,7 @@ fn stores(rt: &Runtime) -> Vec<(&'static str, MakeStore)> {
             }),
         ));
     }
-    let _ = rt;
+    let _ = (rt, scratch);
     stores
 }
 
@@ -267,7 +270,8 @@ fn analytics(c: &mut Criterion) {
     // June 2025: 30 days in the middle of the year, about 82,000 events.
     let from = Utc.with_ymd_and_hms(2025, 6, 1, 0, 0, 0).unwrap();
     let period = Period::new(from, from + chrono::Duration::days(30)).unwrap();
-    for (name, make) in stores(&rt) {
+    let scratch = scratch::ScratchDir::new("bench");
+    for (name, make) in stores(&rt, &scratch) {
         let (store, settle) = make();
         let start = Instant::now();
         let world = rt.block_on(populate(Arc::clone(&store)));

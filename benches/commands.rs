@@ -29,6 +29,9 @@ use orgroster::{
 };
 use tokio::runtime::Runtime;
 
+#[path = "../tests/support/scratch.rs"]
+mod scratch;
+
 #[cfg(feature = "postgres")]
 #[path = "../tests/support/postgres.rs"]
 mod pg;
@@ -48,21 +51,20 @@ fn profile() -> Profile {
 /// Makes a fresh, migrated store.
 type MakeStore = Box<dyn Fn() -> Arc<DynStore>>;
 
-/// The stores to bench: name and constructor.
-fn stores(rt: &Runtime) -> Vec<(&'static str, MakeStore)> {
+/// The stores to bench, name and constructor; SQLite's files in `scratch`.
+fn stores(rt: &Runtime, scratch: &scratch::ScratchDir) -> Vec<(&'static str, MakeStore)> {
     #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(unused_mut))]
     let mut stores: Vec<(&'static str, MakeStore)> =
         vec![("memory", Box::new(|| Arc::new(MemoryStore::new())))];
     #[cfg(feature = "sqlite")]
     {
         let handle = rt.handle().clone();
+        let dir = scratch.path();
         stores.push((
             "sqlite_file",
             Box::new(move || {
                 handle.block_on(async {
-                    let path = std::env::temp_dir()
-                        .join(format!("orgroster-bench-{}.db", uuid::Uuid::now_v7()));
-                    let url = format!("sqlite://{}", path.display());
+                    let url = scratch::sqlite_url(&dir);
                     let store = orgroster::SqliteStore::connect(&url).await.unwrap();
                     store.migrate().await.unwrap();
                     Arc::new(store) as Arc<DynStore>
@@ -87,7 +89,7 @@ fn stores(rt: &Runtime) -> Vec<(&'static str, MakeStore)> {
             }),
         ));
     }
-    let _ = rt;
+    let _ = (rt, scratch);
     stores
 }
 
@@ -135,7 +137,8 @@ async fn invite_and_accept(roster: &Roster, admin: &Actor, org: OrganizationId, 
 
 fn invite_then_accept(c: &mut Criterion) {
     let rt = runtime();
-    for (name, make) in stores(&rt) {
+    let scratch = scratch::ScratchDir::new("bench");
+    for (name, make) in stores(&rt, &scratch) {
         let store = make();
         let (roster, admin, org) = rt.block_on(world(Arc::clone(&store)));
         let n = Arc::new(AtomicU64::new(0));
@@ -194,7 +197,8 @@ fn bulk_invite(c: &mut Criterion) {
     let paste: String = (0..10_000)
         .map(|i| format!("learner{i}@bench.example\n"))
         .collect();
-    for (name, make) in stores(&rt) {
+    let scratch = scratch::ScratchDir::new("bench");
+    for (name, make) in stores(&rt, &scratch) {
         // One store; a fresh organization per iteration. (Made here: `iter_custom`'s routine
         // already runs inside the runtime.)
         let store = make();
@@ -238,7 +242,8 @@ fn resident_kib() -> u64 {
 
 fn list_members(c: &mut Criterion) {
     let rt = runtime();
-    for (name, make) in stores(&rt) {
+    let scratch = scratch::ScratchDir::new("bench");
+    for (name, make) in stores(&rt, &scratch) {
         let store = make();
         let (roster, admin, org) = rt.block_on(world(Arc::clone(&store)));
         let before = resident_kib();
