@@ -5,9 +5,8 @@
 //! since its last answer were one round trip. A round trip whose messages are a lone `Sync`
 //! is sqlx's liveness ping (on taking a connection from the pool, and on giving it back),
 //! counted apart from the round trips that run statements. `PostgresStore` keeps a connection
-//! it has just used aside for its next statement, for longer than the pause between the
-//! commands here, so a command after another takes no pings: they show where a connection
-//! comes from the pool (a transaction's, here).
+//! it has just used aside for its next statement, which saves those pings, but not when the
+//! pool is full: on the pool of one connection here, the pings are what sqlx's pool costs.
 //!
 //! Run with `--nocapture` to see the table; the closing note of the storage issue quotes it.
 
