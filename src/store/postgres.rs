@@ -339,26 +339,44 @@ mod tests {
             .sum()
     }
 
-    /// An invitation's context probes the indexes for its addresses, whatever the size of
-    /// the organization and however stale the planner's statistics: written as `EXISTS`, the
-    /// member lookup was planned (on statistics taken while the organization was small) as a
-    /// hash of every member of the organization, a scan of all of them per invitation.
-    /// A migrated store in a schema of its own, on a pool of `max` connections named `app`,
-    /// and a pool for administration; `None` when no test server is configured.
-    async fn fresh_store(max: u32, app: &str) -> Option<(PostgresStore, PgPool, String)> {
-        fresh_store_with(PgPoolOptions::new().max_connections(max), app).await
+    /// A migrated store in a schema of its own, its pool's connections named `app` in
+    /// `pg_stat_activity` (unique to the test), and a pool for administration.
+    struct Fresh {
+        store: PostgresStore,
+        admin: PgPool,
+        schema: String,
+        app: String,
+    }
+
+    impl Fresh {
+        /// Reads a (missing) organization; how many connections are aside afterwards.
+        async fn aside_after_a_read(&self) -> usize {
+            let org = crate::OrganizationId::new();
+            assert_eq!(self.store.organization(org).await.unwrap(), None);
+            self.store.conns.aside_len()
+        }
+
+        /// Closes the store and drops its schema.
+        async fn finish(self) {
+            self.store.close().await;
+            drop_schema(self.admin, &self.schema).await;
+        }
+    }
+
+    /// [`Fresh`] on a pool of `max` connections, named after `tag`; `None` when no test
+    /// server is configured.
+    async fn fresh_store(max: u32, tag: &str) -> Option<Fresh> {
+        fresh_store_with(PgPoolOptions::new().max_connections(max), tag).await
     }
 
     /// [`fresh_store`] with the pool built from `pool`.
-    async fn fresh_store_with(
-        pool: PgPoolOptions,
-        app: &str,
-    ) -> Option<(PostgresStore, PgPool, String)> {
+    async fn fresh_store_with(pool: PgPoolOptions, tag: &str) -> Option<Fresh> {
         let Ok(url) = std::env::var("ORGROSTER_TEST_POSTGRES_URL") else {
             eprintln!("skipped: set ORGROSTER_TEST_POSTGRES_URL to run it");
             return None;
         };
         let schema = format!("orgroster_test_{}", uuid::Uuid::now_v7().simple());
+        let app = format!("orgroster_{tag}_{}", uuid::Uuid::now_v7().simple());
         let admin = PgPool::connect(&url).await.unwrap();
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
             .execute(&admin)
@@ -367,10 +385,15 @@ mod tests {
         let options = PgConnectOptions::from_str(&url)
             .unwrap()
             .options([("search_path", schema.as_str())])
-            .application_name(app);
+            .application_name(&app);
         let store = PostgresStore::new(pool.connect_with(options).await.unwrap());
         store.migrate().await.unwrap();
-        Some((store, admin, schema))
+        Some(Fresh {
+            store,
+            admin,
+            schema,
+            app,
+        })
     }
 
     async fn drop_schema(admin: PgPool, schema: &str) {
@@ -387,9 +410,10 @@ mod tests {
     /// hash of every member of the organization, a scan of all of them per invitation.
     #[tokio::test]
     async fn an_invitations_context_reads_a_few_pages_however_large_the_organization() {
-        let Some((store, admin, schema)) = fresh_store(16, "orgroster_plan").await else {
+        let Some(fresh) = fresh_store(16, "plan").await else {
             return;
         };
+        let store = &fresh.store;
         let pool = store.pool();
         let org = uuid::Uuid::now_v7();
         let statements = [
@@ -420,8 +444,7 @@ mod tests {
         // A few index probes per address: 22 pages here. A scan of the organization's
         // 20,000 members reads hundreds (as `EXISTS`: 427 pages).
         assert!(pages < 100, "the context read {pages} pages");
-        store.close().await;
-        drop_schema(admin, &schema).await;
+        fresh.finish().await;
     }
 
     /// The backends of `app`.
@@ -437,39 +460,36 @@ mod tests {
     /// one: the host sees nothing of it.
     #[tokio::test]
     async fn a_read_whose_connection_was_killed_while_aside_runs_again_on_a_checked_one() {
-        let app = format!("orgroster_aside_{}", uuid::Uuid::now_v7().simple());
-        let Some((store, admin, schema)) = fresh_store(4, &app).await else {
+        let Some(fresh) = fresh_store(4, "aside").await else {
             return;
         };
-        let org = crate::OrganizationId::new();
-        assert_eq!(store.organization(org).await.unwrap(), None);
-        assert_eq!(store.conns.aside_len(), 1, "the connection was set aside");
+        let store = &fresh.store;
+        assert_eq!(fresh.aside_after_a_read().await, 1);
         sqlx::query(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
         )
-        .bind(&app)
-        .execute(&admin)
+        .bind(&fresh.app)
+        .execute(&fresh.admin)
         .await
         .unwrap();
-        while backends(&admin, &app).await > 0 {
+        while backends(&fresh.admin, &fresh.app).await > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         assert_eq!(store.conns.aside_len(), 1, "still aside, dead");
         // Run again on a new connection from the pool.
-        assert_eq!(store.organization(org).await.unwrap(), None);
-        assert_eq!(backends(&admin, &app).await, 1);
-        store.close().await;
-        drop_schema(admin, &schema).await;
+        assert_eq!(fresh.aside_after_a_read().await, 1);
+        assert_eq!(backends(&fresh.admin, &fresh.app).await, 1);
+        fresh.finish().await;
     }
 
     /// While a command of the store waits for the pool, a connection whose statement ended
     /// goes back to the pool, where the command gets it, rather than aside.
     #[tokio::test]
     async fn a_connection_goes_back_to_the_pool_while_a_command_waits_for_one() {
-        let app = format!("orgroster_wait_{}", uuid::Uuid::now_v7().simple());
-        let Some((store, admin, schema)) = fresh_store(2, &app).await else {
+        let Some(fresh) = fresh_store(2, "wait").await else {
             return;
         };
+        let store = &fresh.store;
         let org = crate::OrganizationId::new();
         let first = store.conns.lend().await.unwrap();
         let second = store.conns.lend().await.unwrap();
@@ -491,46 +511,35 @@ mod tests {
         }
         second.finish(Ok(())).unwrap();
         assert_eq!(store.conns.aside_len(), 1);
-        store.close().await;
-        drop_schema(admin, &schema).await;
+        fresh.finish().await;
     }
 
     /// On a pool of one connection nothing is set aside: the store's next transaction, or
     /// the host, would wait for it.
     #[tokio::test]
     async fn a_store_on_a_full_pool_sets_nothing_aside() {
-        let app = format!("orgroster_full_{}", uuid::Uuid::now_v7().simple());
-        let Some((store, admin, schema)) = fresh_store(1, &app).await else {
+        let Some(fresh) = fresh_store(1, "full").await else {
             return;
         };
-        store
-            .organization(crate::OrganizationId::new())
-            .await
-            .unwrap();
-        assert_eq!(store.conns.aside_len(), 0);
-        store.close().await;
-        drop_schema(admin, &schema).await;
+        assert_eq!(fresh.aside_after_a_read().await, 0);
+        fresh.finish().await;
     }
 
     /// A host closing the pool it shares with the store is not kept waiting for ever by a
     /// connection set aside: it goes back to the pool once idle.
     #[tokio::test]
     async fn a_host_closing_the_shared_pool_gets_the_connections_set_aside_back() {
-        let app = format!("orgroster_close_{}", uuid::Uuid::now_v7().simple());
-        let Some((store, admin, schema)) = fresh_store(4, &app).await else {
+        let Some(fresh) = fresh_store(4, "close").await else {
             return;
         };
-        store
-            .organization(crate::OrganizationId::new())
-            .await
-            .unwrap();
-        assert_eq!(store.conns.aside_len(), 1);
+        let store = &fresh.store;
+        assert_eq!(fresh.aside_after_a_read().await, 1);
         // Without the reaper, the close waits for ever: a deadlock guard, not a timing.
         tokio::time::timeout(std::time::Duration::from_secs(30), store.pool().close())
             .await
             .expect("the pool closed");
         assert_eq!(store.conns.aside_len(), 0);
-        drop_schema(admin, &schema).await;
+        drop_schema(fresh.admin, &fresh.schema).await;
     }
 
     /// A store dropped where there is no runtime (after the host's last `block_on`, or
@@ -538,7 +547,6 @@ mod tests {
     /// although sqlx does that in a task (and spawns one more for a pool with a minimum).
     #[test]
     fn a_store_dropped_outside_its_runtime_or_after_it_lets_go_quietly() {
-        let app = format!("orgroster_drop_{}", uuid::Uuid::now_v7().simple());
         let runtime = || {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -547,7 +555,13 @@ mod tests {
         };
         let rt = runtime();
         let pool = PgPoolOptions::new().max_connections(4).min_connections(1);
-        let Some((store, admin, schema)) = rt.block_on(fresh_store_with(pool, &app)) else {
+        let Some(Fresh {
+            store,
+            admin,
+            schema,
+            ..
+        }) = rt.block_on(fresh_store_with(pool, "drop"))
+        else {
             return;
         };
         let org = crate::OrganizationId::new();
