@@ -16,11 +16,12 @@ use uuid::Uuid;
 use super::{
     StoreError,
     sql::{
-        ADD_TEAM_MEMBER, BATCH_ROWS, CLOSE_MEMBER_STINTS, CLOSE_STINT, CLOSE_TEAM_STINTS,
-        DELETE_MEMBER, DELETE_TEAM, EVENT_INSERT_COLUMNS, INSERT_MEMBER, INSERT_ORG, INSERT_TEAM,
-        INVITATION_INSERT_COLUMNS, OPEN_STINT, ORG_EXISTS, OUTBOX_INSERT_COLUMNS,
-        REMOVE_TEAM_MEMBER, TOUCH_ORG, UPDATE_INVITATION, UPDATE_MEMBER, UPDATE_ORG, UPDATE_TEAM,
-        insert_many, micros, status_name, to_json, version_param,
+        ADD_NEW_MEMBER_TO_TEAM, ADD_TEAM_MEMBER, BATCH_ROWS, CLOSE_MEMBER_STINTS, CLOSE_STINT,
+        CLOSE_TEAM_STINTS, DELETE_MEMBER, DELETE_TEAM, EVENT_INSERT_COLUMNS, INSERT_MEMBER,
+        INSERT_ORG, INSERT_TEAM, INVITATION_INSERT_COLUMNS, OPEN_NEW_MEMBER_STINT, OPEN_STINT,
+        ORG_EXISTS, OUTBOX_INSERT_COLUMNS, REMOVE_TEAM_MEMBER, TOUCH_ORG, UPDATE_INVITATION,
+        UPDATE_MEMBER, UPDATE_ORG, UPDATE_TEAM, insert_many, micros, status_name, to_json,
+        version_param,
     },
 };
 use crate::domain::{
@@ -86,7 +87,8 @@ pub(crate) struct Plan {
     /// before the commit: no step reads a row an earlier one writes, and no two steps write
     /// the same row. Only then may the steps run as parts of one statement, where they all
     /// see one snapshot. Team memberships (whose statements read members and teams) and
-    /// deletions (which cascade) make a plan dependent.
+    /// deletions (which cascade) make a plan dependent, except a membership of a member the
+    /// plan inserts, earlier, in a team it does not write (an acceptance into a team).
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) independent: bool,
 }
@@ -113,6 +115,9 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
     let mut independent = true;
     // The rows the puts write: a second write of one row makes the plan dependent.
     let mut written: Vec<Uuid> = Vec::new();
+    // The members this commit inserts, with their users: adding one of them to a team needs
+    // no read of the members table (an acceptance into a team).
+    let mut new_members: Vec<(Uuid, Uuid)> = Vec::new();
     let missing = || StoreError::Missing {
         entity: "organization",
     };
@@ -215,6 +220,9 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
                     return Err(missing());
                 }
                 written.push(m.id.as_uuid());
+                if m.version == 0 {
+                    new_members.push((m.id.as_uuid(), m.user.as_uuid()));
+                }
                 let args = vec![
                     Arg::Uuid(m.id.as_uuid()),
                     Arg::Uuid(org),
@@ -281,24 +289,48 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
                 deletion.steps(org, CLOSE_TEAM_STINTS, DELETE_TEAM, &mut steps)?;
             }
             Write::AddTeamMember { team, member, at } => {
-                independent = false;
                 let key = [
                     Arg::Uuid(team.as_uuid()),
                     Arg::Uuid(member.as_uuid()),
                     Arg::Uuid(org),
                 ];
+                let new_user = new_members
+                    .iter()
+                    .find(|(id, _)| *id == member.as_uuid())
+                    .map(|(_, user)| *user);
+                // A team this commit writes too is read by the check: that stays dependent.
+                let (add, stint) = match new_user {
+                    Some(user) if !written.contains(&team.as_uuid()) => (
+                        ADD_NEW_MEMBER_TO_TEAM,
+                        Step {
+                            sql: OPEN_NEW_MEMBER_STINT.into(),
+                            args: vec![
+                                Arg::Uuid(org),
+                                Arg::Uuid(team.as_uuid()),
+                                Arg::Uuid(user),
+                                Arg::Int(micros(*at)),
+                            ],
+                            expect: None,
+                        },
+                    ),
+                    _ => {
+                        independent = false;
+                        let mut args = key.to_vec();
+                        args.push(Arg::Int(micros(*at)));
+                        let stint = Step {
+                            sql: OPEN_STINT.into(),
+                            args,
+                            expect: None,
+                        };
+                        (ADD_TEAM_MEMBER, stint)
+                    }
+                };
                 steps.push(Step {
-                    sql: ADD_TEAM_MEMBER.into(),
+                    sql: add.into(),
                     args: key.to_vec(),
                     expect: Some(Expect::Missing("team or member")),
                 });
-                let mut args = key.to_vec();
-                args.push(Arg::Int(micros(*at)));
-                steps.push(Step {
-                    sql: OPEN_STINT.into(),
-                    args,
-                    expect: None,
-                });
+                steps.push(stint);
             }
             Write::RemoveTeamMember { team, member, at } => {
                 independent = false;
@@ -751,15 +783,58 @@ mod tests {
         ]);
         assert!(!twice.independent);
         assert!(one_statement(&twice).is_none());
+        let at = DateTime::<Utc>::from_timestamp(0, 0).expect("a time");
+        let team = crate::TeamId::new();
         let with_team = plan_of(vec![
-            Write::PutInvitation(new),
+            Write::PutInvitation(new.clone()),
             Write::AddTeamMember {
-                team: crate::TeamId::new(),
+                team,
                 member: crate::MemberId::new(),
-                at: DateTime::<Utc>::from_timestamp(0, 0).expect("a time"),
+                at,
             },
         ]);
         assert!(!with_team.independent);
+        // An acceptance into a team: the member the commit inserts needs no read.
+        let member = crate::domain::member::Member {
+            id: crate::MemberId::new(),
+            organization: org,
+            user: crate::UserId::new(),
+            email: new.email.clone(),
+            profile: crate::Profile::parse("Plan", "Member").expect("a profile"),
+            roles: crate::RoleSet::learner(),
+            joined_at: at,
+            invitation: Some(new.id),
+            version: 0,
+        };
+        let accepted = plan_of(vec![
+            Write::PutInvitation(stored_again(&new)),
+            Write::PutMember(member.clone()),
+            Write::AddTeamMember {
+                team,
+                member: member.id,
+                at,
+            },
+        ]);
+        assert!(accepted.independent);
+        assert!(one_statement(&accepted).is_some());
+        // Added before it is inserted, it is read: dependent.
+        let early = plan_of(vec![
+            Write::AddTeamMember {
+                team,
+                member: member.id,
+                at,
+            },
+            Write::PutMember(member),
+        ]);
+        assert!(!early.independent);
+    }
+
+    /// `inv` as stored: version 1.
+    fn stored_again(inv: &Invitation) -> Invitation {
+        Invitation {
+            version: 1,
+            ..inv.clone()
+        }
     }
 
     #[test]

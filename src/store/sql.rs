@@ -218,6 +218,13 @@ pub(crate) const ADD_TEAM_MEMBER: &str = "INSERT INTO orgroster_team_members (te
      organization_id) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM orgroster_teams \
      WHERE id = $1 AND organization_id = $3) AND EXISTS (SELECT 1 FROM orgroster_members \
      WHERE id = $2 AND organization_id = $3)";
+/// [`ADD_TEAM_MEMBER`] for a member the same commit inserts, earlier: only the team is
+/// checked (the member is in the organization by construction, and its foreign key holds
+/// at the end of the statement), so it reads nothing the commit writes and PostgreSQL can
+/// run it in the commit's one statement.
+pub(crate) const ADD_NEW_MEMBER_TO_TEAM: &str = "INSERT INTO orgroster_team_members (team_id, \
+     member_id, organization_id) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM orgroster_teams \
+     WHERE id = $1 AND organization_id = $3)";
 pub(crate) const REMOVE_TEAM_MEMBER: &str = "DELETE FROM orgroster_team_members \
      WHERE team_id = $1 AND member_id = $2 AND organization_id = $3";
 pub(crate) const IS_TEAM_MEMBER: &str = "SELECT 1 FROM orgroster_team_members \
@@ -254,6 +261,9 @@ pub(crate) const FAILED_OUTBOX_PAGE: &str = "SELECT id, organization_id, recipie
 pub(crate) const OPEN_STINT: &str = "INSERT INTO orgroster_team_stints (organization_id, team_id, \
      user_id, joined_at, left_at) SELECT $3, $1, user_id, $4, NULL FROM orgroster_members \
      WHERE id = $2 AND organization_id = $3";
+/// [`OPEN_STINT`] for a member the same commit inserts: its user (`$3`) bound, not read.
+pub(crate) const OPEN_NEW_MEMBER_STINT: &str = "INSERT INTO orgroster_team_stints \
+     (organization_id, team_id, user_id, joined_at, left_at) VALUES ($1, $2, $3, $4, NULL)";
 pub(crate) const CLOSE_STINT: &str = "UPDATE orgroster_team_stints SET left_at = $4 \
      WHERE team_id = $1 AND organization_id = $3 AND left_at IS NULL \
      AND user_id = (SELECT user_id FROM orgroster_members WHERE id = $2)";
