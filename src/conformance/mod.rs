@@ -978,6 +978,27 @@ pub async fn teams_and_team_memberships(store: Arc<DynStore>) {
     )
     .await;
     assert!(ghost.is_err(), "a membership needs an existing team");
+    // A member the same commit inserts (an acceptance into a team), into a team that does
+    // not exist: the whole commit fails, the member is not written either.
+    let newcomer = new_member(org.id, email("newcomer", org.id));
+    let lost = put(
+        &*store,
+        org.id,
+        vec![
+            Write::PutMember(newcomer.clone()),
+            Write::AddTeamMember {
+                team: TeamId::new(),
+                member: newcomer.id,
+                at: t0(),
+            },
+        ],
+    )
+    .await;
+    assert!(matches!(lost, Err(StoreError::Missing { .. })), "{lost:?}");
+    assert!(
+        store.member(org.id, newcomer.user).await.unwrap().is_none(),
+        "the member of a failed commit was written"
+    );
     // The same name is free in another organization.
     let other = stored_org(&*store).await;
     put(
