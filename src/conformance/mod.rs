@@ -12,6 +12,17 @@
 //! mod my_store {
 //!     orgroster::store_conformance_tests!(|| async { Some(my_crate::MyStore::new()) });
 //! }
+//! // A store that leaves something behind gives it to a second closure, run after each
+//! // case that passed (here a file to remove):
+//! mod my_file_store {
+//!     orgroster::store_conformance_tests!(
+//!         || async {
+//!             let path = my_crate::scratch_path();
+//!             Some((my_crate::MyStore::open(&path).await, path))
+//!         },
+//!         |path: std::path::PathBuf| async move { std::fs::remove_file(path).ok(); }
+//!     );
+//! }
 //! ```
 //!
 //! Not a stable part of the public API: cases may be added in patch releases.
@@ -1603,10 +1614,21 @@ pub const CASES: &[&str] = &[
 /// Expands to one `#[tokio::test]` per conformance case. `$make` is an async closure
 /// returning `Option<S>` where `S` converts into `Arc<DynStore>`; `None` skips the case
 /// (for example when no database URL is configured).
+///
+/// With a second argument, `$make` returns `Option<(S, T)>` and `$after`, an async closure
+/// taking the `T`, runs once the case is over and its store dropped: to remove what the
+/// store leaves behind, a database file or a schema. It does not run after a failed case,
+/// whose leftovers are then there to look at.
 #[macro_export]
 macro_rules! store_conformance_tests {
     ($make:expr) => {
-        $crate::store_conformance_tests!(@cases $make,
+        $crate::store_conformance_tests!(
+            || async { ($make)().await.map(|store| (store, ())) },
+            |(): ()| async {}
+        );
+    };
+    ($make:expr, $after:expr) => {
+        $crate::store_conformance_tests!(@cases $make, $after,
             organization_roundtrip,
             members_are_unique_per_user_and_email,
             versions_bump_on_every_write,
@@ -1626,16 +1648,17 @@ macro_rules! store_conformance_tests {
             activity_statistics_match_the_reference
         );
     };
-    (@cases $make:expr, $($name:ident),+ $(,)?) => {
+    (@cases $make:expr, $after:expr, $($name:ident),+ $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let Some(store) = ($make)().await else {
+                let Some((store, leftovers)) = ($make)().await else {
                     eprintln!("skipping {}: backend not configured", stringify!($name));
                     return;
                 };
                 let store: ::std::sync::Arc<$crate::DynStore> = ::std::sync::Arc::new(store);
                 $crate::conformance::$name(store).await;
+                ($after)(leftovers).await;
             }
         )+
         /// The macro runs every case the suite lists, in its order.
