@@ -592,8 +592,8 @@ impl Roster {
             })
     }
 
-    /// The invitation behind a link, with its organization, `user`'s membership and the
-    /// seats if capped: one read.
+    /// The invitation behind a link, with its organization, `user`'s membership, the seats
+    /// if capped and the team it names: one read.
     async fn link_context(
         &self,
         token: &str,
@@ -970,16 +970,10 @@ impl Roster {
         let LinkContext {
             invitation,
             organization,
+            team,
             ..
         } = self.link_context(token, None, now).await?;
-        let team = match invitation.team {
-            Some(team) => self
-                .store
-                .team(organization.id, team)
-                .await?
-                .map(|t| t.name),
-            None => None,
-        };
+        let team = team.map(|t| t.name);
         Ok(InvitationPreview {
             invitation: invitation.id,
             organization: organization.name,
@@ -1020,15 +1014,11 @@ impl Roster {
         retrying!(self, |now| {
             let link = self.link_context(token, Some(actor.user), now).await?;
             let (invitation, organization) = (link.invitation, link.organization);
-            let team = match invitation.team {
-                Some(team) => self.store.team(organization.id, team).await?,
-                None => None,
-            };
             let state = AcceptState {
                 organization: &organization,
                 already_member: link.member.is_some(),
                 seats: link.seats.unwrap_or_default(),
-                team: team.as_ref(),
+                team: link.team.as_ref(),
             };
             decide(now, as_user(actor), |ctx| {
                 invitation::accept(ctx, &state, invitation, &acceptance)

@@ -798,6 +798,33 @@ pub async fn combined_reads_agree_with_single_reads(store: Arc<DynStore>) {
                 .is_none()
         );
     }
+
+    // The team a link's invitation names, as `team` reads it: none when it is gone or is
+    // another organization's (an invitation keeps its team id when the team is deleted).
+    let team = new_team(org.id, "Linked");
+    let elsewhere = stored_org(&*store).await;
+    let foreign = new_team(elsewhere.id, "Foreign");
+    put(&*store, elsewhere.id, vec![Write::PutTeam(foreign.clone())])
+        .await
+        .unwrap();
+    let mut named = Vec::new();
+    let mut writes = vec![Write::PutTeam(team.clone())];
+    for (i, id) in [team.id, foreign.id, TeamId::new()].into_iter().enumerate() {
+        let mut invitation = new_invitation(org.id, email(&format!("teamed{i}"), org.id), t0());
+        invitation.team = Some(id);
+        invitation.token_hash = token(30).hash();
+        named.push(invitation.token_hash);
+        writes.push(Write::PutInvitation(invitation));
+    }
+    put(&*store, org.id, writes).await.unwrap();
+    let mut teams = Vec::new();
+    for hash in &named {
+        let link = store.link_context(hash, None, t0()).await.unwrap().unwrap();
+        teams.push(link.team);
+    }
+    let stored_team = store.team(org.id, team.id).await.unwrap();
+    assert!(stored_team.is_some());
+    assert_eq!(teams, vec![stored_team, None, None]);
 }
 
 /// Listings are keyset-paginated by id: ascending, complete, without repeats, and stable

@@ -878,6 +878,7 @@ impl Store for MemoryStore {
                 organization: o.organization.clone(),
                 member: user.and_then(|u| o.member_of(u)),
                 seats: o.organization.seats_counted_at(now).map(|at| o.seats(at)),
+                team: invitation.team.and_then(|t| o.teams.get(&t).cloned()),
             }))
     }
 

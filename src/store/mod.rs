@@ -205,6 +205,8 @@ pub struct LinkContext {
     pub member: Option<Member>,
     /// The seats in use, when the organization has a seat cap (spec: ORG-4).
     pub seats: Option<SeatUsage>,
+    /// The team the invitation names, if it still exists in the organization.
+    pub team: Option<Team>,
 }
 
 /// Persistent state of the roster.
@@ -418,13 +420,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// The invitation whose token hashes to `hash`, its organization, `user`'s membership in
     /// it (none asked for when `user` is `None`) and, when the organization has a seat cap,
-    /// the seats in use at `now`: everything accepting, declining or previewing a link is
-    /// decided on (spec: INV-1, INV-6, INV-11, ORG-4). `None` when no invitation has this
-    /// hash.
+    /// the seats in use at `now`, and the team the invitation names if it still exists:
+    /// everything accepting, declining or previewing a link is decided on (spec: INV-1,
+    /// INV-6, INV-11, ORG-4). `None` when no invitation has this hash.
     ///
     /// The default reads [`Store::invitation_by_token`], then the organization and
-    /// membership, then [`Store::seat_usage`] if capped; the SQL stores answer in one
-    /// statement.
+    /// membership, then [`Store::seat_usage`] if capped, then [`Store::team`] if the
+    /// invitation names one; the SQL stores answer in one statement.
     async fn link_context(
         &self,
         hash: &TokenHash,
@@ -446,11 +448,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
             Some(at) => Some(self.seat_usage(org, at).await?),
             None => None,
         };
+        let team = match invitation.team {
+            Some(team) => self.team(org, team).await?,
+            None => None,
+        };
         Ok(Some(LinkContext {
             invitation,
             organization,
             member,
             seats,
+            team,
         }))
     }
 

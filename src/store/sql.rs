@@ -122,7 +122,8 @@ pub(crate) const ORG_WITH_MEMBER: &str = concat!(
 );
 
 /// The invitation whose token hashes to `$1`, its organization, the membership of user `$2`
-/// (NULL for none) in it, and when the organization caps seats, the seats in use at `$3`.
+/// (NULL for none) in it, when the organization caps seats, the seats in use at `$3`, and the
+/// team the invitation names, if it is still there.
 pub(crate) const LINK_CONTEXT: &str = concat!(
     "SELECT i.id, i.organization_id, i.email, i.invitee_first_name, i.invitee_last_name, \
      i.role, i.team_id, i.status, i.token_hash, i.invited_by, i.created_at, i.sent_at, \
@@ -130,9 +131,13 @@ pub(crate) const LINK_CONTEXT: &str = concat!(
     org_member_columns!(),
     ", ",
     seat_count_columns!("o.id", "$3", "o.seat_cap IS NOT NULL"),
-    " FROM orgroster_invitations AS i JOIN orgroster_organizations AS o \
+    ", t.id AS t_id, t.organization_id AS t_organization_id, t.name AS t_name, \
+     t.message AS t_message, t.suggested_courses AS t_suggested_courses, \
+     t.created_at AS t_created_at, t.version AS t_version \
+     FROM orgroster_invitations AS i JOIN orgroster_organizations AS o \
      ON o.id = i.organization_id LEFT JOIN orgroster_members AS m \
-     ON m.organization_id = o.id AND m.user_id = $2 WHERE i.token_hash = $1"
+     ON m.organization_id = o.id AND m.user_id = $2 LEFT JOIN orgroster_teams AS t \
+     ON t.id = i.team_id AND t.organization_id = i.organization_id WHERE i.token_hash = $1"
 );
 
 pub(crate) const SELECT_MEMBER: &str = "SELECT id, organization_id, user_id, email, first_name, last_name, \
@@ -816,18 +821,64 @@ row_fn!(
     }
 );
 
+/// Where a team's columns are in a row.
+pub(crate) struct TeamColumns {
+    id: &'static str,
+    organization_id: &'static str,
+    name: &'static str,
+    message: &'static str,
+    suggested_courses: &'static str,
+    created_at: &'static str,
+    version: &'static str,
+}
+
+/// A row of the teams table.
+const TEAM: TeamColumns = TeamColumns {
+    id: "id",
+    organization_id: "organization_id",
+    name: "name",
+    message: "message",
+    suggested_courses: "suggested_courses",
+    created_at: "created_at",
+    version: "version",
+};
+
+/// The team of [`LINK_CONTEXT`]; NULLs for none.
+const JOINED_TEAM: TeamColumns = TeamColumns {
+    id: "t_id",
+    organization_id: "t_organization_id",
+    name: "t_name",
+    message: "t_message",
+    suggested_courses: "t_suggested_courses",
+    created_at: "t_created_at",
+    version: "t_version",
+};
+
 row_fn!(
     /// A team from a row of the teams table.
-    team_from -> Team, |row| Ok(Team {
-        id: TeamId::from_uuid(get(row, "id")?),
-        organization: OrganizationId::from_uuid(get(row, "organization_id")?),
-        name: parsed(TeamName::parse(get::<_, String>(row, "name")?))?,
+    team_from -> Team, |row| team_in(row, &TEAM)
+);
+
+row_fn!(
+    /// The team of a [`LINK_CONTEXT`] row, if it names one that exists.
+    joined_team -> Option<Team>, |row| match get::<_, Option<Uuid>>(row, JOINED_TEAM.id)? {
+        Some(_) => team_in(row, &JOINED_TEAM).map(Some),
+        None => Ok(None),
+    }
+);
+
+row_fn!(
+    /// A team from the columns `c` of a row.
+    team_in(c: &TeamColumns) -> Team, |row| Ok(Team {
+        id: TeamId::from_uuid(get(row, c.id)?),
+        organization: OrganizationId::from_uuid(get(row, c.organization_id)?),
+        name: parsed(TeamName::parse(get::<_, String>(row, c.name)?))?,
         page: TeamPage {
-            message: get::<_, Option<String>>(row, "message")?.map(|m| parsed(Message::parse(m))).transpose()?,
-            suggested_courses: json(&get::<_, String>(row, "suggested_courses")?)?,
+            message: get::<_, Option<String>>(row, c.message)?.map(|m| parsed(Message::parse(m))).transpose()?,
+            suggested_courses: json(&get::<_, String>(row, c.suggested_courses)?)?,
         },
-        created_at: time(get(row, "created_at")?)?,
-        version: version(get(row, "version")?)?,
+        created_at: time(get(row, c.created_at)?)?,
+        version: version(get(row, c.version)?)?,
     })
 );
 
@@ -1096,7 +1147,7 @@ macro_rules! sql_store {
             }
 
             async fn link_context(&self, hash: &$crate::TokenHash, user: Option<$crate::UserId>, now: ::chrono::DateTime<::chrono::Utc>) -> Result<Option<$crate::LinkContext>, $crate::StoreError> {
-                use $crate::store::sql::{invitation_from, micros, organization_with_member, seats_in};
+                use $crate::store::sql::{invitation_from, joined_team, micros, organization_with_member, seats_in};
                 let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::LINK_CONTEXT)
                     .bind(hash.as_bytes().to_vec())
                     .bind(user.map(|u| u.as_uuid()))
@@ -1108,7 +1159,8 @@ macro_rules! sql_store {
                     Some(_) => Some(seats_in(&row)?),
                     None => None,
                 };
-                Ok(Some($crate::LinkContext { invitation: invitation_from(&row)?, organization, member, seats }))
+                let team = joined_team(&row)?;
+                Ok(Some($crate::LinkContext { invitation: invitation_from(&row)?, organization, member, seats, team }))
             }
 
             async fn members_by_email(&self, org: $crate::OrganizationId, emails: &[$crate::EmailAddress]) -> Result<Vec<$crate::Member>, $crate::StoreError> {
