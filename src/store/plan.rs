@@ -299,30 +299,22 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
                     .find(|(id, _)| *id == member.as_uuid())
                     .map(|(_, user)| *user);
                 // A team this commit writes too is read by the check: that stays dependent.
-                let (add, stint) = match new_user {
+                let (add, stint, stint_args) = match new_user {
                     Some(user) if !written.contains(&team.as_uuid()) => (
                         ADD_NEW_MEMBER_TO_TEAM,
-                        Step {
-                            sql: OPEN_NEW_MEMBER_STINT.into(),
-                            args: vec![
-                                Arg::Uuid(org),
-                                Arg::Uuid(team.as_uuid()),
-                                Arg::Uuid(user),
-                                Arg::Int(micros(*at)),
-                            ],
-                            expect: None,
-                        },
+                        OPEN_NEW_MEMBER_STINT,
+                        vec![
+                            Arg::Uuid(org),
+                            Arg::Uuid(team.as_uuid()),
+                            Arg::Uuid(user),
+                            Arg::Int(micros(*at)),
+                        ],
                     ),
                     _ => {
                         independent = false;
                         let mut args = key.to_vec();
                         args.push(Arg::Int(micros(*at)));
-                        let stint = Step {
-                            sql: OPEN_STINT.into(),
-                            args,
-                            expect: None,
-                        };
-                        (ADD_TEAM_MEMBER, stint)
+                        (ADD_TEAM_MEMBER, OPEN_STINT, args)
                     }
                 };
                 steps.push(Step {
@@ -330,7 +322,11 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
                     args: key.to_vec(),
                     expect: Some(Expect::Missing("team or member")),
                 });
-                steps.push(stint);
+                steps.push(Step {
+                    sql: stint.into(),
+                    args: stint_args,
+                    expect: None,
+                });
             }
             Write::RemoveTeamMember { team, member, at } => {
                 independent = false;

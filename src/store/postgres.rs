@@ -217,7 +217,8 @@ impl PostgresStore {
         closing.await;
     }
 
-    /// A connection for one short read or one-statement commit: see [`warm`].
+    /// A connection for one short read (a one-statement commit takes one the same way): see
+    /// [`warm`].
     async fn reader(&self) -> Result<Lent, StoreError> {
         self.conns.lend().await.map_err(Self::err)
     }
@@ -382,10 +383,7 @@ mod tests {
             .execute(&admin)
             .await
             .unwrap();
-        let options = PgConnectOptions::from_str(&url)
-            .unwrap()
-            .options([("search_path", schema.as_str())])
-            .application_name(&app);
+        let options = options(&url, &schema).application_name(&app);
         let store = PostgresStore::new(pool.connect_with(options).await.unwrap());
         store.migrate().await.unwrap();
         Some(Fresh {
@@ -394,6 +392,13 @@ mod tests {
             schema,
             app,
         })
+    }
+
+    /// Connection options for `url` with orgroster's tables in `schema`.
+    fn options(url: &str, schema: &str) -> PgConnectOptions {
+        PgConnectOptions::from_str(url)
+            .unwrap()
+            .options([("search_path", schema)])
     }
 
     async fn drop_schema(admin: PgPool, schema: &str) {
@@ -565,18 +570,14 @@ mod tests {
             return;
         };
         let org = crate::OrganizationId::new();
-        let again = store.clone();
         rt.block_on(store.organization(org)).unwrap();
         assert_eq!(store.conns.aside_len(), 1);
-        drop(store);
         // The runtime is there, but not entered.
-        drop(again);
+        drop(store);
         let url = std::env::var("ORGROSTER_TEST_POSTGRES_URL").unwrap();
-        let options = PgConnectOptions::from_str(&url)
-            .unwrap()
-            .options([("search_path", schema.as_str())]);
         let pool = PgPoolOptions::new().max_connections(4).min_connections(1);
-        let store = PostgresStore::new(rt.block_on(pool.connect_with(options)).unwrap());
+        let connecting = pool.connect_with(options(&url, &schema));
+        let store = PostgresStore::new(rt.block_on(connecting).unwrap());
         rt.block_on(store.organization(org)).unwrap();
         assert_eq!(store.conns.aside_len(), 1);
         drop(admin);

@@ -32,27 +32,21 @@ mod sqlite_memory {
 
 #[cfg(feature = "sqlite")]
 mod sqlite_file {
+    use crate::scratch::{ScratchDir, sqlite_url};
+
     orgroster::store_conformance_tests!(
         || async {
-            let path =
-                std::env::temp_dir().join(format!("orgroster-conf-{}.db", uuid::Uuid::now_v7()));
-            let store = orgroster::SqliteStore::connect(&format!("sqlite://{}", path.display()))
+            // A directory of its own, removed after the case with the database's WAL files.
+            let dir = ScratchDir::new("conf");
+            let store = orgroster::SqliteStore::connect(&sqlite_url(&dir.path()))
                 .await
                 .expect("SQLite file");
             store.migrate().await.expect("migrate");
             // Twice: migrations are idempotent.
             store.migrate().await.expect("migrate again");
-            Some((store, path))
+            Some((store, dir))
         },
-        |path: std::path::PathBuf| async move {
-            // The database and its WAL files (the pool's last connections may still be
-            // closing: on Unix the files go anyway).
-            for suffix in ["", "-wal", "-shm"] {
-                let mut name = path.clone().into_os_string();
-                name.push(suffix);
-                let _ = std::fs::remove_file(name);
-            }
-        }
+        |dir: ScratchDir| async move { drop(dir) }
     );
 }
 
@@ -69,6 +63,10 @@ mod postgres {
         }
     );
 }
+
+#[cfg(feature = "sqlite")]
+#[path = "../support/scratch.rs"]
+mod scratch;
 
 #[cfg(feature = "postgres")]
 #[path = "../support/postgres.rs"]

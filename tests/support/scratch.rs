@@ -1,7 +1,7 @@
 //! A directory of scratch SQLite files, removed with everything in it when dropped. Benches
 //! make a database file per store they measure (hundreds of megabytes each after a run), so
-//! each bench function keeps them in one of these rather than leaving them in the temp dir.
-//! Included with `#[path]` by the benches.
+//! each bench function keeps them in one of these rather than leaving them in the temp dir;
+//! the conformance suite's SQLite-file cases each take one. Included with `#[path]`.
 
 #![allow(dead_code, clippy::expect_used)]
 

@@ -135,20 +135,18 @@ impl Conns {
         };
         // Dropped outside the lock: each starts sqlx's return to the pool.
         drop(stale);
-        if let Some(idle) = found {
-            return Ok(Lent {
-                conn: idle.conn,
-                leased: idle.leased,
-                unchecked: true,
-                conns: Arc::clone(self),
-            });
-        }
-        let conn = self.pool.acquire().await?;
-        drop(waiting);
+        let (conn, leased, unchecked) = match found {
+            Some(idle) => (idle.conn, idle.leased, true),
+            None => {
+                let conn = self.pool.acquire().await?;
+                drop(waiting);
+                (conn, Instant::now(), false)
+            }
+        };
         Ok(Lent {
             conn,
-            leased: Instant::now(),
-            unchecked: false,
+            leased,
+            unchecked,
             conns: Arc::clone(self),
         })
     }
@@ -295,9 +293,9 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// A connection lent to one statement (or a few, of one read). Dropped, it goes back to the
-/// pool as any pool connection, through sqlx's checks; [`Lent::settle`] sets it aside when
-/// its statement ended cleanly.
+/// A connection lent to one statement. Dropped, it goes back to the pool as any pool
+/// connection, through sqlx's checks; [`Lent::settle`] and [`Lent::finish`] set it aside
+/// when its statement ended cleanly.
 pub(crate) struct Lent {
     conn: PoolConnection<Postgres>,
     leased: Instant,
