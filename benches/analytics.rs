@@ -171,7 +171,12 @@ fn stores(rt: &Runtime, scratch: &scratch::ScratchDir) -> Vec<(&'static str, Mak
 /// 100 teams, 10,000 members (each in one team, every tenth in the next one too) who joined
 /// before the year, and 1,000,000 events spread over the year, written straight to the store.
 async fn populate(store: Arc<DynStore>) -> Populated {
-    let roster = Roster::builder(Arc::clone(&store), RecordingMailer::new()).build();
+    let roster = Roster::builder(
+        Arc::clone(&store),
+        RecordingMailer::new(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .build();
     let admin = Actor::new(
         UserId::new(),
         EmailAddress::parse("admin@bench.example").unwrap(),

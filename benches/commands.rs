@@ -94,7 +94,12 @@ fn stores(rt: &Runtime, scratch: &scratch::ScratchDir) -> Vec<(&'static str, Mak
 }
 
 async fn world(store: Arc<DynStore>) -> (Roster, Actor, OrganizationId) {
-    let roster = Roster::builder(store, RecordingMailer::new()).build();
+    let roster = Roster::builder(
+        store,
+        RecordingMailer::new(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .build();
     let admin = Actor::new(
         UserId::new(),
         EmailAddress::parse("admin@bench.example").unwrap(),

@@ -54,8 +54,8 @@ fn invitation() -> OutboxMessage {
             team: Some(TeamName::parse("Onboarding <2026> & Co").unwrap()),
             expires_at: now + chrono::Duration::days(10),
             resend: false,
+            generation: 0,
         },
-        Some(InvitationToken::from_bytes([7; 32])),
         now,
     )
 }
@@ -64,13 +64,19 @@ fn render_invitation(c: &mut Criterion) {
     let message = invitation();
     let settings = MailSettings::default();
     c.bench_function("render_invitation", |b| {
-        b.iter(|| DefaultTemplates.render(black_box(&message), black_box(&settings)));
+        let link = InvitationToken::from_bytes([7; 32]);
+        b.iter(|| DefaultTemplates.render(black_box(&message), Some(&link), black_box(&settings)));
     });
 }
 
 /// A roster sending through `mailer`, with `MAILS` invitations queued.
 async fn queued(mailer: SmtpMailer) -> Roster {
-    let roster = Roster::builder(MemoryStore::new(), mailer).build();
+    let roster = Roster::builder(
+        MemoryStore::new(),
+        mailer,
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .build();
     let admin = Actor::new(
         UserId::new(),
         EmailAddress::parse("admin@bench.example").unwrap(),

@@ -112,7 +112,7 @@ struct Learner {
 async fn main() -> Res {
     let store = support::open_store("orgroster-analytics.db").await?;
     let clock = ManualClock::new(start() + Duration::hours(9));
-    let roster = Roster::builder(store, RecordingMailer::new())
+    let roster = Roster::builder(store, RecordingMailer::new(), support::link_key()?)
         .clock(clock.clone())
         .build();
     let mut rng = Rng(2026);

@@ -10,8 +10,8 @@
 //! mail twice at once).
 
 use orgroster::{
-    Actor, Capabilities, EmailAddress, LicenseKind, PostgresStore, Profile, RecordingMailer, Role,
-    Roster, RosterConfig, UserId,
+    Actor, Capabilities, EmailAddress, LicenseKind, LinkKey, PostgresStore, Profile,
+    RecordingMailer, Role, Roster, RosterConfig, UserId,
 };
 
 #[tokio::main(flavor = "current_thread")]
@@ -28,7 +28,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 2. One Roster per process; clones are cheap and share the pool.
     let mailer = RecordingMailer::new(); // your SMTP or HTTP mailer in production
-    let roster = Roster::builder(store, mailer.clone())
+    //    Invitation links are derived from a key the host keeps outside the database (its
+    //    secret store, or an environment variable filled from one): a copy of the database
+    //    opens no link. Every instance sharing the database uses the same key.
+    let link_key = match std::env::var("ORGROSTER_LINK_KEY") {
+        Ok(text) => LinkKey::from_base64(&text)?,
+        Err(_) => LinkKey::generate()?, // a demo: links die with the process
+    };
+    let roster = Roster::builder(store, mailer.clone(), link_key)
         .config(RosterConfig::default())
         .build();
 

@@ -49,7 +49,7 @@ async fn main() -> Res {
     let store = support::open_store("orgroster-quickstart.db").await?;
     let mailer = RecordingMailer::new();
     let clock = ManualClock::default();
-    let roster = Roster::builder(store.clone(), mailer.clone())
+    let roster = Roster::builder(store.clone(), mailer.clone(), support::link_key()?)
         .clock(clock.clone())
         .build();
 

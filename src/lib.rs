@@ -10,13 +10,15 @@
 //!
 //! ```
 //! use orgroster::{
-//!     AcceptOptions, Actor, Capabilities, EmailAddress, LicenseKind, MemoryStore, Profile,
-//!     RecordingMailer, Role, Roster, UserId,
+//!     AcceptOptions, Actor, Capabilities, EmailAddress, LicenseKind, LinkKey, MemoryStore,
+//!     Profile, RecordingMailer, Role, Roster, UserId,
 //! };
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let mailer = RecordingMailer::new();
-//! let roster = Roster::builder(MemoryStore::new(), mailer.clone()).build();
+//! // Links are derived from a key the host keeps outside the database (here, for a demo, a
+//! // fresh one; a real host loads its own: see `LinkKey`).
+//! let roster = Roster::builder(MemoryStore::new(), mailer.clone(), LinkKey::generate()?).build();
 //!
 //! // The host's signed-in user creates an organization and becomes its first administrator.
 //! let ada = Actor::new(UserId::new(), EmailAddress::parse("ada@example.com")?);
@@ -97,6 +99,7 @@ pub mod clock;
 pub mod conformance;
 pub mod domain;
 pub mod error;
+mod link_key;
 pub mod mail;
 pub mod policy;
 pub mod report;
@@ -114,7 +117,10 @@ pub use domain::{
     bulk::{BulkLineError, ParsedPaste, RejectedEntry},
     email::EmailAddress,
     event::{Event, EventActor, EventKind},
-    ids::{EventId, InvitationId, LicenseId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
+    ids::{
+        ClaimId, EventId, InvitationId, LicenseId, MemberId, OrganizationId, OutboxId, TeamId,
+        UserId,
+    },
     invitation::{
         Accepted, BulkInviteReport, Invitation, InvitationCreated, InvitationStatus, InvitationView,
     },
@@ -123,7 +129,7 @@ pub use domain::{
         Capabilities, Capability, License, LicenseKind, Organization, OrganizationCreated,
         SeatUsage,
     },
-    outbox::{MailContent, OutboxMessage, OutboxStatus},
+    outbox::{MailContent, OutboxMessage, OutboxStatus, Settlement},
     role::{Role, RoleError, RoleSet},
     team::{SuggestedCourses, Team, TeamPage},
     text::{
@@ -133,6 +139,7 @@ pub use domain::{
     validation::{Field, ValidationError},
 };
 pub use error::{EntityKind, Error, Result};
+pub use link_key::{LinkKey, LinkKeyError};
 pub use mail::{
     DefaultTemplates, FailingMailer, MailError, MailSettings, MailTemplates, Mailer, OutgoingEmail,
     RecordingMailer,

@@ -25,7 +25,7 @@ use crate::{
         changes::{ChangeSet, Context, Decision, Fresh, OrganizationWrite},
         email::EmailAddress,
         event::{Event, EventActor, EventKind},
-        ids::{InvitationId, LicenseId, OrganizationId, TeamId, UserId},
+        ids::{ClaimId, InvitationId, LicenseId, OrganizationId, TeamId, UserId},
         invitation::{
             self, AcceptState, Acceptance, Accepted, AddressState, BulkInviteReport, Invitation,
             InvitationCreated, InvitationStatus, InvitationView, InviteState, NewInvitation,
@@ -34,13 +34,14 @@ use crate::{
         organization::{
             self, Capabilities, Founder, LicenseKind, Organization, OrganizationCreated, SeatUsage,
         },
-        outbox::{self, OutboxMessage},
+        outbox::{self, MailContent, OutboxMessage, Settlement},
         role::Role,
         team::{self, Team, TeamPage},
         text::{Message, OrganizationName, Profile, Subject, TeamName},
         token::InvitationToken,
     },
     error::{EntityKind, Error, Result},
+    link_key::LinkKey,
     mail::{DefaultTemplates, MailSettings, MailTemplates, Mailer},
     policy::{self, HostAction, Permission, Scope, Subject as PolicySubject},
     report::{self, ReportError},
@@ -73,6 +74,11 @@ impl Actor {
 pub struct DeliveryConfig {
     /// How long a claimed row is reserved for one delivery pass.
     pub lease: Duration,
+    /// The longest one send may take. A pass starts sending a row only while more than this
+    /// is left of its lease, and puts the rest back when it is not, so no other pass
+    /// can claim a row while it is being sent (spec: MSG-3). Mailers must give up on a send
+    /// within it (`SmtpMailer`'s timeout).
+    pub send_budget: Duration,
     /// Attempts before a mail is marked failed.
     pub max_attempts: u32,
     /// Delay before the first retry; doubles on each further one.
@@ -85,6 +91,7 @@ impl Default for DeliveryConfig {
     fn default() -> Self {
         Self {
             lease: Duration::minutes(5),
+            send_budget: Duration::seconds(60),
             max_attempts: 8,
             base_backoff: Duration::seconds(30),
             max_backoff: Duration::hours(2),
@@ -158,6 +165,7 @@ impl RosterConfig {
 pub struct RosterBuilder {
     store: Arc<DynStore>,
     mailer: Arc<dyn Mailer>,
+    link_key: Arc<LinkKey>,
     clock: Arc<dyn Clock>,
     templates: Arc<dyn MailTemplates>,
     config: RosterConfig,
@@ -187,6 +195,7 @@ impl RosterBuilder {
         Roster {
             store: self.store,
             mailer: self.mailer,
+            link_key: self.link_key,
             clock: self.clock,
             templates: self.templates,
             config: Arc::new(self.config),
@@ -285,51 +294,29 @@ pub struct DeliveryReport {
     pub retried: u64,
     /// Mail given up, with the reason recorded.
     pub failed: u64,
+    /// Mail claimed but not attempted, put back at once: the pass was asked to stop, or too
+    /// little of its lease was left (spec: MSG-3).
+    pub released: u64,
+    /// Mail whose row this pass no longer held when it came to record the outcome: its
+    /// lease ran out and another pass claimed it, or it was withdrawn with its invitation
+    /// (spec: MSG-3, INV-13).
+    pub lost_claims: u64,
 }
 
-/// Fresh ids from UUID v7 and tokens from the operating system's CSPRNG (spec: INV-6).
-///
-/// Random bytes are read from the OS in blocks of [`OsFresh::BLOCK`] tokens: one system call
-/// serves a bulk invitation's many tokens. The buffer lives only for one decision and every
-/// byte is used once.
-#[derive(Debug, Default)]
-struct OsFresh {
-    buffer: Vec<u8>,
+/// Fresh ids from UUID v7, and link tokens derived from the host's [`LinkKey`] (spec: INV-6).
+#[derive(Debug)]
+struct KeyedFresh<'k> {
+    link_key: &'k LinkKey,
 }
 
-impl OsFresh {
-    const BLOCK: usize = 64;
-}
-
-impl Fresh for OsFresh {
+impl Fresh for KeyedFresh<'_> {
     fn uuid(&mut self) -> Uuid {
         Uuid::now_v7()
     }
 
-    fn token(&mut self) -> Result<InvitationToken, Error> {
-        const LEN: usize = InvitationToken::LEN;
-        if self.buffer.len() < LEN {
-            let mut block = vec![0u8; LEN * Self::BLOCK];
-            getrandom::fill(&mut block).map_err(|e| Error::Randomness(Box::new(e)))?;
-            self.buffer = block;
-        }
-        let mut bytes = [0u8; LEN];
-        let start = self.buffer.len() - LEN;
-        bytes.copy_from_slice(&self.buffer[start..]);
-        // Hand each byte out once: the same token must never be issued twice.
-        self.buffer.truncate(start);
-        Ok(InvitationToken::from_bytes(bytes))
+    fn link_token(&mut self, invitation: InvitationId, generation: u32) -> InvitationToken {
+        self.link_key.token(invitation, generation)
     }
-}
-
-fn decide<T>(now: DateTime<Utc>, actor: EventActor, f: impl FnOnce(&mut Context<'_>) -> T) -> T {
-    let mut fresh = OsFresh::default();
-    let mut ctx = Context {
-        now,
-        actor,
-        fresh: &mut fresh,
-    };
-    f(&mut ctx)
 }
 
 fn as_user(actor: &Actor) -> EventActor {
@@ -375,21 +362,25 @@ macro_rules! retrying {
 ///
 /// # Examples
 /// ```
-/// use orgroster::{Actor, EmailAddress, MemoryStore, Profile, RecordingMailer, Roster, UserId};
+/// use orgroster::{
+///     Actor, EmailAddress, LinkKey, MemoryStore, Profile, RecordingMailer, Roster, UserId,
+/// };
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let roster = Roster::builder(MemoryStore::new(), RecordingMailer::new()).build();
+/// let link_key = LinkKey::generate()?;
+/// let roster = Roster::builder(MemoryStore::new(), RecordingMailer::new(), link_key).build();
 /// let ada = Actor::new(UserId::new(), EmailAddress::parse("ada@example.com")?);
 /// let created = roster
 ///     .create_organization(&ada, "Analytical Engines".parse()?, Profile::parse("Ada", "Lovelace")?)
 ///     .await?;
 /// assert!(created.founder.is_administrator());
-/// # Ok::<(), orgroster::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
 #[derive(Debug, Clone)]
 pub struct Roster {
     store: Arc<DynStore>,
     mailer: Arc<dyn Mailer>,
+    link_key: Arc<LinkKey>,
     clock: Arc<dyn Clock>,
     templates: Arc<dyn MailTemplates>,
     config: Arc<RosterConfig>,
@@ -397,11 +388,19 @@ pub struct Roster {
 }
 
 impl Roster {
-    /// Starts building a roster on `store`, sending mail through `mailer`.
-    pub fn builder(store: impl Store, mailer: impl Mailer) -> RosterBuilder {
+    /// Starts building a roster on `store`, sending mail through `mailer`, deriving
+    /// invitation links from `link_key` (spec: INV-6).
+    ///
+    /// Every instance of the service that shares a store must use the same key, and the key
+    /// must outlive the process: a link is derived again from it when its email is sent, so
+    /// a key that changed makes the links of mail still queued unusable (those mails fail
+    /// with a reason saying so). Keep it where the host keeps its other secrets, never in
+    /// the database.
+    pub fn builder(store: impl Store, mailer: impl Mailer, link_key: LinkKey) -> RosterBuilder {
         RosterBuilder {
             store: Arc::new(store),
             mailer: Arc::new(mailer),
+            link_key: Arc::new(link_key),
             clock: Arc::new(SystemClock),
             templates: Arc::new(DefaultTemplates),
             config: RosterConfig::default(),
@@ -421,6 +420,24 @@ impl Roster {
     /// The clock's current time.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// Runs a pure decision at `now` for `actor`, with fresh ids and this roster's links.
+    fn decide<T>(
+        &self,
+        now: DateTime<Utc>,
+        actor: EventActor,
+        f: impl FnOnce(&mut Context<'_>) -> T,
+    ) -> T {
+        let mut fresh = KeyedFresh {
+            link_key: &self.link_key,
+        };
+        let mut ctx = Context {
+            now,
+            actor,
+            fresh: &mut fresh,
+        };
+        f(&mut ctx)
     }
 
     /// Commits; `Ok(false)` means "decide again". A command that loses a race, or finds
@@ -654,7 +671,7 @@ impl Roster {
                 email: actor.email.clone(),
                 profile: profile.clone(),
             };
-            decide(now, as_user(actor), |ctx| {
+            self.decide(now, as_user(actor), |ctx| {
                 organization::create_organization(ctx, name.clone(), founder)
             })?
         })
@@ -672,7 +689,7 @@ impl Roster {
     ) -> Result<Organization> {
         retrying!(self, |now| {
             let organization = self.organization(org).await?;
-            decide(now, EventActor::System, |ctx| {
+            self.decide(now, EventActor::System, |ctx| {
                 organization::add_license(ctx, organization, kind.clone())
             })
         })
@@ -689,7 +706,7 @@ impl Roster {
     ) -> Result<Organization> {
         retrying!(self, |now| {
             let organization = self.organization(org).await?;
-            decide(now, EventActor::System, |ctx| {
+            self.decide(now, EventActor::System, |ctx| {
                 organization::remove_license(ctx, organization, license)
             })?
         })
@@ -706,7 +723,7 @@ impl Roster {
     ) -> Result<Organization> {
         retrying!(self, |now| {
             let organization = self.organization(org).await?;
-            decide(now, EventActor::System, |ctx| {
+            self.decide(now, EventActor::System, |ctx| {
                 organization::set_capabilities(ctx, organization, capabilities)
             })
         })
@@ -723,7 +740,7 @@ impl Roster {
     ) -> Result<Organization> {
         retrying!(self, |now| {
             let organization = self.organization(org).await?;
-            decide(now, EventActor::System, |ctx| {
+            self.decide(now, EventActor::System, |ctx| {
                 organization::set_seat_cap(ctx, organization, seat_cap)
             })
         })
@@ -799,7 +816,7 @@ impl Roster {
                     Scope::OwnedBy(actor.user),
                 )
                 .await?;
-            decide(now, as_user(actor), |ctx| {
+            self.decide(now, as_user(actor), |ctx| {
                 member::update_profile(ctx, &organization, me, profile.clone())
             })
         })
@@ -892,7 +909,7 @@ impl Roster {
                 team: team.as_ref(),
                 ttl: self.config.invitation_ttl,
             };
-            decide(now, as_user(actor), |ctx| {
+            self.decide(now, as_user(actor), |ctx| {
                 invitation::invite(ctx, &state, new.clone(), &existing)
             })?
         })
@@ -949,7 +966,7 @@ impl Roster {
                 team: team.as_ref(),
                 ttl: self.config.invitation_ttl,
             };
-            decide(now, as_user(actor), |ctx| {
+            self.decide(now, as_user(actor), |ctx| {
                 invitation::invite_many(ctx, &state, parsed.clone(), role, &existing)
             })?
         })
@@ -1020,7 +1037,7 @@ impl Roster {
                 seats: link.seats.unwrap_or_default(),
                 team: link.team.as_ref(),
             };
-            decide(now, as_user(actor), |ctx| {
+            self.decide(now, as_user(actor), |ctx| {
                 invitation::accept(ctx, &state, invitation, &acceptance)
             })?
         })
@@ -1035,7 +1052,7 @@ impl Roster {
     pub async fn decline_invitation(&self, token: &str) -> Result<Invitation> {
         retrying!(self, |now| {
             let link = self.link_context(token, None, now).await?;
-            decide(now, EventActor::System, |ctx| {
+            self.decide(now, EventActor::System, |ctx| {
                 invitation::decline(ctx, &link.organization, link.invitation)
             })?
         })
@@ -1088,7 +1105,7 @@ impl Roster {
                 team: team.as_ref(),
                 ttl: self.config.invitation_ttl,
             };
-            decide(now, as_user(actor), |ctx| {
+            self.decide(now, as_user(actor), |ctx| {
                 invitation::resend(ctx, &state, invitation)
             })?
         })
@@ -1108,7 +1125,7 @@ impl Roster {
     ) -> Result<Invitation> {
         retrying!(self, |now| {
             let (organization, _, invitation) = self.manage_invitation(actor, org, id).await?;
-            decide(now, as_user(actor), |ctx| {
+            self.decide(now, as_user(actor), |ctx| {
                 invitation::revoke(ctx, &organization, invitation, actor.user)
             })?
         })
@@ -1282,7 +1299,7 @@ impl Roster {
     ) -> Result<Member> {
         retrying!(self, |now| {
             let (organization, target) = self.role_change(actor, org, user, role).await?;
-            decide(now, as_user(actor), |ctx| {
+            self.decide(now, as_user(actor), |ctx| {
                 member::grant_role(ctx, &organization, target, role)
             })?
         })
@@ -1307,7 +1324,7 @@ impl Roster {
                 .store
                 .count_members_with_role(org, Role::Administrator)
                 .await?;
-            decide(now, as_user(actor), |ctx| {
+            self.decide(now, as_user(actor), |ctx| {
                 member::revoke_role(ctx, &organization, target, role, administrators)
             })?
         })
@@ -1337,7 +1354,7 @@ impl Roster {
                 .store
                 .count_members_with_role(org, Role::Administrator)
                 .await?;
-            decide(now, as_user(actor), |ctx| {
+            self.decide(now, as_user(actor), |ctx| {
                 member::remove_member(ctx, &organization, target, administrators)
             })?
         })
@@ -1361,7 +1378,7 @@ impl Roster {
                 .authorized(org, actor, Permission::ManageTeams, Scope::Organization)
                 .await?;
             let taken = self.store.team_by_name(org, &name.key()).await?.is_some();
-            decide(now, as_user(actor), |ctx| {
+            self.decide(now, as_user(actor), |ctx| {
                 team::create_team(ctx, &organization, name.clone(), taken)
             })?
         })
@@ -1389,7 +1406,7 @@ impl Roster {
                 .team_by_name(org, &name.key())
                 .await?
                 .is_some_and(|t| t.id != team);
-            decide(now, as_user(actor), |ctx| {
+            self.decide(now, as_user(actor), |ctx| {
                 team::rename_team(ctx, &organization, current, name.clone(), taken)
             })?
         })
@@ -1410,7 +1427,7 @@ impl Roster {
                 .authorized(org, actor, Permission::ManageTeams, Scope::Organization)
                 .await?;
             let current = self.target_team(org, team).await?;
-            decide(now, as_user(actor), |ctx| {
+            self.decide(now, as_user(actor), |ctx| {
                 team::delete_team(ctx, &organization, current)
             })
         })
@@ -1464,7 +1481,7 @@ impl Roster {
             let current = self.target_team(org, team).await?;
             let target = self.target_member(org, user).await?;
             let is_in = self.store.is_team_member(org, team, target.id).await?;
-            decide(now, as_user(actor), |ctx| {
+            self.decide(now, as_user(actor), |ctx| {
                 team::change_membership(ctx, &organization, &current, &target, is_in, join)
             })?
         })
@@ -1487,7 +1504,7 @@ impl Roster {
                 .authorized(org, actor, Permission::EditTeamPage, Scope::Team(team))
                 .await?;
             let current = self.target_team(org, team).await?;
-            decide(now, as_user(actor), |ctx| {
+            self.decide(now, as_user(actor), |ctx| {
                 team::set_team_page(ctx, &organization, current, page.clone())
             })
         })
@@ -1584,7 +1601,7 @@ impl Roster {
                 ),
             };
             let recipients = self.all_members(org, filter).await?;
-            decide(now, as_user(actor), |ctx| {
+            self.decide(now, as_user(actor), |ctx| {
                 outbox::send_message(
                     ctx,
                     &organization,
@@ -1617,7 +1634,7 @@ impl Roster {
                 team: None,
             };
             let admins = self.all_members(org, filter).await?;
-            decide(now, EventActor::System, |ctx| {
+            self.decide(now, EventActor::System, |ctx| {
                 outbox::notify_administrators(
                     ctx,
                     &organization,
@@ -1882,57 +1899,157 @@ impl Roster {
     /// sent; retries transient failures later with exponential backoff and jitter; records
     /// permanent failures, and those out of attempts, as failed with their reason and an
     /// audit event (spec: INV-9, MSG-2). Run it on a timer; several instances may run it at
-    /// once, the lease keeps them from sending the same row at the same time.
+    /// once: a mail is sent only while the pass's claim holds it with more than
+    /// [`DeliveryConfig::send_budget`] of its lease left, and only that claim can record its
+    /// outcome, so two passes never both send one mail (spec: MSG-3). An invitation's link is
+    /// derived again from the link key, and checked against the invitation as stored: a
+    /// mail whose link no longer opens it is given up, never sent (spec: INV-6, INV-13).
     ///
     /// # Errors
     /// [`Error::Store`] when the outbox cannot be read or updated; a mail whose status could
     /// not be recorded is sent again later (at least once).
     pub async fn deliver_mail(&self, limit: usize) -> Result<DeliveryReport> {
+        self.delivery_pass(limit, &mut || false).await
+    }
+
+    /// [`Roster::deliver_mail`], stopping between two mails once `stop` says so.
+    async fn delivery_pass(
+        &self,
+        limit: usize,
+        stop: &mut (dyn FnMut() -> bool + Send),
+    ) -> Result<DeliveryReport> {
         let delivery = &self.config.delivery;
-        let now = self.clock.now();
-        let claimed = self.store.claim_outbox(now, delivery.lease, limit).await?;
+        let claim = ClaimId::new();
+        let claimed = self
+            .store
+            .claim_outbox(claim, self.clock.now(), delivery.lease, limit)
+            .await?;
         let mut report = DeliveryReport::default();
-        for message in claimed {
-            let email = self.templates.render(&message, &self.config.mail);
-            match self.mailer.send(&email).await {
-                Ok(()) => {
-                    self.store.complete_outbox(message.id).await?;
-                    report.sent += 1;
-                }
-                Err(e) if e.is_transient() && message.attempts < delivery.max_attempts => {
-                    let at = self.clock.now() + backoff(delivery, message.attempts);
-                    self.store
-                        .retry_outbox(message.id, at, &e.to_string())
+        let mut rows = claimed.into_iter();
+        while let Some(message) = rows.next() {
+            let left = message.lease_until.map(|until| until - self.clock.now());
+            if stop() || left.is_none_or(|left| left <= delivery.send_budget) {
+                // Not started: back in the queue at once, for this pass's successor or
+                // another instance.
+                for unsent in std::iter::once(message).chain(rows.by_ref()) {
+                    let released = Settlement::Released;
+                    let held = self
+                        .store
+                        .settle_outbox(claim, unsent.id, released.clone())
                         .await?;
-                    report.retried += 1;
+                    report.count(held, &released);
                 }
-                Err(e) => {
-                    let reason = if e.is_transient() {
-                        format!("gave up after {} attempts: {e}", message.attempts)
-                    } else {
-                        e.to_string()
-                    };
-                    self.store.fail_outbox(message.id, &reason).await?;
-                    let mut changes =
-                        ChangeSet::new(message.organization, OrganizationWrite::Untouched);
-                    changes
-                        .events
-                        .push(decide(self.clock.now(), EventActor::System, |ctx| {
-                            ctx.event(
-                                message.organization,
-                                EventKind::MailFailed {
-                                    outbox: message.id,
-                                    to: message.to.clone(),
-                                    reason,
-                                },
-                            )
-                        }));
-                    self.store.commit(changes).await?;
-                    report.failed += 1;
-                }
+                break;
+            }
+            let (settlement, failure) = self.send_one(&message).await?;
+            let held = self
+                .store
+                .settle_outbox(claim, message.id, settlement.clone())
+                .await?;
+            report.count(held, &settlement);
+            if let (true, Some(reason)) = (held, failure) {
+                let mut changes =
+                    ChangeSet::new(message.organization, OrganizationWrite::Untouched);
+                changes
+                    .events
+                    .push(self.decide(self.clock.now(), EventActor::System, |ctx| {
+                        ctx.event(
+                            message.organization,
+                            EventKind::MailFailed {
+                                outbox: message.id,
+                                to: message.to.clone(),
+                                reason,
+                            },
+                        )
+                    }));
+                self.store.commit(changes).await?;
             }
         }
         Ok(report)
+    }
+
+    /// Renders and sends one claimed mail: what to record of it, and the reason when it was
+    /// given up (for the audit trail).
+    async fn send_one(&self, message: &OutboxMessage) -> Result<(Settlement, Option<String>)> {
+        let delivery = &self.config.delivery;
+        let link = match &message.content {
+            MailContent::Invitation {
+                invitation,
+                generation,
+                ..
+            } => match self
+                .live_link(message.organization, *invitation, *generation)
+                .await?
+            {
+                Ok(token) => Some(token),
+                Err(reason) => {
+                    let error = reason.to_owned();
+                    return Ok((Settlement::Failed { error }, Some(reason.to_owned())));
+                }
+            },
+            _ => None,
+        };
+        let email = self
+            .templates
+            .render(message, link.as_ref(), &self.config.mail);
+        Ok(match self.mailer.send(&email).await {
+            Ok(()) => (Settlement::Sent, None),
+            Err(e) if e.is_transient() && message.attempts < delivery.max_attempts => {
+                let not_before = self.clock.now() + backoff(delivery, message.attempts);
+                let error = e.to_string();
+                (Settlement::Retry { not_before, error }, None)
+            }
+            Err(e) => {
+                let reason = if e.is_transient() {
+                    format!("gave up after {} attempts: {e}", message.attempts)
+                } else {
+                    e.to_string()
+                };
+                let error = reason.clone();
+                (Settlement::Failed { error }, Some(reason))
+            }
+        })
+    }
+
+    /// The token of the link an invitation's mail carries, derived again from the link key,
+    /// when it still opens the invitation; otherwise why the mail must not go out
+    /// (spec: INV-6, INV-13).
+    async fn live_link(
+        &self,
+        org: OrganizationId,
+        id: InvitationId,
+        generation: u32,
+    ) -> Result<std::result::Result<InvitationToken, &'static str>> {
+        let Some(invitation) = self.store.invitation(org, id).await? else {
+            return Ok(Err("the invitation no longer exists"));
+        };
+        if invitation.status != InvitationStatus::Pending {
+            return Ok(Err(
+                "the invitation is no longer pending: its link would not work",
+            ));
+        }
+        let token = self.link_key.token(id, generation);
+        if !invitation.token_hash.verify(&token) {
+            return Ok(Err(
+                "the link in this mail does not open the invitation (it was resent, or the \
+                 link key changed since it was sent): resend the invitation",
+            ));
+        }
+        Ok(Ok(token))
+    }
+}
+
+impl DeliveryReport {
+    /// Counts one mail as `settled`, or as a lost claim when the pass no longer `held` it.
+    fn count(&mut self, held: bool, settled: &Settlement) {
+        let counter = match (held, settled) {
+            (false, _) => &mut self.lost_claims,
+            (true, Settlement::Sent) => &mut self.sent,
+            (true, Settlement::Retry { .. }) => &mut self.retried,
+            (true, Settlement::Released) => &mut self.released,
+            (true, _) => &mut self.failed,
+        };
+        *counter += 1;
     }
 }
 
@@ -1974,13 +2091,14 @@ pub struct DeliveryTotals {
 impl Roster {
     /// The ready-made delivery worker: runs [`Roster::deliver_mail`] pass after pass — at
     /// once while passes come back full, otherwise every `interval` — until `shutdown`
-    /// completes. Shutdown is graceful: a pass under way finishes (each mail is sent and
-    /// recorded) before the loop returns; what was not claimed stays queued for the next
-    /// run, and a mail claimed by a worker that died is claimed again once its lease runs
-    /// out (spec: INV-9). A failing store does not stop the loop: it pauses and tries again.
+    /// completes. Shutdown is graceful and prompt: it is looked at between two mails, so the
+    /// loop returns once the mail under way is sent and recorded, and the mails its pass
+    /// claimed but did not start go back in the queue at once; a mail claimed by a worker
+    /// that died is claimed again once its lease runs out (spec: INV-9, MSG-3). A failing
+    /// store does not stop the loop: it pauses and tries again.
     ///
-    /// Spawn it in every instance of your service; leases keep instances from sending the
-    /// same mail at the same time.
+    /// Spawn it in every instance of your service; claims keep instances from sending the
+    /// same mail (spec: MSG-3).
     ///
     /// ```no_run
     /// # async fn run(roster: orgroster::Roster) {
@@ -2001,13 +2119,32 @@ impl Roster {
     ) -> DeliveryTotals {
         let mut totals = DeliveryTotals::default();
         let mut shutdown = std::pin::pin!(shutdown);
+        let mut stopping = false;
         loop {
-            let full = match self.deliver_mail(settings.batch).await {
+            // Looked at between two mails, so a long pass stops after the mail under way.
+            let mut stop = || {
+                if !stopping {
+                    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                    stopping = shutdown.as_mut().poll(&mut cx).is_ready();
+                }
+                stopping
+            };
+            let full = match self.delivery_pass(settings.batch, &mut stop).await {
                 Ok(pass) => {
-                    totals.delivered.sent += pass.sent;
-                    totals.delivered.retried += pass.retried;
-                    totals.delivered.failed += pass.failed;
-                    pass.sent + pass.retried + pass.failed >= settings.batch as u64
+                    let DeliveryReport {
+                        sent,
+                        retried,
+                        failed,
+                        released,
+                        lost_claims,
+                    } = pass;
+                    let total = &mut totals.delivered;
+                    total.sent += sent;
+                    total.retried += retried;
+                    total.failed += failed;
+                    total.released += released;
+                    total.lost_claims += lost_claims;
+                    sent + retried + failed >= settings.batch as u64
                 }
                 Err(e) => {
                     totals.store_errors += 1;
@@ -2015,6 +2152,10 @@ impl Roster {
                     false
                 }
             };
+            if stopping {
+                // The shutdown future has completed: it must not be polled again.
+                return totals;
+            }
             let pause = if full {
                 std::time::Duration::ZERO
             } else {

@@ -1,8 +1,9 @@
-//! What the examples share: opening the store named on the command line.
+//! What the examples share: opening the store named on the command line, and the key that
+//! invitation links are derived from.
 
 use std::sync::Arc;
 
-use orgroster::{DynStore, MemoryStore};
+use orgroster::{DynStore, LinkKey, MemoryStore};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -34,4 +35,25 @@ pub(crate) async fn open_store(default_file: &str) -> Res<Arc<DynStore>> {
         return Ok(Arc::new(store));
     }
     Err(format!("unsupported --database {url:?} (enable the feature for its store)").into())
+}
+
+/// The key invitation links are derived from (spec: INV-6). A host keeps it where it keeps its
+/// other secrets — a secret manager, or an environment variable filled from one — and never
+/// in the database: a copy of the database then opens no link. Here: `ORGROSTER_LINK_KEY`
+/// (standard base64 of 32 bytes) when set; otherwise a development key in a file beside the
+/// example's database, made on first use, so that mail queued by one run can still be sent
+/// by the next.
+pub(crate) fn link_key() -> Res<LinkKey> {
+    if let Ok(text) = std::env::var("ORGROSTER_LINK_KEY") {
+        return Ok(LinkKey::from_base64(&text)?);
+    }
+    let path = std::env::temp_dir().join("orgroster-examples-link-key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(LinkKey::from_base64(&text)?),
+        Err(_) => {
+            let key = LinkKey::generate()?;
+            std::fs::write(&path, key.to_base64())?;
+            Ok(key)
+        }
+    }
 }

@@ -39,11 +39,11 @@ use crate::{
         changes::{ChangeSet, OrganizationWrite, Write},
         email::EmailAddress,
         event::{Event, EventActor, EventKind},
-        ids::{EventId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
+        ids::{ClaimId, EventId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
         invitation::{Invitation, InvitationStatus},
         member::Member,
         organization::{Capabilities, Organization},
-        outbox::{MailContent, OutboxMessage, OutboxStatus},
+        outbox::{MailContent, OutboxMessage, OutboxStatus, Settlement},
         role::{Role, RoleSet},
         team::{Team, TeamPage},
         text::{Message, OrganizationName, Profile, Subject, TeamName},
@@ -152,7 +152,27 @@ fn mail(org: OrganizationId, to: EmailAddress, now: DateTime<Utc>) -> OutboxMess
             subject: Subject::parse("Hello").unwrap(),
             body: Message::parse("Body").unwrap(),
         },
-        Some(token(9)),
+        now,
+    )
+}
+
+/// The email of `invitation`, as an invitation's decision queues it.
+fn invitation_mail(invitation: &Invitation, now: DateTime<Utc>) -> OutboxMessage {
+    OutboxMessage::new(
+        OutboxId::new(),
+        invitation.organization,
+        invitation.email.clone(),
+        MailContent::Invitation {
+            invitation: invitation.id,
+            organization: OrganizationName::parse("Conformance Ltd").unwrap(),
+            inviter: profile(),
+            invitee: None,
+            role: invitation.role,
+            team: None,
+            expires_at: invitation.expires_at,
+            resend: invitation.resend_count > 0,
+            generation: invitation.resend_count,
+        },
         now,
     )
 }
@@ -374,7 +394,7 @@ pub async fn commit_is_atomic(store: Arc<DynStore>) {
     );
     let far = t0() + Duration::days(3650);
     let claimed = store
-        .claim_outbox(far, Duration::minutes(1), 1000)
+        .claim_outbox(ClaimId::new(), far, Duration::minutes(1), 1000)
         .await
         .unwrap();
     assert!(claimed.iter().all(|m| m.organization != org.id));
@@ -1132,7 +1152,7 @@ pub async fn events_are_kept_in_order(store: Arc<DynStore>) {
 }
 
 /// spec: INV-9 — committed mail is claimable, leased, re-claimable after the lease, retried,
-/// completed (secret erased) or failed (listed with its reason).
+/// sent or failed (listed with its reason).
 pub async fn outbox_is_at_least_once(store: Arc<DynStore>) {
     let org = stored_org(&*store).await;
     // A time far from other cases' rows so the claim sees only this case's mail first.
@@ -1143,66 +1163,245 @@ pub async fn outbox_is_at_least_once(store: Arc<DynStore>) {
     let mut c = changes(&org, vec![]);
     c.outbox = vec![a.clone(), b.clone()];
     store.commit(c).await.unwrap();
-    let mine = |rows: Vec<OutboxMessage>| -> Vec<OutboxMessage> {
-        rows.into_iter()
-            .filter(|m| m.organization == org.id)
-            .collect()
-    };
     let lease = Duration::minutes(5);
-    let first = mine(store.claim_outbox(now, lease, 10_000).await.unwrap());
+    let claim = |at| claim_mine(&store, org.id, ClaimId::new(), at);
+    let first = claim(now).await;
     assert_eq!(first.len(), 2);
-    assert!(first.iter().all(|m| m.attempts == 1 && m.secret.is_some()));
-    assert!(
-        mine(
-            store
-                .claim_outbox(now + Duration::minutes(1), lease, 10_000)
-                .await
-                .unwrap()
-        )
-        .is_empty()
-    );
-    let again = mine(
-        store
-            .claim_outbox(now + Duration::minutes(6), lease, 10_000)
-            .await
-            .unwrap(),
-    );
+    assert!(first.iter().all(|m| m.attempts == 1));
+    assert!(claim(now + Duration::minutes(1)).await.is_empty());
+    let holder = ClaimId::new();
+    let again = claim_mine(&store, org.id, holder, now + Duration::minutes(6)).await;
     assert_eq!(
         again.len(),
         2,
         "an expired lease makes the row claimable again"
     );
     assert!(again.iter().all(|m| m.attempts == 2));
-
-    store.complete_outbox(a.id).await.unwrap();
-    store
-        .retry_outbox(b.id, now + Duration::hours(1), "421 try later")
-        .await
-        .unwrap();
-    let t = now + Duration::minutes(30);
-    assert!(mine(store.claim_outbox(t, lease, 10_000).await.unwrap()).is_empty());
-    let retried = mine(
-        store
-            .claim_outbox(now + Duration::hours(1), lease, 10_000)
-            .await
-            .unwrap(),
+    assert!(
+        again
+            .iter()
+            .all(|m| m.lease_until == Some(now + Duration::minutes(6) + lease))
     );
+
+    let settle = |id, settlement| store.settle_outbox(holder, id, settlement);
+    assert!(settle(a.id, Settlement::Sent).await.unwrap());
+    let retry = Settlement::Retry {
+        not_before: now + Duration::hours(1),
+        error: "421 try later".to_owned(),
+    };
+    assert!(settle(b.id, retry).await.unwrap());
+    assert!(claim(now + Duration::minutes(30)).await.is_empty());
+    let retrier = ClaimId::new();
+    let retried = claim_mine(&store, org.id, retrier, now + Duration::hours(1)).await;
     assert_eq!(retried.iter().map(|m| m.id).collect::<Vec<_>>(), vec![b.id]);
     assert_eq!(retried[0].last_error.as_deref(), Some("421 try later"));
-    store.fail_outbox(b.id, "550 no such user").await.unwrap();
+    let failure = Settlement::Failed {
+        error: "550 no such user".to_owned(),
+    };
+    assert!(store.settle_outbox(retrier, b.id, failure).await.unwrap());
     let failed = store.failed_outbox(org.id, Page::first(10)).await.unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].status, OutboxStatus::Failed);
     assert_eq!(failed[0].last_error.as_deref(), Some("550 no such user"));
-    assert!(failed[0].secret.is_none(), "a failed row keeps no token");
+    assert!(claim(now + Duration::days(30)).await.is_empty());
+}
+
+/// Claims `store`'s due mail at `at` under `claim`, keeping `org`'s rows.
+async fn claim_mine(
+    store: &Arc<DynStore>,
+    org: OrganizationId,
+    claim: ClaimId,
+    at: DateTime<Utc>,
+) -> Vec<OutboxMessage> {
+    store
+        .claim_outbox(claim, at, Duration::minutes(5), 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.organization == org)
+        .collect()
+}
+
+/// spec: MSG-3 — only the claim that holds a row records its outcome: a pass whose lease ran
+/// out, and whose rows another pass claimed, can neither mark them sent nor put them back;
+/// a released row is claimable at once, its attempt not counted.
+pub async fn only_the_claim_holding_a_row_settles_it(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let now = t0() - Duration::days(12_000)
+        + Duration::minutes(i64::from(org.id.as_uuid().as_bytes()[15]));
+    let row = mail(org.id, email("held", org.id), now);
+    let mut c = changes(&org, vec![]);
+    c.outbox = vec![row.clone()];
+    store.commit(c).await.unwrap();
+    let (stale, current) = (ClaimId::new(), ClaimId::new());
+    assert_eq!(claim_mine(&store, org.id, stale, now).await.len(), 1);
+    let later = now + Duration::minutes(6);
+    assert_eq!(claim_mine(&store, org.id, current, later).await.len(), 1);
+    for settlement in [
+        Settlement::Sent,
+        Settlement::Released,
+        Settlement::Failed {
+            error: "late".to_owned(),
+        },
+        Settlement::Retry {
+            not_before: later,
+            error: "late".to_owned(),
+        },
+    ] {
+        let held = store
+            .settle_outbox(stale, row.id, settlement)
+            .await
+            .unwrap();
+        assert!(!held, "a stale claim settled a row another claim holds");
+    }
     assert!(
-        mine(
-            store
-                .claim_outbox(now + Duration::days(30), lease, 10_000)
-                .await
-                .unwrap()
-        )
-        .is_empty()
+        claim_mine(&store, org.id, ClaimId::new(), later)
+            .await
+            .is_empty(),
+        "the current claim still holds the row"
+    );
+    assert!(
+        store
+            .settle_outbox(current, row.id, Settlement::Released)
+            .await
+            .unwrap()
+    );
+    let again = claim_mine(&store, org.id, ClaimId::new(), later).await;
+    assert_eq!(again.len(), 1, "a released row is claimable at once");
+    assert_eq!(
+        again[0].attempts, 2,
+        "the released claim's attempt is not counted"
+    );
+    assert!(
+        !store
+            .settle_outbox(current, row.id, Settlement::Sent)
+            .await
+            .unwrap(),
+        "a claim that released a row no longer holds it"
+    );
+    assert!(
+        !store
+            .settle_outbox(ClaimId::new(), OutboxId::new(), Settlement::Sent)
+            .await
+            .unwrap(),
+        "no row"
+    );
+}
+
+/// spec: MSG-3 — claims take turns across organizations: one organization's backlog does not
+/// hold back another's mail, due later, for more than one pass.
+pub async fn claims_take_turns_across_organizations(store: Arc<DynStore>) {
+    let busy = stored_org(&*store).await;
+    let quiet = stored_org(&*store).await;
+    let now = t0() - Duration::days(14_000)
+        + Duration::minutes(i64::from(busy.id.as_uuid().as_bytes()[15]));
+    let mut c = changes(&busy, vec![]);
+    c.outbox = (0..30)
+        .map(|i| {
+            mail(
+                busy.id,
+                email(&format!("b{i}"), busy.id),
+                now + Duration::seconds(i),
+            )
+        })
+        .collect();
+    store.commit(c).await.unwrap();
+    let mut c = changes(&quiet, vec![]);
+    let late = mail(quiet.id, email("q", quiet.id), now + Duration::minutes(1));
+    c.outbox = vec![late.clone()];
+    store.commit(c).await.unwrap();
+    let at = now + Duration::minutes(2);
+    let pass = store
+        .claim_outbox(ClaimId::new(), at, Duration::minutes(5), 5)
+        .await
+        .unwrap();
+    assert!(
+        pass.iter().any(|m| m.id == late.id),
+        "the quiet organization's mail waited behind the busy one's backlog"
+    );
+    let busy_rows: Vec<_> = pass.iter().filter(|m| m.organization == busy.id).collect();
+    assert!(!busy_rows.is_empty() && busy_rows.len() < 5);
+    assert!(
+        busy_rows
+            .windows(2)
+            .all(|w| (w[0].due_at, w[0].id) < (w[1].due_at, w[1].id)),
+        "each organization's oldest due first"
+    );
+}
+
+/// spec: INV-13 — a commit that changes an invitation (resent, revoked, accepted, declined)
+/// withdraws its queued, unsent mail, also mail a pass has claimed; the commit's own mail
+/// (a resend's) and other mail stay.
+pub async fn an_invitation_change_withdraws_its_queued_mail(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let now = t0() - Duration::days(16_000)
+        + Duration::minutes(i64::from(org.id.as_uuid().as_bytes()[15]));
+    let invitation = new_invitation(org.id, email("w", org.id), now);
+    let other = new_invitation(org.id, email("o", org.id), now);
+    let first = invitation_mail(&invitation, now);
+    let second = invitation_mail(&invitation, now);
+    let others = invitation_mail(&other, now);
+    let message = mail(org.id, email("m", org.id), now);
+    let org = reload(&*store, org.id).await;
+    let mut c = changes(
+        &org,
+        vec![
+            Write::PutInvitation(invitation.clone()),
+            Write::PutInvitation(other.clone()),
+        ],
+    );
+    c.outbox = vec![
+        first.clone(),
+        second.clone(),
+        others.clone(),
+        message.clone(),
+    ];
+    store.commit(c).await.unwrap();
+    // One of its mails is claimed by a pass, the other waits.
+    let pass = ClaimId::new();
+    let claimed = store
+        .claim_outbox(pass, now, Duration::minutes(5), 10_000)
+        .await
+        .unwrap();
+    assert!(claimed.iter().any(|m| m.id == first.id));
+    assert!(
+        store
+            .settle_outbox(pass, second.id, Settlement::Released)
+            .await
+            .unwrap()
+    );
+    let stored = store
+        .invitation(org.id, invitation.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let resent = Invitation {
+        resend_count: 1,
+        token_hash: token(2).hash(),
+        ..stored
+    };
+    let fresh = invitation_mail(&resent, now);
+    let org = reload(&*store, org.id).await;
+    let mut c = changes(&org, vec![Write::PutInvitation(resent.clone())]);
+    c.outbox = vec![fresh.clone()];
+    store.commit(c).await.unwrap();
+    assert!(
+        !store
+            .settle_outbox(pass, first.id, Settlement::Sent)
+            .await
+            .unwrap(),
+        "a withdrawn mail is no longer held by the pass that claimed it"
+    );
+    let due = claim_mine(&store, org.id, ClaimId::new(), now + Duration::minutes(10)).await;
+    let mut ids: Vec<OutboxId> = due.iter().map(|m| m.id).collect();
+    ids.sort_unstable();
+    // The pass's lease has run out: what it claimed and still exists is due again.
+    let mut expected = vec![fresh.id, others.id, message.id];
+    expected.sort_unstable();
+    assert_eq!(
+        ids, expected,
+        "the invitation's old mail is gone; its new mail, the other invitation's and the \
+         message stay"
     );
 }
 
@@ -1225,7 +1424,7 @@ pub async fn concurrent_claims_never_share_a_row(store: Arc<DynStore>) {
             for _ in 0..10 {
                 got.extend(
                     store
-                        .claim_outbox(now, Duration::minutes(5), 3)
+                        .claim_outbox(ClaimId::new(), now, Duration::minutes(5), 3)
                         .await
                         .unwrap(),
                 );
@@ -1244,7 +1443,7 @@ pub async fn concurrent_claims_never_share_a_row(store: Arc<DynStore>) {
     // Rows of other cases may have been claimed too; ours are all claimed exactly once
     // unless other rows crowded them out, in which case a final claim gets the rest.
     for m in store
-        .claim_outbox(now, Duration::minutes(5), 10_000)
+        .claim_outbox(ClaimId::new(), now, Duration::minutes(5), 10_000)
         .await
         .unwrap()
     {
@@ -1296,7 +1495,12 @@ pub async fn invitation_race_has_exactly_one_outcome(store: Arc<DynStore>) {
 
 /// The race of [`invitation_race_has_exactly_one_outcome`] with a chosen number of rounds.
 pub async fn invitation_race(store: Arc<DynStore>, rounds: usize) {
-    let roster = Roster::builder(Arc::clone(&store), RecordingMailer::new()).build();
+    let roster = Roster::builder(
+        Arc::clone(&store),
+        RecordingMailer::new(),
+        crate::LinkKey::from_bytes([7; 32]),
+    )
+    .build();
     let founder = Actor::new(
         UserId::new(),
         EmailAddress::parse("founder@race.example").unwrap(),
@@ -1632,6 +1836,9 @@ pub const CASES: &[&str] = &[
     "teams_and_team_memberships",
     "events_are_kept_in_order",
     "outbox_is_at_least_once",
+    "only_the_claim_holding_a_row_settles_it",
+    "claims_take_turns_across_organizations",
+    "an_invitation_change_withdraws_its_queued_mail",
     "concurrent_claims_never_share_a_row",
     "concurrent_commits_have_one_winner",
     "invitation_race_has_exactly_one_outcome",
@@ -1669,6 +1876,9 @@ macro_rules! store_conformance_tests {
             teams_and_team_memberships,
             events_are_kept_in_order,
             outbox_is_at_least_once,
+            only_the_claim_holding_a_row_settles_it,
+            claims_take_turns_across_organizations,
+            an_invitation_change_withdraws_its_queued_mail,
             concurrent_claims_never_share_a_row,
             concurrent_commits_have_one_winner,
             invitation_race_has_exactly_one_outcome,

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{
     event::{Event, EventActor, EventKind},
-    ids::{EventId, MemberId, OrganizationId, TeamId, UserId},
+    ids::{EventId, InvitationId, MemberId, OrganizationId, TeamId, UserId},
     invitation::Invitation,
     member::Member,
     organization::Organization,
@@ -14,7 +14,6 @@ use super::{
     team::Team,
     token::InvitationToken,
 };
-use crate::error::Error;
 
 /// How a change set touches its organization's row.
 #[derive(Debug, Clone)]
@@ -77,7 +76,8 @@ pub enum Write {
         at: DateTime<Utc>,
     },
     /// Insert or update an invitation. The store refuses a second pending invitation for the
-    /// same (organization, email) with `StoreError::Duplicate` (spec: INV-8).
+    /// same (organization, email) with `StoreError::Duplicate` (spec: INV-8). An update
+    /// withdraws the invitation's queued, unsent mail: its link is dead (spec: INV-13).
     PutInvitation(Invitation),
     /// Insert or update a team. Team names are unique per organization, regardless of case.
     PutTeam(Team),
@@ -162,11 +162,10 @@ pub trait Fresh: std::fmt::Debug {
     /// A fresh, unique id.
     fn uuid(&mut self) -> Uuid;
 
-    /// A fresh, unguessable invitation token (spec: INV-6).
-    ///
-    /// # Errors
-    /// [`Error::Randomness`] when no secure randomness is available.
-    fn token(&mut self) -> Result<InvitationToken, Error>;
+    /// The token of generation `generation` of `invitation`'s link: unguessable without the
+    /// host's secret, and the same every time it is asked for, so that the email can be
+    /// rendered later without the token ever being stored (spec: INV-6).
+    fn link_token(&mut self, invitation: InvitationId, generation: u32) -> InvitationToken;
 }
 
 /// The inputs every decision shares: when, by whom, and where fresh values come from.

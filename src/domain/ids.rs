@@ -99,6 +99,11 @@ id_type!(
     OutboxId
 );
 id_type!(
+    /// Identifies one claim of outbox rows by a delivery pass: only the claim that holds a
+    /// row can record what became of it (spec: MSG-3).
+    ClaimId
+);
+id_type!(
     /// Identifies a [`License`](crate::License) held by an organization.
     LicenseId
 );

@@ -234,7 +234,8 @@ impl InvitationView {
 pub struct InvitationCreated {
     /// The invitation as stored.
     pub invitation: Invitation,
-    /// The secret for the acceptance link. Not stored anywhere but in the undelivered mail.
+    /// The secret for the acceptance link. Never stored: derived from the host's link key,
+    /// and derived again when its email is rendered (spec: INV-6).
     pub token: InvitationToken,
 }
 
@@ -319,12 +320,13 @@ impl InviteState<'_> {
 
     fn new_invitation(
         &self,
-        ctx: &mut Context<'_>,
+        ctx: &Context<'_>,
+        id: InvitationId,
         new: NewInvitation,
         token: &InvitationToken,
     ) -> Invitation {
         Invitation {
-            id: InvitationId::from_uuid(ctx.fresh.uuid()),
+            id,
             organization: self.organization.id,
             email: new.email,
             invitee: new.invitee,
@@ -347,7 +349,6 @@ impl InviteState<'_> {
         &self,
         ctx: &mut Context<'_>,
         invitation: &Invitation,
-        token: &InvitationToken,
         resend: bool,
     ) -> OutboxMessage {
         OutboxMessage::new(
@@ -363,8 +364,8 @@ impl InviteState<'_> {
                 team: self.team.map(|t| t.name.clone()),
                 expires_at: invitation.expires_at,
                 resend,
+                generation: invitation.resend_count,
             },
-            Some(token.clone()),
             ctx.now,
         )
     }
@@ -382,11 +383,12 @@ impl InviteState<'_> {
         changes: &mut ChangeSet,
         new: NewInvitation,
     ) -> Result<InvitationCreated, Error> {
-        let token = ctx.fresh.token()?;
-        let invitation = self.new_invitation(ctx, new, &token);
+        let id = InvitationId::from_uuid(ctx.fresh.uuid());
+        let token = ctx.fresh.link_token(id, 0);
+        let invitation = self.new_invitation(ctx, id, new, &token);
         changes
             .outbox
-            .push(self.invitation_mail(ctx, &invitation, &token, false));
+            .push(self.invitation_mail(ctx, &invitation, false));
         changes.events.push(ctx.event(
             self.organization.id,
             EventKind::InvitationSent {
@@ -693,12 +695,14 @@ pub fn resend(
             .saturating_sub(u64::from(cap));
         return Err(Error::SeatLimit { cap, excess });
     }
-    let token = ctx.fresh.token()?;
+    let token = ctx
+        .fresh
+        .link_token(invitation.id, invitation.resend_count.saturating_add(1));
     let invitation = invitation.resend(token.hash(), ctx.now, state.ttl)?;
     let mut changes = state.touch();
     changes
         .outbox
-        .push(state.invitation_mail(ctx, &invitation, &token, true));
+        .push(state.invitation_mail(ctx, &invitation, true));
     changes.events.push(ctx.event(
         state.organization.id,
         EventKind::InvitationResent {

@@ -9,7 +9,6 @@ use super::{
     ids::{InvitationId, OrganizationId, OutboxId},
     role::Role,
     text::{Message, OrganizationName, Profile, Subject, TeamName},
-    token::InvitationToken,
 };
 
 /// What a mail says, as data. It is rendered into text only at delivery, so a host's
@@ -36,6 +35,11 @@ pub enum MailContent {
         expires_at: DateTime<Utc>,
         /// Whether this replaces an earlier link (spec: INV-3).
         resend: bool,
+        /// Which of the invitation's links this mail carries (its resend count when sent):
+        /// with the host's link key, what the link's token is derived from when the mail is
+        /// rendered (spec: INV-6).
+        #[serde(default)]
+        generation: u32,
     },
     /// A message from an administrator or supervisor (spec: MSG-1).
     Message {
@@ -75,9 +79,8 @@ pub enum OutboxStatus {
 
 /// One queued email.
 ///
-/// An invitation's token travels in [`OutboxMessage::secret`] until the mail is sent: the
-/// link must reach the invitee, yet only its hash is kept afterwards (spec: INV-6, INV-9).
-/// Stores erase the secret when the row is marked sent or failed.
+/// It holds no secret: an invitation's link is derived from the host's link key when the
+/// mail is rendered (spec: INV-6).
 #[derive(Debug, Clone)]
 pub struct OutboxMessage {
     /// Its id, also the source of the mail's stable `Message-ID`.
@@ -88,8 +91,6 @@ pub struct OutboxMessage {
     pub to: EmailAddress,
     /// What to say.
     pub content: MailContent,
-    /// The invitation token to put in the link, until delivery.
-    pub secret: Option<InvitationToken>,
     /// Delivery state.
     pub status: OutboxStatus,
     /// Delivery attempts so far.
@@ -105,13 +106,21 @@ pub struct OutboxMessage {
 }
 
 impl OutboxMessage {
+    /// The invitation whose link it carries, if it is an invitation's email: its queued
+    /// copies are withdrawn when the invitation changes (spec: INV-13).
+    pub fn invitation(&self) -> Option<InvitationId> {
+        match &self.content {
+            MailContent::Invitation { invitation, .. } => Some(*invitation),
+            _ => None,
+        }
+    }
+
     /// A new pending message, due now.
     pub fn new(
         id: OutboxId,
         organization: OrganizationId,
         to: EmailAddress,
         content: MailContent,
-        secret: Option<InvitationToken>,
         now: DateTime<Utc>,
     ) -> Self {
         Self {
@@ -119,7 +128,6 @@ impl OutboxMessage {
             organization,
             to,
             content,
-            secret,
             status: OutboxStatus::Pending,
             attempts: 0,
             created_at: now,
@@ -128,6 +136,49 @@ impl OutboxMessage {
             last_error: None,
         }
     }
+}
+
+/// What a delivery pass did with a row it claimed (spec: MSG-3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Settlement {
+    /// The transport accepted it: done.
+    Sent,
+    /// Put back for another attempt, not before `not_before`.
+    Retry {
+        /// When it may be attempted again.
+        not_before: DateTime<Utc>,
+        /// Why this attempt failed.
+        error: String,
+    },
+    /// Given up.
+    Failed {
+        /// Why.
+        error: String,
+    },
+    /// Not attempted (the pass stopped, or too little of its lease was left to send it):
+    /// back in the queue at once, and the attempt its claim counted is not counted.
+    Released,
+}
+
+/// The order in which due mail is claimed: in turns across organizations, each
+/// organization's oldest due first, so that one organization's large backlog does not hold
+/// back another's mail for more than one pass (spec: MSG-3). The SQL stores order their
+/// claim the same way (`ROW_NUMBER() OVER (PARTITION BY organization_id …)`).
+pub fn in_turns(mut due: Vec<OutboxMessage>) -> Vec<OutboxMessage> {
+    due.sort_by_key(|m| (m.due_at, m.id));
+    let mut turns: std::collections::HashMap<OrganizationId, usize> =
+        std::collections::HashMap::new();
+    let mut ranked: Vec<(usize, OutboxMessage)> = due
+        .into_iter()
+        .map(|m| {
+            let turn = turns.entry(m.organization).or_default();
+            *turn += 1;
+            (*turn, m)
+        })
+        .collect();
+    ranked.sort_by_key(|(turn, m)| (*turn, m.due_at, m.id));
+    ranked.into_iter().map(|(_, m)| m).collect()
 }
 
 use super::{
@@ -156,7 +207,6 @@ fn mail_each<'m>(
             organization.id,
             to,
             content.clone(),
-            None,
             ctx.now,
         ));
     }
@@ -219,4 +269,53 @@ pub fn notify_administrators(
             recipients,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(org: OrganizationId, due_minute: i64) -> OutboxMessage {
+        let at = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::minutes(due_minute);
+        let Ok(to) = EmailAddress::parse("someone@example.com") else {
+            unreachable!("a valid address")
+        };
+        let content = MailContent::Notification {
+            organization: "Org".parse().expect("a name"),
+            subject: "Hello".parse().expect("a subject"),
+            body: "Body".parse().expect("a body"),
+        };
+        OutboxMessage::new(OutboxId::new(), org, to, content, at)
+    }
+
+    #[test]
+    fn due_mail_is_taken_in_turns_across_organizations() {
+        // spec: MSG-3 — B's one mail, due last, comes second, not after A's backlog.
+        let (a, b, c) = (
+            OrganizationId::new(),
+            OrganizationId::new(),
+            OrganizationId::new(),
+        );
+        let mut due: Vec<_> = (0..100).map(|i| message(a, i)).collect();
+        due.push(message(b, 500));
+        due.push(message(c, 400));
+        due.push(message(c, 401));
+        let order: Vec<(OrganizationId, DateTime<Utc>)> = in_turns(due)
+            .iter()
+            .map(|m| (m.organization, m.due_at))
+            .collect();
+        let minute = |i| DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::minutes(i);
+        assert_eq!(
+            &order[..5],
+            &[
+                (a, minute(0)),
+                (c, minute(400)),
+                (b, minute(500)),
+                (a, minute(1)),
+                (c, minute(401))
+            ]
+        );
+        assert_eq!(order.len(), 103);
+        assert_eq!(order[102], (a, minute(99)));
+    }
 }

@@ -11,7 +11,9 @@ pub use self::recording::{FailingMailer, Failure, RecordingMailer};
 #[cfg_attr(docsrs, doc(cfg(feature = "smtp")))]
 pub use self::smtp::{SmtpConfig, SmtpConfigError, SmtpMailer, SmtpSecurity};
 use crate::{
-    domain::{email::EmailAddress, outbox::MailContent, outbox::OutboxMessage},
+    domain::{
+        email::EmailAddress, outbox::MailContent, outbox::OutboxMessage, token::InvitationToken,
+    },
     error::BoxError,
 };
 
@@ -117,8 +119,15 @@ impl Default for MailSettings {
 
 /// Turns an outbox row into an [`OutgoingEmail`]. Hosts replace it to use their own wording.
 pub trait MailTemplates: Send + Sync + std::fmt::Debug + 'static {
-    /// Renders `message`. The invitation token, when the row has one, goes into the link.
-    fn render(&self, message: &OutboxMessage, settings: &MailSettings) -> OutgoingEmail;
+    /// Renders `message`. `link` is the token of an invitation's email, derived again from
+    /// the host's link key at delivery (the outbox never holds it, spec: INV-6): it goes
+    /// into the acceptance link.
+    fn render(
+        &self,
+        message: &OutboxMessage,
+        link: Option<&InvitationToken>,
+        settings: &MailSettings,
+    ) -> OutgoingEmail;
 }
 
 /// Plain, clear wording in English, as text and HTML alternatives of the same content.
@@ -207,9 +216,13 @@ pub fn escape(text: &str) -> String {
 }
 
 impl DefaultTemplates {
-    /// What `message` says, before layout. Hosts that only want other words can call this
-    /// and change the parts.
-    pub fn parts(message: &OutboxMessage, settings: &MailSettings) -> MailParts {
+    /// What `message` says, before layout, with `link` in an invitation's acceptance link.
+    /// Hosts that only want other words can call this and change the parts.
+    pub fn parts(
+        message: &OutboxMessage,
+        link: Option<&InvitationToken>,
+        settings: &MailSettings,
+    ) -> MailParts {
         match &message.content {
             MailContent::Invitation {
                 organization,
@@ -246,7 +259,7 @@ impl DefaultTemplates {
                     "The link works until {}. You can accept or decline on the page it opens.",
                     expires_at.format("%B %-d, %Y at %H:%M UTC")
                 ));
-                let action = message.secret.as_ref().map(|token| {
+                let action = link.map(|token| {
                     (
                         "Accept or decline".to_owned(),
                         format!("{}{}", settings.accept_url, token.expose()),
@@ -304,8 +317,13 @@ impl DefaultTemplates {
 }
 
 impl MailTemplates for DefaultTemplates {
-    fn render(&self, message: &OutboxMessage, settings: &MailSettings) -> OutgoingEmail {
-        let parts = Self::parts(message, settings);
+    fn render(
+        &self,
+        message: &OutboxMessage,
+        link: Option<&InvitationToken>,
+        settings: &MailSettings,
+    ) -> OutgoingEmail {
+        let parts = Self::parts(message, link, settings);
         OutgoingEmail {
             message_id: format!("<{}@{}>", message.id, settings.message_id_domain),
             to: message.to.clone(),

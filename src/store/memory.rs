@@ -16,11 +16,11 @@ use crate::domain::{
     changes::{ChangeSet, OrganizationWrite, Write},
     email::EmailAddress,
     event::Event,
-    ids::{EventId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
+    ids::{ClaimId, EventId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
     invitation::{Invitation, InvitationStatus},
     member::Member,
     organization::{Organization, SeatUsage},
-    outbox::{OutboxMessage, OutboxStatus},
+    outbox::{OutboxMessage, OutboxStatus, Settlement, in_turns},
     role::Role,
     team::Team,
     text::ActivityId,
@@ -53,7 +53,34 @@ struct State {
     orgs: HashMap<OrganizationId, Org>,
     tokens: HashMap<TokenHash, (OrganizationId, InvitationId)>,
     outbox: BTreeMap<OutboxId, OutboxMessage>,
-    unsent: BTreeSet<OutboxId>,
+    /// The pending rows, with the claim that holds each, if any (spec: MSG-3).
+    unsent: BTreeMap<OutboxId, Option<ClaimId>>,
+    /// The pending rows of each invitation, withdrawn when it changes (spec: INV-13).
+    unsent_by_invitation: HashMap<InvitationId, Vec<OutboxId>>,
+}
+
+impl State {
+    /// Deletes the pending mail of `invitation`: its link is dead (spec: INV-13).
+    fn withdraw_mail_of(&mut self, invitation: InvitationId) {
+        for id in self
+            .unsent_by_invitation
+            .remove(&invitation)
+            .unwrap_or_default()
+        {
+            self.unsent.remove(&id);
+            self.outbox.remove(&id);
+        }
+    }
+
+    /// Drops `id` from the pending mail of `invitation`, once it is sent or given up.
+    fn forget_unsent(&mut self, invitation: InvitationId, id: OutboxId) {
+        if let Some(ids) = self.unsent_by_invitation.get_mut(&invitation) {
+            ids.retain(|i| *i != id);
+            if ids.is_empty() {
+                self.unsent_by_invitation.remove(&invitation);
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -954,8 +981,22 @@ impl Store for MemoryStore {
             org.events
                 .extend(changes.events.into_iter().map(|e| (e.id, e)));
         }
+        for write in &changes.writes {
+            if let Write::PutInvitation(i) = write
+                && i.version > 0
+            {
+                state.withdraw_mail_of(i.id);
+            }
+        }
         for message in changes.outbox {
-            state.unsent.insert(message.id);
+            state.unsent.insert(message.id, None);
+            if let Some(invitation) = message.invitation() {
+                state
+                    .unsent_by_invitation
+                    .entry(invitation)
+                    .or_default()
+                    .push(message.id);
+            }
             state.outbox.insert(message.id, message);
         }
         Ok(())
@@ -963,74 +1004,70 @@ impl Store for MemoryStore {
 
     async fn claim_outbox(
         &self,
+        claim: ClaimId,
         now: DateTime<Utc>,
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         let mut state = self.lock();
         let state = &mut *state;
-        let mut due: Vec<(DateTime<Utc>, OutboxId)> = state
+        let due: Vec<OutboxMessage> = state
             .unsent
-            .iter()
+            .keys()
             .filter_map(|id| state.outbox.get(id))
             .filter(|m| m.due_at <= now && m.lease_until.is_none_or(|until| until <= now))
-            .map(|m| (m.due_at, m.id))
+            .cloned()
             .collect();
-        due.sort_unstable();
         let mut claimed = Vec::new();
-        for (_, id) in due.into_iter().take(limit) {
-            if let Some(m) = state.outbox.get_mut(&id) {
+        for taken in in_turns(due).into_iter().take(limit) {
+            if let Some(m) = state.outbox.get_mut(&taken.id) {
                 m.lease_until = Some(now + lease);
                 m.attempts = m.attempts.saturating_add(1);
+                state.unsent.insert(m.id, Some(claim));
                 claimed.push(m.clone());
             }
         }
         Ok(claimed)
     }
 
-    async fn complete_outbox(&self, id: OutboxId) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        let m = state.outbox.get_mut(&id).ok_or(StoreError::Missing {
-            entity: "outbox message",
-        })?;
-        m.status = OutboxStatus::Sent;
-        m.secret = None;
-        m.lease_until = None;
-        state.unsent.remove(&id);
-        Ok(())
-    }
-
-    async fn retry_outbox(
+    async fn settle_outbox(
         &self,
+        claim: ClaimId,
         id: OutboxId,
-        not_before: DateTime<Utc>,
-        error: &str,
-    ) -> Result<(), StoreError> {
+        settlement: Settlement,
+    ) -> Result<bool, StoreError> {
         let mut state = self.lock();
-        let m = state.outbox.get_mut(&id).ok_or(StoreError::Missing {
-            entity: "outbox message",
-        })?;
-        if m.status == OutboxStatus::Pending {
-            m.due_at = not_before;
-            m.lease_until = None;
-            m.last_error = Some(error.to_owned());
+        let state = &mut *state;
+        let (Some(Some(holder)), Some(m)) = (state.unsent.get(&id), state.outbox.get_mut(&id))
+        else {
+            return Ok(false);
+        };
+        if *holder != claim {
+            return Ok(false);
         }
-        Ok(())
-    }
-
-    async fn fail_outbox(&self, id: OutboxId, error: &str) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        let m = state.outbox.get_mut(&id).ok_or(StoreError::Missing {
-            entity: "outbox message",
-        })?;
-        if m.status == OutboxStatus::Pending {
-            m.status = OutboxStatus::Failed;
-            m.secret = None;
-            m.lease_until = None;
-            m.last_error = Some(error.to_owned());
+        m.lease_until = None;
+        match settlement {
+            Settlement::Sent => m.status = OutboxStatus::Sent,
+            Settlement::Retry { not_before, error } => {
+                m.due_at = not_before;
+                m.last_error = Some(error);
+            }
+            Settlement::Failed { error } => {
+                m.status = OutboxStatus::Failed;
+                m.last_error = Some(error);
+            }
+            Settlement::Released => m.attempts = m.attempts.saturating_sub(1),
         }
-        state.unsent.remove(&id);
-        Ok(())
+        if m.status == OutboxStatus::Pending {
+            state.unsent.insert(id, None);
+        } else {
+            let invitation = m.invitation();
+            state.unsent.remove(&id);
+            if let Some(invitation) = invitation {
+                state.forget_unsent(invitation, id);
+            }
+        }
+        Ok(true)
     }
 
     async fn failed_outbox(

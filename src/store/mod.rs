@@ -31,11 +31,11 @@ use crate::domain::{
     changes::ChangeSet,
     email::EmailAddress,
     event::Event,
-    ids::{InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
+    ids::{ClaimId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
     invitation::{Invitation, InvitationStatus},
     member::Member,
     organization::{Organization, SeatUsage},
-    outbox::OutboxMessage,
+    outbox::{OutboxMessage, Settlement},
     role::Role,
     team::Team,
     token::TokenHash,
@@ -228,6 +228,10 @@ pub struct LinkContext {
 /// - Outbox rows in a change set become claimable only once committed and are never lost
 ///   (spec: INV-9). [`Store::claim_outbox`] never hands a row to two callers while its lease
 ///   runs.
+/// - A [`Write::PutInvitation`](crate::domain::changes::Write::PutInvitation) of an
+///   invitation already stored (version > 0: accepted, declined, revoked or resent) withdraws
+///   that invitation's pending outbox rows in the same commit, before the change set's own
+///   mail is queued: an email whose link is dead is never sent (spec: INV-13).
 /// - Reads observe every committed change set (read-your-writes).
 /// - Listings are keyset-paginated by id, ascending (ids are UUID v7, so this is creation
 ///   order).
@@ -488,28 +492,31 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Applies a change set atomically (see the contract above).
     async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError>;
 
-    /// Leases up to `limit` pending outbox rows due at `now` whose lease has run out, until
-    /// `now + lease`, counting one attempt on each. Oldest due first.
+    /// Leases up to `limit` pending outbox rows due at `now` whose lease has run out to
+    /// `claim`, until `now + lease`, counting one attempt on each. The rows are taken in
+    /// turns across organizations, each organization's oldest due first (as
+    /// [`in_turns`](crate::domain::outbox::in_turns) orders them), so that one
+    /// organization's backlog does not hold back another's mail for more than one pass; they
+    /// are returned in that order (spec: MSG-3). Two claims running at once never take the
+    /// same row.
     async fn claim_outbox(
         &self,
+        claim: ClaimId,
         now: DateTime<Utc>,
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<OutboxMessage>, StoreError>;
 
-    /// Marks a row sent and erases its secret.
-    async fn complete_outbox(&self, id: OutboxId) -> Result<(), StoreError>;
-
-    /// Puts a row back, due at `not_before`, recording why it failed.
-    async fn retry_outbox(
+    /// Records what became of row `id`, claimed by `claim` (see [`Settlement`]). Only the
+    /// claim that holds the row can: `Ok(false)`, with nothing changed, when it no longer
+    /// does — its lease ran out and another claim took it, it was withdrawn with its
+    /// invitation (spec: INV-13), or it was settled already (spec: MSG-3).
+    async fn settle_outbox(
         &self,
+        claim: ClaimId,
         id: OutboxId,
-        not_before: DateTime<Utc>,
-        error: &str,
-    ) -> Result<(), StoreError>;
-
-    /// Gives a row up, recording why, and erases its secret.
-    async fn fail_outbox(&self, id: OutboxId, error: &str) -> Result<(), StoreError>;
+        settlement: Settlement,
+    ) -> Result<bool, StoreError>;
 
     /// A page of failed outbox rows of `org`, by id (spec: MSG-2: nothing silently dropped).
     async fn failed_outbox(
@@ -635,17 +642,11 @@ macro_rules! forward_store {
             async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError> {
                 (**self).commit(changes).await
             }
-            async fn claim_outbox(&self, now: DateTime<Utc>, lease: Duration, limit: usize) -> Result<Vec<OutboxMessage>, StoreError> {
-                (**self).claim_outbox(now, lease, limit).await
+            async fn claim_outbox(&self, claim: ClaimId, now: DateTime<Utc>, lease: Duration, limit: usize) -> Result<Vec<OutboxMessage>, StoreError> {
+                (**self).claim_outbox(claim, now, lease, limit).await
             }
-            async fn complete_outbox(&self, id: OutboxId) -> Result<(), StoreError> {
-                (**self).complete_outbox(id).await
-            }
-            async fn retry_outbox(&self, id: OutboxId, not_before: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
-                (**self).retry_outbox(id, not_before, error).await
-            }
-            async fn fail_outbox(&self, id: OutboxId, error: &str) -> Result<(), StoreError> {
-                (**self).fail_outbox(id, error).await
+            async fn settle_outbox(&self, claim: ClaimId, id: OutboxId, settlement: Settlement) -> Result<bool, StoreError> {
+                (**self).settle_outbox(claim, id, settlement).await
             }
             async fn failed_outbox(&self, org: OrganizationId, page: Page) -> Result<Vec<OutboxMessage>, StoreError> {
                 (**self).failed_outbox(org, page).await

@@ -20,8 +20,8 @@ use super::{
         CLOSE_TEAM_STINTS, DELETE_MEMBER, DELETE_TEAM, EVENT_INSERT_COLUMNS, INSERT_MEMBER,
         INSERT_ORG, INSERT_TEAM, INVITATION_INSERT_COLUMNS, OPEN_NEW_MEMBER_STINT, OPEN_STINT,
         ORG_EXISTS, OUTBOX_INSERT_COLUMNS, REMOVE_TEAM_MEMBER, TOUCH_ORG, UPDATE_INVITATION,
-        UPDATE_MEMBER, UPDATE_ORG, UPDATE_TEAM, insert_many, micros, status_name, to_json,
-        version_param,
+        UPDATE_MEMBER, UPDATE_ORG, UPDATE_TEAM, WITHDRAW_INVITATION_MAIL, insert_many, micros,
+        status_name, to_json, version_param,
     },
 };
 use crate::domain::{
@@ -214,6 +214,14 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
                     args,
                     expect: Some(Expect::Conflict("invitation")),
                 });
+                // Its link is dead: so is its queued mail (spec: INV-13). The mail this
+                // commit queues (a resend's) is inserted later, and in one statement the
+                // deletion sees only rows from before it.
+                steps.push(Step {
+                    sql: WITHDRAW_INVITATION_MAIL.into(),
+                    args: vec![Arg::Uuid(inv.id.as_uuid()), Arg::Uuid(org)],
+                    expect: None,
+                });
             }
             Write::PutMember(m) => {
                 if m.organization != changes.organization {
@@ -382,7 +390,7 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
                 Arg::Uuid(org),
                 Arg::Text(m.to.as_str().to_owned()),
                 Arg::Text(to_json(&m.content)?),
-                Arg::OptText(m.secret.as_ref().map(|s| s.expose())),
+                Arg::OptUuid(m.invitation().map(|i| i.as_uuid())),
                 Arg::Text(status_name(m.status).to_owned()),
                 Arg::Int(i64::from(m.attempts)),
                 Arg::Int(micros(m.created_at)),
@@ -927,8 +935,15 @@ mod tests {
             [
                 Some(Expect::Conflict("organization")),
                 None,
-                Some(Expect::Conflict("invitation"))
+                Some(Expect::Conflict("invitation")),
+                // The updated invitation's queued mail is withdrawn (spec: INV-13).
+                None
             ]
+        );
+        assert!(
+            batch
+                .sql
+                .contains("DELETE FROM orgroster_outbox WHERE invitation_id = ?")
         );
         assert!(batch.recurs());
     }

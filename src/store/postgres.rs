@@ -40,11 +40,13 @@ use warm::{Conns, Lent};
 ///
 /// # Examples
 /// ```no_run
-/// use orgroster::{PostgresStore, RecordingMailer, Roster};
-/// # async fn run() -> Result<(), orgroster::StoreError> {
+/// use orgroster::{PostgresStore, LinkKey, RecordingMailer, Roster};
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = PostgresStore::connect("postgres://app@db.internal/app").await?;
 /// store.migrate().await?;
-/// let roster = Roster::builder(store, RecordingMailer::new()).build();
+/// // The host keeps the key that invitation links derive from in its secret store.
+/// let link_key = LinkKey::from_base64(&std::env::var("ROSTER_LINK_KEY")?)?;
+/// let roster = Roster::builder(store, RecordingMailer::new(), link_key).build();
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -116,12 +118,19 @@ mod dialect {
     /// See [`invitation_context`](crate::store::sql::invitation_context).
     pub(super) const INVITATION_CONTEXT: &str =
         crate::store::sql::invitation_context!(invitation_targets!(crate::store::sql::capped!()));
-    /// `SKIP LOCKED`: two instances claiming at once take disjoint rows.
+    /// Taken in turns across organizations (spec: MSG-3); `SKIP LOCKED`: two instances
+    /// claiming at once take disjoint rows. The window runs in a sublink because `FOR
+    /// UPDATE` is not allowed beside a window function; the lock re-checks the lease of
+    /// each row it takes.
     pub(super) const CLAIM_OUTBOX: &str = "UPDATE orgroster_outbox SET lease_until = $1, \
-         attempts = attempts + 1 WHERE id IN (SELECT id FROM orgroster_outbox \
-         WHERE status = 'pending' AND due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) \
-         ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, organization_id, \
-         recipient, content, secret, status, attempts, created_at, due_at, lease_until, last_error";
+         claim = $4, attempts = attempts + 1 WHERE id IN (SELECT id FROM orgroster_outbox \
+         WHERE id IN (SELECT id FROM (SELECT id, due_at, ROW_NUMBER() OVER \
+         (PARTITION BY organization_id ORDER BY due_at, id) AS turn FROM orgroster_outbox \
+         WHERE status = 'pending' AND due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)) \
+         AS due ORDER BY turn, due_at, id LIMIT $3) AND status = 'pending' \
+         AND (lease_until IS NULL OR lease_until <= $2) FOR UPDATE SKIP LOCKED) \
+         RETURNING id, organization_id, recipient, content, status, attempts, created_at, \
+         due_at, lease_until, last_error";
     /// The team ids of a JSON list of hex strings (`$4`).
     pub(super) const TEAM_LIST: &str = "SELECT jsonb_array_elements_text($4::jsonb)::uuid";
     /// PostgreSQL numbers its parameters.
@@ -161,6 +170,11 @@ mod dialect {
             4,
             "one_statement_commit",
             include_str!("../../migrations/postgres/0004_one_statement_commit.sql"),
+        ),
+        (
+            7,
+            "outbox_claims",
+            include_str!("../../migrations/postgres/0007_outbox_claims.sql"),
         ),
     ];
 }

@@ -25,7 +25,7 @@ use crate::domain::{
     role::{Role, RoleSet},
     team::{Team, TeamPage},
     text::{Message, OrganizationName, PersonName, Profile, TeamName},
-    token::{InvitationToken, TokenHash},
+    token::TokenHash,
     validation::Field,
 };
 
@@ -244,7 +244,7 @@ pub(crate) const OUTBOX_INSERT_COLUMNS: &[&str] = &[
     "organization_id",
     "recipient",
     "content",
-    "secret",
+    "invitation_id",
     "status",
     "attempts",
     "created_at",
@@ -252,14 +252,24 @@ pub(crate) const OUTBOX_INSERT_COLUMNS: &[&str] = &[
     "lease_until",
     "last_error",
 ];
-pub(crate) const COMPLETE_OUTBOX: &str = "UPDATE orgroster_outbox SET status = 'sent', secret = NULL, \
-     lease_until = NULL WHERE id = $1";
-/// Retry (status stays `pending`, new due time) or give up (status `failed`, secret erased).
-pub(crate) const REQUEUE_OR_FAIL_OUTBOX: &str = "UPDATE orgroster_outbox SET status = $2, \
-     due_at = COALESCE($3, due_at), secret = CASE WHEN $2 = 'pending' THEN secret ELSE NULL END, \
-     lease_until = NULL, last_error = $4 WHERE id = $1 AND status = 'pending'";
-pub(crate) const OUTBOX_EXISTS: &str = "SELECT 1 FROM orgroster_outbox WHERE id = $1";
-pub(crate) const FAILED_OUTBOX_PAGE: &str = "SELECT id, organization_id, recipient, content, secret, \
+/// Settles a row for the claim `$2` that holds it (spec: MSG-3): the transport took it.
+pub(crate) const SETTLE_SENT: &str = "UPDATE orgroster_outbox SET status = 'sent', \
+     lease_until = NULL, claim = NULL WHERE id = $1 AND claim = $2 AND status = 'pending'";
+/// … put back for `$3`, with the error `$4`.
+pub(crate) const SETTLE_RETRY: &str = "UPDATE orgroster_outbox SET due_at = $3, \
+     last_error = $4, lease_until = NULL, claim = NULL \
+     WHERE id = $1 AND claim = $2 AND status = 'pending'";
+/// … given up with the error `$3`.
+pub(crate) const SETTLE_FAILED: &str = "UPDATE orgroster_outbox SET status = 'failed', \
+     last_error = $3, lease_until = NULL, claim = NULL \
+     WHERE id = $1 AND claim = $2 AND status = 'pending'";
+/// … not attempted: back at once, the claim's attempt not counted.
+pub(crate) const SETTLE_RELEASED: &str = "UPDATE orgroster_outbox SET attempts = attempts - 1, \
+     lease_until = NULL, claim = NULL WHERE id = $1 AND claim = $2 AND status = 'pending'";
+/// Withdraws the pending mail of invitation `$1` of organization `$2` (spec: INV-13).
+pub(crate) const WITHDRAW_INVITATION_MAIL: &str = "DELETE FROM orgroster_outbox \
+     WHERE invitation_id = $1 AND organization_id = $2 AND status = 'pending'";
+pub(crate) const FAILED_OUTBOX_PAGE: &str = "SELECT id, organization_id, recipient, content, \
      status, attempts, created_at, due_at, lease_until, last_error FROM orgroster_outbox \
      WHERE organization_id = $1 AND status = 'failed' AND id > $2 ORDER BY id LIMIT $3";
 
@@ -907,7 +917,6 @@ row_fn!(
             organization: OrganizationId::from_uuid(get(row, "organization_id")?),
             to: parsed(EmailAddress::parse(get::<_, String>(row, "recipient")?))?,
             content: json(&get::<_, String>(row, "content")?)?,
-            secret: get::<_, Option<String>>(row, "secret")?.map(|s| parsed(InvitationToken::parse(&s))).transpose()?,
             status,
             attempts: u32::try_from(get::<_, i64>(row, "attempts")?).map_err(|_| corrupt("sql", "attempts"))?,
             created_at: time(get(row, "created_at")?)?,
@@ -1009,31 +1018,6 @@ macro_rules! sql_store {
                     tx.commit().await.map_err(Self::err)?;
                 }
                 Ok(())
-            }
-
-            /// Requeues a pending row for `not_before`, or fails it when `None`.
-            async fn requeue_or_fail(
-                &self,
-                id: $crate::OutboxId,
-                not_before: Option<::chrono::DateTime<::chrono::Utc>>,
-                error: &str,
-            ) -> Result<(), $crate::store::StoreError> {
-                let (mut tx, _guard) = self.write_tx().await?;
-                ::sqlx::query::<$db>($crate::store::sql::REQUEUE_OR_FAIL_OUTBOX)
-                    .bind(id.as_uuid())
-                    .bind(if not_before.is_some() { "pending" } else { "failed" })
-                    .bind(not_before.map($crate::store::sql::micros))
-                    .bind(error.to_owned())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Self::err)?;
-                let exists = ::sqlx::query::<$db>($crate::store::sql::OUTBOX_EXISTS)
-                    .bind(id.as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(Self::err)?;
-                tx.commit().await.map_err(Self::err)?;
-                exists.map(drop).ok_or($crate::store::StoreError::Missing { entity: "outbox message" })
             }
 
             /// Binds a plan step's arguments, in order.
@@ -1343,41 +1327,42 @@ macro_rules! sql_store {
                 self.commit_plan(plan).await
             }
 
-            async fn claim_outbox(&self, now: ::chrono::DateTime<::chrono::Utc>, lease: ::chrono::Duration, limit: usize) -> Result<Vec<$crate::OutboxMessage>, $crate::StoreError> {
+            async fn claim_outbox(&self, claim: $crate::domain::ids::ClaimId, now: ::chrono::DateTime<::chrono::Utc>, lease: ::chrono::Duration, limit: usize) -> Result<Vec<$crate::OutboxMessage>, $crate::StoreError> {
                 let (mut tx, _guard) = self.write_tx().await?;
                 let rows = ::sqlx::query::<$db>($dialect::CLAIM_OUTBOX)
                     .bind($crate::store::sql::micros(now + lease))
                     .bind($crate::store::sql::micros(now))
                     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .bind(claim.as_uuid())
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(Self::err)?;
                 tx.commit().await.map_err(Self::err)?;
-                let mut claimed = rows.iter().map($crate::store::sql::outbox_from).collect::<Result<Vec<_>, _>>()?;
-                claimed.sort_by_key(|m| (m.due_at, m.id));
-                Ok(claimed)
+                let claimed = rows.iter().map($crate::store::sql::outbox_from).collect::<Result<Vec<_>, _>>()?;
+                // `RETURNING` keeps no order: the claim's order is restored here.
+                Ok($crate::domain::outbox::in_turns(claimed))
             }
 
-            async fn complete_outbox(&self, id: $crate::OutboxId) -> Result<(), $crate::StoreError> {
+            async fn settle_outbox(&self, claim: $crate::domain::ids::ClaimId, id: $crate::OutboxId, settlement: $crate::domain::outbox::Settlement) -> Result<bool, $crate::StoreError> {
+                use $crate::domain::outbox::Settlement;
+                use $crate::store::sql::{SETTLE_FAILED, SETTLE_RELEASED, SETTLE_RETRY, SETTLE_SENT, micros};
                 let (mut tx, _guard) = self.write_tx().await?;
-                let done = ::sqlx::query::<$db>($crate::store::sql::COMPLETE_OUTBOX)
-                    .bind(id.as_uuid())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Self::err)?;
-                tx.commit().await.map_err(Self::err)?;
-                if done.rows_affected() == 0 {
-                    return Err($crate::StoreError::Missing { entity: "outbox message" });
+                let query = match &settlement {
+                    Settlement::Sent => ::sqlx::query::<$db>(SETTLE_SENT),
+                    Settlement::Retry { .. } => ::sqlx::query::<$db>(SETTLE_RETRY),
+                    Settlement::Failed { .. } => ::sqlx::query::<$db>(SETTLE_FAILED),
+                    Settlement::Released => ::sqlx::query::<$db>(SETTLE_RELEASED),
                 }
-                Ok(())
-            }
-
-            async fn retry_outbox(&self, id: $crate::OutboxId, not_before: ::chrono::DateTime<::chrono::Utc>, error: &str) -> Result<(), $crate::StoreError> {
-                self.requeue_or_fail(id, Some(not_before), error).await
-            }
-
-            async fn fail_outbox(&self, id: $crate::OutboxId, error: &str) -> Result<(), $crate::StoreError> {
-                self.requeue_or_fail(id, None, error).await
+                .bind(id.as_uuid())
+                .bind(claim.as_uuid());
+                let query = match settlement {
+                    Settlement::Retry { not_before, error } => query.bind(micros(not_before)).bind(error),
+                    Settlement::Failed { error } => query.bind(error),
+                    _ => query,
+                };
+                let done = query.execute(&mut *tx).await.map_err(Self::err)?;
+                tx.commit().await.map_err(Self::err)?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn record_activities(&self, org: $crate::OrganizationId, activities: &[$crate::domain::activity::Activity]) -> Result<Vec<bool>, $crate::StoreError> {

@@ -45,11 +45,13 @@ use super::{
 ///
 /// # Examples
 /// ```no_run
-/// use orgroster::{MemoryStore, RecordingMailer, Roster, SqliteStore};
-/// # async fn run() -> Result<(), orgroster::StoreError> {
+/// use orgroster::{LinkKey, RecordingMailer, Roster, SqliteStore};
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = SqliteStore::connect("sqlite:///var/lib/myapp/roster.db").await?;
 /// store.migrate().await?;
-/// let roster = Roster::builder(store, RecordingMailer::new()).build();
+/// // The host keeps the key that invitation links derive from in its secret store.
+/// let link_key = LinkKey::from_base64(&std::env::var("ROSTER_LINK_KEY")?)?;
+/// let roster = Roster::builder(store, RecordingMailer::new(), link_key).build();
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -211,12 +213,14 @@ mod dialect {
     pub(super) const INVITATION_CONTEXT: &str =
         crate::store::sql::invitation_context!(invitation_targets!(crate::store::sql::capped!()));
     /// One guarded `UPDATE … RETURNING`: writers are serialized, so no row is handed out
-    /// twice while its lease runs.
+    /// twice while its lease runs. Taken in turns across organizations (spec: MSG-3).
     pub(super) const CLAIM_OUTBOX: &str = "UPDATE orgroster_outbox SET lease_until = $1, \
-         attempts = attempts + 1 WHERE id IN (SELECT id FROM orgroster_outbox \
-         WHERE status = 'pending' AND due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) \
-         ORDER BY due_at, id LIMIT $3) RETURNING id, organization_id, recipient, content, secret, \
-         status, attempts, created_at, due_at, lease_until, last_error";
+         claim = $4, attempts = attempts + 1 WHERE id IN (SELECT id FROM (SELECT id, due_at, \
+         ROW_NUMBER() OVER (PARTITION BY organization_id ORDER BY due_at, id) AS turn \
+         FROM orgroster_outbox WHERE status = 'pending' AND due_at <= $2 \
+         AND (lease_until IS NULL OR lease_until <= $2)) ORDER BY turn, due_at, id LIMIT $3) \
+         RETURNING id, organization_id, recipient, content, status, attempts, created_at, \
+         due_at, lease_until, last_error";
     /// The team ids of a JSON list of hex strings (`$4`), as blobs.
     pub(super) const TEAM_LIST: &str = "SELECT unhex(value) FROM json_each($4)";
     /// Batched inserts use `?`: SQLite looks `$N` names up one by one when binding.
@@ -258,6 +262,11 @@ mod dialect {
             5,
             "without_rowid",
             include_str!("../../migrations/sqlite/0005_without_rowid.sql"),
+        ),
+        (
+            7,
+            "outbox_claims",
+            include_str!("../../migrations/sqlite/0007_outbox_claims.sql"),
         ),
     ];
 }
@@ -582,7 +591,12 @@ mod tests {
 
     /// A roster on `store`, its founder, and the result of founding an organization.
     async fn found(store: &SqliteStore) -> (Roster, Actor, crate::Result<Organization>) {
-        let roster = Roster::builder(store.clone(), RecordingMailer::new()).build();
+        let roster = Roster::builder(
+            store.clone(),
+            RecordingMailer::new(),
+            crate::LinkKey::from_bytes([7; 32]),
+        )
+        .build();
         let founder = Actor::new(
             UserId::new(),
             EmailAddress::parse("founder@example.com").unwrap(),
@@ -628,7 +642,12 @@ mod tests {
         assert!(store.member(org, founder.user).await.unwrap().is_some());
         // The writes and reads that stay on the pool see the same database.
         store
-            .claim_outbox(chrono::Utc::now(), chrono::Duration::seconds(30), 10)
+            .claim_outbox(
+                crate::ClaimId::new(),
+                chrono::Utc::now(),
+                chrono::Duration::seconds(30),
+                10,
+            )
             .await
             .expect("the outbox, on the pool's connection");
         let period = crate::domain::activity::Period::new(

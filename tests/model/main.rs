@@ -1120,10 +1120,14 @@ impl Sut {
         let Fresh { store, release } = B::new_store(&rt);
         let clock = ManualClock::default();
         let config = RosterConfig::default().with_invitation_ttl(Duration::days(TTL_DAYS));
-        let roster = Roster::builder(store.clone(), RecordingMailer::new())
-            .clock(clock.clone())
-            .config(config)
-            .build();
+        let roster = Roster::builder(
+            store.clone(),
+            RecordingMailer::new(),
+            orgroster::LinkKey::from_bytes([7; 32]),
+        )
+        .clock(clock.clone())
+        .config(config)
+        .build();
         let users: Vec<UserId> = (0..USERS).map(|_| UserId::new()).collect();
         let founder = Actor::new(
             users[FOUNDER],

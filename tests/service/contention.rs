@@ -12,7 +12,12 @@ use crate::fixture::{actor, licensed_organization, newcomer};
 /// Runs `tasks` tasks each inviting and accepting `rounds` learners into one organization of
 /// a roster on `store`; every command must succeed.
 async fn race(store: Arc<DynStore>, tasks: usize, rounds: usize) {
-    let roster = Roster::builder(store, RecordingMailer::new()).build();
+    let roster = Roster::builder(
+        store,
+        RecordingMailer::new(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .build();
     let founder = actor("founder");
     let org = licensed_organization(&roster, &founder, "Contended", None).await;
     let mut handles = Vec::new();

@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 use orgroster::{
-    Actor, Capabilities, Clock, DeliveryConfig, EmailAddress, EventKind, FailingMailer,
+    Actor, Capabilities, ClaimId, Clock, DeliveryConfig, EmailAddress, EventKind, FailingMailer,
     LicenseKind, ManualClock, MemoryStore, OrganizationId, Page, Profile, Role, Roster,
     RosterConfig, Store, UserId,
 };
@@ -22,14 +22,19 @@ async fn mailroom(mailer: FailingMailer) -> Mailroom {
     let clock = ManualClock::default();
     let config = RosterConfig::default().with_delivery(DeliveryConfig {
         lease: Duration::minutes(5),
+        send_budget: Duration::seconds(30),
         max_attempts: 3,
         base_backoff: Duration::seconds(30),
         max_backoff: Duration::minutes(10),
     });
-    let roster = Roster::builder(store.clone(), mailer.clone())
-        .clock(clock.clone())
-        .config(config)
-        .build();
+    let roster = Roster::builder(
+        store.clone(),
+        mailer.clone(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .clock(clock.clone())
+    .config(config)
+    .build();
     let admin = Actor::new(
         UserId::new(),
         EmailAddress::parse("admin@mail.example").unwrap(),
@@ -103,7 +108,7 @@ async fn a_transient_failure_is_retried_after_a_backoff_and_then_delivered_once(
 async fn a_permanent_failure_is_recorded_listed_and_audited_never_dropped() {
     // spec: MSG-2
     let room = mailroom(FailingMailer::always_permanent()).await;
-    invite(&room, "bob").await;
+    let link = invite(&room, "bob").await;
     let report = room.roster.deliver_mail(10).await.unwrap();
     assert_eq!((report.sent, report.retried, report.failed), (0, 0, 1));
     let failed = room
@@ -120,8 +125,8 @@ async fn a_permanent_failure_is_recorded_listed_and_audited_never_dropped() {
             .contains("550")
     );
     assert!(
-        failed.items[0].secret.is_none(),
-        "the token is erased once the row is closed"
+        !format!("{:?}", failed.items[0]).contains(&link),
+        "the row holds no token (spec: INV-6)"
     );
     let trail = room
         .roster
@@ -169,7 +174,7 @@ async fn a_row_leased_by_another_instance_is_not_sent_until_its_lease_runs_out()
     invite(&room, "dee").await;
     let other = room
         .store
-        .claim_outbox(room.clock.now(), Duration::minutes(5), 10)
+        .claim_outbox(ClaimId::new(), room.clock.now(), Duration::minutes(5), 10)
         .await
         .unwrap();
     assert_eq!(other.len(), 1);
@@ -187,7 +192,7 @@ async fn a_retried_mail_keeps_its_message_id() {
     invite(&room, "eve").await;
     let claimed = room
         .store
-        .claim_outbox(room.clock.now(), Duration::minutes(5), 10)
+        .claim_outbox(ClaimId::new(), room.clock.now(), Duration::minutes(5), 10)
         .await
         .unwrap();
     room.clock.advance(Duration::minutes(6));
@@ -201,12 +206,152 @@ async fn a_retried_mail_keeps_its_message_id() {
 async fn mail_is_queued_in_the_same_commit_even_when_the_server_is_down() {
     // spec: INV-9 — the invitation and its email are recorded together.
     let room = mailroom(FailingMailer::always_transient()).await;
-    invite(&room, "fay").await;
+    let link = invite(&room, "fay").await;
     let queued = room
         .store
-        .claim_outbox(room.clock.now(), Duration::minutes(5), 10)
+        .claim_outbox(ClaimId::new(), room.clock.now(), Duration::minutes(5), 10)
         .await
         .unwrap();
     assert_eq!(queued.len(), 1);
-    assert!(queued[0].secret.is_some());
+    assert!(
+        !format!("{:?}", queued[0]).contains(&link),
+        "the queued row holds no token: it is derived again when the mail is rendered (spec: INV-6)"
+    );
+}
+
+/// A mailer whose every send takes `step` of the shared clock's time, and lets other tasks
+/// run meanwhile: passes of several workers interleave as they would against a slow server.
+#[derive(Debug, Clone)]
+struct SlowMailer {
+    clock: ManualClock,
+    step: Duration,
+    sent: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Fired after the first send, when set.
+    after_first: std::sync::Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>>,
+}
+
+impl SlowMailer {
+    fn new(clock: ManualClock, step: Duration) -> Self {
+        Self {
+            clock,
+            step,
+            sent: Default::default(),
+            after_first: Default::default(),
+        }
+    }
+
+    fn sent(&self) -> Vec<String> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl orgroster::Mailer for SlowMailer {
+    async fn send(&self, email: &orgroster::OutgoingEmail) -> Result<(), orgroster::MailError> {
+        tokio::task::yield_now().await;
+        self.clock.advance(self.step);
+        self.sent.lock().unwrap().push(email.message_id.clone());
+        if let Some(fire) = self.after_first.lock().unwrap().take() {
+            let _ = fire.send(());
+        }
+        tokio::task::yield_now().await;
+        Ok(())
+    }
+}
+
+/// A roster on `store` sending through `mailer`, with a lease of 5 minutes and a send budget
+/// of two: a send takes one minute of the shared clock, and the other worker's send may
+/// advance it by one more meanwhile.
+fn worker(store: &MemoryStore, mailer: &SlowMailer) -> Roster {
+    let config = RosterConfig::default().with_delivery(DeliveryConfig {
+        lease: Duration::minutes(5),
+        send_budget: Duration::minutes(2),
+        ..DeliveryConfig::default()
+    });
+    Roster::builder(
+        store.clone(),
+        mailer.clone(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .clock(mailer.clock.clone())
+    .config(config)
+    .build()
+}
+
+/// `n` invitations queued in a fresh organization of `roster`.
+async fn queue_invitations(roster: &Roster, n: usize) {
+    let founder = Actor::new(
+        UserId::new(),
+        EmailAddress::parse("f@slow.example").unwrap(),
+    );
+    let org = crate::fixture::licensed_organization(roster, &founder, "Slow Mail", None).await;
+    let paste: String = (0..n).map(|i| format!("l{i}@slow.example\n")).collect();
+    let report = roster
+        .invite_members(&founder, org, &paste, Role::Member, None)
+        .await
+        .unwrap();
+    assert_eq!(report.invited.len(), n);
+}
+
+#[tokio::test]
+async fn two_workers_whose_passes_outlast_the_lease_send_every_mail_exactly_once() {
+    // spec: MSG-3 — each send takes a minute, a pass claims 10 under a 5-minute lease: a
+    // pass cannot finish within its lease, and the other worker claims what it left.
+    let store = MemoryStore::new();
+    let mailer = SlowMailer::new(ManualClock::default(), Duration::minutes(1));
+    let (a, b) = (worker(&store, &mailer), worker(&store, &mailer));
+    queue_invitations(&a, 30).await;
+    let run = |roster: Roster| async move {
+        let mut totals = orgroster::DeliveryReport::default();
+        for _ in 0..40 {
+            let pass = roster.deliver_mail(10).await.unwrap();
+            totals.sent += pass.sent;
+            totals.released += pass.released;
+            totals.lost_claims += pass.lost_claims;
+            tokio::task::yield_now().await;
+        }
+        totals
+    };
+    let (ta, tb) = tokio::join!(run(a), run(b));
+    let sent = mailer.sent();
+    let mut unique = sent.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), sent.len(), "a mail was sent twice");
+    assert_eq!(sent.len(), 30, "every mail was sent");
+    assert_eq!(ta.sent + tb.sent, 30);
+    assert_eq!(ta.lost_claims + tb.lost_claims, 0);
+    assert!(
+        ta.released + tb.released > 0,
+        "passes outlasting their lease put rows back"
+    );
+    assert!(
+        ta.sent > 0 && tb.sent > 0,
+        "both workers sent: {ta:?} {tb:?}"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_stops_a_pass_between_two_mails_and_puts_the_rest_back() {
+    // spec: MSG-3
+    let store = MemoryStore::new();
+    let mailer = SlowMailer::new(ManualClock::default(), Duration::seconds(1));
+    let roster = worker(&store, &mailer);
+    queue_invitations(&roster, 10).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    *mailer.after_first.lock().unwrap() = Some(stop);
+    let settings = orgroster::DeliveryLoop {
+        batch: 10,
+        interval: std::time::Duration::from_secs(3600),
+    };
+    let totals = roster
+        .run_delivery(settings, async {
+            let _ = stopped.await;
+        })
+        .await;
+    assert_eq!(totals.delivered.sent, 1, "{totals:?}");
+    assert_eq!(totals.delivered.released, 9);
+    // What it put back is due at once, for the next worker.
+    assert_eq!(roster.deliver_mail(10).await.unwrap().sent, 9);
+    assert_eq!(mailer.sent().len(), 10);
 }

@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{DateTime, Duration, Utc};
 use orgroster::domain::changes::ChangeSet;
 use orgroster::{
-    AcceptOptions, Capabilities, Capability, EmailAddress, EntityKind, Error, Event, Invitation,
-    InvitationFilter, InvitationId, InvitationStatus, Member, MemberFilter, MemberId, MemoryStore,
-    Organization, OrganizationId, OutboxId, OutboxMessage, Page, Permission, Role, Roster,
-    SeatUsage, Store, StoreError, Team, TeamId, TokenHash, UserId,
+    AcceptOptions, Capabilities, Capability, ClaimId, EmailAddress, EntityKind, Error, Event,
+    Invitation, InvitationFilter, InvitationId, InvitationStatus, Member, MemberFilter, MemberId,
+    MemoryStore, Organization, OrganizationId, OutboxId, OutboxMessage, Page, Permission, Role,
+    Roster, SeatUsage, Settlement, Store, StoreError, Team, TeamId, TokenHash, UserId,
 };
 
 use crate::fixture::{World, actor, assert_actionable, email, newcomer, profile, team_name};
@@ -458,9 +458,13 @@ async fn a_store_that_keeps_conflicting_ends_in_conflict_with_nothing_changed() 
     // spec: ERR-1, ERR-2, INV-11
     let w = World::new().await;
     let faulty = FaultyStore::new(w.store.clone());
-    let roster = Roster::builder(faulty.clone(), w.mailer.clone())
-        .clock(w.clock.clone())
-        .build();
+    let roster = Roster::builder(
+        faulty.clone(),
+        w.mailer.clone(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .clock(w.clock.clone())
+    .build();
     faulty.fail_commits_with(Fault::Conflict);
     fails_unchanged!(
         w,
@@ -479,9 +483,13 @@ async fn a_failing_store_ends_in_store_with_nothing_changed() {
     // spec: ERR-1, ERR-2
     let w = World::new().await;
     let faulty = FaultyStore::new(w.store.clone());
-    let roster = Roster::builder(faulty.clone(), w.mailer.clone())
-        .clock(w.clock.clone())
-        .build();
+    let roster = Roster::builder(
+        faulty.clone(),
+        w.mailer.clone(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .clock(w.clock.clone())
+    .build();
     faulty.fail_commits_with(Fault::Backend);
     let err = fails_unchanged!(
         w,
@@ -713,25 +721,20 @@ impl Store for FaultyStore {
     }
     async fn claim_outbox(
         &self,
+        claim: ClaimId,
         now: DateTime<Utc>,
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
-        self.inner.claim_outbox(now, lease, limit).await
+        self.inner.claim_outbox(claim, now, lease, limit).await
     }
-    async fn complete_outbox(&self, id: OutboxId) -> Result<(), StoreError> {
-        self.inner.complete_outbox(id).await
-    }
-    async fn retry_outbox(
+    async fn settle_outbox(
         &self,
+        claim: ClaimId,
         id: OutboxId,
-        not_before: DateTime<Utc>,
-        error: &str,
-    ) -> Result<(), StoreError> {
-        self.inner.retry_outbox(id, not_before, error).await
-    }
-    async fn fail_outbox(&self, id: OutboxId, error: &str) -> Result<(), StoreError> {
-        self.inner.fail_outbox(id, error).await
+        settlement: Settlement,
+    ) -> Result<bool, StoreError> {
+        self.inner.settle_outbox(claim, id, settlement).await
     }
     async fn failed_outbox(
         &self,

@@ -142,9 +142,13 @@ impl World {
         let store = MemoryStore::new();
         let mailer = RecordingMailer::new();
         let clock = ManualClock::default();
-        let roster = Roster::builder(store.clone(), mailer.clone())
-            .clock(clock.clone())
-            .build();
+        let roster = Roster::builder(
+            store.clone(),
+            mailer.clone(),
+            orgroster::LinkKey::from_bytes([7; 32]),
+        )
+        .clock(clock.clone())
+        .build();
         let founder = actor("founder");
         let created = roster
             .create_organization(

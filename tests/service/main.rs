@@ -13,6 +13,7 @@ mod contention;
 mod delivery;
 mod errors;
 mod fixture;
+mod links;
 mod matrix;
 #[cfg(feature = "postgres")]
 #[path = "../support/postgres.rs"]
@@ -21,6 +22,9 @@ mod pg;
 mod replicas;
 #[cfg(feature = "postgres")]
 mod round_trips;
+#[cfg(feature = "sqlite")]
+#[path = "../support/scratch.rs"]
+mod scratch;
 #[cfg(feature = "smtp")]
 mod smtp;
 #[cfg(feature = "smtp")]

@@ -172,7 +172,7 @@ async fn open_store(url: &str, schema: Option<&str>) -> Arc<DynStore> {
 /// A roster on `store` at the fixed time of [`ManualClock::default`], as every process uses:
 /// no invitation expires during a run, so seat counts are exact (spec: ORG-4).
 fn roster_on(store: Arc<DynStore>, mailer: RecordingMailer) -> Roster {
-    Roster::builder(store, mailer)
+    Roster::builder(store, mailer, orgroster::LinkKey::from_bytes([7; 32]))
         .clock(ManualClock::default())
         .build()
 }
@@ -675,6 +675,15 @@ impl Worker {
             .unwrap_or_else(|e| panic!("deliver mail: unexpected error {e:?}: {e}"));
         for mail in self.mailer.take() {
             println!("sent {}", mail.message_id);
+            // The link's hash, for the parent to match mail to the invitations it opens.
+            if let Some((_, token)) = mail
+                .text
+                .split_whitespace()
+                .find_map(|w| w.rsplit_once("/invitations/"))
+            {
+                let token = orgroster::InvitationToken::parse(token).expect("a whole link");
+                println!("link {}", token.hash().to_hex());
+            }
         }
         "ok"
     }
@@ -819,6 +828,8 @@ async fn check_shared_state(store: &DynStore, orgs: &[OrganizationId], outputs: 
     let now = fixed_now();
     let mut mails_queued = 0_usize;
     let mut totals: BTreeMap<&'static str, usize> = BTreeMap::new();
+    // The current link of every invitation still pending: (invitation, generation, hash).
+    let mut live_links = Vec::new();
     for &org in orgs {
         let organization = store
             .organization(org)
@@ -944,6 +955,9 @@ async fn check_shared_state(store: &DynStore, orgs: &[OrganizationId], outputs: 
             );
         }
         for i in &invitations {
+            if i.status == InvitationStatus::Pending {
+                live_links.push((i.id, i.resend_count, i.token_hash.to_hex()));
+            }
             let made: Vec<&Member> = members
                 .iter()
                 .filter(|m| m.invitation == Some(i.id))
@@ -1019,19 +1033,48 @@ async fn check_shared_state(store: &DynStore, orgs: &[OrganizationId], outputs: 
             );
         }
     }
-    let waiting: BTreeSet<Uuid> = store
-        .claim_outbox(now, chrono::Duration::minutes(1), 1_000_000)
+    let claimed = store
+        .claim_outbox(
+            orgroster::ClaimId::new(),
+            now,
+            chrono::Duration::minutes(1),
+            1_000_000,
+        )
         .await
-        .expect("claiming the rest of the outbox")
-        .iter()
-        .map(|m| m.id.as_uuid())
-        .collect();
+        .expect("claiming the rest of the outbox");
+    let waiting: BTreeSet<Uuid> = claimed.iter().map(|m| m.id.as_uuid()).collect();
     assert!(sent.is_disjoint(&waiting), "a sent mail is still waiting");
-    assert_eq!(
-        sent.len() + waiting.len(),
-        mails_queued,
-        "INV-9: mails sent and waiting vs. invitations sent and resent"
+    // Mail of an invitation that changed before it went out was withdrawn (spec: INV-13):
+    // sent and waiting together are at most what was queued, and the current link of every
+    // invitation still pending was sent or is waiting (spec: INV-9).
+    assert!(
+        sent.len() + waiting.len() <= mails_queued,
+        "INV-9: {} mails sent and {} waiting, but only {mails_queued} queued",
+        sent.len(),
+        waiting.len()
     );
+    let mailed_links: BTreeSet<&str> = outputs
+        .iter()
+        .flat_map(|o| o.lines())
+        .filter_map(|line| line.split_once("link ").map(|(_, hash)| hash.trim()))
+        .collect();
+    let waiting_links: BTreeSet<(orgroster::InvitationId, u32)> = claimed
+        .iter()
+        .filter_map(|m| match m.content {
+            MailContent::Invitation {
+                invitation,
+                generation,
+                ..
+            } => Some((invitation, generation)),
+            _ => None,
+        })
+        .collect();
+    for (id, generation, hash) in &live_links {
+        assert!(
+            mailed_links.contains(hash.as_str()) || waiting_links.contains(&(*id, *generation)),
+            "INV-9: the current link of pending invitation {id} was neither sent nor waiting"
+        );
+    }
 
     eprintln!(
         "after the run: {totals:?}; {} mails sent, {} waiting",
@@ -1519,20 +1562,23 @@ fn an_invitation_committed_before_a_crash_is_there_after_restart() {
             .filter(|e| matches!(e.kind, EventKind::InvitationSent { invitation, .. } if invitation == id))
             .count();
         assert_eq!(sent, 1, "its audit event survived");
-        // Its mail survived, with the link, and the link works.
-        let mails = store
-            .claim_outbox(fixed_now(), chrono::Duration::minutes(5), 100)
-            .await
-            .expect("claiming the outbox");
-        let [mail] = mails.as_slice() else {
-            panic!("one mail expected: {mails:?}");
+        // Its mail survived; the restarted host renders its link again from the link key
+        // (spec: INV-6), and the link works.
+        let mailer = RecordingMailer::new();
+        let roster = roster_on(Arc::new(store), mailer.clone());
+        let report = roster.deliver_mail(100).await.expect("delivering the outbox");
+        assert_eq!(report.sent, 1, "its one mail: {report:?}");
+        let sent = mailer.sent();
+        let [mail] = sent.as_slice() else {
+            panic!("one mail expected: {sent:?}");
         };
-        assert!(
-            matches!(mail.content, MailContent::Invitation { invitation, .. } if invitation == id)
-        );
-        let token = mail.secret.as_ref().expect("the link travels with the mail");
-        assert!(invitation.token_hash.verify(token));
-        let roster = roster_on(Arc::new(store), RecordingMailer::new());
+        let token = mail
+            .text
+            .split_whitespace()
+            .find_map(|word| word.rsplit_once("/invitations/").map(|(_, t)| t.to_owned()))
+            .expect("the link travels with the mail");
+        let parsed = orgroster::InvitationToken::parse(&token).expect("a whole token");
+        assert!(invitation.token_hash.verify(&parsed));
         let survivor = Actor::new(UserId::new(), email("survivor@example.com"));
         let options = AcceptOptions {
             profile: profile("Sur", "Vivor"),
@@ -1540,7 +1586,7 @@ fn an_invitation_committed_before_a_crash_is_there_after_restart() {
             warning_acknowledged: false,
         };
         roster
-            .accept_invitation(&survivor, &token.expose(), options)
+            .accept_invitation(&survivor, &token, options)
             .await
             .expect("the restarted host carries on");
     });
@@ -1626,7 +1672,12 @@ fn a_writer_killed_mid_write_keeps_every_commit_and_no_partial_one() {
             .collect();
         assert_eq!(sent, ids, "every invitation has its event, and only those");
         let mailed: BTreeSet<_> = store
-            .claim_outbox(fixed_now(), chrono::Duration::minutes(5), 1_000_000)
+            .claim_outbox(
+                orgroster::ClaimId::new(),
+                fixed_now(),
+                chrono::Duration::minutes(5),
+                1_000_000,
+            )
             .await
             .expect("claiming the outbox")
             .into_iter()

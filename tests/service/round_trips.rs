@@ -303,7 +303,12 @@ async fn counted_roster(url: &str, schema: &str, port: u16, ping_on_acquire: boo
         .await
         .expect("PostgreSQL through the proxy");
     let store: Arc<DynStore> = Arc::new(PostgresStore::new(pool));
-    Roster::builder(store, orgroster::RecordingMailer::new()).build()
+    Roster::builder(
+        store,
+        orgroster::RecordingMailer::new(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .build()
 }
 
 /// Round trips per command, with sqlx's default pool (a ping before every use of a

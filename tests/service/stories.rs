@@ -527,10 +527,14 @@ async fn an_invitation_not_accepted_within_ten_days_expires_and_still_shows_as_p
     assert_eq!(w.snapshot().await, before);
 
     // The period is a setting.
-    let short = Roster::builder(w.store.clone(), w.mailer.clone())
-        .clock(w.clock.clone())
-        .config(RosterConfig::default().with_invitation_ttl(Duration::days(3)))
-        .build();
+    let short = Roster::builder(
+        w.store.clone(),
+        w.mailer.clone(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .clock(w.clock.clone())
+    .config(RosterConfig::default().with_invitation_ttl(Duration::days(3)))
+    .build();
     let kim = short
         .invite_member(
             &w.founder,
@@ -1700,9 +1704,13 @@ async fn mail_queued_while_the_mail_server_is_down_is_retried_and_never_silently
     let sam = actor("sam");
     let invited = w.invite(&sam, Role::Member, None).await;
 
-    let down = Roster::builder(w.store.clone(), FailingMailer::always_transient())
-        .clock(w.clock.clone())
-        .build();
+    let down = Roster::builder(
+        w.store.clone(),
+        FailingMailer::always_transient(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .clock(w.clock.clone())
+    .build();
     let report = down.deliver_mail(10).await.unwrap();
     assert_eq!((report.sent, report.retried, report.failed), (0, 1, 0));
     assert_eq!(
@@ -1721,9 +1729,13 @@ async fn mail_queued_while_the_mail_server_is_down_is_retried_and_never_silently
     // A permanent failure is recorded, with its reason, not dropped.
     let kim = actor("kim");
     w.invite(&kim, Role::Member, None).await;
-    let bounce = Roster::builder(w.store.clone(), FailingMailer::always_permanent())
-        .clock(w.clock.clone())
-        .build();
+    let bounce = Roster::builder(
+        w.store.clone(),
+        FailingMailer::always_permanent(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .clock(w.clock.clone())
+    .build();
     assert_eq!(bounce.deliver_mail(10).await.unwrap().failed, 1);
     let failed = w
         .roster
