@@ -442,9 +442,14 @@ impl Roster {
         }
         match self.store.commit(changes).await {
             Ok(()) => Ok(true),
-            Err(StoreError::Conflict { .. } | StoreError::Duplicate { .. })
-                if *attempt < self.config.conflict_retries =>
-            {
+            // A row the decision relied on went missing since it was read (a team deleted
+            // under an acceptance into it): like a conflict, the decision is stale, and
+            // deciding again sees the row gone (spec: ERR-1, INV-11).
+            Err(
+                StoreError::Conflict { .. }
+                | StoreError::Duplicate { .. }
+                | StoreError::Missing { .. },
+            ) if *attempt < self.config.conflict_retries => {
                 *attempt += 1;
                 if turn.is_none() {
                     *turn = Some(self.turnstiles.wait(organization).await);
@@ -452,7 +457,7 @@ impl Roster {
                 Ok(false)
             }
             Err(StoreError::Duplicate { constraint }) => Err(duplicate_error(constraint)),
-            Err(StoreError::Conflict { .. }) => Err(Error::Conflict),
+            Err(StoreError::Conflict { .. } | StoreError::Missing { .. }) => Err(Error::Conflict),
             Err(e) => Err(e.into()),
         }
     }

@@ -222,7 +222,11 @@ async fn debug_output_of_mail_and_mailers_holds_no_acceptance_link() {
     assert_eq!(sent.len(), 1);
     // The token as the mail carries it, read from the link itself.
     let prefix = &w.roster.config().mail.accept_url;
-    let start = sent[0].text.find(prefix.as_str()).expect("the mail holds the link") + prefix.len();
+    let start = sent[0]
+        .text
+        .find(prefix.as_str())
+        .expect("the mail holds the link")
+        + prefix.len();
     let link_token: String = sent[0].text[start..]
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
