@@ -38,6 +38,7 @@ use crate::{
         role::Role,
         team::{self, Team, TeamPage},
         text::{Message, OrganizationName, Profile, Subject, TeamName},
+        time,
         token::InvitationToken,
     },
     error::{EntityKind, Error, Result},
@@ -69,6 +70,10 @@ impl Actor {
 }
 
 /// How mail delivery retries and gives up (spec: INV-9, MSG-2).
+///
+/// The durations are brought within bounds when the roster is built: the lease within 1
+/// second to 1 day, the base backoff within 0 to 1 day, the longest backoff within 0 to 30
+/// days (spec: ERR-1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryConfig {
     /// How long a claimed row is reserved for one delivery pass.
@@ -92,11 +97,24 @@ impl Default for DeliveryConfig {
     }
 }
 
+impl DeliveryConfig {
+    /// Within the bounds above, so that no deadline computed from them overflows.
+    fn bounded(self) -> Self {
+        Self {
+            lease: self.lease.clamp(Duration::seconds(1), Duration::days(1)),
+            max_attempts: self.max_attempts,
+            base_backoff: self.base_backoff.clamp(Duration::zero(), Duration::days(1)),
+            max_backoff: self.max_backoff.clamp(Duration::zero(), Duration::days(30)),
+        }
+    }
+}
+
 /// Settings of a [`Roster`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RosterConfig {
-    /// How long an invitation link works (spec: INV-2; ten days by default).
+    /// How long an invitation link works (spec: INV-2; ten days by default). Brought within
+    /// 1 hour to 365 days when the roster is built (spec: ERR-1).
     pub invitation_ttl: Duration,
     /// How many times a command decides again after a concurrent change before it returns
     /// [`Error::Conflict`].
@@ -182,14 +200,19 @@ impl RosterBuilder {
         self
     }
 
-    /// The roster.
+    /// The roster, with its settings' durations brought within their bounds.
     pub fn build(self) -> Roster {
+        let mut config = self.config;
+        config.invitation_ttl = config
+            .invitation_ttl
+            .clamp(Duration::hours(1), Duration::days(365));
+        config.delivery = config.delivery.bounded();
         Roster {
             store: self.store,
             mailer: self.mailer,
             clock: self.clock,
             templates: self.templates,
-            config: Arc::new(self.config),
+            config: Arc::new(config),
             turnstiles: Arc::new(Turnstiles::default()),
         }
     }
@@ -356,7 +379,7 @@ macro_rules! retrying {
         // Held from the first lost race to the end of the command (see `turnstile`).
         let mut turn = None;
         loop {
-            let $now = $self.clock.now();
+            let $now = $self.now();
             let decision: Decision<_> = $body;
             if $self
                 .commit(decision.changes, &mut attempt, &mut turn)
@@ -418,9 +441,10 @@ impl Roster {
         &self.config
     }
 
-    /// The clock's current time.
+    /// The clock's current time, within the years 1970 to 9999: every deadline computed from
+    /// it (expiries, leases, retries) stays representable (spec: ERR-1).
     pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
+        time::clamp(self.clock.now())
     }
 
     /// Commits; `Ok(false)` means "decide again". A command that loses a race, or finds
@@ -761,7 +785,7 @@ impl Roster {
     pub async fn seat_usage(&self, actor: &Actor, org: OrganizationId) -> Result<SeatUsage> {
         self.authorized(org, actor, Permission::ManageMembers, Scope::Organization)
             .await?;
-        Ok(self.store.seat_usage(org, self.clock.now()).await?)
+        Ok(self.store.seat_usage(org, self.now()).await?)
     }
 
     /// Checks an action the host performs itself (spec: ADM-2, USR-2, STAT-2).
@@ -971,7 +995,7 @@ impl Roster {
         token: &str,
         existing_account: bool,
     ) -> Result<InvitationPreview> {
-        let now = self.clock.now();
+        let now = self.now();
         let LinkContext {
             invitation,
             organization,
@@ -1139,7 +1163,7 @@ impl Roster {
             Scope::Organization,
         )
         .await?;
-        let now = self.clock.now();
+        let now = self.now();
         let rows = self.store.invitations(org, filter, page).await?;
         let items = rows
             .into_iter()
@@ -1168,7 +1192,7 @@ impl Roster {
             Scope::Organization,
         )
         .await?;
-        let now = self.clock.now();
+        let now = self.now();
         let mut entries = Vec::new();
         let filter = MemberFilter {
             role: Some(Role::Administrator),
@@ -1894,7 +1918,7 @@ impl Roster {
     /// not be recorded is sent again later (at least once).
     pub async fn deliver_mail(&self, limit: usize) -> Result<DeliveryReport> {
         let delivery = &self.config.delivery;
-        let now = self.clock.now();
+        let now = self.now();
         let claimed = self.store.claim_outbox(now, delivery.lease, limit).await?;
         let mut report = DeliveryReport::default();
         for message in claimed {
@@ -1905,7 +1929,7 @@ impl Roster {
                     report.sent += 1;
                 }
                 Err(e) if e.is_transient() && message.attempts < delivery.max_attempts => {
-                    let at = self.clock.now() + backoff(delivery, message.attempts);
+                    let at = self.now() + backoff(delivery, message.attempts);
                     self.store
                         .retry_outbox(message.id, at, &e.to_string())
                         .await?;
@@ -1922,7 +1946,7 @@ impl Roster {
                         ChangeSet::new(message.organization, OrganizationWrite::Untouched);
                     changes
                         .events
-                        .push(decide(self.clock.now(), EventActor::System, |ctx| {
+                        .push(decide(self.now(), EventActor::System, |ctx| {
                             ctx.event(
                                 message.organization,
                                 EventKind::MailFailed {
