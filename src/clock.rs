@@ -41,10 +41,16 @@ impl ManualClock {
         Self(Arc::new(Mutex::new(now)))
     }
 
-    /// Moves the clock forward (or back, with a negative duration).
+    /// Moves the clock forward (or back, with a negative duration); it stops at the ends of
+    /// what it can represent.
     pub fn advance(&self, by: Duration) {
         let mut now = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        *now += by;
+        let limit = if by < Duration::zero() {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        };
+        *now = now.checked_add_signed(by).unwrap_or(limit);
     }
 
     /// Sets the clock.

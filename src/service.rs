@@ -38,6 +38,7 @@ use crate::{
         role::Role,
         team::{self, Team, TeamPage},
         text::{Message, OrganizationName, Profile, Subject, TeamName},
+        time,
         token::InvitationToken,
     },
     error::{EntityKind, Error, Result},
@@ -70,6 +71,10 @@ impl Actor {
 }
 
 /// How mail delivery retries and gives up (spec: INV-9, MSG-2).
+///
+/// The durations are brought within bounds when the roster is built: the lease within 1
+/// second to 1 day, the send budget within 0 to 1 day, the base backoff within 0 to 1 day, the longest backoff within 0 to 30
+/// days (spec: ERR-1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryConfig {
     /// How long a claimed row is reserved for one delivery pass.
@@ -99,11 +104,25 @@ impl Default for DeliveryConfig {
     }
 }
 
+impl DeliveryConfig {
+    /// Within the bounds above, so that no deadline computed from them overflows.
+    fn bounded(self) -> Self {
+        Self {
+            lease: self.lease.clamp(Duration::seconds(1), Duration::days(1)),
+            send_budget: self.send_budget.clamp(Duration::zero(), Duration::days(1)),
+            max_attempts: self.max_attempts,
+            base_backoff: self.base_backoff.clamp(Duration::zero(), Duration::days(1)),
+            max_backoff: self.max_backoff.clamp(Duration::zero(), Duration::days(30)),
+        }
+    }
+}
+
 /// Settings of a [`Roster`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RosterConfig {
-    /// How long an invitation link works (spec: INV-2; ten days by default).
+    /// How long an invitation link works (spec: INV-2; ten days by default). Brought within
+    /// 1 hour to 365 days when the roster is built (spec: ERR-1).
     pub invitation_ttl: Duration,
     /// How many times a command decides again after a concurrent change before it returns
     /// [`Error::Conflict`].
@@ -190,15 +209,20 @@ impl RosterBuilder {
         self
     }
 
-    /// The roster.
+    /// The roster, with its settings' durations brought within their bounds.
     pub fn build(self) -> Roster {
+        let mut config = self.config;
+        config.invitation_ttl = config
+            .invitation_ttl
+            .clamp(Duration::hours(1), Duration::days(365));
+        config.delivery = config.delivery.bounded();
         Roster {
             store: self.store,
             mailer: self.mailer,
             link_key: self.link_key,
             clock: self.clock,
             templates: self.templates,
-            config: Arc::new(self.config),
+            config: Arc::new(config),
             turnstiles: Arc::new(Turnstiles::default()),
         }
     }
@@ -343,7 +367,7 @@ macro_rules! retrying {
         // Held from the first lost race to the end of the command (see `turnstile`).
         let mut turn = None;
         loop {
-            let $now = $self.clock.now();
+            let $now = $self.now();
             let decision: Decision<_> = $body;
             if $self
                 .commit(decision.changes, &mut attempt, &mut turn)
@@ -417,9 +441,10 @@ impl Roster {
         &self.config
     }
 
-    /// The clock's current time.
+    /// The clock's current time, within the years 1970 to 9999: every deadline computed from
+    /// it (expiries, leases, retries) stays representable (spec: ERR-1).
     pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
+        time::clamp(self.clock.now())
     }
 
     /// Runs a pure decision at `now` for `actor`, with fresh ids and this roster's links.
@@ -459,9 +484,14 @@ impl Roster {
         }
         match self.store.commit(changes).await {
             Ok(()) => Ok(true),
-            Err(StoreError::Conflict { .. } | StoreError::Duplicate { .. })
-                if *attempt < self.config.conflict_retries =>
-            {
+            // A row the decision relied on went missing since it was read (a team deleted
+            // under an acceptance into it): like a conflict, the decision is stale, and
+            // deciding again sees the row gone (spec: ERR-1, INV-11).
+            Err(
+                StoreError::Conflict { .. }
+                | StoreError::Duplicate { .. }
+                | StoreError::Missing { .. },
+            ) if *attempt < self.config.conflict_retries => {
                 *attempt += 1;
                 if turn.is_none() {
                     *turn = Some(self.turnstiles.wait(organization).await);
@@ -469,7 +499,7 @@ impl Roster {
                 Ok(false)
             }
             Err(StoreError::Duplicate { constraint }) => Err(duplicate_error(constraint)),
-            Err(StoreError::Conflict { .. }) => Err(Error::Conflict),
+            Err(StoreError::Conflict { .. } | StoreError::Missing { .. }) => Err(Error::Conflict),
             Err(e) => Err(e.into()),
         }
     }
@@ -773,7 +803,7 @@ impl Roster {
     pub async fn seat_usage(&self, actor: &Actor, org: OrganizationId) -> Result<SeatUsage> {
         self.authorized(org, actor, Permission::ManageMembers, Scope::Organization)
             .await?;
-        Ok(self.store.seat_usage(org, self.clock.now()).await?)
+        Ok(self.store.seat_usage(org, self.now()).await?)
     }
 
     /// Checks an action the host performs itself (spec: ADM-2, USR-2, STAT-2).
@@ -983,7 +1013,7 @@ impl Roster {
         token: &str,
         existing_account: bool,
     ) -> Result<InvitationPreview> {
-        let now = self.clock.now();
+        let now = self.now();
         let LinkContext {
             invitation,
             organization,
@@ -1151,7 +1181,7 @@ impl Roster {
             Scope::Organization,
         )
         .await?;
-        let now = self.clock.now();
+        let now = self.now();
         let rows = self.store.invitations(org, filter, page).await?;
         let items = rows
             .into_iter()
@@ -1180,7 +1210,7 @@ impl Roster {
             Scope::Organization,
         )
         .await?;
-        let now = self.clock.now();
+        let now = self.now();
         let mut entries = Vec::new();
         let filter = MemberFilter {
             role: Some(Role::Administrator),
@@ -1922,12 +1952,12 @@ impl Roster {
         let claim = ClaimId::new();
         let claimed = self
             .store
-            .claim_outbox(claim, self.clock.now(), delivery.lease, limit)
+            .claim_outbox(claim, self.now(), delivery.lease, limit)
             .await?;
         let mut report = DeliveryReport::default();
         let mut rows = claimed.into_iter();
         while let Some(message) = rows.next() {
-            let left = message.lease_until.map(|until| until - self.clock.now());
+            let left = message.lease_until.map(|until| until - self.now());
             if stop() || left.is_none_or(|left| left <= delivery.send_budget) {
                 // Not started: back in the queue at once, for this pass's successor or
                 // another instance.
@@ -1952,7 +1982,7 @@ impl Roster {
                     ChangeSet::new(message.organization, OrganizationWrite::Untouched);
                 changes
                     .events
-                    .push(self.decide(self.clock.now(), EventActor::System, |ctx| {
+                    .push(self.decide(self.now(), EventActor::System, |ctx| {
                         ctx.event(
                             message.organization,
                             EventKind::MailFailed {
@@ -1995,7 +2025,7 @@ impl Roster {
         Ok(match self.mailer.send(&email).await {
             Ok(()) => (Settlement::Sent, None),
             Err(e) if e.is_transient() && message.attempts < delivery.max_attempts => {
-                let not_before = self.clock.now() + backoff(delivery, message.attempts);
+                let not_before = self.now() + backoff(delivery, message.attempts);
                 let error = e.to_string();
                 (Settlement::Retry { not_before, error }, None)
             }

@@ -8,12 +8,13 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Days, Duration, NaiveTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
     ids::{MemberId, OrganizationId, TeamId, UserId},
     text::{ActivityId, CourseId},
+    time,
     validation::{Field, ValidationError},
 };
 
@@ -107,7 +108,7 @@ pub struct ReportedActivity {
     pub course: String,
     /// What happened.
     pub kind: ReportedKind,
-    /// When.
+    /// When: in the years 1970 to 9999 (see [`time`]).
     pub at: DateTime<Utc>,
 }
 
@@ -177,9 +178,11 @@ impl ReportedActivity {
     /// Checks the event's own values (membership and duplicates are the caller's to check).
     ///
     /// # Errors
-    /// [`ActivityError::Invalid`], [`ActivityError::PercentOutOfRange`],
+    /// [`ActivityError::Invalid`] (with [`ValidationError::OutOfRange`] for a time outside
+    /// the years 1970 to 9999), [`ActivityError::PercentOutOfRange`],
     /// [`ActivityError::NegativeTime`], [`ActivityError::TooMuchTime`].
     pub fn check(&self, organization: OrganizationId) -> Result<Activity, ActivityError> {
+        let at = time::check(self.at, Field::ActivityTime)?;
         let kind = match self.kind {
             ReportedKind::Enrolled => ActivityKind::Enrolled,
             ReportedKind::Completed => ActivityKind::Completed,
@@ -206,7 +209,7 @@ impl ReportedActivity {
             user: self.user,
             course: CourseId::parse(&self.course)?,
             kind,
-            at: self.at,
+            at,
         })
     }
 }
@@ -220,7 +223,8 @@ pub struct ActivityReceipt {
     pub rejected: Vec<(usize, String, ActivityError)>,
 }
 
-/// A reporting period: from `from` (included) to `to` (excluded), at most ten years long.
+/// A reporting period: from `from` (included) to `to` (excluded), at most ten years long,
+/// within the years 1970 to 9999 (see [`time`]).
 ///
 /// Deserializing checks it as [`Period::new`] does, so a reversed or overlong period read
 /// from a request never reaches a store.
@@ -253,9 +257,12 @@ impl Period {
     /// Checks a period.
     ///
     /// # Errors
-    /// [`ValidationError::Malformed`] when `to` is not after `from`, [`ValidationError::TooLong`]
-    /// when it spans more than ten years.
+    /// [`ValidationError::OutOfRange`] when either end falls outside the years 1970 to 9999,
+    /// [`ValidationError::Malformed`] when `to` is not after `from`,
+    /// [`ValidationError::TooLong`] when it spans more than ten years.
     pub fn new(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Self, ValidationError> {
+        time::check(from, Field::Period)?;
+        time::check(to, Field::Period)?;
         if to <= from {
             return Err(ValidationError::Malformed {
                 field: Field::Period,
@@ -276,9 +283,22 @@ impl Period {
     /// The `days` days ending at `end`.
     ///
     /// # Errors
-    /// As [`Period::new`].
+    /// As [`Period::new`]; [`ValidationError::TooLong`] for more than ten years of days, and
+    /// [`ValidationError::OutOfRange`] for a count of days no date can be that far from.
     pub fn days_until(end: DateTime<Utc>, days: i64) -> Result<Self, ValidationError> {
-        Self::new(end - Duration::days(days), end)
+        if days > Self::MAX_DAYS {
+            return Err(ValidationError::TooLong {
+                field: Field::Period,
+                len: usize::try_from(days).unwrap_or(usize::MAX),
+                max: Self::MAX_DAYS as usize,
+            });
+        }
+        let from = Duration::try_days(days)
+            .and_then(|d| end.checked_sub_signed(d))
+            .ok_or(ValidationError::OutOfRange {
+                field: Field::Period,
+            })?;
+        Self::new(from, end)
     }
 
     /// The start (included).
@@ -296,10 +316,14 @@ impl Period {
         self.from <= at && at < self.to
     }
 
-    /// The Monday 00:00 UTC that starts the week holding `at`.
+    /// The Monday 00:00 UTC that starts the week holding `at` (the earliest representable
+    /// day when that Monday is not).
     pub fn week_of(at: DateTime<Utc>) -> DateTime<Utc> {
-        let date = at.date_naive() - Duration::days(i64::from(at.weekday().num_days_from_monday()));
-        Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN))
+        let date = at.date_naive();
+        let monday = date
+            .checked_sub_days(Days::new(u64::from(at.weekday().num_days_from_monday())))
+            .unwrap_or(date);
+        Utc.from_utc_datetime(&monday.and_time(NaiveTime::MIN))
     }
 }
 
@@ -462,7 +486,10 @@ impl Tally {
                 None => {
                     self.weeks.push(WeekTally {
                         start,
-                        end: start + Duration::days(7),
+                        // A store may hold any time a host gave it directly.
+                        end: start
+                            .checked_add_signed(Duration::days(7))
+                            .unwrap_or(DateTime::<Utc>::MAX_UTC),
                         learners: 0,
                         completions: 0,
                         seconds: 0,
@@ -764,6 +791,36 @@ mod tests {
         assert!(
             serde_json::from_value::<Period>(json(at(1), at(1) + Duration::days(3654))).is_err()
         );
+    }
+
+    #[test]
+    fn a_tally_of_events_at_the_ends_of_time_does_not_panic() {
+        // spec: ERR-1 — a store may hold any time a host gave it directly.
+        let org = OrganizationId::new();
+        let mut tally = Tally::default();
+        for at in [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC] {
+            tally.add(&Activity {
+                id: ActivityId::parse("edge").unwrap(),
+                organization: org,
+                user: UserId::new(),
+                course: CourseId::parse("sql").unwrap(),
+                kind: ActivityKind::Completed,
+                at,
+            });
+        }
+        let stats = tally.finish(Period::new(at(1), at(2)).unwrap(), 0, 0);
+        assert_eq!(stats.completions, 2);
+    }
+
+    #[test]
+    fn periods_are_bounded_whatever_the_count_of_days() {
+        // spec: ERR-1, ERR-3
+        for days in [i64::MAX, i64::MIN, 200_000_000, -200_000_000, 3654, 0, -1] {
+            let err = Period::days_until(at(1), days).unwrap_err();
+            assert_eq!(err.field(), Field::Period, "{days}");
+        }
+        assert!(Period::days_until(DateTime::<Utc>::MAX_UTC, 1).is_err());
+        assert!(Period::days_until(at(1), 3653).is_ok());
     }
 
     #[test]

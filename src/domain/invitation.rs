@@ -202,10 +202,17 @@ impl Invitation {
         self.pending()?;
         self.token_hash = token;
         self.sent_at = now;
-        self.expires_at = now + ttl;
+        self.expires_at = expiry(now, ttl);
         self.resend_count = self.resend_count.saturating_add(1);
         Ok(self)
     }
+}
+
+/// When a link sent at `now` stops working; the latest representable time for a lifetime
+/// that reaches past it (the service bounds both: spec ERR-1).
+fn expiry(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
+    now.checked_add_signed(ttl)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// An invitation as listings show it, with its derived expiry flag (spec: INV-2).
@@ -337,7 +344,7 @@ impl InviteState<'_> {
             invited_by: self.inviter.user,
             created_at: ctx.now,
             sent_at: ctx.now,
-            expires_at: ctx.now + self.ttl,
+            expires_at: expiry(ctx.now, self.ttl),
             resend_count: 0,
             closed_at: None,
             closed_by: None,

@@ -18,5 +18,6 @@ pub mod outbox;
 pub mod role;
 pub mod team;
 pub mod text;
+pub mod time;
 pub mod token;
 pub mod validation;

@@ -120,13 +120,16 @@ use super::{
 };
 use crate::error::Error;
 
+/// Every team command checks the organization's version at least: removing or demoting a
+/// member, or taking a supervisor out of a team, bumps it, so a command authorized just
+/// before cannot land after (spec: ROLE-4). `touch` bumps it too, for the changes that
+/// others' authorizations depend on (team memberships, deletions).
 fn changes(organization: &Organization, touch: bool) -> ChangeSet {
+    let expected_version = organization.version;
     let write = if touch {
-        OrganizationWrite::Touch {
-            expected_version: organization.version,
-        }
+        OrganizationWrite::Touch { expected_version }
     } else {
-        OrganizationWrite::Untouched
+        OrganizationWrite::Check { expected_version }
     };
     ChangeSet::new(organization.id, write)
 }

@@ -36,6 +36,8 @@ pub enum Field {
     ActivityId,
     /// A reporting period.
     Period,
+    /// When a learning event happened.
+    ActivityTime,
 }
 
 impl fmt::Display for Field {
@@ -56,6 +58,7 @@ impl fmt::Display for Field {
             Self::Role => "role",
             Self::ActivityId => "activity id",
             Self::Period => "period",
+            Self::ActivityTime => "activity time",
         })
     }
 }
@@ -110,6 +113,13 @@ pub enum ValidationError {
         /// The largest number allowed.
         max: usize,
     },
+    /// A date outside the years 1970 to 9999 (see [`crate::domain::time`]), or a
+    /// duration that would reach past them.
+    #[error("the {field} falls outside the years 1970 to 9999; use a date within them")]
+    OutOfRange {
+        /// The input concerned.
+        field: Field,
+    },
     /// A list names the same item twice.
     #[error("the {field} list names `{value}` twice; remove the duplicate")]
     Duplicate {
@@ -129,6 +139,7 @@ impl ValidationError {
             | Self::ForbiddenCharacter { field, .. }
             | Self::Malformed { field, .. }
             | Self::TooMany { field, .. }
+            | Self::OutOfRange { field }
             | Self::Duplicate { field, .. } => *field,
         }
     }

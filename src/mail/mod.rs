@@ -18,7 +18,10 @@ use crate::{
 };
 
 /// One email, rendered and ready for a transport.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows the message id, recipient and subject, and only the length of each body:
+/// an invitation's bodies hold its acceptance link (spec: INV-6).
+#[derive(Clone, PartialEq, Eq)]
 pub struct OutgoingEmail {
     /// A stable `Message-ID` derived from the outbox row, so that a resend after a crash can
     /// be recognised downstream (delivery is at least once).
@@ -31,6 +34,31 @@ pub struct OutgoingEmail {
     pub text: String,
     /// The HTML alternative of the same content.
     pub html: String,
+}
+
+impl std::fmt::Debug for OutgoingEmail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutgoingEmail")
+            .field("message_id", &self.message_id)
+            .field("to", &self.to)
+            .field("subject", &self.subject)
+            .field("text", &elided(&self.text))
+            .field("html", &elided(&self.html))
+            .finish()
+    }
+}
+
+/// What `Debug` prints in place of text that may hold a link: its length.
+struct Elided(usize);
+
+impl std::fmt::Debug for Elided {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes elided>", self.0)
+    }
+}
+
+fn elided(text: &str) -> Elided {
+    Elided(text.len())
 }
 
 /// Why a mail was not sent.
@@ -139,7 +167,10 @@ pub trait MailTemplates: Send + Sync + std::fmt::Debug + 'static {
 pub struct DefaultTemplates;
 
 /// What a mail says, before it is laid out as text or HTML.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows the action's label and only the length of its link, which may open an
+/// invitation (spec: INV-6).
+#[derive(Clone, PartialEq, Eq)]
 pub struct MailParts {
     /// The subject line.
     pub subject: String,
@@ -151,6 +182,24 @@ pub struct MailParts {
     pub action: Option<(String, String)>,
     /// Small print at the end.
     pub footer: Vec<String>,
+}
+
+impl std::fmt::Debug for MailParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailParts")
+            .field("subject", &self.subject)
+            .field("greeting", &self.greeting)
+            .field("paragraphs", &self.paragraphs)
+            .field(
+                "action",
+                &self
+                    .action
+                    .as_ref()
+                    .map(|(label, url)| (label, elided(url))),
+            )
+            .field("footer", &self.footer)
+            .finish()
+    }
 }
 
 impl MailParts {
@@ -340,4 +389,28 @@ fn article(noun: &str) -> String {
         .next()
         .is_some_and(|c| "AEIOUaeiou".contains(c));
     format!("{} {noun}", if vowel { "an" } else { "a" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mail_parts_debug_shows_the_action_label_but_not_its_link() {
+        // spec: INV-6
+        let parts = MailParts {
+            subject: "Invitation".to_owned(),
+            greeting: "Hello,".to_owned(),
+            paragraphs: vec!["Join us.".to_owned()],
+            action: Some((
+                "Accept or decline".to_owned(),
+                "https://learning.example/invitations/SECRET-TOKEN".to_owned(),
+            )),
+            footer: Vec::new(),
+        };
+        for output in [format!("{parts:?}"), format!("{parts:#?}")] {
+            assert!(!output.contains("SECRET-TOKEN"), "{output}");
+            assert!(output.contains("Accept or decline"), "{output}");
+        }
+    }
 }

@@ -8,8 +8,20 @@ use std::sync::{
 use super::{MailError, Mailer, OutgoingEmail};
 
 /// Keeps every mail it is given; clones share the same list.
-#[derive(Debug, Clone, Default)]
+///
+/// `Debug` shows how many mails it holds, not the mails: their bodies hold acceptance links
+/// (spec: INV-6).
+#[derive(Clone, Default)]
 pub struct RecordingMailer(Arc<Mutex<Vec<OutgoingEmail>>>);
+
+impl std::fmt::Debug for RecordingMailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sent = self.0.lock().unwrap_or_else(PoisonError::into_inner).len();
+        f.debug_struct("RecordingMailer")
+            .field("sent", &sent)
+            .finish()
+    }
+}
 
 impl RecordingMailer {
     /// An empty recorder.

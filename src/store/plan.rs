@@ -262,7 +262,12 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
                     at: *at,
                     entity: "member",
                 };
-                deletion.steps(org, CLOSE_MEMBER_STINTS, DELETE_MEMBER, &mut steps)?;
+                deletion.steps(
+                    org,
+                    (CLOSE_MEMBER_STINTS, DELETE_MEMBER),
+                    Order::StintsFirst,
+                    &mut steps,
+                )?;
             }
             Write::PutTeam(t) => {
                 if t.organization != changes.organization {
@@ -294,7 +299,12 @@ pub(crate) fn plan(changes: &ChangeSet, dialect: Dialect) -> Result<Plan, StoreE
                     at: *at,
                     entity: "team",
                 };
-                deletion.steps(org, CLOSE_TEAM_STINTS, DELETE_TEAM, &mut steps)?;
+                deletion.steps(
+                    org,
+                    (CLOSE_TEAM_STINTS, DELETE_TEAM),
+                    Order::RowFirst,
+                    &mut steps,
+                )?;
             }
             Write::AddTeamMember { team, member, at } => {
                 let key = [
@@ -427,17 +437,29 @@ struct Deletion {
     entity: &'static str,
 }
 
+/// Which statement of a [`Deletion`] runs first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// The stints, while the row they read is still there (a member's).
+    StintsFirst,
+    /// The row. A team's goes first: on PostgreSQL its delete waits for a commit that is
+    /// adding a member to it (that member's foreign key holds the team's row), and closing
+    /// the stints afterwards, in a statement of its own, sees the stint that commit opened:
+    /// none stays open for a deleted team (spec: TEAM-4).
+    RowFirst,
+}
+
 impl Deletion {
-    /// Ends the open stints (`close`: `$3` the time) then deletes the row (`delete`: `$3`
-    /// the version read).
+    /// Ends the open stints (`close`: `$3` the time) and deletes the row (`delete`: `$3`
+    /// the version read), in `order`.
     fn steps(
         self,
         org: Uuid,
-        close: &'static str,
-        delete: &'static str,
+        (close, delete): (&'static str, &'static str),
+        order: Order,
         steps: &mut Vec<Step>,
     ) -> Result<(), StoreError> {
-        steps.push(Step {
+        let close = Step {
             sql: close.into(),
             args: vec![
                 Arg::Uuid(self.id),
@@ -445,8 +467,8 @@ impl Deletion {
                 Arg::Int(micros(self.at)),
             ],
             expect: None,
-        });
-        steps.push(Step {
+        };
+        let delete = Step {
             sql: delete.into(),
             args: vec![
                 Arg::Uuid(self.id),
@@ -454,7 +476,11 @@ impl Deletion {
                 Arg::Int(version_param(self.expected_version)?),
             ],
             expect: Some(Expect::Conflict(self.entity)),
-        });
+        };
+        match order {
+            Order::StintsFirst => steps.extend([close, delete]),
+            Order::RowFirst => steps.extend([delete, close]),
+        }
         Ok(())
     }
 }

@@ -486,3 +486,145 @@ impl World {
             .is_none()
     }
 }
+
+// ----- dates and durations (spec: ERR-1) ---------------------------------------------------
+
+/// Numbers from the whole `i64` range, with the edges and the range of real dates well
+/// represented.
+fn wide() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        any::<i64>(),
+        -400_000_000_000_i64..400_000_000_000,
+        -1_000_000_i64..1_000_000,
+        Just(i64::MAX),
+        Just(i64::MIN),
+        Just(200_000_000),
+        Just(-200_000_000),
+        Just(orgroster::domain::time::END_SECONDS),
+        Just(orgroster::domain::time::END_SECONDS - 1),
+    ]
+}
+
+/// A time from seconds since the epoch, when `chrono` can hold it (a host cannot pass one
+/// it cannot).
+fn time(seconds: i64) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp(seconds, 0)
+}
+
+#[test]
+fn periods_from_any_numbers_are_checked_without_panicking() {
+    // spec: ERR-1, ERR-3, STAT-2
+    use orgroster::{Period, domain::time::in_range};
+    proptest!(ProptestConfig::with_cases(2048), |(end in wide(), start in wide(), days in wide())| {
+        let Some(end) = time(end) else { return Ok(()) };
+        match Period::days_until(end, days) {
+            Ok(p) => {
+                prop_assert!(in_range(p.from()) && in_range(p.to()));
+                prop_assert!((1..=Period::MAX_DAYS).contains(&days));
+            }
+            Err(e) => prop_assert!(e.field() == orgroster::Field::Period),
+        }
+        if let Some(start) = time(start) {
+            match Period::new(start, end) {
+                Ok(p) => prop_assert!(in_range(p.from()) && in_range(p.to()) && start < end),
+                Err(e) => prop_assert!(e.field() == orgroster::Field::Period),
+            }
+        }
+    });
+}
+
+/// `record_activity` with any time: recorded when it falls in the years 1970 to 9999,
+/// refused with its typed reason otherwise and nothing recorded; statistics around it
+/// never panic.
+fn record_activity_at_any_time(w: &Dated, rt: &Runtime, cases: u32) {
+    use orgroster::{
+        ActivityError, Field, Period, ReportedActivity, ReportedKind, StatsScope, ValidationError,
+        domain::time::{END_SECONDS, clamp, in_range},
+    };
+    let period = |at| {
+        let at = clamp(at);
+        let from = clamp(at - chrono::Duration::days(8));
+        let to = clamp(at + chrono::Duration::days(8));
+        Period::new(from, to).expect("a period around any time in range")
+    };
+    let count = |at| {
+        rt.block_on(
+            w.roster
+                .statistics(&w.founder, w.org, StatsScope::Organization, period(at)),
+        )
+        .expect("statistics never fail")
+        .time_spent_seconds
+    };
+    proptest!(ProptestConfig::with_cases(cases), |(seconds in wide())| {
+        let Some(at) = time(seconds) else { return Ok(()) };
+        let before = count(at);
+        let event = ReportedActivity {
+            id: format!("at-{}", Uuid::now_v7().simple()),
+            user: w.founder.user,
+            course: "sql-101".to_owned(),
+            kind: ReportedKind::TimeSpent { seconds: 60 },
+            at,
+        };
+        let receipt = rt
+            .block_on(w.roster.record_activity(w.org, std::slice::from_ref(&event)))
+            .expect("a batch is always answered");
+        let after = count(at);
+        if in_range(at) {
+            prop_assert_eq!(receipt.recorded, 1);
+            prop_assert_eq!(after, before + 60);
+        } else {
+            prop_assert_eq!(receipt.recorded, 0);
+            prop_assert_eq!(
+                &receipt.rejected[0].2,
+                &ActivityError::Invalid(ValidationError::OutOfRange { field: Field::ActivityTime })
+            );
+            prop_assert_eq!(after, before, "nothing recorded");
+        }
+        prop_assert!(seconds < END_SECONDS || !in_range(at));
+    });
+}
+
+/// A roster and an organization whose founder reports activity.
+struct Dated {
+    roster: orgroster::Roster,
+    founder: orgroster::Actor,
+    org: OrganizationId,
+}
+
+impl Dated {
+    async fn on(store: impl orgroster::Store) -> Self {
+        let roster = orgroster::Roster::builder(
+            store,
+            orgroster::RecordingMailer::new(),
+            orgroster::LinkKey::from_bytes([7; 32]),
+        )
+        .build();
+        let founder = actor("founder");
+        let org = crate::fixture::licensed_organization(&roster, &founder, "Dates", None).await;
+        Self {
+            roster,
+            founder,
+            org,
+        }
+    }
+}
+
+#[test]
+fn activity_at_any_time_is_recorded_or_refused_without_panicking_in_memory() {
+    // spec: ERR-1, ERR-2, ERR-3, STAT-1
+    let rt = runtime();
+    let w = rt.block_on(Dated::on(orgroster::MemoryStore::new()));
+    record_activity_at_any_time(&w, &rt, 512);
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn activity_at_any_time_is_recorded_or_refused_without_panicking_on_sqlite() {
+    // spec: ERR-1, ERR-2, ERR-3, STAT-1
+    let rt = runtime();
+    let store = rt
+        .block_on(orgroster::SqliteStore::in_memory())
+        .expect("SQLite in memory");
+    let w = rt.block_on(Dated::on(store));
+    record_activity_at_any_time(&w, &rt, 48);
+}

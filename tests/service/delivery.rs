@@ -355,3 +355,53 @@ async fn shutdown_stops_a_pass_between_two_mails_and_puts_the_rest_back() {
     assert_eq!(roster.deliver_mail(10).await.unwrap().sent, 9);
     assert_eq!(mailer.sent().len(), 10);
 }
+
+#[tokio::test]
+async fn debug_output_of_mail_and_mailers_holds_no_acceptance_link() {
+    // spec: INV-6 — logs and panic messages print `Debug`; a link in them opens the invitation.
+    let w = crate::fixture::World::new().await;
+    let sam = crate::fixture::actor("sam");
+    let invited = w.invite(&sam, Role::Member, None).await;
+    w.roster.deliver_mail(10).await.unwrap();
+    let sent = w.mailer.sent();
+    assert_eq!(sent.len(), 1);
+    // The token as the mail carries it, read from the link itself.
+    let prefix = &w.roster.config().mail.accept_url;
+    let start = sent[0]
+        .text
+        .find(prefix.as_str())
+        .expect("the mail holds the link")
+        + prefix.len();
+    let link_token: String = sent[0].text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    assert!(link_token.len() >= 22, "a token of at least 128 bits");
+    assert!(sent[0].html.contains(&link_token));
+    let accepted = w.accept(&sam, &invited.token).await;
+    let failing = FailingMailer::transient_first(0);
+    orgroster::Mailer::send(&failing, &sent[0]).await.unwrap();
+    let outputs = [
+        format!("{:?}", sent[0]),
+        format!("{:#?}", sent[0]),
+        format!("{:?}", w.mailer),
+        format!("{:#?}", w.mailer),
+        format!("{failing:?}"),
+        format!("{failing:#?}"),
+        format!("{invited:?}"),
+        format!("{invited:#?}"),
+        format!("{accepted:?}"),
+        format!("{accepted:#?}"),
+        format!("{w:?}"),
+    ];
+    for output in &outputs {
+        for secret in [&link_token, &invited.token.expose()] {
+            assert!(!output.contains(secret.as_str()), "{output}");
+        }
+    }
+    // What stays useful.
+    assert!(outputs[0].contains(&sent[0].message_id));
+    assert!(outputs[0].contains(sent[0].to.as_str()));
+    assert!(outputs[0].contains(&sent[0].subject));
+    assert!(outputs[0].contains(&format!("<{} bytes elided>", sent[0].text.len())));
+}

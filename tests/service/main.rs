@@ -18,6 +18,7 @@ mod matrix;
 #[cfg(feature = "postgres")]
 #[path = "../support/postgres.rs"]
 mod pg;
+mod races;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod replicas;
 #[cfg(feature = "postgres")]

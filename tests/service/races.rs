@@ -1,0 +1,669 @@
+//! Races end in a decision, never in a store error (spec: ERR-1, ROLE-4, INV-11, TEAM-4).
+//!
+//! [`Interleaved`] runs another command's commit between a command's reads and its own
+//! commit, deterministically, on every store.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use chrono::{DateTime, Duration, Utc};
+use orgroster::{
+    Activity, Actor, ClaimId, Clock, DynStore, EmailAddress, Error, Event, Invitation,
+    InvitationFilter, InvitationId, ManualClock, Member, MemberActivity, MemberFilter, MemberId,
+    MemoryStore, Organization, OrganizationId, OutboxId, OutboxMessage, Page, Period, Permission,
+    RecordingMailer, ReportedActivity, ReportedKind, Role, Roster, SeatUsage, Settlement,
+    Statistics, StatsScope, Store, StoreError, Team, TeamId, TeamPage, TokenHash, UserId,
+    domain::changes::{ChangeSet, OrganizationWrite, Write},
+    store::{InvitationContext, InvitationTargets, LinkContext},
+};
+
+use crate::fixture::{actor, licensed_organization, newcomer, team_name};
+
+type Hook = Box<dyn FnOnce(Arc<DynStore>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// A store whose next commit first runs a hook on the store beneath: what a concurrent
+/// command would commit between the reads of the command under test and its commit.
+#[derive(Clone)]
+struct Interleaved {
+    inner: Arc<DynStore>,
+    hook: Arc<Mutex<Option<Hook>>>,
+}
+
+impl std::fmt::Debug for Interleaved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interleaved").finish_non_exhaustive()
+    }
+}
+
+impl Interleaved {
+    fn new(inner: Arc<DynStore>) -> Self {
+        Self {
+            inner,
+            hook: Arc::default(),
+        }
+    }
+
+    /// Runs `hook` before the next commit, once.
+    fn before_next_commit<F, Fut>(&self, hook: F)
+    where
+        F: FnOnce(Arc<DynStore>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        *self.hook.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(Box::new(move |store| Box::pin(hook(store))));
+    }
+
+    fn armed(&self) -> bool {
+        self.hook
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for Interleaved {
+    async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
+        self.inner.organization(id).await
+    }
+    async fn member(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<Member>, StoreError> {
+        self.inner.member(org, user).await
+    }
+    async fn organization_with_member(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<(Organization, Option<Member>)>, StoreError> {
+        self.inner.organization_with_member(org, user).await
+    }
+    async fn invitation_targets(
+        &self,
+        org: OrganizationId,
+        emails: &[EmailAddress],
+        seats_at: Option<DateTime<Utc>>,
+    ) -> Result<InvitationTargets, StoreError> {
+        self.inner.invitation_targets(org, emails, seats_at).await
+    }
+    async fn invitation_context(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+        emails: &[EmailAddress],
+        now: DateTime<Utc>,
+    ) -> Result<Option<InvitationContext>, StoreError> {
+        self.inner.invitation_context(org, user, emails, now).await
+    }
+    async fn link_context(
+        &self,
+        hash: &TokenHash,
+        user: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LinkContext>, StoreError> {
+        self.inner.link_context(hash, user, now).await
+    }
+    async fn users_not_members(
+        &self,
+        org: OrganizationId,
+        users: &[UserId],
+    ) -> Result<Vec<UserId>, StoreError> {
+        self.inner.users_not_members(org, users).await
+    }
+    async fn members_by_email(
+        &self,
+        org: OrganizationId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Member>, StoreError> {
+        self.inner.members_by_email(org, emails).await
+    }
+    async fn members_by_user(
+        &self,
+        org: OrganizationId,
+        users: &[UserId],
+    ) -> Result<Vec<Member>, StoreError> {
+        self.inner.members_by_user(org, users).await
+    }
+    async fn members(
+        &self,
+        org: OrganizationId,
+        filter: MemberFilter,
+        page: Page,
+    ) -> Result<Vec<Member>, StoreError> {
+        self.inner.members(org, filter, page).await
+    }
+    async fn count_members_with_role(
+        &self,
+        org: OrganizationId,
+        role: Role,
+    ) -> Result<u64, StoreError> {
+        self.inner.count_members_with_role(org, role).await
+    }
+    async fn teams_of(
+        &self,
+        org: OrganizationId,
+        member: MemberId,
+    ) -> Result<Vec<TeamId>, StoreError> {
+        self.inner.teams_of(org, member).await
+    }
+    async fn invitation(
+        &self,
+        org: OrganizationId,
+        id: InvitationId,
+    ) -> Result<Option<Invitation>, StoreError> {
+        self.inner.invitation(org, id).await
+    }
+    async fn invitation_by_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<Invitation>, StoreError> {
+        self.inner.invitation_by_token(hash).await
+    }
+    async fn pending_invitations_by_email(
+        &self,
+        org: OrganizationId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Invitation>, StoreError> {
+        self.inner.pending_invitations_by_email(org, emails).await
+    }
+    async fn invitations(
+        &self,
+        org: OrganizationId,
+        filter: InvitationFilter,
+        page: Page,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        self.inner.invitations(org, filter, page).await
+    }
+    async fn seat_usage(
+        &self,
+        org: OrganizationId,
+        now: DateTime<Utc>,
+    ) -> Result<SeatUsage, StoreError> {
+        self.inner.seat_usage(org, now).await
+    }
+    async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError> {
+        self.inner.team(org, id).await
+    }
+    async fn team_by_name(
+        &self,
+        org: OrganizationId,
+        name_key: &str,
+    ) -> Result<Option<Team>, StoreError> {
+        self.inner.team_by_name(org, name_key).await
+    }
+    async fn teams(&self, org: OrganizationId, page: Page) -> Result<Vec<Team>, StoreError> {
+        self.inner.teams(org, page).await
+    }
+    async fn is_team_member(
+        &self,
+        org: OrganizationId,
+        team: TeamId,
+        member: MemberId,
+    ) -> Result<bool, StoreError> {
+        self.inner.is_team_member(org, team, member).await
+    }
+    async fn events(&self, org: OrganizationId, page: Page) -> Result<Vec<Event>, StoreError> {
+        self.inner.events(org, page).await
+    }
+    async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError> {
+        let hook = self
+            .hook
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(hook) = hook {
+            hook(self.inner.clone()).await;
+        }
+        self.inner.commit(changes).await
+    }
+    async fn claim_outbox(
+        &self,
+        claim: ClaimId,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.inner.claim_outbox(claim, now, lease, limit).await
+    }
+    async fn settle_outbox(
+        &self,
+        claim: ClaimId,
+        id: OutboxId,
+        settlement: Settlement,
+    ) -> Result<bool, StoreError> {
+        self.inner.settle_outbox(claim, id, settlement).await
+    }
+    async fn failed_outbox(
+        &self,
+        org: OrganizationId,
+        page: Page,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.inner.failed_outbox(org, page).await
+    }
+    async fn record_activities(
+        &self,
+        org: OrganizationId,
+        activities: &[Activity],
+    ) -> Result<Vec<bool>, StoreError> {
+        self.inner.record_activities(org, activities).await
+    }
+    async fn statistics(
+        &self,
+        org: OrganizationId,
+        scope: StatsScope,
+        period: Period,
+    ) -> Result<Statistics, StoreError> {
+        self.inner.statistics(org, scope, period).await
+    }
+    async fn team_statistics(
+        &self,
+        org: OrganizationId,
+        teams: &[TeamId],
+        period: Period,
+    ) -> Result<Vec<Statistics>, StoreError> {
+        self.inner.team_statistics(org, teams, period).await
+    }
+    async fn member_activity(
+        &self,
+        org: OrganizationId,
+        scope: StatsScope,
+        period: Period,
+        page: Page,
+    ) -> Result<Vec<MemberActivity>, StoreError> {
+        self.inner.member_activity(org, scope, period, page).await
+    }
+}
+
+/// A roster on `store` through [`Interleaved`], and a licensed organization in it.
+struct Race {
+    roster: Roster,
+    store: Interleaved,
+    clock: ManualClock,
+    org: OrganizationId,
+    founder: Actor,
+}
+
+impl Race {
+    async fn new(store: Arc<DynStore>) -> Self {
+        let store = Interleaved::new(store);
+        let clock = ManualClock::default();
+        let roster = Roster::builder(
+            store.clone(),
+            RecordingMailer::new(),
+            orgroster::LinkKey::from_bytes([7; 32]),
+        )
+        .clock(clock.clone())
+        .build();
+        let founder = actor("founder");
+        let org = licensed_organization(&roster, &founder, "Racing", None).await;
+        Self {
+            roster,
+            store,
+            clock,
+            org,
+            founder,
+        }
+    }
+
+    /// A new member with `role` (and Member), in `team` when given.
+    async fn join(&self, local: &str, role: Role, team: Option<TeamId>) -> Actor {
+        let who = actor(local);
+        let invited = if role == Role::Administrator {
+            self.roster
+                .invite_administrator(
+                    &self.founder,
+                    self.org,
+                    who.email.clone(),
+                    crate::fixture::profile("Second", "Administrator"),
+                )
+                .await
+        } else {
+            self.roster
+                .invite_member(&self.founder, self.org, who.email.clone(), role, team)
+                .await
+        }
+        .expect("inviting");
+        self.roster
+            .accept_invitation(&who, &invited.token.expose(), newcomer("Joiner"))
+            .await
+            .expect("accepting");
+        who
+    }
+
+    /// A new team, as stored.
+    async fn team(&self, name: &str) -> Team {
+        let id = self
+            .roster
+            .create_team(&self.founder, self.org, team_name(name))
+            .await
+            .expect("creating a team")
+            .id;
+        self.store
+            .team(self.org, id)
+            .await
+            .expect("reading the team")
+            .expect("the team exists")
+    }
+
+    async fn teams(&self) -> Vec<Team> {
+        self.store
+            .teams(self.org, Page::first(100))
+            .await
+            .expect("reading teams")
+    }
+}
+
+async fn sqlite() -> Arc<DynStore> {
+    Arc::new(
+        orgroster::SqliteStore::in_memory()
+            .await
+            .expect("SQLite in memory"),
+    )
+}
+
+/// Runs `case` on a fresh PostgreSQL schema, when the server is configured.
+#[cfg(feature = "postgres")]
+async fn on_postgres<F, Fut>(case: F)
+where
+    F: FnOnce(Arc<DynStore>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some(url) = crate::pg::url() else {
+        eprintln!("skipped: set {} to run it", crate::pg::URL_VAR);
+        return;
+    };
+    let schema = crate::pg::fresh_schema(&url).await;
+    case(Arc::new(crate::pg::store(&url, &schema, 4, None).await)).await;
+    crate::pg::drop_schema(&url, &schema).await;
+}
+
+// ----- an acceptance racing the deletion of its team -------------------------------------
+
+/// The team an invitation names is deleted after the acceptance read it and before it
+/// commits. The deletion is committed as the store sees it on PostgreSQL when the two
+/// commits overlap: the organization's version still as the acceptance read it, the team
+/// gone (its foreign key, or the existence check, refuses the membership). The invitee
+/// joins without the team, and no stint stays open for it.
+async fn acceptance_racing_the_deletion_of_its_team(store: Arc<DynStore>) {
+    // spec: INV-11, TEAM-4, ERR-1
+    let race = Race::new(store).await;
+    let team = race.team("Doomed").await;
+    let sam = actor("sam");
+    let invited = race
+        .roster
+        .invite_member(
+            &race.founder,
+            race.org,
+            sam.email.clone(),
+            Role::Member,
+            Some(team.id),
+        )
+        .await
+        .unwrap();
+    let (org, at) = (race.org, race.clock.now());
+    race.store.before_next_commit(move |store| async move {
+        let mut deletion = ChangeSet::new(org, OrganizationWrite::Untouched);
+        deletion.writes.push(Write::DeleteTeam {
+            team: team.id,
+            expected_version: team.version,
+            at,
+        });
+        store.commit(deletion).await.expect("deleting the team");
+    });
+    let accepted = race
+        .roster
+        .accept_invitation(&sam, &invited.token.expose(), newcomer("Sam"))
+        .await
+        .expect("the acceptance is decided again, never a store error");
+    assert!(
+        !race.store.armed(),
+        "the deletion ran between read and commit"
+    );
+    assert!(race.teams().await.is_empty());
+    assert!(
+        race.store
+            .teams_of(race.org, accepted.member.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "joined without the team"
+    );
+    // An open stint would count the member's later activity for the deleted team.
+    race.clock.advance(Duration::days(1));
+    let receipt = race
+        .roster
+        .record_activity(
+            race.org,
+            &[ReportedActivity {
+                id: "after-the-deletion".to_owned(),
+                user: sam.user,
+                course: "sql-101".to_owned(),
+                kind: ReportedKind::Enrolled,
+                at: race.clock.now(),
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipt.recorded, 1);
+    let period = Period::new(at - Duration::days(1), at + Duration::days(7)).unwrap();
+    let stats = race
+        .store
+        .team_statistics(race.org, &[team.id], period)
+        .await
+        .unwrap();
+    assert_eq!(
+        stats[0].active_learners, 0,
+        "no stint open for a deleted team"
+    );
+    let all = race
+        .store
+        .statistics(race.org, StatsScope::Organization, period)
+        .await
+        .unwrap();
+    assert_eq!(all.active_learners, 1, "the activity was recorded");
+}
+
+#[tokio::test]
+async fn an_acceptance_racing_the_deletion_of_its_team_joins_without_it_in_memory() {
+    acceptance_racing_the_deletion_of_its_team(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn an_acceptance_racing_the_deletion_of_its_team_joins_without_it_on_sqlite() {
+    acceptance_racing_the_deletion_of_its_team(sqlite().await).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn an_acceptance_racing_the_deletion_of_its_team_joins_without_it_on_postgres() {
+    on_postgres(acceptance_racing_the_deletion_of_its_team).await;
+}
+
+// ----- commands racing the demotion or removal of their actor ----------------------------
+
+/// Each team command by an administrator, with the administrator demoted (or removed)
+/// after the command read their membership and before it commits: it is decided again and
+/// refused, and nothing of it is written.
+async fn team_commands_racing_the_demotion_of_their_actor(store: Arc<DynStore>) {
+    // spec: ROLE-4, ERR-2
+    let race = Race::new(store).await;
+    let team = race.team("Kept").await;
+    let forbidden = |result: Result<Team, Error>, what: &str| match result {
+        Err(Error::Forbidden {
+            permission: Permission::ManageTeams | Permission::EditTeamPage,
+        }) => {}
+        other => panic!("{what}: expected Forbidden, got {other:?}"),
+    };
+    let page = TeamPage {
+        message: Some("Changed".parse().unwrap()),
+        ..TeamPage::default()
+    };
+    for (n, command) in ["create", "rename", "set page", "delete"]
+        .iter()
+        .enumerate()
+    {
+        let ada = race
+            .join(&format!("ada{n}"), Role::Administrator, None)
+            .await;
+        let (founder, org, user) = (race.founder.clone(), race.org, ada.user);
+        let other = race.roster.clone();
+        let remove = n % 2 == 1;
+        race.store.before_next_commit(move |_| async move {
+            if remove {
+                other.remove_member(&founder, org, user).await.unwrap();
+            } else {
+                other
+                    .revoke_role(&founder, org, user, Role::Administrator)
+                    .await
+                    .unwrap();
+            }
+        });
+        let result = match *command {
+            "create" => {
+                race.roster
+                    .create_team(&ada, race.org, team_name("Sneaked in"))
+                    .await
+            }
+            "rename" => {
+                race.roster
+                    .rename_team(&ada, race.org, team.id, team_name("Renamed"))
+                    .await
+            }
+            "set page" => {
+                race.roster
+                    .set_team_page(&ada, race.org, team.id, page.clone())
+                    .await
+            }
+            _ => race.roster.delete_team(&ada, race.org, team.id).await,
+        };
+        assert!(!race.store.armed(), "{command}: the demotion ran first");
+        forbidden(result, command);
+        assert_eq!(race.teams().await, vec![team.clone()], "{command} wrote");
+    }
+}
+
+/// A supervisor sets their team's page while being taken out of the team.
+async fn a_team_page_racing_the_removal_of_its_supervisor(store: Arc<DynStore>) {
+    // spec: ROLE-4, TEAM-3, ERR-2
+    let race = Race::new(store).await;
+    let team = race.team("Supervised").await;
+    let sue = race.join("sue", Role::TeamSupervisor, Some(team.id)).await;
+    let (founder, org, user, other) = (
+        race.founder.clone(),
+        race.org,
+        sue.user,
+        race.roster.clone(),
+    );
+    race.store.before_next_commit(move |_| async move {
+        other
+            .remove_team_member(&founder, org, team.id, user)
+            .await
+            .unwrap();
+    });
+    let page = TeamPage {
+        message: Some("Mine no more".parse().unwrap()),
+        ..TeamPage::default()
+    };
+    let result = race
+        .roster
+        .set_team_page(&sue, race.org, team.id, page)
+        .await;
+    assert!(!race.store.armed());
+    assert!(
+        matches!(
+            result,
+            Err(Error::Forbidden {
+                permission: Permission::EditTeamPage
+            })
+        ),
+        "{result:?}"
+    );
+    assert_eq!(race.teams().await, vec![team]);
+}
+
+#[tokio::test]
+async fn team_commands_racing_the_demotion_of_their_actor_are_refused_in_memory() {
+    let store: Arc<DynStore> = Arc::new(MemoryStore::new());
+    team_commands_racing_the_demotion_of_their_actor(store.clone()).await;
+    a_team_page_racing_the_removal_of_its_supervisor(store).await;
+}
+
+#[tokio::test]
+async fn team_commands_racing_the_demotion_of_their_actor_are_refused_on_sqlite() {
+    let store = sqlite().await;
+    team_commands_racing_the_demotion_of_their_actor(store.clone()).await;
+    a_team_page_racing_the_removal_of_its_supervisor(store).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn team_commands_racing_the_demotion_of_their_actor_are_refused_on_postgres() {
+    on_postgres(|store| async move {
+        team_commands_racing_the_demotion_of_their_actor(store.clone()).await;
+        a_team_page_racing_the_removal_of_its_supervisor(store).await;
+    })
+    .await;
+}
+
+/// On PostgreSQL the two commits can truly overlap: an acceptance holds the team's row
+/// (its membership's foreign key) and has opened a stint, uncommitted, when the deletion
+/// of the team starts. The deletion waits for it, and then closes that stint too.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_deleted_while_a_membership_into_it_commits_keeps_no_open_stint_on_postgres() {
+    // spec: TEAM-4, INV-11
+    use orgroster::sqlx;
+    let Some(url) = crate::pg::url() else {
+        eprintln!("skipped: set {} to run it", crate::pg::URL_VAR);
+        return;
+    };
+    let schema = crate::pg::fresh_schema(&url).await;
+    let app = format!("races_{}", uuid::Uuid::now_v7().simple());
+    let store: Arc<DynStore> = Arc::new(crate::pg::store(&url, &schema, 2, Some(&app)).await);
+    let race = Race::new(store).await;
+    let team = race.team("Overlapped").await;
+    // The acceptance's part, by hand: what its foreign key check locks, and its stint.
+    let side = crate::pg::store(&url, &schema, 1, None).await;
+    let mut acceptance = side.pool().begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM orgroster_teams WHERE id = $1 FOR KEY SHARE")
+        .bind(team.id.as_uuid())
+        .fetch_one(&mut *acceptance)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO orgroster_team_stints (organization_id, team_id, user_id, joined_at, \
+         left_at) VALUES ($1, $2, $3, 0, NULL)",
+    )
+    .bind(race.org.as_uuid())
+    .bind(team.id.as_uuid())
+    .bind(UserId::new().as_uuid())
+    .execute(&mut *acceptance)
+    .await
+    .unwrap();
+    let deletion = tokio::spawn({
+        let (roster, founder, org) = (race.roster.clone(), race.founder.clone(), race.org);
+        async move { roster.delete_team(&founder, org, team.id).await }
+    });
+    let admin = crate::pg::admin(&url).await;
+    while crate::pg::waiting_for_lock(&admin, &app).await == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    acceptance.commit().await.unwrap();
+    deletion.await.unwrap().expect("the team is deleted");
+    let open: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM orgroster_team_stints WHERE team_id = $1 AND left_at IS NULL",
+    )
+    .bind(team.id.as_uuid())
+    .fetch_one(side.pool())
+    .await
+    .unwrap();
+    assert_eq!(open, 0, "no stint stays open for a deleted team");
+    admin.close().await;
+    side.pool().close().await;
+    crate::pg::drop_schema(&url, &schema).await;
+}
