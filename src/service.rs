@@ -34,7 +34,7 @@ use crate::{
         organization::{
             self, Capabilities, Founder, LicenseKind, Organization, OrganizationCreated, SeatUsage,
         },
-        outbox::{self, MailContent, OutboxMessage, Settlement},
+        outbox::{self, MailContent, MessageDraft, OutboxMessage, Settlement},
         role::Role,
         team::{self, Team, TeamPage},
         text::{Message, OrganizationName, Profile, Subject, TeamName},
@@ -1630,18 +1630,26 @@ impl Roster {
                     },
                 ),
             };
-            let recipients = self.all_members(org, filter).await?;
-            self.decide(now, as_user(actor), |ctx| {
-                outbox::send_message(
-                    ctx,
-                    &organization,
-                    &from,
-                    team.as_ref(),
-                    &recipients,
-                    subject.clone(),
-                    body.clone(),
-                )
-            })
+            // Recipients are read a page at a time: only their mail is held until the commit.
+            let mut draft = MessageDraft::new(
+                &organization,
+                &from,
+                team.as_ref(),
+                subject.clone(),
+                body.clone(),
+            );
+            let mut page = Page::first(Page::MAX_LIMIT);
+            loop {
+                let rows = self.store.members(org, filter, page).await?;
+                self.decide(now, as_user(actor), |ctx| draft.address(ctx, &rows));
+                match rows.last() {
+                    Some(last) if rows.len() >= page.len() => {
+                        page = Page::after(last.id, page.limit)
+                    }
+                    _ => break,
+                }
+            }
+            self.decide(now, as_user(actor), |ctx| draft.finish(ctx))
         })
     }
 

@@ -220,33 +220,78 @@ fn mail_each<'m>(
     }
 }
 
-/// Decides a message to members: one queued email per recipient (spec: MSG-1, MSG-2).
-/// `recipients` are the members addressed (the team's members, or everyone); the sender is
-/// not mailed their own message.
-pub fn send_message(
-    ctx: &mut Context<'_>,
-    organization: &Organization,
-    from: &Member,
-    team: Option<&Team>,
-    recipients: &[Member],
+/// A message to members being addressed page by page: the shell reads its recipients a page
+/// at a time (the team's members, or everyone) and [`address`](Self::address)es each, so no
+/// more than a page of members is held at once; [`finish`](Self::finish) decides. The sender
+/// is not mailed their own message; every email is queued in the one commit, so the message
+/// reaches all its recipients or none (spec: MSG-1, MSG-2).
+#[derive(Debug)]
+pub struct MessageDraft {
+    content: MailContent,
+    sender: super::ids::MemberId,
+    team: Option<super::ids::TeamId>,
     subject: Subject,
-    body: Message,
-) -> Decision<u64> {
-    let content = MailContent::Message {
-        organization: organization.name.clone(),
-        from: from.profile.clone(),
-        team: team.map(|t| t.name.clone()),
-        subject: subject.clone(),
-        body,
-    };
-    let others = recipients.iter().filter(|m| m.id != from.id);
-    mail_each(ctx, organization, others, &content, |recipients| {
-        EventKind::MessageSent {
+    changes: ChangeSet,
+}
+
+impl MessageDraft {
+    /// A message from `from` in `organization`, to `team`'s members or everyone. Its commit
+    /// fails if the organization changed since it was read, as it does when the sender is
+    /// removed or demoted (spec: ROLE-4).
+    pub fn new(
+        organization: &Organization,
+        from: &Member,
+        team: Option<&Team>,
+        subject: Subject,
+        body: Message,
+    ) -> Self {
+        let content = MailContent::Message {
+            organization: organization.name.clone(),
+            from: from.profile.clone(),
+            team: team.map(|t| t.name.clone()),
+            subject: subject.clone(),
+            body,
+        };
+        let check = OrganizationWrite::Check {
+            expected_version: organization.version,
+        };
+        Self {
+            content,
+            sender: from.id,
             team: team.map(|t| t.id),
             subject,
-            recipients,
+            changes: ChangeSet::new(organization.id, check),
         }
-    })
+    }
+
+    /// Queues one email to each of `recipients` but the sender.
+    pub fn address(&mut self, ctx: &mut Context<'_>, recipients: &[Member]) {
+        for member in recipients.iter().filter(|m| m.id != self.sender) {
+            self.changes.outbox.push(OutboxMessage::new(
+                OutboxId::from_uuid(ctx.fresh.uuid()),
+                self.changes.organization,
+                member.email.clone(),
+                self.content.clone(),
+                ctx.now,
+            ));
+        }
+    }
+
+    /// The decision: every email addressed, and the audit event saying how many.
+    pub fn finish(mut self, ctx: &mut Context<'_>) -> Decision<u64> {
+        let recipients = self.changes.outbox.len() as u64;
+        let kind = EventKind::MessageSent {
+            team: self.team,
+            subject: self.subject,
+            recipients,
+        };
+        let event = ctx.event(self.changes.organization, kind);
+        self.changes.events.push(event);
+        Decision {
+            outcome: recipients,
+            changes: self.changes,
+        }
+    }
 }
 
 /// Decides an automated notification to every administrator (spec: ADM-3).

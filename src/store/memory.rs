@@ -1018,10 +1018,11 @@ impl Store for MemoryStore {
             .filter(|m| m.due_at <= now && m.lease_until.is_none_or(|until| until <= now))
             .cloned()
             .collect();
+        let until = super::lease_end(now, lease);
         let mut claimed = Vec::new();
         for taken in in_turns(due).into_iter().take(limit) {
             if let Some(m) = state.outbox.get_mut(&taken.id) {
-                m.lease_until = Some(now + lease);
+                m.lease_until = Some(until);
                 m.attempts = m.attempts.saturating_add(1);
                 state.unsent.insert(m.id, Some(claim));
                 claimed.push(m.clone());

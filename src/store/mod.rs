@@ -565,6 +565,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Vec<MemberActivity>, StoreError>;
 }
 
+/// When a lease taken at `now` for `lease` runs out; the latest representable time for a
+/// lease that would run past it, so no input makes a store panic (spec: ERR-1).
+pub(crate) fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    now.checked_add_signed(lease)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// A dynamically dispatched store, as the service holds it.
 pub type DynStore = dyn Store;
 

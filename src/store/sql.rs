@@ -1330,7 +1330,7 @@ macro_rules! sql_store {
             async fn claim_outbox(&self, claim: $crate::domain::ids::ClaimId, now: ::chrono::DateTime<::chrono::Utc>, lease: ::chrono::Duration, limit: usize) -> Result<Vec<$crate::OutboxMessage>, $crate::StoreError> {
                 let (mut tx, _guard) = self.write_tx().await?;
                 let rows = ::sqlx::query::<$db>($dialect::CLAIM_OUTBOX)
-                    .bind($crate::store::sql::micros(now + lease))
+                    .bind($crate::store::sql::micros($crate::store::lease_end(now, lease)))
                     .bind($crate::store::sql::micros(now))
                     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
                     .bind(claim.as_uuid())

@@ -586,18 +586,62 @@ async fn a_team_page_racing_the_removal_of_its_supervisor(store: Arc<DynStore>) 
     assert_eq!(race.teams().await, vec![team]);
 }
 
+/// An administrator's message to everyone, with the administrator removed after the
+/// command read their membership and before it commits: refused, and no mail queued.
+async fn a_message_racing_the_removal_of_its_sender(store: Arc<DynStore>) {
+    // spec: ROLE-4, MSG-1, ERR-2
+    let race = Race::new(store).await;
+    race.join("reader", Role::Member, None).await;
+    let ada = race.join("ada-sender", Role::Administrator, None).await;
+    let (founder, org, user, other) = (
+        race.founder.clone(),
+        race.org,
+        ada.user,
+        race.roster.clone(),
+    );
+    race.store.before_next_commit(move |_| async move {
+        other.remove_member(&founder, org, user).await.unwrap();
+    });
+    let result = race
+        .roster
+        .send_message(
+            &ada,
+            race.org,
+            orgroster::Audience::Everyone,
+            "Farewell".parse().unwrap(),
+            "Sent after I left".parse().unwrap(),
+        )
+        .await;
+    assert!(!race.store.armed());
+    assert!(matches!(result, Err(Error::Forbidden { .. })), "{result:?}");
+    let events = race
+        .roster
+        .audit_trail(&race.founder, race.org, Page::first(Page::MAX_LIMIT))
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.kind, orgroster::EventKind::MessageSent { .. })),
+        "the message was committed"
+    );
+}
+
 #[tokio::test]
 async fn team_commands_racing_the_demotion_of_their_actor_are_refused_in_memory() {
     let store: Arc<DynStore> = Arc::new(MemoryStore::new());
     team_commands_racing_the_demotion_of_their_actor(store.clone()).await;
-    a_team_page_racing_the_removal_of_its_supervisor(store).await;
+    a_team_page_racing_the_removal_of_its_supervisor(store.clone()).await;
+    a_message_racing_the_removal_of_its_sender(store).await;
 }
 
 #[tokio::test]
 async fn team_commands_racing_the_demotion_of_their_actor_are_refused_on_sqlite() {
     let store = sqlite().await;
     team_commands_racing_the_demotion_of_their_actor(store.clone()).await;
-    a_team_page_racing_the_removal_of_its_supervisor(store).await;
+    a_team_page_racing_the_removal_of_its_supervisor(store.clone()).await;
+    a_message_racing_the_removal_of_its_sender(store).await;
 }
 
 #[cfg(feature = "postgres")]
@@ -605,7 +649,8 @@ async fn team_commands_racing_the_demotion_of_their_actor_are_refused_on_sqlite(
 async fn team_commands_racing_the_demotion_of_their_actor_are_refused_on_postgres() {
     on_postgres(|store| async move {
         team_commands_racing_the_demotion_of_their_actor(store.clone()).await;
-        a_team_page_racing_the_removal_of_its_supervisor(store).await;
+        a_team_page_racing_the_removal_of_its_supervisor(store.clone()).await;
+        a_message_racing_the_removal_of_its_sender(store).await;
     })
     .await;
 }
