@@ -308,7 +308,8 @@ impl Period {
 pub enum StatsScope {
     /// The whole organization.
     Organization,
-    /// One team: the members who belonged to it at any time during the period (spec: TEAM-4).
+    /// One team: the members who belonged to it at some moment of the period, and of each
+    /// only the events while they belonged to it (spec: TEAM-4).
     Team(TeamId),
     /// One member.
     Member(UserId),
@@ -539,9 +540,20 @@ pub struct TeamStint {
 }
 
 impl TeamStint {
-    /// Whether the stint overlaps the period.
+    /// Whether the member belonged to the team at some moment of the period: the members a
+    /// team's figures count (spec: TEAM-4). A stint that ended the moment it began covers
+    /// no moment.
     pub fn overlaps(&self, period: &Period) -> bool {
-        self.joined_at < period.to() && self.left_at.is_none_or(|left| left > period.from())
+        self.joined_at < period.to()
+            && self
+                .left_at
+                .is_none_or(|left| left > period.from() && left > self.joined_at)
+    }
+
+    /// Whether the member belonged to the team at `at`: only such events count for the team
+    /// (spec: TEAM-4).
+    pub fn covers(&self, at: DateTime<Utc>) -> bool {
+        self.joined_at <= at && self.left_at.is_none_or(|left| at < left)
     }
 }
 

@@ -36,6 +36,8 @@ pub enum Field {
     ActivityId,
     /// A reporting period.
     Period,
+    /// The teams of a comparison.
+    Teams,
 }
 
 impl fmt::Display for Field {
@@ -56,6 +58,7 @@ impl fmt::Display for Field {
             Self::Role => "role",
             Self::ActivityId => "activity id",
             Self::Period => "period",
+            Self::Teams => "teams compared",
         })
     }
 }

@@ -162,6 +162,11 @@ mod dialect {
             "one_statement_commit",
             include_str!("../../migrations/postgres/0004_one_statement_commit.sql"),
         ),
+        (
+            6,
+            "activity_by_member",
+            include_str!("../../migrations/postgres/0006_activity_by_member.sql"),
+        ),
     ];
 }
 

@@ -259,6 +259,11 @@ mod dialect {
             "without_rowid",
             include_str!("../../migrations/sqlite/0005_without_rowid.sql"),
         ),
+        (
+            6,
+            "activity_by_member",
+            include_str!("../../migrations/sqlite/0006_activity_by_member.sql"),
+        ),
     ];
 }
 
