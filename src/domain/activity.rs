@@ -779,6 +779,28 @@ mod tests {
     }
 
     #[test]
+    fn a_stint_covers_from_its_join_to_before_its_leave() {
+        // spec: TEAM-4
+        let stint = |joined, left| TeamStint {
+            team: TeamId::new(),
+            user: UserId::new(),
+            joined_at: joined,
+            left_at: left,
+        };
+        let short = stint(at(5), Some(at(6)));
+        assert!(!short.covers(at(4)) && short.covers(at(5)) && !short.covers(at(6)));
+        assert!(stint(at(5), None).covers(at(28)));
+        let period = Period::new(at(2), at(10)).unwrap();
+        assert!(short.overlaps(&period));
+        assert!(
+            !stint(at(5), Some(at(5))).overlaps(&period),
+            "no moment in the team"
+        );
+        assert!(!stint(at(10), None).overlaps(&period));
+        assert!(!stint(at(1), Some(at(2))).overlaps(&period));
+    }
+
+    #[test]
     fn weeks_start_on_monday_at_midnight() {
         let wednesday = Utc.with_ymd_and_hms(2026, 3, 4, 15, 30, 0).unwrap();
         assert_eq!(

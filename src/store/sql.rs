@@ -404,7 +404,8 @@ pub(crate) fn teams_invited_sql(teams: &str) -> String {
     )
 }
 
-/// `{scope}` is replaced by [`scope_members`] and `{clip}` by [`scope_clip`], both with `$6`.
+/// `{scope}` is replaced by [`scope_members`] and `{clip}` by [`scope_clip`], both with `$6`;
+/// `{by_member}` by the dialect's hint for the per-member index.
 ///
 /// The page of members is chosen first, then each of its members' events is read through
 /// the `(organization_id, user_id, at)` index: a page costs what its members did, not what
@@ -418,28 +419,29 @@ pub(crate) const MEMBER_ACTIVITY_PAGE: &str = "WITH page AS (SELECT id, user_id,
      CAST(COALESCE(SUM(CASE WHEN a.kind = 'certificate' THEN 1 ELSE 0 END), 0) AS BIGINT) AS certificates, \
      CAST(COALESCE(SUM(CASE WHEN a.kind = 'time_spent' THEN a.value ELSE 0 END), 0) AS BIGINT) AS seconds, \
      MAX(a.at) AS last_active \
-     FROM page p LEFT JOIN orgroster_activities a ON a.organization_id = $1 \
+     FROM page p LEFT JOIN orgroster_activities AS a{by_member} ON a.organization_id = $1 \
      AND a.user_id = p.user_id AND a.at >= $2 AND a.at < $3{clip} \
      GROUP BY p.id, p.user_id, p.email, p.first_name, p.last_name ORDER BY p.id";
 
 /// The events a scope counts over the period `$2..$3` of organization `$1`, as a subquery
 /// with the columns `user_id, course, kind, value, at`; a team's or member's id is `$n`.
+/// `by_member` is the dialect's hint for the per-member index.
 ///
 /// A member's events are read through the `(organization_id, user_id, at)` index, and a
 /// team's by the same index, member by member, within each of their stints (spec: TEAM-4):
 /// neither costs in proportion to the rest of the organization's activity.
-pub(crate) fn scope_events(scope: StatsScope, n: usize) -> String {
+pub(crate) fn scope_events(scope: StatsScope, n: usize, by_member: &str) -> String {
     match scope {
         StatsScope::Organization => {
             format!("(SELECT user_id, course, kind, value, at {PERIOD_EVENTS})")
         }
         StatsScope::Member(_) => format!(
-            "(SELECT user_id, course, kind, value, at FROM orgroster_activities \
+            "(SELECT user_id, course, kind, value, at FROM orgroster_activities{by_member} \
              WHERE organization_id = $1 AND user_id = ${n} AND at >= $2 AND at < $3)"
         ),
         StatsScope::Team(_) => format!(
             "(SELECT a.user_id, a.course, a.kind, a.value, a.at \
-             FROM orgroster_team_stints s CROSS JOIN orgroster_activities a \
+             FROM orgroster_team_stints s CROSS JOIN orgroster_activities AS a{by_member} \
              WHERE s.organization_id = $1 AND s.team_id = ${n} AND s.joined_at < $3 \
              AND (s.left_at IS NULL OR s.left_at > $2) \
              AND a.organization_id = $1 AND a.user_id = s.user_id AND a.at >= $2 AND a.at < $3 \
@@ -1446,7 +1448,7 @@ macro_rules! sql_store {
             async fn statistics(&self, org: $crate::OrganizationId, scope: $crate::domain::activity::StatsScope, period: $crate::domain::activity::Period) -> Result<$crate::domain::activity::Statistics, $crate::StoreError> {
                 use $crate::domain::activity::{CourseCount, Statistics, StatsScope, WeekStats};
                 use $crate::store::sql::*;
-                let events = scope_events(scope, 4);
+                let events = scope_events(scope, 4, $dialect::BY_MEMBER);
                 let id = scope_id(scope);
                 let (from, to) = (micros(period.from()), micros(period.to()));
                 macro_rules! bound {
@@ -1609,7 +1611,8 @@ macro_rules! sql_store {
                 use $crate::store::sql::*;
                 let sql = MEMBER_ACTIVITY_PAGE
                     .replace("{scope}", &scope_members(scope, 6))
-                    .replace("{clip}", &scope_clip(scope, 6));
+                    .replace("{clip}", &scope_clip(scope, 6))
+                    .replace("{by_member}", $dialect::BY_MEMBER);
                 let mut q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql))
                     .bind(org.as_uuid())
                     .bind(micros(period.from()))

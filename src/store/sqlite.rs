@@ -229,6 +229,10 @@ mod dialect {
     };
     /// Text compares byte by byte already.
     pub(super) const BYTEWISE: &str = "";
+    /// One member's events are read through the per-member index: without `ANALYZE`
+    /// statistics SQLite prefers the covering time index, which scans the whole
+    /// organization's period for one member (spec: STAT-2).
+    pub(super) const BY_MEMBER: &str = " INDEXED BY orgroster_activities_by_user";
     /// `BEGIN IMMEDIATE` already excludes other writers.
     pub(super) const MIGRATION_LOCK: Option<&str> = None;
     /// Applied migrations are checksummed: never edit one, add the next. 0004 needs SQLite
