@@ -13,6 +13,15 @@
 //!   `…_store_only` runs the same batches, checked beforehand, straight into
 //!   `Store::record_activities`: the store's share of the time.
 //!
+//! - `{store}/member_statistics_at_10000_events` and `…_at_1000000_events`: one member's own
+//!   [`Roster::statistics`] over the year, as that member, in an organization holding 10,000
+//!   and 1,000,000 events of which 500 are the member's (SQLite file and PostgreSQL). A
+//!   member's figures are read through the per-member index: both should cost about the
+//!   same.
+//!
+//! A name filter populates only the stores its benches need, so
+//! `cargo bench --bench analytics --all-features -- member_statistics` skips the 100 teams.
+//!
 //! Populating a store is not timed by criterion; its duration is printed. Events are recorded
 //! in time order, as a platform reports them. PostgreSQL runs when `ORGROSTER_TEST_POSTGRES_URL`
 //! is set, in a fresh schema, analyzed once populated (as autovacuum would be soon after a bulk
@@ -33,7 +42,7 @@ use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use orgroster::{
     Activity, ActivityId, ActivityKind, Actor, CourseId, DynStore, EmailAddress, MemberId,
     MemoryStore, OrganizationId, Period, Profile, RecordingMailer, ReportedActivity, ReportedKind,
-    RoleSet, Roster, TeamId, TeamName, UserId,
+    RoleSet, Roster, StatsScope, TeamId, TeamName, UserId,
     domain::{
         changes::{ChangeSet, OrganizationWrite, Write},
         member::Member,
@@ -270,6 +279,166 @@ async fn populate(store: Arc<DynStore>) -> Populated {
     }
 }
 
+/// Whether criterion will run the bench `id` (`group/name`): the command line's filters are
+/// matched as substrings, as a plain-word filter matches in criterion. Flags and the values
+/// of criterion's options are not filters.
+fn wanted(id: &str) -> bool {
+    const WITH_VALUE: &[&str] = &[
+        "--save-baseline",
+        "--baseline",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--sample-size",
+        "--warm-up-time",
+        "--measurement-time",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--profile-time",
+        "--output-format",
+        "--color",
+        "--plotting-backend",
+        "--format",
+    ];
+    let mut filters = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if WITH_VALUE.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            filters.push(arg);
+        }
+    }
+    filters.is_empty() || filters.iter().any(|f| id.contains(f.as_str()))
+}
+
+/// How many events of a member-statistics organization are the member's own.
+const MEMBER_EVENTS: usize = 500;
+
+/// An organization of `members` members holding `events` events over the year, of which
+/// [`MEMBER_EVENTS`] are the first member's, spread over the year like the others. Returns
+/// the organization and that member as an actor.
+async fn populate_for_member(
+    store: &Arc<DynStore>,
+    members: usize,
+    events: usize,
+) -> (Roster, OrganizationId, Actor) {
+    let roster = Roster::builder(
+        Arc::clone(store),
+        RecordingMailer::new(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .build();
+    let admin = Actor::new(
+        UserId::new(),
+        EmailAddress::parse("admin@bench.example").unwrap(),
+    );
+    let profile = Profile::parse("Bench", "Mark").unwrap();
+    let org = roster
+        .create_organization(&admin, "Bench".parse().unwrap(), profile.clone())
+        .await
+        .unwrap()
+        .organization
+        .id;
+    let mut users = Vec::with_capacity(members);
+    for batch in 0..members.div_ceil(1000) {
+        let organization = store.organization(org).await.unwrap().unwrap();
+        let mut changes = ChangeSet::new(
+            org,
+            OrganizationWrite::Touch {
+                expected_version: organization.version,
+            },
+        );
+        for n in batch * 1000..members.min((batch + 1) * 1000) {
+            let member = Member {
+                id: MemberId::new(),
+                organization: org,
+                user: UserId::new(),
+                email: EmailAddress::parse(format!("m{n}@bench.example")).unwrap(),
+                profile: profile.clone(),
+                roles: RoleSet::learner(),
+                joined_at: year_start(),
+                invitation: None,
+                version: 0,
+            };
+            users.push(member.user);
+            changes.writes.push(Write::PutMember(member));
+        }
+        store.commit(changes).await.unwrap();
+    }
+    let courses: Vec<CourseId> = (0..COURSES)
+        .map(|c| CourseId::parse(format!("course-{c:02}")).unwrap())
+        .collect();
+    let mut rng = Rng(11);
+    // In time order, batch by batch; the member's events every `events / MEMBER_EVENTS`.
+    let every = events / MEMBER_EVENTS;
+    let seconds = 365 * 86_400 / events as i64;
+    for chunk in (0..events).collect::<Vec<_>>().chunks(10_000) {
+        let activities: Vec<Activity> = chunk
+            .iter()
+            .map(|&n| Activity {
+                id: ActivityId::parse(format!("ev-{n}")).unwrap(),
+                organization: org,
+                user: if n % every == 0 {
+                    users[0]
+                } else {
+                    users[1 + rng.below(members - 1)]
+                },
+                course: courses[rng.below(COURSES)].clone(),
+                kind: kind(&mut rng),
+                at: year_start() + chrono::Duration::seconds(n as i64 * seconds),
+            })
+            .collect();
+        store.record_activities(org, &activities).await.unwrap();
+    }
+    let member = Actor::new(users[0], EmailAddress::parse("m0@bench.example").unwrap());
+    (roster, org, member)
+}
+
+/// One member's statistics in a small and a large organization, side by side in one store.
+fn member_statistics(c: &mut Criterion) {
+    let rt = runtime();
+    let year = Period::new(year_start(), year_start() + chrono::Duration::days(365)).unwrap();
+    let scratch = scratch::ScratchDir::new("bench");
+    for (name, make) in stores(&rt, &scratch) {
+        if name == "memory" || !wanted(&format!("{name}/member_statistics")) {
+            continue;
+        }
+        let (store, settle) = make();
+        let mut sizes = Vec::new();
+        for (members, events) in [(100, 10_000), (10_000, 1_000_000)] {
+            let start = Instant::now();
+            let world = rt.block_on(populate_for_member(&store, members, events));
+            eprintln!(
+                "{name}: populated {members} members and {events} events in {:.1} s",
+                start.elapsed().as_secs_f64()
+            );
+            sizes.push((events, world));
+        }
+        if let Some(settle) = settle {
+            settle();
+        }
+        let mut group = c.benchmark_group(name);
+        group
+            .sample_size(50)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(3));
+        for (events, (roster, org, member)) in &sizes {
+            group.bench_function(format!("member_statistics_at_{events}_events"), |b| {
+                b.to_async(&rt).iter(|| async {
+                    let stats = roster
+                        .statistics(member, *org, StatsScope::Member(member.user), year)
+                        .await
+                        .unwrap();
+                    assert_eq!(stats.active_learners, 1);
+                });
+            });
+        }
+        group.finish();
+    }
+}
+
 fn analytics(c: &mut Criterion) {
     let rt = runtime();
     // June 2025: 30 days in the middle of the year, about 82,000 events.
@@ -277,6 +446,11 @@ fn analytics(c: &mut Criterion) {
     let period = Period::new(from, from + chrono::Duration::days(30)).unwrap();
     let scratch = scratch::ScratchDir::new("bench");
     for (name, make) in stores(&rt, &scratch) {
+        let compare = format!("{name}/compare_100_teams_30_days");
+        let ingest_too = name == "sqlite_file" && wanted(&format!("{name}/ingest_100000"));
+        if !wanted(&compare) && !ingest_too {
+            continue;
+        }
         let (store, settle) = make();
         let start = Instant::now();
         let world = rt.block_on(populate(Arc::clone(&store)));
@@ -402,5 +576,5 @@ fn ingest(
     });
 }
 
-criterion_group!(benches, analytics);
+criterion_group!(benches, analytics, member_statistics);
 criterion_main!(benches);

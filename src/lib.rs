@@ -147,7 +147,8 @@ pub use mail::{
 pub use policy::{HostAction, Permission, Scope};
 pub use service::{
     AcceptOptions, Actor, AdministratorEntry, Audience, DeliveryConfig, DeliveryReport,
-    EXISTING_ACCOUNT_WARNING, InvitationPreview, Listing, Roster, RosterBuilder, RosterConfig,
+    EXISTING_ACCOUNT_WARNING, InvitationPreview, Listing, MAX_COMPARED_TEAMS, Roster,
+    RosterBuilder, RosterConfig,
 };
 #[cfg(feature = "runtime-tokio")]
 pub use service::{DeliveryLoop, DeliveryTotals};

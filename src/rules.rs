@@ -231,7 +231,10 @@
 //!
 //! ### TEAM-4 — Team data is isolated
 //!
-//! A query scoped to a team sees only the data of that team's members.
+//! A query scoped to a team sees only the data of that team's members, and of each member
+//! only what happened while they belonged to the team (and within the period asked for).
+//! Adding someone to a team for a moment shows nothing of their activity outside that
+//! moment.
 //!
 //! # Analytics (STAT)
 //!

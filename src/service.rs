@@ -41,7 +41,7 @@ use crate::{
         time,
         token::InvitationToken,
     },
-    error::{EntityKind, Error, Result},
+    error::{EntityKind, Error, Field, Result, ValidationError},
     link_key::LinkKey,
     mail::{DefaultTemplates, MailSettings, MailTemplates, Mailer},
     policy::{self, HostAction, Permission, Scope, Subject as PolicySubject},
@@ -269,6 +269,10 @@ pub struct InvitationPreview {
     /// USR-3). Acceptance then needs `warning_acknowledged`.
     pub existing_account_warning: Option<&'static str>,
 }
+
+/// The most teams [`Roster::compare_teams`] compares at once: a comparison is one pass over
+/// the period, and its statements name every team (spec: STAT-3, ERR-3).
+pub const MAX_COMPARED_TEAMS: usize = 100;
 
 /// The text of the existing-account warning (spec: INV-5, USR-3).
 pub const EXISTING_ACCOUNT_WARNING: &str = "You already have an account. Your Lists will follow you into this organization; licenses, course-completion history and integrations tied to your current account will not.";
@@ -818,9 +822,11 @@ impl Roster {
         action: HostAction,
     ) -> Result<()> {
         let (permission, scope) = action.requirement();
-        self.authorized(org, actor, permission, scope)
-            .await
-            .map(drop)
+        self.authorized(org, actor, permission, scope).await?;
+        if let HostAction::ViewTeamAnalytics(team) = action {
+            self.target_team(org, team).await?;
+        }
+        Ok(())
     }
 
     // ----- profiles ----------------------------------------------------------------------
@@ -1775,6 +1781,16 @@ impl Roster {
         }
     }
 
+    /// Refuses a scope naming a team or a member that `org` does not have, another
+    /// organization's included (spec: ERR-1, TEAM-4).
+    async fn target_scope(&self, org: OrganizationId, scope: StatsScope) -> Result<()> {
+        match scope {
+            StatsScope::Organization => Ok(()),
+            StatsScope::Team(team) => self.target_team(org, team).await.map(drop),
+            StatsScope::Member(user) => self.target_member(org, user).await.map(drop),
+        }
+    }
+
     /// Statistics of one member, one team or the whole organization over a period
     /// (spec: STAT-2, TEAM-4).
     ///
@@ -1789,18 +1805,20 @@ impl Roster {
     ) -> Result<Statistics> {
         let (permission, reach) = Self::statistics_requirement(actor, scope);
         self.authorized(org, actor, permission, reach).await?;
-        if let StatsScope::Team(team) = scope {
-            self.target_team(org, team).await?;
-        }
+        self.target_scope(org, scope).await?;
         Ok(self.store.statistics(org, scope, period).await?)
     }
 
     /// Several teams side by side over one period, with the organization's totals for those
-    /// who may see them (spec: STAT-3). Supervisors may compare the teams they belong to.
+    /// who may see them (spec: STAT-3). Supervisors may compare the teams they belong to. A
+    /// team named twice is compared once, where it first appears; at most
+    /// [`MAX_COMPARED_TEAMS`] teams.
     ///
     /// # Errors
-    /// [`Error::Forbidden`] for a team outside the actor's reach, [`Error::NotFound`],
-    /// [`Error::Store`].
+    /// [`Error::Forbidden`] for an actor who sees no team's figures (an empty list included)
+    /// or for a team outside the actor's reach; [`Error::Invalid`] for more than
+    /// [`MAX_COMPARED_TEAMS`] teams; [`Error::NotFound`] for a team the organization does not
+    /// have; [`Error::Store`].
     pub async fn compare_teams(
         &self,
         actor: &Actor,
@@ -1823,6 +1841,31 @@ impl Roster {
                 scope,
             )
         };
+        // Checked before anything else, an empty list included (spec: ROLE-4): the actor
+        // must see the figures of some team.
+        let sees_teams = allowed(Permission::ViewTeamAnalytics, Scope::Organization).is_ok()
+            || member_teams
+                .iter()
+                .any(|t| allowed(Permission::ViewTeamAnalytics, Scope::Team(*t)).is_ok());
+        if !sees_teams {
+            return Err(Error::Forbidden {
+                permission: Permission::ViewTeamAnalytics,
+            });
+        }
+        let mut distinct: Vec<TeamId> = Vec::with_capacity(teams.len().min(MAX_COMPARED_TEAMS));
+        for team in teams {
+            if !distinct.contains(team) {
+                distinct.push(*team);
+            }
+        }
+        if distinct.len() > MAX_COMPARED_TEAMS {
+            return Err(Error::Invalid(ValidationError::TooMany {
+                field: Field::Teams,
+                count: distinct.len(),
+                max: MAX_COMPARED_TEAMS,
+            }));
+        }
+        let teams = distinct.as_slice();
         let mut names = Vec::with_capacity(teams.len());
         for team in teams {
             allowed(Permission::ViewTeamAnalytics, Scope::Team(*team))?;
@@ -1872,6 +1915,7 @@ impl Roster {
         self.authorized(org, actor, permission, reach)
             .await
             .map_err(wrap)?;
+        self.target_scope(org, scope).await.map_err(wrap)?;
         let mut page = Page::first(500);
         let mut written = 0u64;
         loop {

@@ -1632,7 +1632,8 @@ pub async fn activity_statistics_match_the_reference(store: Arc<DynStore>) {
     writes.extend(people.iter().cloned().map(Write::PutMember));
     put(&*store, org.id, writes).await.unwrap();
     // Stints: p0 in Red (but for two days); p1 in Red and Blue; p2 joins Blue on day 10; p3
-    // leaves Red on day 5 (still counts for Red in a period that overlaps).
+    // leaves Red on day 5 (a member of Red in a period that overlaps, with only the events
+    // before day 5 counted for it: spec: TEAM-4).
     let day = |d: i64| base + Duration::days(d);
     let stint = |team: &Team, m: &Member, at| Write::AddTeamMember {
         team: team.id,
@@ -1715,13 +1716,21 @@ pub async fn activity_statistics_match_the_reference(store: Arc<DynStore>) {
     );
 
     let period = Period::new(day(0), day(28)).unwrap();
-    let in_team = |team: &Team, user: crate::UserId| -> bool {
-        let members: &[usize] = if team.id == red.id {
-            &[0, 1, 3]
+    // Each team's stints as (member, from day, to day), as written above.
+    let in_team = |team: &Team, e: &Activity| -> bool {
+        let stints: &[(usize, i64, i64)] = if team.id == red.id {
+            &[
+                (0, -30, 12),
+                (0, 14, i64::MAX),
+                (1, -30, i64::MAX),
+                (3, -30, 5),
+            ]
         } else {
-            &[1, 2]
+            &[(1, -30, i64::MAX), (2, 10, i64::MAX)]
         };
-        members.iter().any(|i| people[*i].user == user)
+        stints.iter().any(|(i, from, to)| {
+            people[*i].user == e.user && day(*from) <= e.at && (*to == i64::MAX || e.at < day(*to))
+        })
     };
     let reference = |keep: &dyn Fn(&Activity) -> bool, invited: u64, members: u64| {
         let mut tally = Tally::default();
@@ -1739,12 +1748,12 @@ pub async fn activity_statistics_match_the_reference(store: Arc<DynStore>) {
         .statistics(org.id, StatsScope::Team(red.id), period)
         .await
         .unwrap();
-    assert_eq!(red_stats, reference(&|e| in_team(&red, e.user), 1, 3));
+    assert_eq!(red_stats, reference(&|e| in_team(&red, e), 1, 3));
     let blue_stats = store
         .statistics(org.id, StatsScope::Team(blue.id), period)
         .await
         .unwrap();
-    assert_eq!(blue_stats, reference(&|e| in_team(&blue, e.user), 0, 2));
+    assert_eq!(blue_stats, reference(&|e| in_team(&blue, e), 0, 2));
     let one = store
         .statistics(org.id, StatsScope::Member(people[2].user), period)
         .await
@@ -1820,6 +1829,324 @@ pub async fn activity_statistics_match_the_reference(store: Arc<DynStore>) {
     assert_eq!(blue_users, expected);
 }
 
+/// Team figures count a member's events only while they were in the team, clipped to the
+/// period: the events before, after and between their stints are not the team's, a stint
+/// that ended the moment it began makes no member, and an open stint counts up to the end
+/// of the period (spec: TEAM-4, STAT-2, STAT-3, STAT-4).
+pub async fn team_figures_count_only_time_in_the_team(store: Arc<DynStore>) {
+    use crate::domain::activity::{Activity, ActivityKind, Period, StatsScope, Tally};
+    let org = stored_org(&*store).await;
+    let day = |d: i64| t0() + Duration::days(d);
+    let red = new_team(org.id, "Red");
+    // x: one hour in Red on day 10; y: two stints; z: in Red from day 18 on; w: added and
+    // removed at the same instant.
+    let [x, y, z, w]: [Member; 4] =
+        ["x", "y", "z", "w"].map(|l| new_member(org.id, email(l, org.id)));
+    let mut writes = vec![Write::PutTeam(red.clone())];
+    writes.extend([&x, &y, &z, &w].map(|m| Write::PutMember(m.clone())));
+    put(&*store, org.id, writes).await.unwrap();
+    let join = |m: &Member, at| Write::AddTeamMember {
+        team: red.id,
+        member: m.id,
+        at,
+    };
+    let leave = |m: &Member, at| Write::RemoveTeamMember {
+        team: red.id,
+        member: m.id,
+        at,
+    };
+    let short = day(10) + Duration::hours(12);
+    for step in [
+        join(&y, day(-30)),
+        leave(&y, day(8)),
+        join(&x, short),
+        leave(&x, short + Duration::hours(1)),
+        join(&w, day(11)),
+        leave(&w, day(11)),
+        join(&z, day(18)),
+        join(&y, day(20)),
+    ] {
+        put(&*store, org.id, vec![step]).await.unwrap();
+    }
+    let mut n = 0;
+    let mut event = |m: &Member, kind, at| {
+        n += 1;
+        Activity {
+            id: crate::domain::text::ActivityId::parse(format!("{}-t{n}", org.id)).unwrap(),
+            organization: org.id,
+            user: m.user,
+            course: crate::CourseId::parse(if n % 2 == 0 { "sql-101" } else { "rust-201" })
+                .unwrap(),
+            kind,
+            at,
+        }
+    };
+    let enrolled = ActivityKind::Enrolled;
+    let completed = ActivityKind::Completed;
+    let seconds = |s| ActivityKind::TimeSpent { seconds: s };
+    // (event, counted for Red)
+    let events = [
+        (event(&x, completed, day(5)), false),
+        (event(&x, enrolled, short), true),
+        (event(&x, seconds(600), short + Duration::minutes(30)), true),
+        (event(&x, completed, short + Duration::hours(1)), false),
+        (event(&x, seconds(7200), day(15)), false),
+        (event(&y, enrolled, day(3)), true),
+        (event(&y, seconds(900), day(12)), false),
+        (event(&y, completed, day(25)), true),
+        (event(&z, completed, day(2)), false),
+        (event(&z, seconds(300), day(19)), true),
+        (event(&w, enrolled, day(11)), false),
+        (event(&w, seconds(60), day(13)), false),
+    ];
+    let all: Vec<Activity> = events.iter().map(|(e, _)| e.clone()).collect();
+    assert!(
+        store
+            .record_activities(org.id, &all)
+            .await
+            .unwrap()
+            .iter()
+            .all(|b| *b)
+    );
+    let period = Period::new(day(0), day(28)).unwrap();
+    let red_stats = store
+        .statistics(org.id, StatsScope::Team(red.id), period)
+        .await
+        .unwrap();
+    // Pinned: x, y and z were members of Red in the period, w never for a moment.
+    assert_eq!(
+        (
+            red_stats.members,
+            red_stats.active_learners,
+            red_stats.enrolments,
+            red_stats.completions,
+            red_stats.time_spent_seconds
+        ),
+        (3, 3, 2, 1, 900)
+    );
+    let mut tally = Tally::default();
+    for (e, _) in events.iter().filter(|(_, counted)| *counted) {
+        tally.add(e);
+    }
+    assert_eq!(red_stats, tally.finish(period, 0, 3));
+    assert_eq!(
+        store
+            .team_statistics(org.id, &[red.id], period)
+            .await
+            .unwrap(),
+        vec![red_stats.clone()],
+        "a comparison counts what the team's figures count"
+    );
+    let rows = store
+        .member_activity(org.id, StatsScope::Team(red.id), period, Page::first(10))
+        .await
+        .unwrap();
+    let mut got: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.user,
+                r.enrolments,
+                r.completions,
+                r.time_spent_seconds,
+                r.last_active,
+            )
+        })
+        .collect();
+    got.sort();
+    let mut expected = vec![
+        (x.user, 1, 0, 600, Some(short + Duration::minutes(30))),
+        (y.user, 1, 1, 0, Some(day(25))),
+        (z.user, 0, 0, 300, Some(day(19))),
+    ];
+    expected.sort();
+    assert_eq!(got, expected, "the export counts what the figures count");
+
+    // A period that holds only x's hour in Red: x is its one member, with the hour's events.
+    let hour = Period::new(short, short + Duration::hours(1)).unwrap();
+    let stats = store
+        .statistics(org.id, StatsScope::Team(red.id), hour)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            stats.members,
+            stats.active_learners,
+            stats.enrolments,
+            stats.time_spent_seconds
+        ),
+        (1, 1, 1, 600)
+    );
+    // A period between y's stints, after x left and before z joined: nobody.
+    let gap = Period::new(day(16), day(17)).unwrap();
+    assert_eq!(
+        store
+            .statistics(org.id, StatsScope::Team(red.id), gap)
+            .await
+            .unwrap(),
+        Tally::default().finish(gap, 0, 0)
+    );
+}
+
+/// Reads given an id that belongs to another organization find nothing: a team, a member, an
+/// invitation of organization B read with organization A's id, even for a user who is a
+/// member of both, with activity in both (spec: ERR-1, TEAM-4).
+pub async fn ids_of_another_organization_read_nothing(store: Arc<DynStore>) {
+    use crate::domain::activity::{Activity, ActivityKind, Period, StatsScope, Tally};
+    let (a, b) = (stored_org(&*store).await, stored_org(&*store).await);
+    let both = UserId::new();
+    let in_a = Member {
+        user: both,
+        ..new_member(a.id, email("both", a.id))
+    };
+    let in_b = Member {
+        user: both,
+        ..new_member(b.id, email("both", b.id))
+    };
+    let only_b = new_member(b.id, email("only", b.id));
+    let team_a = new_team(a.id, "Alpha");
+    let team_b = new_team(b.id, "Beta");
+    let invitation_b = new_invitation(b.id, email("inv", b.id), t0());
+    put(
+        &*store,
+        a.id,
+        vec![
+            Write::PutTeam(team_a.clone()),
+            Write::PutMember(in_a.clone()),
+        ],
+    )
+    .await
+    .unwrap();
+    put(
+        &*store,
+        b.id,
+        vec![
+            Write::PutTeam(team_b.clone()),
+            Write::PutMember(in_b.clone()),
+            Write::PutMember(only_b.clone()),
+            Write::PutInvitation(invitation_b.clone()),
+        ],
+    )
+    .await
+    .unwrap();
+    let join = |team: &Team, m: &Member| Write::AddTeamMember {
+        team: team.id,
+        member: m.id,
+        at: t0() - Duration::days(1),
+    };
+    put(&*store, a.id, vec![join(&team_a, &in_a)])
+        .await
+        .unwrap();
+    put(
+        &*store,
+        b.id,
+        vec![join(&team_b, &in_b), join(&team_b, &only_b)],
+    )
+    .await
+    .unwrap();
+    let activity = |org: &Organization, n: u32| Activity {
+        id: crate::domain::text::ActivityId::parse(format!("{}-f{n}", org.id)).unwrap(),
+        organization: org.id,
+        user: both,
+        course: crate::CourseId::parse("sql-101").unwrap(),
+        kind: ActivityKind::Enrolled,
+        at: t0() + Duration::hours(i64::from(n)),
+    };
+    store
+        .record_activities(a.id, &[activity(&a, 1), activity(&a, 2)])
+        .await
+        .unwrap();
+    store
+        .record_activities(b.id, &[activity(&b, 3)])
+        .await
+        .unwrap();
+    let period = Period::new(t0(), t0() + Duration::days(1)).unwrap();
+    let nothing = Tally::default().finish(period, 0, 0);
+    let before = reload(&*store, a.id).await;
+
+    assert_eq!(store.team(a.id, team_b.id).await.unwrap(), None);
+    assert_eq!(store.member(a.id, only_b.user).await.unwrap(), None);
+    assert!(
+        store
+            .members_by_user(a.id, &[only_b.user])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .members_by_email(a.id, std::slice::from_ref(&only_b.email))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.invitation(a.id, invitation_b.id).await.unwrap(), None);
+    assert!(store.teams_of(a.id, in_b.id).await.unwrap().is_empty());
+    for member in [in_a.id, in_b.id] {
+        assert!(!store.is_team_member(a.id, team_b.id, member).await.unwrap());
+    }
+    let filter = MemberFilter {
+        role: None,
+        team: Some(team_b.id),
+    };
+    assert!(
+        store
+            .members(a.id, filter, Page::first(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .statistics(a.id, StatsScope::Team(team_b.id), period)
+            .await
+            .unwrap(),
+        nothing,
+        "B's team shows nothing of A's activity"
+    );
+    assert_eq!(
+        store
+            .team_statistics(a.id, &[team_b.id], period)
+            .await
+            .unwrap(),
+        vec![nothing.clone()]
+    );
+    assert!(
+        store
+            .member_activity(a.id, StatsScope::Team(team_b.id), period, Page::first(10))
+            .await
+            .unwrap()
+            .is_empty(),
+        "B's team lists none of A's members"
+    );
+    assert_eq!(
+        store
+            .statistics(a.id, StatsScope::Member(only_b.user), period)
+            .await
+            .unwrap(),
+        nothing
+    );
+    // The same reads with A's own ids see A's data.
+    let own = store
+        .statistics(a.id, StatsScope::Team(team_a.id), period)
+        .await
+        .unwrap();
+    assert_eq!((own.members, own.enrolments), (1, 2));
+    // Writing B's team into A is refused, and changes nothing.
+    assert!(
+        put(&*store, a.id, vec![join(&team_b, &in_a)])
+            .await
+            .is_err()
+    );
+    assert_eq!(reload(&*store, a.id).await, before);
+    assert!(
+        !store
+            .is_team_member(b.id, team_b.id, in_a.id)
+            .await
+            .unwrap()
+    );
+}
+
 /// The names of every case, in the order the macro runs them.
 #[doc(hidden)]
 pub const CASES: &[&str] = &[
@@ -1843,6 +2170,8 @@ pub const CASES: &[&str] = &[
     "concurrent_commits_have_one_winner",
     "invitation_race_has_exactly_one_outcome",
     "activity_statistics_match_the_reference",
+    "team_figures_count_only_time_in_the_team",
+    "ids_of_another_organization_read_nothing",
 ];
 
 /// Expands to one `#[tokio::test]` per conformance case. `$make` is an async closure
@@ -1882,7 +2211,9 @@ macro_rules! store_conformance_tests {
             concurrent_claims_never_share_a_row,
             concurrent_commits_have_one_winner,
             invitation_race_has_exactly_one_outcome,
-            activity_statistics_match_the_reference
+            activity_statistics_match_the_reference,
+            team_figures_count_only_time_in_the_team,
+            ids_of_another_organization_read_nothing
         );
     };
     (@cases $make:expr, $after:expr, $($name:ident),+ $(,)?) => {

@@ -332,7 +332,8 @@ impl Period {
 pub enum StatsScope {
     /// The whole organization.
     Organization,
-    /// One team: the members who belonged to it at any time during the period (spec: TEAM-4).
+    /// One team: the members who belonged to it at some moment of the period, and of each
+    /// only the events while they belonged to it (spec: TEAM-4).
     Team(TeamId),
     /// One member.
     Member(UserId),
@@ -566,9 +567,20 @@ pub struct TeamStint {
 }
 
 impl TeamStint {
-    /// Whether the stint overlaps the period.
+    /// Whether the member belonged to the team at some moment of the period: the members a
+    /// team's figures count (spec: TEAM-4). A stint that ended the moment it began covers
+    /// no moment.
     pub fn overlaps(&self, period: &Period) -> bool {
-        self.joined_at < period.to() && self.left_at.is_none_or(|left| left > period.from())
+        self.joined_at < period.to()
+            && self
+                .left_at
+                .is_none_or(|left| left > period.from() && left > self.joined_at)
+    }
+
+    /// Whether the member belonged to the team at `at`: only such events count for the team
+    /// (spec: TEAM-4).
+    pub fn covers(&self, at: DateTime<Utc>) -> bool {
+        self.joined_at <= at && self.left_at.is_none_or(|left| at < left)
     }
 }
 
@@ -821,6 +833,28 @@ mod tests {
         }
         assert!(Period::days_until(DateTime::<Utc>::MAX_UTC, 1).is_err());
         assert!(Period::days_until(at(1), 3653).is_ok());
+    }
+
+    #[test]
+    fn a_stint_covers_from_its_join_to_before_its_leave() {
+        // spec: TEAM-4
+        let stint = |joined, left| TeamStint {
+            team: TeamId::new(),
+            user: UserId::new(),
+            joined_at: joined,
+            left_at: left,
+        };
+        let short = stint(at(5), Some(at(6)));
+        assert!(!short.covers(at(4)) && short.covers(at(5)) && !short.covers(at(6)));
+        assert!(stint(at(5), None).covers(at(28)));
+        let period = Period::new(at(2), at(10)).unwrap();
+        assert!(short.overlaps(&period));
+        assert!(
+            !stint(at(5), Some(at(5))).overlaps(&period),
+            "no moment in the team"
+        );
+        assert!(!stint(at(10), None).overlaps(&period));
+        assert!(!stint(at(1), Some(at(2))).overlaps(&period));
     }
 
     #[test]

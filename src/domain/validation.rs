@@ -38,6 +38,8 @@ pub enum Field {
     Period,
     /// When a learning event happened.
     ActivityTime,
+    /// The teams of a comparison.
+    Teams,
 }
 
 impl fmt::Display for Field {
@@ -59,6 +61,7 @@ impl fmt::Display for Field {
             Self::ActivityId => "activity id",
             Self::Period => "period",
             Self::ActivityTime => "activity time",
+            Self::Teams => "teams compared",
         })
     }
 }

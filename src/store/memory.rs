@@ -232,18 +232,25 @@ impl Org {
 }
 
 impl Org {
-    /// The users a scope covers over a period; `None` for the whole organization.
-    fn scope_users(&self, scope: StatsScope, period: &Period) -> Option<HashSet<UserId>> {
+    /// The stints of `team` that overlap the period, by user (spec: TEAM-4).
+    fn team_stints(&self, team: TeamId, period: &Period) -> HashMap<UserId, Vec<TeamStint>> {
+        let mut by_user: HashMap<UserId, Vec<TeamStint>> = HashMap::new();
+        for stint in self
+            .stints
+            .iter()
+            .filter(|s| s.team == team && s.overlaps(period))
+        {
+            by_user.entry(stint.user).or_default().push(*stint);
+        }
+        by_user
+    }
+
+    /// Which of a scope's events count: for a team, those its members had while in it.
+    fn scope_filter(&self, scope: StatsScope, period: &Period) -> ScopeFilter {
         match scope {
-            StatsScope::Organization => None,
-            StatsScope::Team(team) => Some(
-                self.stints
-                    .iter()
-                    .filter(|s| s.team == team && s.overlaps(period))
-                    .map(|s| s.user)
-                    .collect(),
-            ),
-            StatsScope::Member(user) => Some(HashSet::from([user])),
+            StatsScope::Organization => ScopeFilter::All,
+            StatsScope::Team(team) => ScopeFilter::Stints(self.team_stints(team, period)),
+            StatsScope::Member(user) => ScopeFilter::User(user),
         }
     }
 
@@ -254,10 +261,9 @@ impl Org {
     }
 
     fn statistics(&self, scope: StatsScope, period: Period) -> Statistics {
-        let users = self.scope_users(scope, &period);
-        let covered = |user: &UserId| users.as_ref().is_none_or(|u| u.contains(user));
+        let filter = self.scope_filter(scope, &period);
         let mut tally = Tally::default();
-        for activity in self.activities_in(&period).filter(|a| covered(&a.user)) {
+        for activity in self.activities_in(&period).filter(|a| filter.counts(a)) {
             tally.add(activity);
         }
         let sent_in_period = |i: &&Invitation| period.contains(i.created_at);
@@ -275,7 +281,7 @@ impl Org {
                     .filter(sent_in_period)
                     .filter(|i| i.team == Some(team))
                     .count(),
-                users.as_ref().map_or(0, HashSet::len),
+                filter.users().map_or(0, |u| u.count()),
             ),
             StatsScope::Member(user) => {
                 let member = self.by_user.get(&user).and_then(|id| self.members.get(id));
@@ -291,6 +297,43 @@ impl Org {
             }
         };
         tally.finish(period, invited as u64, members as u64)
+    }
+}
+
+/// The events of one scope: see [`Org::scope_filter`].
+enum ScopeFilter {
+    All,
+    Stints(HashMap<UserId, Vec<TeamStint>>),
+    User(UserId),
+}
+
+impl ScopeFilter {
+    /// Whether the scope counts `activity` (spec: TEAM-4).
+    fn counts(&self, activity: &Activity) -> bool {
+        match self {
+            Self::All => true,
+            Self::Stints(stints) => stints
+                .get(&activity.user)
+                .is_some_and(|s| s.iter().any(|s| s.covers(activity.at))),
+            Self::User(user) => activity.user == *user,
+        }
+    }
+
+    /// Whether the scope holds `user` at all.
+    fn holds(&self, user: UserId) -> bool {
+        match self {
+            Self::All => true,
+            Self::Stints(stints) => stints.contains_key(&user),
+            Self::User(u) => *u == user,
+        }
+    }
+
+    /// The users of a team scope; `None` for the others.
+    fn users(&self) -> Option<impl Iterator<Item = &UserId>> {
+        match self {
+            Self::Stints(stints) => Some(stints.keys()),
+            Self::All | Self::User(_) => None,
+        }
     }
 }
 
@@ -1123,8 +1166,8 @@ impl Store for MemoryStore {
         Ok(self
             .read(org, |o| {
                 // One pass over the period's events, each counted for every team its user
-                // belonged to during the period.
-                let mut of_user: HashMap<UserId, Vec<usize>> = HashMap::new();
+                // belonged to at its time (spec: TEAM-4).
+                let mut of_user: HashMap<UserId, Vec<(usize, TeamStint)>> = HashMap::new();
                 let mut members = vec![HashSet::new(); teams.len()];
                 for (i, team) in teams.iter().enumerate() {
                     for stint in o
@@ -1132,15 +1175,20 @@ impl Store for MemoryStore {
                         .iter()
                         .filter(|s| s.team == *team && s.overlaps(&period))
                     {
-                        if members[i].insert(stint.user) {
-                            of_user.entry(stint.user).or_default().push(i);
-                        }
+                        members[i].insert(stint.user);
+                        of_user.entry(stint.user).or_default().push((i, *stint));
                     }
                 }
                 let mut tallies = vec![Tally::default(); teams.len()];
+                let mut counted = Vec::new();
                 for activity in o.activities_in(&period) {
-                    for i in of_user.get(&activity.user).into_iter().flatten() {
-                        tallies[*i].add(activity);
+                    counted.clear();
+                    for (i, stint) in of_user.get(&activity.user).into_iter().flatten() {
+                        // Counted once per team, whatever its stints.
+                        if stint.covers(activity.at) && !counted.contains(i) {
+                            counted.push(*i);
+                            tallies[*i].add(activity);
+                        }
                     }
                 }
                 tallies
@@ -1175,7 +1223,7 @@ impl Store for MemoryStore {
         let after = page.after.map(MemberId::from_uuid);
         Ok(self
             .read(org, |o| {
-                let users = o.scope_users(scope, &period);
+                let filter = o.scope_filter(scope, &period);
                 let rows: Vec<&Member> = match after {
                     Some(after) => Box::new(
                         o.members
@@ -1185,7 +1233,7 @@ impl Store for MemoryStore {
                     None => Box::new(o.members.iter()),
                 }
                 .map(|(_, m)| m)
-                .filter(|m| users.as_ref().is_none_or(|u| u.contains(&m.user)))
+                .filter(|m| filter.holds(m.user))
                 .take(page.len())
                 .collect();
                 let mut by_user: HashMap<UserId, MemberActivity> = rows
@@ -1207,7 +1255,7 @@ impl Store for MemoryStore {
                         )
                     })
                     .collect();
-                for a in o.activities_in(&period) {
+                for a in o.activities_in(&period).filter(|a| filter.counts(a)) {
                     if let Some(row) = by_user.get_mut(&a.user) {
                         row.add(a);
                     }

@@ -536,7 +536,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// The statistics of one scope over one period (spec: STAT-2, TEAM-4). Every store must
     /// compute the figures of [`Tally`](crate::domain::activity::Tally) exactly; SQL stores
-    /// aggregate in SQL.
+    /// aggregate in SQL. A team's figures count its members' events only while a stint of
+    /// theirs in the team [covers](crate::domain::activity::TeamStint::covers) them; its
+    /// members are those whose stint [overlaps](crate::domain::activity::TeamStint::overlaps)
+    /// the period. A team or member `org` does not have counts nothing.
     async fn statistics(
         &self,
         org: OrganizationId,
@@ -555,7 +558,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Vec<Statistics>, StoreError>;
 
     /// A page of per-member activity over a period, by member id, for the members in
-    /// `scope` (spec: STAT-4).
+    /// `scope`, with the events [`Store::statistics`] counts for that scope (spec: STAT-4,
+    /// TEAM-4).
     async fn member_activity(
         &self,
         org: OrganizationId,

@@ -147,6 +147,8 @@ mod dialect {
     /// Byte-by-byte ordering of text, as Rust orders strings (the database's collation may
     /// differ).
     pub(super) const BYTEWISE: &str = " COLLATE \"C\"";
+    /// The planner picks the per-member index for one member's events from its statistics.
+    pub(super) const BY_MEMBER: &str = "";
     /// Serializes migrations across processes for the length of the transaction.
     pub(super) const MIGRATION_LOCK: Option<&str> =
         Some("SELECT pg_advisory_xact_lock(7306394815522617713)");
@@ -170,6 +172,11 @@ mod dialect {
             4,
             "one_statement_commit",
             include_str!("../../migrations/postgres/0004_one_statement_commit.sql"),
+        ),
+        (
+            6,
+            "activity_by_member",
+            include_str!("../../migrations/postgres/0006_activity_by_member.sql"),
         ),
         (
             7,

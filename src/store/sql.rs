@@ -298,16 +298,15 @@ pub(crate) const ACTIVITY_INSERT_COLUMNS: &[&str] = &[
     "at",
 ];
 
-/// Counts of one scope; `{scope}` is replaced by [`scope_clause`] on `user_id` with `$4`.
+/// Counts of one scope; `{events}` is replaced by [`scope_events`] with `$4`.
 pub(crate) const STATS_TOTALS: &str = "SELECT COUNT(DISTINCT user_id), \
      CAST(COALESCE(SUM(CASE WHEN kind = 'enrolled' THEN 1 ELSE 0 END), 0) AS BIGINT), \
      CAST(COALESCE(SUM(CASE WHEN kind = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT), \
      CAST(COALESCE(SUM(CASE WHEN kind = 'certificate' THEN 1 ELSE 0 END), 0) AS BIGINT), \
      CAST(COALESCE(SUM(CASE WHEN kind = 'time_spent' THEN value ELSE 0 END), 0) AS BIGINT) \
-     FROM orgroster_activities WHERE organization_id = $1 AND at >= $2 AND at < $3{scope}";
+     FROM {events} e";
 pub(crate) const STATS_COURSES: &str = "SELECT course, COUNT(DISTINCT user_id) AS learners \
-     FROM orgroster_activities WHERE organization_id = $1 AND at >= $2 AND at < $3{scope} \
-     GROUP BY course ORDER BY learners DESC, course{bytewise} LIMIT 5";
+     FROM {events} e GROUP BY course ORDER BY learners DESC, course{bytewise} LIMIT 5";
 /// Weeks counted from Monday 1970-01-05 00:00 UTC (345,600 s after the epoch), rounding
 /// down for earlier times too, as `Period::week_of` does.
 pub(crate) const STATS_WEEKS: &str = "SELECT w, COUNT(DISTINCT user_id), \
@@ -316,12 +315,16 @@ pub(crate) const STATS_WEEKS: &str = "SELECT w, COUNT(DISTINCT user_id), \
      FROM (SELECT user_id, kind, value, \
        (at - 345600000000) / 604800000000 \
        - CASE WHEN at < 345600000000 AND (at - 345600000000) % 604800000000 <> 0 THEN 1 ELSE 0 END AS w \
-       FROM orgroster_activities WHERE organization_id = $1 AND at >= $2 AND at < $3{scope}) weeks \
+       FROM {events} e) weeks \
      GROUP BY w ORDER BY w";
 pub(crate) const STATS_MEMBERS_ORG: &str = "SELECT COUNT(*) FROM orgroster_members \
      WHERE organization_id = $1 AND joined_at < $3 AND $2 < $3";
+/// The users with a stint in team `$4` during the period, as [`TeamStint::overlaps`] says.
+///
+/// [`TeamStint::overlaps`]: crate::domain::activity::TeamStint::overlaps
 pub(crate) const STATS_MEMBERS_TEAM: &str = "SELECT COUNT(DISTINCT user_id) FROM orgroster_team_stints \
-     WHERE organization_id = $1 AND team_id = $4 AND joined_at < $3 AND (left_at IS NULL OR left_at > $2)";
+     WHERE organization_id = $1 AND team_id = $4 AND joined_at < $3 \
+     AND (left_at IS NULL OR (left_at > $2 AND left_at > joined_at))";
 pub(crate) const STATS_MEMBERS_MEMBER: &str = "SELECT COUNT(*) FROM orgroster_members \
      WHERE organization_id = $1 AND user_id = $4 AND joined_at < $3 AND $2 < $3";
 pub(crate) const STATS_INVITED_ORG: &str = "SELECT COUNT(*) FROM orgroster_invitations \
@@ -331,10 +334,11 @@ pub(crate) const STATS_INVITED_TEAM: &str = "SELECT COUNT(*) FROM orgroster_invi
 pub(crate) const STATS_INVITED_MEMBER: &str = "SELECT COUNT(*) FROM orgroster_invitations \
      WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3 AND email_key = \
      (SELECT email_key FROM orgroster_members WHERE organization_id = $1 AND user_id = $4)";
-/// The (team, user) pairs of the teams in the JSON list `$4` whose stints overlap the period.
+/// The (team, user) pairs of the teams in the JSON list `$4` with a stint during the period,
+/// as in [`STATS_MEMBERS_TEAM`].
 const TEAM_USERS: &str = "SELECT DISTINCT team_id, user_id FROM orgroster_team_stints \
-     WHERE organization_id = $1 AND joined_at < $3 AND (left_at IS NULL OR left_at > $2) \
-     AND team_id IN ({teams})";
+     WHERE organization_id = $1 AND joined_at < $3 \
+     AND (left_at IS NULL OR (left_at > $2 AND left_at > joined_at)) AND team_id IN ({teams})";
 
 /// One period of an organization's events, read from the covering time index.
 const PERIOD_EVENTS: &str =
@@ -344,32 +348,30 @@ const PERIOD_EVENTS: &str =
 const WEEK_OF_AT: &str = "(at - 345600000000) / 604800000000 \
      - CASE WHEN at < 345600000000 AND (at - 345600000000) % 604800000000 <> 0 THEN 1 ELSE 0 END";
 
-/// Joins per-member rows `u` to the stints of the teams in the JSON list `$4` that overlap
-/// the period.
+/// Joins each event `u` of the period to the stint, in one of the teams of the JSON list
+/// `$4`, that its member was in at its time (spec: TEAM-4).
 ///
-/// Team figures first add each member's events up (one scan of the period), then look each
-/// member's stints up by `(organization_id, user_id)`; `CROSS JOIN` makes SQLite keep that
-/// order. Joining the events to a subquery of the teams' members instead left SQLite, whose
-/// planner assumes few rows without `ANALYZE` statistics, scanning the 11,000 members once
-/// per event of the period (minutes for 100 teams). A member with two stints in one team
-/// during the period is counted once: rows are made distinct per (team, member) first.
+/// One scan of the period's events, each looking its member's stints up by
+/// `(organization_id, user_id)`; `CROSS JOIN` makes SQLite keep that order. Joining the
+/// events to a subquery of the teams' members instead left SQLite, whose planner assumes few
+/// rows without `ANALYZE` statistics, scanning the members once per event of the period
+/// (minutes for 100 teams). A member's stints in one team never overlap (a stint opens only
+/// when none is open, and closes no earlier than it opened), so an event meets at most one
+/// stint per team.
 const TEAM_STINTS: &str = "CROSS JOIN orgroster_team_stints s \
-     WHERE s.organization_id = $1 AND s.user_id = u.user_id AND s.joined_at < $3 \
-     AND (s.left_at IS NULL OR s.left_at > $2) AND s.team_id IN ({teams})";
+     WHERE s.organization_id = $1 AND s.user_id = u.user_id AND s.joined_at <= u.at \
+     AND (s.left_at IS NULL OR s.left_at > u.at) AND s.team_id IN ({teams})";
 
 /// Per-team counts: team, learners, enrolments, completions, certificates, seconds.
 pub(crate) fn teams_totals_sql(teams: &str) -> String {
     format!(
-        "SELECT team_id, COUNT(*), CAST(COALESCE(SUM(e), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(c), 0) AS BIGINT), CAST(COALESCE(SUM(k), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(t), 0) AS BIGINT) \
-         FROM (SELECT DISTINCT s.team_id, u.user_id, u.e, u.c, u.k, u.t FROM \
-           (SELECT user_id, SUM(CASE WHEN kind = 'enrolled' THEN 1 ELSE 0 END) AS e, \
-            SUM(CASE WHEN kind = 'completed' THEN 1 ELSE 0 END) AS c, \
-            SUM(CASE WHEN kind = 'certificate' THEN 1 ELSE 0 END) AS k, \
-            SUM(CASE WHEN kind = 'time_spent' THEN value ELSE 0 END) AS t \
-            {PERIOD_EVENTS} GROUP BY user_id) u {}) x \
-         GROUP BY team_id",
+        "SELECT s.team_id, COUNT(DISTINCT u.user_id), \
+         CAST(COALESCE(SUM(CASE WHEN u.kind = 'enrolled' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN u.kind = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN u.kind = 'certificate' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN u.kind = 'time_spent' THEN u.value ELSE 0 END), 0) AS BIGINT) \
+         FROM (SELECT user_id, kind, value, at {PERIOD_EVENTS}) u {} \
+         GROUP BY s.team_id",
         TEAM_STINTS.replace("{teams}", teams)
     )
 }
@@ -378,7 +380,7 @@ pub(crate) fn teams_totals_sql(teams: &str) -> String {
 pub(crate) fn teams_courses_sql(teams: &str) -> String {
     format!(
         "SELECT s.team_id, u.course, COUNT(DISTINCT u.user_id) FROM \
-         (SELECT user_id, course {PERIOD_EVENTS} GROUP BY user_id, course) u {} \
+         (SELECT user_id, course, at {PERIOD_EVENTS}) u {} \
          GROUP BY s.team_id, u.course",
         TEAM_STINTS.replace("{teams}", teams)
     )
@@ -387,13 +389,11 @@ pub(crate) fn teams_courses_sql(teams: &str) -> String {
 /// Per-team weeks: team, week, learners, completions, seconds.
 pub(crate) fn teams_weeks_sql(teams: &str) -> String {
     format!(
-        "SELECT team_id, w, COUNT(*), CAST(SUM(c) AS BIGINT), CAST(SUM(t) AS BIGINT) \
-         FROM (SELECT DISTINCT s.team_id, u.user_id, u.w, u.c, u.t FROM \
-           (SELECT user_id, w, SUM(CASE WHEN kind = 'completed' THEN 1 ELSE 0 END) AS c, \
-            SUM(CASE WHEN kind = 'time_spent' THEN value ELSE 0 END) AS t \
-            FROM (SELECT user_id, kind, value, {WEEK_OF_AT} AS w {PERIOD_EVENTS}) weeks \
-            GROUP BY user_id, w) u {}) x \
-         GROUP BY team_id, w",
+        "SELECT s.team_id, u.w, COUNT(DISTINCT u.user_id), \
+         CAST(SUM(CASE WHEN u.kind = 'completed' THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN u.kind = 'time_spent' THEN u.value ELSE 0 END) AS BIGINT) \
+         FROM (SELECT user_id, kind, value, at, {WEEK_OF_AT} AS w {PERIOD_EVENTS}) u {} \
+         GROUP BY s.team_id, u.w",
         TEAM_STINTS.replace("{teams}", teams)
     )
 }
@@ -414,40 +414,76 @@ pub(crate) fn teams_invited_sql(teams: &str) -> String {
     )
 }
 
-/// `{scope}` is replaced by [`scope_clause`] on `user_id` with `$6`.
+/// `{scope}` is replaced by [`scope_members`] and `{clip}` by [`scope_clip`], both with `$6`;
+/// `{by_member}` by the dialect's hint for the per-member index.
 ///
-/// The page of members is chosen first and only its members' events are added up: grouping
-/// every member of the organization and cutting the page afterwards cost a whole
-/// organization's aggregation per page (275 ms a page for 10,000 members on SQLite).
+/// The page of members is chosen first, then each of its members' events is read through
+/// the `(organization_id, user_id, at)` index: a page costs what its members did, not what
+/// the whole organization did in the period (spec: STAT-4).
 pub(crate) const MEMBER_ACTIVITY_PAGE: &str = "WITH page AS (SELECT id, user_id, email, \
      first_name, last_name FROM orgroster_members \
-     WHERE organization_id = $1 AND id > $4{scope} ORDER BY id LIMIT $5), \
-     totals AS (SELECT user_id, \
-     SUM(CASE WHEN kind = 'enrolled' THEN 1 ELSE 0 END) AS enrolments, \
-     SUM(CASE WHEN kind = 'completed' THEN 1 ELSE 0 END) AS completions, \
-     SUM(CASE WHEN kind = 'certificate' THEN 1 ELSE 0 END) AS certificates, \
-     SUM(CASE WHEN kind = 'time_spent' THEN value ELSE 0 END) AS seconds, \
-     MAX(at) AS last_active \
-     FROM orgroster_activities WHERE organization_id = $1 AND at >= $2 AND at < $3 \
-     AND user_id IN (SELECT user_id FROM page) GROUP BY user_id) \
+     WHERE organization_id = $1 AND id > $4{scope} ORDER BY id LIMIT $5) \
      SELECT p.id, p.user_id, p.email, p.first_name, p.last_name, \
-     CAST(COALESCE(t.enrolments, 0) AS BIGINT) AS enrolments, \
-     CAST(COALESCE(t.completions, 0) AS BIGINT) AS completions, \
-     CAST(COALESCE(t.certificates, 0) AS BIGINT) AS certificates, \
-     CAST(COALESCE(t.seconds, 0) AS BIGINT) AS seconds, \
-     t.last_active AS last_active \
-     FROM page p LEFT JOIN totals t ON t.user_id = p.user_id ORDER BY p.id";
+     CAST(COALESCE(SUM(CASE WHEN a.kind = 'enrolled' THEN 1 ELSE 0 END), 0) AS BIGINT) AS enrolments, \
+     CAST(COALESCE(SUM(CASE WHEN a.kind = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT) AS completions, \
+     CAST(COALESCE(SUM(CASE WHEN a.kind = 'certificate' THEN 1 ELSE 0 END), 0) AS BIGINT) AS certificates, \
+     CAST(COALESCE(SUM(CASE WHEN a.kind = 'time_spent' THEN a.value ELSE 0 END), 0) AS BIGINT) AS seconds, \
+     MAX(a.at) AS last_active \
+     FROM page p LEFT JOIN orgroster_activities AS a{by_member} ON a.organization_id = $1 \
+     AND a.user_id = p.user_id AND a.at >= $2 AND a.at < $3{clip} \
+     GROUP BY p.id, p.user_id, p.email, p.first_name, p.last_name ORDER BY p.id";
 
-/// The condition that keeps `column` (a user id) inside `scope`, with the scope's id bound
-/// as parameter `$n`; empty for the whole organization.
-pub(crate) fn scope_clause(scope: StatsScope, column: &str, n: usize) -> String {
+/// The events a scope counts over the period `$2..$3` of organization `$1`, as a subquery
+/// with the columns `user_id, course, kind, value, at`; a team's or member's id is `$n`.
+/// `by_member` is the dialect's hint for the per-member index.
+///
+/// A member's events are read through the `(organization_id, user_id, at)` index, and a
+/// team's by the same index, member by member, within each of their stints (spec: TEAM-4):
+/// neither costs in proportion to the rest of the organization's activity.
+pub(crate) fn scope_events(scope: StatsScope, n: usize, by_member: &str) -> String {
+    match scope {
+        StatsScope::Organization => {
+            format!("(SELECT user_id, course, kind, value, at {PERIOD_EVENTS})")
+        }
+        StatsScope::Member(_) => format!(
+            "(SELECT user_id, course, kind, value, at FROM orgroster_activities{by_member} \
+             WHERE organization_id = $1 AND user_id = ${n} AND at >= $2 AND at < $3)"
+        ),
+        StatsScope::Team(_) => format!(
+            "(SELECT a.user_id, a.course, a.kind, a.value, a.at \
+             FROM orgroster_team_stints s CROSS JOIN orgroster_activities AS a{by_member} \
+             WHERE s.organization_id = $1 AND s.team_id = ${n} AND s.joined_at < $3 \
+             AND (s.left_at IS NULL OR s.left_at > $2) \
+             AND a.organization_id = $1 AND a.user_id = s.user_id AND a.at >= $2 AND a.at < $3 \
+             AND a.at >= s.joined_at AND (s.left_at IS NULL OR a.at < s.left_at))"
+        ),
+    }
+}
+
+/// The condition that keeps the members (`user_id`) of a scope, with the scope's id as `$n`;
+/// empty for the whole organization. A team holds those with a stint during the period.
+pub(crate) fn scope_members(scope: StatsScope, n: usize) -> String {
     match scope {
         StatsScope::Organization => String::new(),
         StatsScope::Team(_) => format!(
-            " AND {column} IN (SELECT user_id FROM orgroster_team_stints WHERE team_id = ${n} \
-             AND joined_at < $3 AND (left_at IS NULL OR left_at > $2))"
+            " AND user_id IN (SELECT user_id FROM orgroster_team_stints \
+             WHERE organization_id = $1 AND team_id = ${n} AND joined_at < $3 \
+             AND (left_at IS NULL OR (left_at > $2 AND left_at > joined_at)))"
         ),
-        StatsScope::Member(_) => format!(" AND {column} = ${n}"),
+        StatsScope::Member(_) => format!(" AND user_id = ${n}"),
+    }
+}
+
+/// The condition that keeps a team's events `a` to the stints of their member in the team
+/// (spec: TEAM-4), with the team's id as `$n`; empty for the other scopes.
+pub(crate) fn scope_clip(scope: StatsScope, n: usize) -> String {
+    match scope {
+        StatsScope::Team(_) => format!(
+            " AND EXISTS (SELECT 1 FROM orgroster_team_stints s WHERE s.organization_id = $1 \
+             AND s.team_id = ${n} AND s.user_id = a.user_id AND s.joined_at <= a.at \
+             AND (s.left_at IS NULL OR s.left_at > a.at))"
+        ),
+        StatsScope::Organization | StatsScope::Member(_) => String::new(),
     }
 }
 
@@ -1397,7 +1433,7 @@ macro_rules! sql_store {
             async fn statistics(&self, org: $crate::OrganizationId, scope: $crate::domain::activity::StatsScope, period: $crate::domain::activity::Period) -> Result<$crate::domain::activity::Statistics, $crate::StoreError> {
                 use $crate::domain::activity::{CourseCount, Statistics, StatsScope, WeekStats};
                 use $crate::store::sql::*;
-                let clause = scope_clause(scope, "user_id", 4);
+                let events = scope_events(scope, 4, $dialect::BY_MEMBER);
                 let id = scope_id(scope);
                 let (from, to) = (micros(period.from()), micros(period.to()));
                 macro_rules! bound {
@@ -1411,18 +1447,18 @@ macro_rules! sql_store {
                 }
                 // The five statements read on one connection.
                 let mut conn = self.long_reader().await?;
-                let totals = bound!(STATS_TOTALS.replace("{scope}", &clause))
+                let totals = bound!(STATS_TOTALS.replace("{events}", &events))
                     .fetch_one(&mut *conn)
                     .await
                     .map_err(Self::err)?;
                 let get = |row: &<$db as ::sqlx::Database>::Row, i: usize| -> Result<i64, $crate::StoreError> {
                     ::sqlx::Row::try_get::<i64, _>(row, i).map_err(Self::err)
                 };
-                let courses = bound!(STATS_COURSES.replace("{scope}", &clause).replace("{bytewise}", $dialect::BYTEWISE))
+                let courses = bound!(STATS_COURSES.replace("{events}", &events).replace("{bytewise}", $dialect::BYTEWISE))
                     .fetch_all(&mut *conn)
                     .await
                     .map_err(Self::err)?;
-                let weeks = bound!(STATS_WEEKS.replace("{scope}", &clause))
+                let weeks = bound!(STATS_WEEKS.replace("{events}", &events))
                     .fetch_all(&mut *conn)
                     .await
                     .map_err(Self::err)?;
@@ -1558,7 +1594,10 @@ macro_rules! sql_store {
 
             async fn member_activity(&self, org: $crate::OrganizationId, scope: $crate::domain::activity::StatsScope, period: $crate::domain::activity::Period, page: $crate::Page) -> Result<Vec<$crate::domain::activity::MemberActivity>, $crate::StoreError> {
                 use $crate::store::sql::*;
-                let sql = MEMBER_ACTIVITY_PAGE.replace("{scope}", &scope_clause(scope, "user_id", 6));
+                let sql = MEMBER_ACTIVITY_PAGE
+                    .replace("{scope}", &scope_members(scope, 6))
+                    .replace("{clip}", &scope_clip(scope, 6))
+                    .replace("{by_member}", $dialect::BY_MEMBER);
                 let mut q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql))
                     .bind(org.as_uuid())
                     .bind(micros(period.from()))

@@ -233,6 +233,10 @@ mod dialect {
     };
     /// Text compares byte by byte already.
     pub(super) const BYTEWISE: &str = "";
+    /// One member's events are read through the per-member index: without `ANALYZE`
+    /// statistics SQLite prefers the covering time index, which scans the whole
+    /// organization's period for one member (spec: STAT-2).
+    pub(super) const BY_MEMBER: &str = " INDEXED BY orgroster_activities_by_user";
     /// `BEGIN IMMEDIATE` already excludes other writers.
     pub(super) const MIGRATION_LOCK: Option<&str> = None;
     /// Applied migrations are checksummed: never edit one, add the next. 0004 needs SQLite
@@ -262,6 +266,11 @@ mod dialect {
             5,
             "without_rowid",
             include_str!("../../migrations/sqlite/0005_without_rowid.sql"),
+        ),
+        (
+            6,
+            "activity_by_member",
+            include_str!("../../migrations/sqlite/0006_activity_by_member.sql"),
         ),
         (
             7,
@@ -663,6 +672,52 @@ mod tests {
             )
             .await
             .expect("statistics, on the pool's connection");
+    }
+
+    /// A member's statistics and the export's per-member join read the member's events
+    /// through the per-member index, never a scan of the organization's period (spec:
+    /// STAT-2, STAT-4).
+    #[tokio::test]
+    async fn one_members_events_are_read_through_the_per_member_index() {
+        use crate::{
+            domain::activity::StatsScope,
+            store::sql::{
+                MEMBER_ACTIVITY_PAGE, STATS_TOTALS, scope_clip, scope_events, scope_members,
+            },
+        };
+        let store = SqliteStore::in_memory().await.unwrap();
+        let member = StatsScope::Member(UserId::new());
+        let team = StatsScope::Team(crate::TeamId::new());
+        let mut statements =
+            vec![STATS_TOTALS.replace("{events}", &scope_events(member, 4, dialect::BY_MEMBER))];
+        for scope in [StatsScope::Organization, member, team] {
+            statements.push(
+                MEMBER_ACTIVITY_PAGE
+                    .replace("{scope}", &scope_members(scope, 6))
+                    .replace("{clip}", &scope_clip(scope, 6))
+                    .replace("{by_member}", dialect::BY_MEMBER),
+            );
+        }
+        for sql in statements {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+            let plan: Vec<String> = rows
+                .iter()
+                .map(|r| sqlx::Row::get::<String, _>(r, 3))
+                .collect();
+            let activities: Vec<&String> = plan
+                .iter()
+                .filter(|step| step.contains("orgroster_activities"))
+                .collect();
+            assert!(
+                !activities.is_empty()
+                    && activities.iter().all(|step| step
+                        .contains("orgroster_activities_by_user (organization_id=? AND user_id=?")),
+                "{plan:#?}"
+            );
+        }
     }
 
     /// Closing the store closes its own connection too: the WAL is folded into the file and

@@ -226,9 +226,9 @@ impl School {
             event("b3", &ben, "rust-201", time(1800), at(1, 21, 11, 0)),
             event("b4", &ben, "rust-201", Completed, at(2, 3, 10, 0)),
             event("c1", &cleo, "dash-101", Enrolled, at(1, 15, 10, 0)),
-            // After cleo left Red: still Red's, as she belonged to it during the period.
+            // After cleo left Red: not Red's, as she no longer belonged to it (TEAM-4).
             event("c2", &cleo, "dash-101", time(1200), at(1, 28, 10, 0)),
-            // Before dev joined Blue: still Blue's, as he belonged to it during the period.
+            // Before dev joined Blue: not Blue's, as he did not belong to it yet (TEAM-4).
             event("d1", &dev, "rust-201", Enrolled, at(1, 16, 10, 0)),
             event("d2", &dev, "rust-201", time(600), at(2, 4, 10, 0)),
             event("e1", &eve, "sql-101", Enrolled, at(1, 22, 10, 0)),
@@ -289,7 +289,8 @@ impl School {
         }
     }
 
-    /// Red over the period: ana, ben, cleo (left mid-period) and sue (no activity).
+    /// Red over the period: ana, ben, cleo (left mid-period: only her events before) and sue
+    /// (no activity).
     fn expected_red(&self) -> Statistics {
         Statistics {
             period: self.period,
@@ -299,31 +300,31 @@ impl School {
             enrolments: 4,            // a1, b1, b2, c1
             completions: 2,           // a4, b4
             certificates: 1,          // a5
-            time_spent_seconds: 6600, // 3600 + 1800 + 1200
+            time_spent_seconds: 5400, // a3 3600 + b3 1800 (not c2: after cleo left)
             top_courses: top(&[("sql-101", 2), ("dash-101", 1), ("rust-201", 1)]),
             weekly: weeks(&[
                 (week(1, 12), 3, 0, 3600),
                 (week(1, 19), 2, 1, 1800),
-                (week(1, 26), 1, 0, 1200),
                 (week(2, 2), 1, 1, 0),
             ]),
         }
     }
 
-    /// Blue over the period: ben and dev (joined mid-period); not fay (left before).
+    /// Blue over the period: ben and dev (joined mid-period: only his events after); not fay
+    /// (left before).
     fn expected_blue(&self) -> Statistics {
         Statistics {
             period: self.period,
             invited: 0,
             members: 2,               // ben, dev
             active_learners: 2,       // ben, dev
-            enrolments: 3,            // b1, b2, d1
+            enrolments: 2,            // b1, b2 (not d1: before dev joined)
             completions: 1,           // b4
             certificates: 0,          //
             time_spent_seconds: 2400, // b3 1800 + d2 600
             top_courses: top(&[("rust-201", 2), ("sql-101", 1)]),
             weekly: weeks(&[
-                (week(1, 12), 2, 0, 0),
+                (week(1, 12), 1, 0, 0),
                 (week(1, 19), 1, 0, 1800),
                 (week(2, 2), 2, 1, 600),
             ]),
@@ -607,7 +608,7 @@ async fn team_statistics_count_who_belonged_during_the_period_and_nobody_else() 
         .unwrap();
     assert_eq!(red, s.expected_red());
     assert_eq!(red.completion_rate(), Some(0.5));
-    assert_eq!(red.time_per_active_learner(), Some(2200));
+    assert_eq!(red.time_per_active_learner(), Some(1800)); // 5400 / 3
     let blue = s
         .stats(&s.w.founder, StatsScope::Team(s.blue))
         .await
@@ -968,8 +969,8 @@ async fn the_comparison_report_has_one_row_per_team_and_the_organizations_totals
         text,
         "team,invited,members,active learners,enrolments,completions,completion rate %,\
          certificates,hours spent,minutes per active learner,top course\n\
-         Red,1,4,3,4,2,50.0,1,1.8,36,sql-101\n\
-         Blue,0,2,2,3,1,33.3,0,0.7,20,rust-201\n\
+         Red,1,4,3,4,2,50.0,1,1.5,30,sql-101\n\
+         Blue,0,2,2,2,1,50.0,0,0.7,20,rust-201\n\
          (organization),1,9,6,7,3,42.9,1,2.3,22,sql-101\n"
     );
     let records = parse_csv(&text);
@@ -1224,4 +1225,157 @@ async fn the_report_of_a_team_without_members_is_its_header_alone() {
         csv,
         "email,name,enrolments,completions,certificates,hours spent,last active (UTC)\n"
     );
+}
+
+// ----- team scope is time in the team ---------------------------------------------------------
+
+#[tokio::test]
+async fn a_supervisor_who_adds_a_member_for_a_second_sees_nothing_of_their_history() {
+    // spec: TEAM-4, STAT-2, STAT-3, STAT-4
+    let w = World::new().await;
+    let red = w.team("Red").await;
+    let sue = w.join("sue", Role::TeamSupervisor, Some(red)).await;
+    let vic = w.join("vic", Role::Member, None).await;
+    // Vic's history: weeks before and after the second she spends in Red.
+    w.roster
+        .record_activity(
+            w.org,
+            &[
+                event("v1", &vic, "sql-101", Enrolled, at(1, 6, 10, 0)),
+                event("v2", &vic, "sql-101", time(3600), at(1, 8, 10, 0)),
+                event("v3", &vic, "sql-101", Completed, at(2, 20, 10, 0)),
+            ],
+        )
+        .await
+        .unwrap();
+    w.clock.set(at(2, 1, 9, 0));
+    w.roster
+        .add_team_member(&sue, w.org, red, vic.user)
+        .await
+        .unwrap();
+    w.advance(Duration::seconds(1));
+    w.roster
+        .remove_team_member(&sue, w.org, red, vic.user)
+        .await
+        .unwrap();
+    let period = Period::new(at(1, 1, 0, 0), at(3, 1, 0, 0)).unwrap();
+
+    let stats = w
+        .roster
+        .statistics(&sue, w.org, StatsScope::Team(red), period)
+        .await
+        .unwrap();
+    assert_eq!(stats.members, 2, "sue and, for a second, vic");
+    assert_eq!(
+        (
+            stats.active_learners,
+            stats.enrolments,
+            stats.completions,
+            stats.time_spent_seconds
+        ),
+        (0, 0, 0, 0),
+        "none of vic's events happened in Red"
+    );
+    assert!(stats.top_courses.is_empty() && stats.weekly.is_empty());
+    let comparison = w
+        .roster
+        .compare_teams(&sue, w.org, &[red], period)
+        .await
+        .unwrap();
+    assert_eq!(comparison.teams[0].2, stats);
+    let (rows, csv) = export(&w, &sue, StatsScope::Team(red), period)
+        .await
+        .unwrap();
+    assert_eq!(rows, 2);
+    let vic_row = parse_csv(&csv)
+        .into_iter()
+        .find(|r| r[0] == "vic@example.com")
+        .unwrap();
+    assert_eq!(vic_row[2..], ["0", "0", "0", "0.00", ""], "{csv}");
+}
+
+// ----- comparison bounds ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn comparing_no_team_is_forbidden_to_those_who_see_no_teams_figures() {
+    // spec: ROLE-4, STAT-2, STAT-3
+    let s = School::new().await;
+    let before = s.w.snapshot().await;
+    for who in [&actor("outsider"), &s.ana] {
+        let err =
+            s.w.roster
+                .compare_teams(who, s.w.org, &[], s.period)
+                .await
+                .unwrap_err();
+        assert_eq!(forbidden(&err), Some(Permission::ViewTeamAnalytics));
+    }
+    // A supervisor sees their own team's figures: an empty comparison is theirs to ask.
+    let empty =
+        s.w.roster
+            .compare_teams(&s.sue, s.w.org, &[], s.period)
+            .await
+            .unwrap();
+    assert!(empty.teams.is_empty() && empty.organization.is_none());
+    assert_eq!(s.w.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn a_comparison_holds_at_most_100_teams_and_each_team_once_in_first_order() {
+    // spec: STAT-3, ERR-3
+    let s = School::new().await;
+    let too_many: Vec<TeamId> = (0..=orgroster::MAX_COMPARED_TEAMS)
+        .map(|_| TeamId::new())
+        .collect();
+    let err =
+        s.w.roster
+            .compare_teams(&s.w.founder, s.w.org, &too_many, s.period)
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Invalid(ValidationError::TooMany {
+                field: Field::Teams,
+                count: 101,
+                max: 100
+            })
+        ),
+        "{err:?}"
+    );
+    // An outsider learns nothing about the bound: the permission comes first.
+    let err =
+        s.w.roster
+            .compare_teams(&actor("outsider"), s.w.org, &too_many, s.period)
+            .await
+            .unwrap_err();
+    assert_eq!(forbidden(&err), Some(Permission::ViewTeamAnalytics));
+
+    // Duplicates are folded, keeping the first order.
+    let comparison =
+        s.w.roster
+            .compare_teams(
+                &s.w.founder,
+                s.w.org,
+                &[s.blue, s.red, s.blue, s.red],
+                s.period,
+            )
+            .await
+            .unwrap();
+    let order: Vec<TeamId> = comparison.teams.iter().map(|(t, _, _)| *t).collect();
+    assert_eq!(order, [s.blue, s.red]);
+    assert_eq!(comparison.teams[0].2, s.expected_blue());
+
+    // 100 teams, named 101 times: folded first, then within the bound.
+    let mut teams = vec![s.red, s.blue];
+    for n in 0..98 {
+        teams.push(s.w.team(&format!("Extra {n}")).await);
+    }
+    teams.push(s.red);
+    let comparison =
+        s.w.roster
+            .compare_teams(&s.w.founder, s.w.org, &teams, s.period)
+            .await
+            .unwrap();
+    assert_eq!(comparison.teams.len(), 100);
+    assert_eq!(comparison.teams[0].2, s.expected_red());
 }

@@ -13,6 +13,7 @@ mod contention;
 mod delivery;
 mod errors;
 mod fixture;
+mod foreign_ids;
 mod links;
 mod matrix;
 #[cfg(feature = "postgres")]
