@@ -177,11 +177,12 @@ fn stores(rt: &Runtime, scratch: &scratch::ScratchDir) -> Vec<(&'static str, Mak
     stores
 }
 
-/// 100 teams, 10,000 members (each in one team, every tenth in the next one too) who joined
-/// before the year, and 1,000,000 events spread over the year, written straight to the store.
-async fn populate(store: Arc<DynStore>) -> Populated {
+/// A roster on `store` and a new organization "Bench" in it. Returns the roster, the
+/// organization's administrator, the organization, and the administrator's profile, which
+/// the benches give their members too.
+async fn bench_organization(store: &Arc<DynStore>) -> (Roster, Actor, OrganizationId, Profile) {
     let roster = Roster::builder(
-        Arc::clone(&store),
+        Arc::clone(store),
         RecordingMailer::new(),
         orgroster::LinkKey::from_bytes([7; 32]),
     )
@@ -197,6 +198,40 @@ async fn populate(store: Arc<DynStore>) -> Populated {
         .unwrap()
         .organization
         .id;
+    (roster, admin, org, profile)
+}
+
+/// A change set touching `org` at its stored version, for a batch of members written
+/// straight to the store.
+async fn member_batch(store: &Arc<DynStore>, org: OrganizationId) -> ChangeSet {
+    let organization = store.organization(org).await.unwrap().unwrap();
+    ChangeSet::new(
+        org,
+        OrganizationWrite::Touch {
+            expected_version: organization.version,
+        },
+    )
+}
+
+/// Learner number `n` of `org`, `m{n}@bench.example`, who joined at `joined_at`.
+fn learner(org: OrganizationId, n: usize, profile: &Profile, joined_at: DateTime<Utc>) -> Member {
+    Member {
+        id: MemberId::new(),
+        organization: org,
+        user: UserId::new(),
+        email: EmailAddress::parse(format!("m{n}@bench.example")).unwrap(),
+        profile: profile.clone(),
+        roles: RoleSet::learner(),
+        joined_at,
+        invitation: None,
+        version: 0,
+    }
+}
+
+/// 100 teams, 10,000 members (each in one team, every tenth in the next one too) who joined
+/// before the year, and 1,000,000 events spread over the year, written straight to the store.
+async fn populate(store: Arc<DynStore>) -> Populated {
+    let (roster, admin, org, profile) = bench_organization(&store).await;
     let mut teams = Vec::with_capacity(TEAMS);
     for t in 0..TEAMS {
         let name = TeamName::parse(format!("Team {t:03}")).unwrap();
@@ -205,26 +240,10 @@ async fn populate(store: Arc<DynStore>) -> Populated {
     let joined = year_start() - chrono::Duration::days(31);
     let mut users = Vec::with_capacity(MEMBERS);
     for batch in 0..MEMBERS / 1000 {
-        let organization = store.organization(org).await.unwrap().unwrap();
-        let mut changes = ChangeSet::new(
-            org,
-            OrganizationWrite::Touch {
-                expected_version: organization.version,
-            },
-        );
+        let mut changes = member_batch(&store, org).await;
         for i in 0..1000 {
             let n = batch * 1000 + i;
-            let member = Member {
-                id: MemberId::new(),
-                organization: org,
-                user: UserId::new(),
-                email: EmailAddress::parse(format!("m{n}@bench.example")).unwrap(),
-                profile: profile.clone(),
-                roles: RoleSet::learner(),
-                joined_at: joined,
-                invitation: None,
-                version: 0,
-            };
+            let member = learner(org, n, &profile, joined);
             let id = member.id;
             users.push(member.user);
             changes.writes.push(Write::PutMember(member));
@@ -324,44 +343,12 @@ async fn populate_for_member(
     members: usize,
     events: usize,
 ) -> (Roster, OrganizationId, Actor) {
-    let roster = Roster::builder(
-        Arc::clone(store),
-        RecordingMailer::new(),
-        orgroster::LinkKey::from_bytes([7; 32]),
-    )
-    .build();
-    let admin = Actor::new(
-        UserId::new(),
-        EmailAddress::parse("admin@bench.example").unwrap(),
-    );
-    let profile = Profile::parse("Bench", "Mark").unwrap();
-    let org = roster
-        .create_organization(&admin, "Bench".parse().unwrap(), profile.clone())
-        .await
-        .unwrap()
-        .organization
-        .id;
+    let (roster, _, org, profile) = bench_organization(store).await;
     let mut users = Vec::with_capacity(members);
     for batch in 0..members.div_ceil(1000) {
-        let organization = store.organization(org).await.unwrap().unwrap();
-        let mut changes = ChangeSet::new(
-            org,
-            OrganizationWrite::Touch {
-                expected_version: organization.version,
-            },
-        );
+        let mut changes = member_batch(store, org).await;
         for n in batch * 1000..members.min((batch + 1) * 1000) {
-            let member = Member {
-                id: MemberId::new(),
-                organization: org,
-                user: UserId::new(),
-                email: EmailAddress::parse(format!("m{n}@bench.example")).unwrap(),
-                profile: profile.clone(),
-                roles: RoleSet::learner(),
-                joined_at: year_start(),
-                invitation: None,
-                version: 0,
-            };
+            let member = learner(org, n, &profile, year_start());
             users.push(member.user);
             changes.writes.push(Write::PutMember(member));
         }

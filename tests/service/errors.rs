@@ -9,16 +9,15 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::{DateTime, Duration, Utc};
-use orgroster::domain::changes::ChangeSet;
+use chrono::Duration;
 use orgroster::{
-    AcceptOptions, Capabilities, Capability, ClaimId, EmailAddress, EntityKind, Error, Event,
-    Invitation, InvitationFilter, InvitationId, InvitationStatus, Member, MemberFilter, MemberId,
-    MemoryStore, Organization, OrganizationId, OutboxId, OutboxMessage, Page, Permission, Role,
-    Roster, SeatUsage, Settlement, Store, StoreError, Team, TeamId, TokenHash, UserId,
+    AcceptOptions, Capabilities, Capability, DynStore, EmailAddress, EntityKind, Error,
+    InvitationId, InvitationStatus, OrganizationId, Permission, Role, Roster, StoreError, TeamId,
+    UserId,
 };
 
 use crate::fixture::{World, actor, assert_actionable, email, newcomer, profile, team_name};
+use crate::wrapped_store::{CommitHook, HookedStore};
 
 /// Takes a snapshot, runs `$command`, checks it fails with `$pattern` and a message holding
 /// `$words`, and that the snapshot did not change.
@@ -457,14 +456,7 @@ async fn naming_a_team_like_another_regardless_of_case_fails_with_team_name_take
 async fn a_store_that_keeps_conflicting_ends_in_conflict_with_nothing_changed() {
     // spec: ERR-1, ERR-2, INV-11
     let w = World::new().await;
-    let faulty = FaultyStore::new(w.store.clone());
-    let roster = Roster::builder(
-        faulty.clone(),
-        w.mailer.clone(),
-        orgroster::LinkKey::from_bytes([7; 32]),
-    )
-    .clock(w.clock.clone())
-    .build();
+    let (roster, faulty) = faulty_roster(&w);
     faulty.fail_commits_with(Fault::Conflict);
     fails_unchanged!(
         w,
@@ -482,14 +474,7 @@ async fn a_store_that_keeps_conflicting_ends_in_conflict_with_nothing_changed() 
 async fn a_failing_store_ends_in_store_with_nothing_changed() {
     // spec: ERR-1, ERR-2
     let w = World::new().await;
-    let faulty = FaultyStore::new(w.store.clone());
-    let roster = Roster::builder(
-        faulty.clone(),
-        w.mailer.clone(),
-        orgroster::LinkKey::from_bytes([7; 32]),
-    )
-    .clock(w.clock.clone())
-    .build();
+    let (roster, faulty) = faulty_roster(&w);
     faulty.fail_commits_with(Fault::Backend);
     let err = fails_unchanged!(
         w,
@@ -537,179 +522,23 @@ enum Fault {
 }
 
 /// A `MemoryStore` whose commits fail on demand; reads always go through.
-#[derive(Debug, Clone)]
-struct FaultyStore {
-    inner: MemoryStore,
-    fault: Arc<Mutex<Option<Fault>>>,
-    commits: Arc<Mutex<u32>>,
-}
+type FaultyStore = HookedStore<Faults>;
 
-impl FaultyStore {
-    fn new(inner: MemoryStore) -> Self {
-        Self {
-            inner,
-            fault: Arc::default(),
-            commits: Arc::default(),
-        }
-    }
-
-    fn fail_commits_with(&self, fault: Fault) {
-        *self.fault.lock().unwrap_or_else(PoisonError::into_inner) = Some(fault);
-    }
-
-    fn heal(&self) {
-        *self.fault.lock().unwrap_or_else(PoisonError::into_inner) = None;
-    }
-
-    fn commits(&self) -> u32 {
-        *self.commits.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+/// The hook of a [`FaultyStore`]: the fault its commits fail with, if any, and how many
+/// commits were tried.
+#[derive(Default)]
+struct Faults {
+    fault: Mutex<Option<Fault>>,
+    commits: Mutex<u32>,
 }
 
 #[async_trait::async_trait]
-impl Store for FaultyStore {
-    async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
-        self.inner.organization(id).await
-    }
-    async fn member(
-        &self,
-        org: OrganizationId,
-        user: UserId,
-    ) -> Result<Option<Member>, StoreError> {
-        self.inner.member(org, user).await
-    }
-    async fn members_by_email(
-        &self,
-        org: OrganizationId,
-        emails: &[EmailAddress],
-    ) -> Result<Vec<Member>, StoreError> {
-        self.inner.members_by_email(org, emails).await
-    }
-    async fn members_by_user(
-        &self,
-        org: OrganizationId,
-        users: &[UserId],
-    ) -> Result<Vec<Member>, StoreError> {
-        self.inner.members_by_user(org, users).await
-    }
-    async fn members(
-        &self,
-        org: OrganizationId,
-        filter: MemberFilter,
-        page: Page,
-    ) -> Result<Vec<Member>, StoreError> {
-        self.inner.members(org, filter, page).await
-    }
-    async fn record_activities(
-        &self,
-        org: OrganizationId,
-        activities: &[orgroster::Activity],
-    ) -> Result<Vec<bool>, StoreError> {
-        self.inner.record_activities(org, activities).await
-    }
-    async fn statistics(
-        &self,
-        org: OrganizationId,
-        scope: orgroster::StatsScope,
-        period: orgroster::Period,
-    ) -> Result<orgroster::Statistics, StoreError> {
-        self.inner.statistics(org, scope, period).await
-    }
-    async fn team_statistics(
-        &self,
-        org: OrganizationId,
-        teams: &[TeamId],
-        period: orgroster::Period,
-    ) -> Result<Vec<orgroster::Statistics>, StoreError> {
-        self.inner.team_statistics(org, teams, period).await
-    }
-    async fn member_activity(
-        &self,
-        org: OrganizationId,
-        scope: orgroster::StatsScope,
-        period: orgroster::Period,
-        page: Page,
-    ) -> Result<Vec<orgroster::MemberActivity>, StoreError> {
-        self.inner.member_activity(org, scope, period, page).await
-    }
-    async fn count_members_with_role(
-        &self,
-        org: OrganizationId,
-        role: Role,
-    ) -> Result<u64, StoreError> {
-        self.inner.count_members_with_role(org, role).await
-    }
-    async fn teams_of(
-        &self,
-        org: OrganizationId,
-        member: MemberId,
-    ) -> Result<Vec<TeamId>, StoreError> {
-        self.inner.teams_of(org, member).await
-    }
-    async fn invitation(
-        &self,
-        org: OrganizationId,
-        id: InvitationId,
-    ) -> Result<Option<Invitation>, StoreError> {
-        self.inner.invitation(org, id).await
-    }
-    async fn invitation_by_token(
-        &self,
-        hash: &TokenHash,
-    ) -> Result<Option<Invitation>, StoreError> {
-        self.inner.invitation_by_token(hash).await
-    }
-    async fn pending_invitations_by_email(
-        &self,
-        org: OrganizationId,
-        emails: &[EmailAddress],
-    ) -> Result<Vec<Invitation>, StoreError> {
-        self.inner.pending_invitations_by_email(org, emails).await
-    }
-    async fn invitations(
-        &self,
-        org: OrganizationId,
-        filter: InvitationFilter,
-        page: Page,
-    ) -> Result<Vec<Invitation>, StoreError> {
-        self.inner.invitations(org, filter, page).await
-    }
-    async fn seat_usage(
-        &self,
-        org: OrganizationId,
-        now: DateTime<Utc>,
-    ) -> Result<SeatUsage, StoreError> {
-        self.inner.seat_usage(org, now).await
-    }
-    async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError> {
-        self.inner.team(org, id).await
-    }
-    async fn team_by_name(
-        &self,
-        org: OrganizationId,
-        name_key: &str,
-    ) -> Result<Option<Team>, StoreError> {
-        self.inner.team_by_name(org, name_key).await
-    }
-    async fn teams(&self, org: OrganizationId, page: Page) -> Result<Vec<Team>, StoreError> {
-        self.inner.teams(org, page).await
-    }
-    async fn is_team_member(
-        &self,
-        org: OrganizationId,
-        team: TeamId,
-        member: MemberId,
-    ) -> Result<bool, StoreError> {
-        self.inner.is_team_member(org, team, member).await
-    }
-    async fn events(&self, org: OrganizationId, page: Page) -> Result<Vec<Event>, StoreError> {
-        self.inner.events(org, page).await
-    }
-    async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError> {
+impl CommitHook for Faults {
+    async fn before_commit(&self, _inner: &Arc<DynStore>) -> Result<(), StoreError> {
         *self.commits.lock().unwrap_or_else(PoisonError::into_inner) += 1;
         let fault = *self.fault.lock().unwrap_or_else(PoisonError::into_inner);
         match fault {
-            None => self.inner.commit(changes).await,
+            None => Ok(()),
             Some(Fault::Conflict) => Err(StoreError::Conflict {
                 entity: "organization",
             }),
@@ -719,28 +548,43 @@ impl Store for FaultyStore {
             }),
         }
     }
-    async fn claim_outbox(
-        &self,
-        claim: ClaimId,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: usize,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        self.inner.claim_outbox(claim, now, lease, limit).await
+}
+
+impl FaultyStore {
+    fn fail_commits_with(&self, fault: Fault) {
+        *self
+            .hook()
+            .fault
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(fault);
     }
-    async fn settle_outbox(
-        &self,
-        claim: ClaimId,
-        id: OutboxId,
-        settlement: Settlement,
-    ) -> Result<bool, StoreError> {
-        self.inner.settle_outbox(claim, id, settlement).await
+
+    fn heal(&self) {
+        *self
+            .hook()
+            .fault
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
     }
-    async fn failed_outbox(
-        &self,
-        org: OrganizationId,
-        page: Page,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        self.inner.failed_outbox(org, page).await
+
+    fn commits(&self) -> u32 {
+        *self
+            .hook()
+            .commits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// A roster like `w`'s whose commits go through a [`FaultyStore`] over `w`'s store.
+fn faulty_roster(w: &World) -> (Roster, FaultyStore) {
+    let faulty = HookedStore::new(Arc::new(w.store.clone()), Faults::default());
+    let roster = Roster::builder(
+        faulty.clone(),
+        w.mailer.clone(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .clock(w.clock.clone())
+    .build();
+    (roster, faulty)
 }

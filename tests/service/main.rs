@@ -34,3 +34,4 @@ mod smtp;
 mod smtp_server;
 mod spec_coverage;
 mod stories;
+mod wrapped_store;

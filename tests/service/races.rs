@@ -9,273 +9,58 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use orgroster::{
-    Activity, Actor, ClaimId, Clock, DynStore, EmailAddress, Error, Event, Invitation,
-    InvitationFilter, InvitationId, ManualClock, Member, MemberActivity, MemberFilter, MemberId,
-    MemoryStore, Organization, OrganizationId, OutboxId, OutboxMessage, Page, Period, Permission,
-    RecordingMailer, ReportedActivity, ReportedKind, Role, Roster, SeatUsage, Settlement,
-    Statistics, StatsScope, Store, StoreError, Team, TeamId, TeamPage, TokenHash, UserId,
+    Actor, Clock, DynStore, Error, ManualClock, MemoryStore, OrganizationId, Page, Period,
+    Permission, RecordingMailer, ReportedActivity, ReportedKind, Role, Roster, StatsScope, Store,
+    StoreError, Team, TeamId, TeamPage, UserId,
     domain::changes::{ChangeSet, OrganizationWrite, Write},
-    store::{InvitationContext, InvitationTargets, LinkContext},
 };
 
 use crate::fixture::{actor, licensed_organization, newcomer, team_name};
+use crate::wrapped_store::{CommitHook, HookedStore};
 
-type Hook = Box<dyn FnOnce(Arc<DynStore>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+/// What a concurrent command commits, given the store beneath.
+type Interjection =
+    Box<dyn FnOnce(Arc<DynStore>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
-/// A store whose next commit first runs a hook on the store beneath: what a concurrent
-/// command would commit between the reads of the command under test and its commit.
-#[derive(Clone)]
-struct Interleaved {
-    inner: Arc<DynStore>,
-    hook: Arc<Mutex<Option<Hook>>>,
-}
+/// A store whose next commit first runs an interjection on the store beneath: what a
+/// concurrent command would commit between the reads of the command under test and its
+/// commit.
+type Interleaved = HookedStore<NextInterjection>;
 
-impl std::fmt::Debug for Interleaved {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Interleaved").finish_non_exhaustive()
+/// The hook of an [`Interleaved`] store: the interjection to run before the next commit.
+#[derive(Default)]
+struct NextInterjection(Mutex<Option<Interjection>>);
+
+#[async_trait::async_trait]
+impl CommitHook for NextInterjection {
+    async fn before_commit(&self, inner: &Arc<DynStore>) -> Result<(), StoreError> {
+        let interjection = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(interjection) = interjection {
+            interjection(Arc::clone(inner)).await;
+        }
+        Ok(())
     }
 }
 
 impl Interleaved {
-    fn new(inner: Arc<DynStore>) -> Self {
-        Self {
-            inner,
-            hook: Arc::default(),
-        }
-    }
-
     /// Runs `hook` before the next commit, once.
     fn before_next_commit<F, Fut>(&self, hook: F)
     where
         F: FnOnce(Arc<DynStore>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        *self.hook.lock().unwrap_or_else(PoisonError::into_inner) =
+        *self.hook().0.lock().unwrap_or_else(PoisonError::into_inner) =
             Some(Box::new(move |store| Box::pin(hook(store))));
     }
 
     fn armed(&self) -> bool {
-        self.hook
+        self.hook()
+            .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_some()
-    }
-}
-
-#[async_trait::async_trait]
-impl Store for Interleaved {
-    async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
-        self.inner.organization(id).await
-    }
-    async fn member(
-        &self,
-        org: OrganizationId,
-        user: UserId,
-    ) -> Result<Option<Member>, StoreError> {
-        self.inner.member(org, user).await
-    }
-    async fn organization_with_member(
-        &self,
-        org: OrganizationId,
-        user: UserId,
-    ) -> Result<Option<(Organization, Option<Member>)>, StoreError> {
-        self.inner.organization_with_member(org, user).await
-    }
-    async fn invitation_targets(
-        &self,
-        org: OrganizationId,
-        emails: &[EmailAddress],
-        seats_at: Option<DateTime<Utc>>,
-    ) -> Result<InvitationTargets, StoreError> {
-        self.inner.invitation_targets(org, emails, seats_at).await
-    }
-    async fn invitation_context(
-        &self,
-        org: OrganizationId,
-        user: UserId,
-        emails: &[EmailAddress],
-        now: DateTime<Utc>,
-    ) -> Result<Option<InvitationContext>, StoreError> {
-        self.inner.invitation_context(org, user, emails, now).await
-    }
-    async fn link_context(
-        &self,
-        hash: &TokenHash,
-        user: Option<UserId>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<LinkContext>, StoreError> {
-        self.inner.link_context(hash, user, now).await
-    }
-    async fn users_not_members(
-        &self,
-        org: OrganizationId,
-        users: &[UserId],
-    ) -> Result<Vec<UserId>, StoreError> {
-        self.inner.users_not_members(org, users).await
-    }
-    async fn members_by_email(
-        &self,
-        org: OrganizationId,
-        emails: &[EmailAddress],
-    ) -> Result<Vec<Member>, StoreError> {
-        self.inner.members_by_email(org, emails).await
-    }
-    async fn members_by_user(
-        &self,
-        org: OrganizationId,
-        users: &[UserId],
-    ) -> Result<Vec<Member>, StoreError> {
-        self.inner.members_by_user(org, users).await
-    }
-    async fn members(
-        &self,
-        org: OrganizationId,
-        filter: MemberFilter,
-        page: Page,
-    ) -> Result<Vec<Member>, StoreError> {
-        self.inner.members(org, filter, page).await
-    }
-    async fn count_members_with_role(
-        &self,
-        org: OrganizationId,
-        role: Role,
-    ) -> Result<u64, StoreError> {
-        self.inner.count_members_with_role(org, role).await
-    }
-    async fn teams_of(
-        &self,
-        org: OrganizationId,
-        member: MemberId,
-    ) -> Result<Vec<TeamId>, StoreError> {
-        self.inner.teams_of(org, member).await
-    }
-    async fn invitation(
-        &self,
-        org: OrganizationId,
-        id: InvitationId,
-    ) -> Result<Option<Invitation>, StoreError> {
-        self.inner.invitation(org, id).await
-    }
-    async fn invitation_by_token(
-        &self,
-        hash: &TokenHash,
-    ) -> Result<Option<Invitation>, StoreError> {
-        self.inner.invitation_by_token(hash).await
-    }
-    async fn pending_invitations_by_email(
-        &self,
-        org: OrganizationId,
-        emails: &[EmailAddress],
-    ) -> Result<Vec<Invitation>, StoreError> {
-        self.inner.pending_invitations_by_email(org, emails).await
-    }
-    async fn invitations(
-        &self,
-        org: OrganizationId,
-        filter: InvitationFilter,
-        page: Page,
-    ) -> Result<Vec<Invitation>, StoreError> {
-        self.inner.invitations(org, filter, page).await
-    }
-    async fn seat_usage(
-        &self,
-        org: OrganizationId,
-        now: DateTime<Utc>,
-    ) -> Result<SeatUsage, StoreError> {
-        self.inner.seat_usage(org, now).await
-    }
-    async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError> {
-        self.inner.team(org, id).await
-    }
-    async fn team_by_name(
-        &self,
-        org: OrganizationId,
-        name_key: &str,
-    ) -> Result<Option<Team>, StoreError> {
-        self.inner.team_by_name(org, name_key).await
-    }
-    async fn teams(&self, org: OrganizationId, page: Page) -> Result<Vec<Team>, StoreError> {
-        self.inner.teams(org, page).await
-    }
-    async fn is_team_member(
-        &self,
-        org: OrganizationId,
-        team: TeamId,
-        member: MemberId,
-    ) -> Result<bool, StoreError> {
-        self.inner.is_team_member(org, team, member).await
-    }
-    async fn events(&self, org: OrganizationId, page: Page) -> Result<Vec<Event>, StoreError> {
-        self.inner.events(org, page).await
-    }
-    async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError> {
-        let hook = self
-            .hook
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(hook) = hook {
-            hook(self.inner.clone()).await;
-        }
-        self.inner.commit(changes).await
-    }
-    async fn claim_outbox(
-        &self,
-        claim: ClaimId,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: usize,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        self.inner.claim_outbox(claim, now, lease, limit).await
-    }
-    async fn settle_outbox(
-        &self,
-        claim: ClaimId,
-        id: OutboxId,
-        settlement: Settlement,
-    ) -> Result<bool, StoreError> {
-        self.inner.settle_outbox(claim, id, settlement).await
-    }
-    async fn failed_outbox(
-        &self,
-        org: OrganizationId,
-        page: Page,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        self.inner.failed_outbox(org, page).await
-    }
-    async fn record_activities(
-        &self,
-        org: OrganizationId,
-        activities: &[Activity],
-    ) -> Result<Vec<bool>, StoreError> {
-        self.inner.record_activities(org, activities).await
-    }
-    async fn statistics(
-        &self,
-        org: OrganizationId,
-        scope: StatsScope,
-        period: Period,
-    ) -> Result<Statistics, StoreError> {
-        self.inner.statistics(org, scope, period).await
-    }
-    async fn team_statistics(
-        &self,
-        org: OrganizationId,
-        teams: &[TeamId],
-        period: Period,
-    ) -> Result<Vec<Statistics>, StoreError> {
-        self.inner.team_statistics(org, teams, period).await
-    }
-    async fn member_activity(
-        &self,
-        org: OrganizationId,
-        scope: StatsScope,
-        period: Period,
-        page: Page,
-    ) -> Result<Vec<MemberActivity>, StoreError> {
-        self.inner.member_activity(org, scope, period, page).await
     }
 }
 
@@ -290,7 +75,7 @@ struct Race {
 
 impl Race {
     async fn new(store: Arc<DynStore>) -> Self {
-        let store = Interleaved::new(store);
+        let store = HookedStore::new(store, NextInterjection::default());
         let clock = ManualClock::default();
         let roster = Roster::builder(
             store.clone(),
