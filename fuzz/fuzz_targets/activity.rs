@@ -86,7 +86,12 @@ fn reported(activity: &Activity) -> ReportedActivity {
 fn check(report: &ReportedActivity) {
     let org = OrganizationId::from_uuid(Uuid::from_u128(7));
     let json = serde_json::to_string(report).unwrap_or_default();
-    assert_eq!(serde_json::from_str::<ReportedActivity>(&json).ok().as_ref(), Some(report));
+    assert_eq!(
+        serde_json::from_str::<ReportedActivity>(&json)
+            .ok()
+            .as_ref(),
+        Some(report)
+    );
 
     match report.check(org) {
         Ok(activity) => {
@@ -94,13 +99,19 @@ fn check(report: &ReportedActivity) {
             assert_eq!(activity.user, report.user);
             assert_eq!(activity.at, report.at);
             assert_eq!(ActivityId::parse(&report.id).as_ref(), Ok(&activity.id));
-            assert_eq!(CourseId::parse(&report.course).as_ref(), Ok(&activity.course));
+            assert_eq!(
+                CourseId::parse(&report.course).as_ref(),
+                Ok(&activity.course)
+            );
             match (report.kind, activity.kind) {
                 (ReportedKind::Progress { percent }, ActivityKind::Progress { percent: kept }) => {
                     assert_eq!(percent, i64::from(kept));
                     assert!(kept <= 100);
                 }
-                (ReportedKind::TimeSpent { seconds }, ActivityKind::TimeSpent { seconds: kept }) => {
+                (
+                    ReportedKind::TimeSpent { seconds },
+                    ActivityKind::TimeSpent { seconds: kept },
+                ) => {
                     assert_eq!(seconds, i64::from(kept));
                     assert!(seconds <= MAX_SECONDS_PER_EVENT);
                 }
@@ -115,7 +126,10 @@ fn check(report: &ReportedActivity) {
             let stored = ActivityKind::from_parts(kind.name(), i64::from(kind.value()));
             assert_eq!(stored, Some(kind));
             let json = serde_json::to_string(&activity).unwrap_or_default();
-            assert_eq!(serde_json::from_str::<Activity>(&json).ok().as_ref(), Some(&activity));
+            assert_eq!(
+                serde_json::from_str::<Activity>(&json).ok().as_ref(),
+                Some(&activity)
+            );
         }
         Err(ActivityError::PercentOutOfRange { percent }) => {
             assert_eq!(report.kind, ReportedKind::Progress { percent });
@@ -141,7 +155,10 @@ fn check(report: &ReportedActivity) {
 
 fuzz_target!(|input: Input| {
     match input {
-        Input::Events(events) => events.iter().filter_map(Event::report).for_each(|r| check(&r)),
+        Input::Events(events) => events
+            .iter()
+            .filter_map(Event::report)
+            .for_each(|r| check(&r)),
         Input::Json(text) => {
             if let Ok(batch) = serde_json::from_str::<Vec<ReportedActivity>>(&text) {
                 batch.iter().for_each(check);

@@ -34,7 +34,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(email.to_string(), text);
 
     // Round trip through each way out: the same address, spelled the same.
-    for out in [text.to_owned(), email.to_string(), String::from(email.clone())] {
+    for out in [
+        text.to_owned(),
+        email.to_string(),
+        String::from(email.clone()),
+    ] {
         let again = EmailAddress::parse(&out);
         assert_eq!(again.as_ref(), Ok(&email));
         assert_eq!(again.map(|e| e.as_str().to_owned()), Ok(text.to_owned()));
@@ -43,7 +47,13 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(EmailAddress::parse(email.key()).as_ref(), Ok(&email));
     let json = serde_json::to_string(&email).unwrap_or_default();
     let back = serde_json::from_str::<EmailAddress>(&json);
-    assert_eq!(back.map(|e| e.as_str().to_owned()).ok().as_deref(), Some(text));
+    assert_eq!(
+        back.map(|e| e.as_str().to_owned()).ok().as_deref(),
+        Some(text)
+    );
     // Refused before trimming when huge, but accepted padded within the allowance.
-    assert_eq!(EmailAddress::parse(format!(" \t{text}\r\n ")).as_ref(), Ok(&email));
+    assert_eq!(
+        EmailAddress::parse(format!(" \t{text}\r\n ")).as_ref(),
+        Ok(&email)
+    );
 });

@@ -22,8 +22,12 @@ fuzz_target!(|data: &[u8]| {
             assert!(
                 matches!(
                     error,
-                    ValidationError::Empty { field: Field::Paste }
-                        | ValidationError::TooLong { field: Field::Paste, .. }
+                    ValidationError::Empty {
+                        field: Field::Paste
+                    } | ValidationError::TooLong {
+                        field: Field::Paste,
+                        ..
+                    }
                 ),
                 "unexpected error {error:?}"
             );
@@ -36,17 +40,32 @@ fuzz_target!(|data: &[u8]| {
 
     let mut keys = HashSet::new();
     for pasted in &parsed.addresses {
-        assert!((1..=lines).contains(&pasted.line), "line {} of {lines}", pasted.line);
-        assert!(keys.insert(pasted.email.key()), "{:?} accepted twice", pasted.email);
+        assert!(
+            (1..=lines).contains(&pasted.line),
+            "line {} of {lines}",
+            pasted.line
+        );
+        assert!(
+            keys.insert(pasted.email.key()),
+            "{:?} accepted twice",
+            pasted.email
+        );
         // Round trip: the accepted text parses to the same address, spelled the same.
         let again = EmailAddress::parse(pasted.email.as_str());
         assert_eq!(again.as_ref(), Ok(&pasted.email));
-        assert_eq!(again.map(|e| e.as_str().to_owned()), Ok(pasted.email.as_str().to_owned()));
+        assert_eq!(
+            again.map(|e| e.as_str().to_owned()),
+            Ok(pasted.email.as_str().to_owned())
+        );
     }
     assert!(parsed.addresses.windows(2).all(|w| w[0].line <= w[1].line));
     assert!(parsed.rejected.windows(2).all(|w| w[0].line <= w[1].line));
     for rejected in &parsed.rejected {
-        assert!((1..=lines).contains(&rejected.line), "line {} of {lines}", rejected.line);
+        assert!(
+            (1..=lines).contains(&rejected.line),
+            "line {} of {lines}",
+            rejected.line
+        );
         assert!(!rejected.text.is_empty(), "an empty entry was reported");
         assert!(rejected.text.chars().count() <= MAX_REPORTED_CHARS);
         match &rejected.reason {
@@ -62,7 +81,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(parse_paste(input, total).as_ref(), Ok(&parsed));
     assert_eq!(
         parse_paste(input, total - 1),
-        Err(ValidationError::TooMany { field: Field::Paste, count: total, max: total - 1 })
+        Err(ValidationError::TooMany {
+            field: Field::Paste,
+            count: total,
+            max: total - 1
+        })
     );
 
     // The accepted addresses, one per line, read back as the same list with nothing rejected.

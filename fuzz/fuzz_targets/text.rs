@@ -73,7 +73,10 @@ fn check<T: Bounded>(input: &str) -> Option<T> {
         }
     };
     let text = value.as_str();
-    assert!(!text.is_empty() && text == text.trim(), "{text:?} is not trimmed");
+    assert!(
+        !text.is_empty() && text == text.trim(),
+        "{text:?} is not trimmed"
+    );
     assert!(text.chars().count() <= T::MAX_CHARS, "{text:?} is too long");
     assert!(!text.contains('\r'), "{text:?} kept a carriage return");
     assert_eq!(value.to_string(), text);
@@ -126,7 +129,10 @@ fuzz_target!(|data: &[u8]| {
             let again = Profile::parse(profile.first_name.as_str(), profile.last_name.as_str());
             assert_eq!(again.as_ref(), Ok(&profile));
             let json = serde_json::to_string(&profile).unwrap_or_default();
-            assert_eq!(serde_json::from_str::<Profile>(&json).ok().as_ref(), Some(&profile));
+            assert_eq!(
+                serde_json::from_str::<Profile>(&json).ok().as_ref(),
+                Some(&profile)
+            );
             assert_eq!(
                 profile.full_name(),
                 format!("{} {}", profile.first_name, profile.last_name)
@@ -149,6 +155,11 @@ fuzz_target!(|data: &[u8]| {
         let again = SuggestedCourses::parse(courses.as_slice().iter().map(CourseId::as_str));
         assert_eq!(again.as_ref(), Ok(&courses));
         let json = serde_json::to_string(&courses).unwrap_or_default();
-        assert_eq!(serde_json::from_str::<SuggestedCourses>(&json).ok().as_ref(), Some(&courses));
+        assert_eq!(
+            serde_json::from_str::<SuggestedCourses>(&json)
+                .ok()
+                .as_ref(),
+            Some(&courses)
+        );
     }
 });

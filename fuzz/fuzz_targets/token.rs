@@ -31,7 +31,13 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(format!("{token:?}"), "InvitationToken(..)");
         }
         Err(error) => assert!(
-            matches!(error, ValidationError::Malformed { field: Field::Token, .. }),
+            matches!(
+                error,
+                ValidationError::Malformed {
+                    field: Field::Token,
+                    ..
+                }
+            ),
             "{error:?}"
         ),
     }
@@ -49,7 +55,13 @@ fuzz_target!(|data: &[u8]| {
             assert!(!shown.contains(&hash.to_hex()), "{shown}");
         }
         Err(error) => assert!(
-            matches!(error, ValidationError::Malformed { field: Field::Token, .. }),
+            matches!(
+                error,
+                ValidationError::Malformed {
+                    field: Field::Token,
+                    ..
+                }
+            ),
             "{error:?}"
         ),
     }
