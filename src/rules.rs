@@ -137,7 +137,10 @@
 //! cryptographically secure random generator. It works only once, and only its hash is
 //! stored. The accepting user must be signed in with the invited email address, compared
 //! case-insensitively. `InvitationToken` is the secret, shown once; `TokenHash` is what is
-//! stored.
+//! stored. Nothing written to a store (tables, outbox, journal or write-ahead log, free
+//! pages) lets someone holding a copy of the database open a link: a link's token is derived
+//! from the host's `LinkKey`, which never enters the database, and derived again when its
+//! email is rendered.
 //!
 //! ### INV-7 — Roles, teams and bulk invitations
 //!
@@ -175,6 +178,11 @@
 //!
 //! *(design)* Declined, revoked, superseded and accepted invitations leave the live listing
 //! but remain in the organization's audit trail, which records who did what, and when.
+//!
+//! ### INV-13 — No email with a dead link
+//!
+//! *(design)* An email whose link is dead is never sent: accepting, declining, revoking or
+//! resending an invitation withdraws its queued, unsent emails in the same commit.
 //!
 //! # Roles (ROLE)
 //!
@@ -267,6 +275,13 @@
 //!
 //! Every outgoing email (invitations, messages and notifications) goes through the `Mailer`
 //! port, by way of the outbox. Delivery is retried and never silently dropped.
+//!
+//! ### MSG-3 — Delivery is fair and exact
+//!
+//! *(design)* Two delivery workers never both send one email, however long a pass takes:
+//! only the claim that holds a row records what became of it, and a pass starts an email
+//! only while enough of its lease is left. One organization's large broadcast does not hold
+//! back another organization's mail for more than one pass.
 //!
 //! # Errors and input (ERR)
 //!
