@@ -5,7 +5,11 @@
 //! never written to a store, and nothing a store holds (the invitation's id, its generation,
 //! the SHA-256 of the token) lets someone with a copy of the database compute it without
 //! the key. The host keeps the key outside the database, as it keeps its session-signing
-//! secret. Changing the key kills every link not yet used.
+//! secret.
+//!
+//! A link already mailed is found by its hash, so changing the key does not revoke it
+//! (revoking the invitation does); it makes mail still queued unsendable, and that mail is
+//! given up with a reason saying to resend the invitation.
 
 use std::fmt;
 
@@ -75,11 +79,11 @@ impl LinkKey {
     /// The token of generation `generation` of `invitation`'s link: the same inputs always
     /// give the same token, so the email can be rendered long after the decision.
     pub(crate) fn token(&self, invitation: InvitationId, generation: u32) -> InvitationToken {
-        // HMAC takes keys of any length, so this never fails; the fallback keeps the type
-        // honest without a panic.
-        let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.0) else {
-            return InvitationToken::from_bytes([0; 32]);
-        };
+        // HMAC pads a short key with zeros to the hash's block: padding it here gives the
+        // same MAC through the constructor that cannot fail.
+        let mut block = [0_u8; 64];
+        block[..32].copy_from_slice(&self.0);
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new(&block.into());
         mac.update(PURPOSE);
         mac.update(invitation.as_uuid().as_bytes());
         mac.update(&generation.to_be_bytes());

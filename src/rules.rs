@@ -133,8 +133,8 @@
 //!
 //! ### INV-6 — Links are secret and single-use
 //!
-//! *(design)* An acceptance link cannot be guessed: it carries at least 128 bits from a
-//! cryptographically secure random generator. It works only once, and only its hash is
+//! *(design)* An acceptance link cannot be guessed: its token is an HMAC-SHA-256 under a
+//! 256-bit key drawn from a cryptographically secure random generator. It works only once, and only its hash is
 //! stored. The accepting user must be signed in with the invited email address, compared
 //! case-insensitively. `InvitationToken` is the secret, shown once; `TokenHash` is what is
 //! stored. Nothing written to a store (tables, outbox, journal or write-ahead log, free
@@ -182,7 +182,9 @@
 //! ### INV-13 — No email with a dead link
 //!
 //! *(design)* An email whose link is dead is never sent: accepting, declining, revoking or
-//! resending an invitation withdraws its queued, unsent emails in the same commit.
+//! resending an invitation withdraws its queued, unsent emails in the same commit, and
+//! delivery checks the link against the invitation just before rendering it. What no
+//! library can undo is a mail already handed to the transport when the invitation changes.
 //!
 //! # Roles (ROLE)
 //!

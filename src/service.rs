@@ -34,7 +34,7 @@ use crate::{
         organization::{
             self, Capabilities, Founder, LicenseKind, Organization, OrganizationCreated, SeatUsage,
         },
-        outbox::{self, MailContent, MessageDraft, OutboxMessage, Settlement},
+        outbox::{MailContent, MailDraft, OutboxMessage, Settlement},
         role::Role,
         team::{self, Team, TeamPage},
         text::{Message, OrganizationName, Profile, Subject, TeamName},
@@ -73,7 +73,7 @@ impl Actor {
 /// How mail delivery retries and gives up (spec: INV-9, MSG-2).
 ///
 /// The durations are brought within bounds when the roster is built: the lease within 1
-/// second to 1 day, the send budget within 0 to 1 day, the base backoff within 0 to 1 day, the longest backoff within 0 to 30
+/// second to 1 day, the send budget within 0 to half the lease, the base backoff within 0 to 1 day, the longest backoff within 0 to 30
 /// days (spec: ERR-1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryConfig {
@@ -107,9 +107,11 @@ impl Default for DeliveryConfig {
 impl DeliveryConfig {
     /// Within the bounds above, so that no deadline computed from them overflows.
     fn bounded(self) -> Self {
+        let lease = self.lease.clamp(Duration::seconds(1), Duration::days(1));
         Self {
-            lease: self.lease.clamp(Duration::seconds(1), Duration::days(1)),
-            send_budget: self.send_budget.clamp(Duration::zero(), Duration::days(1)),
+            lease,
+            // A budget as long as the lease would release every row unsent.
+            send_budget: self.send_budget.clamp(Duration::zero(), lease / 2),
             max_attempts: self.max_attempts,
             base_backoff: self.base_backoff.clamp(Duration::zero(), Duration::days(1)),
             max_backoff: self.max_backoff.clamp(Duration::zero(), Duration::days(30)),
@@ -1637,24 +1639,15 @@ impl Roster {
                 ),
             };
             // Recipients are read a page at a time: only their mail is held until the commit.
-            let mut draft = MessageDraft::new(
+            let mut draft = MailDraft::message(
                 &organization,
                 &from,
                 team.as_ref(),
                 subject.clone(),
                 body.clone(),
             );
-            let mut page = Page::first(Page::MAX_LIMIT);
-            loop {
-                let rows = self.store.members(org, filter, page).await?;
-                self.decide(now, as_user(actor), |ctx| draft.address(ctx, &rows));
-                match rows.last() {
-                    Some(last) if rows.len() >= page.len() => {
-                        page = Page::after(last.id, page.limit)
-                    }
-                    _ => break,
-                }
-            }
+            self.addressed(&mut draft, org, filter, now, as_user(actor))
+                .await?;
             self.decide(now, as_user(actor), |ctx| draft.finish(ctx))
         })
     }
@@ -1677,30 +1670,29 @@ impl Roster {
                 role: Some(Role::Administrator),
                 team: None,
             };
-            let admins = self.all_members(org, filter).await?;
-            self.decide(now, EventActor::System, |ctx| {
-                outbox::notify_administrators(
-                    ctx,
-                    &organization,
-                    &admins,
-                    subject.clone(),
-                    body.clone(),
-                )
-            })
+            let mut draft = MailDraft::notification(&organization, subject.clone(), body.clone());
+            self.addressed(&mut draft, org, filter, now, EventActor::System)
+                .await?;
+            self.decide(now, EventActor::System, |ctx| draft.finish(ctx))
         })
     }
 
-    async fn all_members(&self, org: OrganizationId, filter: MemberFilter) -> Result<Vec<Member>> {
-        let mut all = Vec::new();
+    /// Addresses `draft` to `org`'s members matching `filter`, read a page at a time.
+    async fn addressed(
+        &self,
+        draft: &mut MailDraft,
+        org: OrganizationId,
+        filter: MemberFilter,
+        now: DateTime<Utc>,
+        actor: EventActor,
+    ) -> Result<()> {
         let mut page = Page::first(Page::MAX_LIMIT);
         loop {
             let rows = self.store.members(org, filter, page).await?;
-            let full = rows.len() >= page.len();
-            let last = rows.last().map(|m| m.id);
-            all.extend(rows);
-            match (full, last) {
-                (true, Some(last)) => page = Page::after(last, page.limit),
-                _ => return Ok(all),
+            self.decide(now, actor.clone(), |ctx| draft.address(ctx, &rows));
+            match rows.last() {
+                Some(last) if rows.len() >= page.len() => page = Page::after(last.id, page.limit),
+                _ => return Ok(()),
             }
         }
     }
@@ -1852,12 +1844,8 @@ impl Roster {
                 permission: Permission::ViewTeamAnalytics,
             });
         }
-        let mut distinct: Vec<TeamId> = Vec::with_capacity(teams.len().min(MAX_COMPARED_TEAMS));
-        for team in teams {
-            if !distinct.contains(team) {
-                distinct.push(*team);
-            }
-        }
+        let mut seen = HashSet::with_capacity(teams.len().min(MAX_COMPARED_TEAMS + 1));
+        let distinct: Vec<TeamId> = teams.iter().copied().filter(|t| seen.insert(*t)).collect();
         if distinct.len() > MAX_COMPARED_TEAMS {
             return Err(Error::Invalid(ValidationError::TooMany {
                 field: Field::Teams,
@@ -1984,8 +1972,11 @@ impl Roster {
     /// once: a mail is sent only while the pass's claim holds it with more than
     /// [`DeliveryConfig::send_budget`] of its lease left, and only that claim can record its
     /// outcome, so two passes never both send one mail (spec: MSG-3). An invitation's link is
-    /// derived again from the link key, and checked against the invitation as stored: a
-    /// mail whose link no longer opens it is given up, never sent (spec: INV-6, INV-13).
+    /// derived again from the link key, and checked against the invitation as stored just
+    /// before the mail is rendered: a mail whose link no longer opens it (or has expired) is
+    /// given up with the reason (spec: INV-6, INV-13). An invitation changed between that
+    /// check and the send cannot stop the mail under way; the pass counts it in
+    /// [`DeliveryReport::lost_claims`].
     ///
     /// # Errors
     /// [`Error::Store`] when the outbox cannot be read or updated; a mail whose status could
@@ -2000,59 +1991,72 @@ impl Roster {
         limit: usize,
         stop: &mut (dyn FnMut() -> bool + Send),
     ) -> Result<DeliveryReport> {
-        let delivery = &self.config.delivery;
         let claim = ClaimId::new();
         let claimed = self
             .store
-            .claim_outbox(claim, self.now(), delivery.lease, limit)
+            .claim_outbox(claim, self.now(), self.config.delivery.lease, limit)
             .await?;
         let mut report = DeliveryReport::default();
-        let mut rows = claimed.into_iter();
-        while let Some(message) = rows.next() {
-            let left = message.lease_until.map(|until| until - self.now());
-            if stop() || left.is_none_or(|left| left <= delivery.send_budget) {
-                // Not started: back in the queue at once, for this pass's successor or
-                // another instance.
-                for unsent in std::iter::once(message).chain(rows.by_ref()) {
-                    let released = Settlement::Released;
-                    let held = self
-                        .store
-                        .settle_outbox(claim, unsent.id, released.clone())
-                        .await?;
-                    report.count(held, &released);
-                }
-                break;
+        let mut rows = claimed.into_iter().peekable();
+        let sent = self.send_claimed(claim, &mut rows, stop, &mut report).await;
+        // Whatever ended the pass (a stop, too little lease left, a store error), the rows it
+        // did not start go back at once rather than wait out their lease.
+        for unsent in rows {
+            let released = Settlement::Released;
+            match self.store.settle_outbox(claim, unsent.id, released).await {
+                Ok(held) => report.count(held, &Settlement::Released),
+                Err(e) if sent.is_ok() => return Err(e.into()),
+                Err(_) => break,
             }
-            let (settlement, failure) = self.send_one(&message).await?;
+        }
+        sent.map(|()| report)
+    }
+
+    /// Sends the claimed `rows` one by one, recording each, until they run out, `stop` says
+    /// so, or too little of the lease is left; what it did not start stays in `rows`.
+    async fn send_claimed(
+        &self,
+        claim: ClaimId,
+        rows: &mut std::iter::Peekable<std::vec::IntoIter<OutboxMessage>>,
+        stop: &mut (dyn FnMut() -> bool + Send),
+        report: &mut DeliveryReport,
+    ) -> Result<()> {
+        while let Some(next) = rows.peek() {
+            if stop() {
+                return Ok(());
+            }
+            let Some(settlement) = self.send_one(next).await? else {
+                return Ok(());
+            };
+            let Some(message) = rows.next() else {
+                return Ok(());
+            };
             let held = self
                 .store
                 .settle_outbox(claim, message.id, settlement.clone())
                 .await?;
             report.count(held, &settlement);
-            if let (true, Some(reason)) = (held, failure) {
+            if let (true, Settlement::Failed { error }) = (held, settlement) {
                 let mut changes =
                     ChangeSet::new(message.organization, OrganizationWrite::Untouched);
-                changes
-                    .events
-                    .push(self.decide(self.now(), EventActor::System, |ctx| {
-                        ctx.event(
-                            message.organization,
-                            EventKind::MailFailed {
-                                outbox: message.id,
-                                to: message.to.clone(),
-                                reason,
-                            },
-                        )
-                    }));
+                let failed = EventKind::MailFailed {
+                    outbox: message.id,
+                    to: message.to,
+                    reason: error,
+                };
+                let event = self.decide(self.now(), EventActor::System, |ctx| {
+                    ctx.event(message.organization, failed)
+                });
+                changes.events.push(event);
                 self.store.commit(changes).await?;
             }
         }
-        Ok(report)
+        Ok(())
     }
 
-    /// Renders and sends one claimed mail: what to record of it, and the reason when it was
-    /// given up (for the audit trail).
-    async fn send_one(&self, message: &OutboxMessage) -> Result<(Settlement, Option<String>)> {
+    /// Renders and sends one claimed mail: what to record of it, or `None`, unsent, when no
+    /// more than [`DeliveryConfig::send_budget`] is left of its lease (spec: MSG-3).
+    async fn send_one(&self, message: &OutboxMessage) -> Result<Option<Settlement>> {
         let delivery = &self.config.delivery;
         let link = match &message.content {
             MailContent::Invitation {
@@ -2066,7 +2070,7 @@ impl Roster {
                 Ok(token) => Some(token),
                 Err(reason) => {
                     let error = reason.to_owned();
-                    return Ok((Settlement::Failed { error }, Some(reason.to_owned())));
+                    return Ok(Some(Settlement::Failed { error }));
                 }
             },
             _ => None,
@@ -2074,23 +2078,26 @@ impl Roster {
         let email = self
             .templates
             .render(message, link.as_ref(), &self.config.mail);
-        Ok(match self.mailer.send(&email).await {
-            Ok(()) => (Settlement::Sent, None),
+        // Checked last, just before the send: all the send may take must fit in the lease.
+        let left = message.lease_until.map(|until| until - self.now());
+        if left.is_none_or(|left| left <= delivery.send_budget) {
+            return Ok(None);
+        }
+        Ok(Some(match self.mailer.send(&email).await {
+            Ok(()) => Settlement::Sent,
             Err(e) if e.is_transient() && message.attempts < delivery.max_attempts => {
-                let not_before = self.now() + backoff(delivery, message.attempts);
-                let error = e.to_string();
-                (Settlement::Retry { not_before, error }, None)
+                Settlement::Retry {
+                    not_before: self.now() + backoff(delivery, message.attempts),
+                    error: e.to_string(),
+                }
             }
-            Err(e) => {
-                let reason = if e.is_transient() {
-                    format!("gave up after {} attempts: {e}", message.attempts)
-                } else {
-                    e.to_string()
-                };
-                let error = reason.clone();
-                (Settlement::Failed { error }, Some(reason))
-            }
-        })
+            Err(e) if e.is_transient() => Settlement::Failed {
+                error: format!("gave up after {} attempts: {e}", message.attempts),
+            },
+            Err(e) => Settlement::Failed {
+                error: e.to_string(),
+            },
+        }))
     }
 
     /// The token of the link an invitation's mail carries, derived again from the link key,
@@ -2108,6 +2115,11 @@ impl Roster {
         if invitation.status != InvitationStatus::Pending {
             return Ok(Err(
                 "the invitation is no longer pending: its link would not work",
+            ));
+        }
+        if invitation.is_expired(self.now()) {
+            return Ok(Err(
+                "the invitation expired before its mail could be sent: resend the invitation",
             ));
         }
         let token = self.link_key.token(id, generation);
@@ -2129,7 +2141,7 @@ impl DeliveryReport {
             (true, Settlement::Sent) => &mut self.sent,
             (true, Settlement::Retry { .. }) => &mut self.retried,
             (true, Settlement::Released) => &mut self.released,
-            (true, _) => &mut self.failed,
+            (true, Settlement::Failed { .. }) => &mut self.failed,
         };
         *counter += 1;
     }

@@ -1,6 +1,8 @@
--- INV-6: the outbox no longer holds an invitation's token until delivery. A link's token is
--- derived from a key the host keeps outside the database and derived again when the email
--- is rendered, so no column here ever holds one.
+-- INV-6: the outbox holds no invitation token. A link's token is derived from a key the host
+-- keeps outside the database, and derived again when the email is rendered, so nothing
+-- written from here on holds one. On a database that held tokens in `secret`, old row
+-- versions may keep them until `VACUUM`; and the invitation mail queued then can no longer
+-- be rendered (delivery gives it up, saying to resend the invitation).
 ALTER TABLE orgroster_outbox DROP COLUMN secret;
 
 -- INV-13: an invitation's queued, unsent mail is withdrawn in the commit that accepts,

@@ -1,7 +1,7 @@
 -- A member's own figures and the per-member export read one member's events of a period
--- (spec: STAT-2, STAT-4, TEAM-4). Through the time index they scanned every event of the
--- organization in the period, so any member could make the database read the whole
--- organization's activity. This index makes their cost follow the member's own activity.
+-- (spec: STAT-2, STAT-4, TEAM-4). The time index alone would make them scan every event of
+-- the organization in the period, so that any member could make the database read the
+-- whole organization's activity; this index makes their cost follow the member's own.
 --
 -- Its insert positions are random (one learner after another), which makes recording events
 -- dearer than with the time index alone (see migration 0003); a member's read must not

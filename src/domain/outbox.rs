@@ -189,56 +189,35 @@ use super::{
     team::Team,
 };
 
-/// One queued mail of `content` for each recipient, and the audit event `kind` made from
-/// how many were queued.
-fn mail_each<'m>(
-    ctx: &mut Context<'_>,
-    organization: &Organization,
-    recipients: impl Iterator<Item = &'m Member>,
-    content: &MailContent,
-    kind: impl FnOnce(u64) -> EventKind,
-) -> Decision<u64> {
-    let mut changes = ChangeSet::new(organization.id, OrganizationWrite::Untouched);
-    for member in recipients {
-        let id = OutboxId::from_uuid(ctx.fresh.uuid());
-        let to = member.email.clone();
-        changes.outbox.push(OutboxMessage::new(
-            id,
-            organization.id,
-            to,
-            content.clone(),
-            ctx.now,
-        ));
-    }
-    let recipients = changes.outbox.len() as u64;
-    changes
-        .events
-        .push(ctx.event(organization.id, kind(recipients)));
-    Decision {
-        outcome: recipients,
-        changes,
-    }
-}
-
-/// A message to members being addressed page by page: the shell reads its recipients a page
-/// at a time (the team's members, or everyone) and [`address`](Self::address)es each, so no
-/// more than a page of members is held at once; [`finish`](Self::finish) decides. The sender
-/// is not mailed their own message; every email is queued in the one commit, so the message
-/// reaches all its recipients or none (spec: MSG-1, MSG-2).
+/// Mail to members being addressed page by page: the shell reads the recipients a page at a
+/// time and [`address`](Self::address)es each, so no more than a page of members is held at
+/// once; [`finish`](Self::finish) decides. Every email is queued in the one commit, so it
+/// reaches all its recipients or none (spec: MSG-1, MSG-2, ADM-3).
 #[derive(Debug)]
-pub struct MessageDraft {
+pub struct MailDraft {
     content: MailContent,
-    sender: super::ids::MemberId,
-    team: Option<super::ids::TeamId>,
-    subject: Subject,
+    about: Addressed,
     changes: ChangeSet,
 }
 
-impl MessageDraft {
-    /// A message from `from` in `organization`, to `team`'s members or everyone. Its commit
-    /// fails if the organization changed since it was read, as it does when the sender is
-    /// removed or demoted (spec: ROLE-4).
-    pub fn new(
+/// What a [`MailDraft`] is, for whom, and what its audit event says.
+#[derive(Debug)]
+enum Addressed {
+    /// A message: everyone addressed but its sender.
+    Message {
+        sender: super::ids::MemberId,
+        team: Option<super::ids::TeamId>,
+        subject: Subject,
+    },
+    /// A notification: administrators only.
+    Notification { subject: Subject },
+}
+
+impl MailDraft {
+    /// A message from `from` in `organization`, to `team`'s members or everyone; the sender is
+    /// not mailed their own message. Its commit fails if the organization changed since it
+    /// was read, as it does when the sender is removed or demoted (spec: MSG-1, ROLE-4).
+    pub fn message(
         organization: &Organization,
         from: &Member,
         team: Option<&Team>,
@@ -257,16 +236,36 @@ impl MessageDraft {
         };
         Self {
             content,
-            sender: from.id,
-            team: team.map(|t| t.id),
-            subject,
+            about: Addressed::Message {
+                sender: from.id,
+                team: team.map(|t| t.id),
+                subject,
+            },
             changes: ChangeSet::new(organization.id, check),
         }
     }
 
-    /// Queues one email to each of `recipients` but the sender.
+    /// An automated notification to the administrators addressed (spec: ADM-3).
+    pub fn notification(organization: &Organization, subject: Subject, body: Message) -> Self {
+        let content = MailContent::Notification {
+            organization: organization.name.clone(),
+            subject: subject.clone(),
+            body,
+        };
+        Self {
+            content,
+            about: Addressed::Notification { subject },
+            changes: ChangeSet::new(organization.id, OrganizationWrite::Untouched),
+        }
+    }
+
+    /// Queues one email to each of `recipients` the draft is for.
     pub fn address(&mut self, ctx: &mut Context<'_>, recipients: &[Member]) {
-        for member in recipients.iter().filter(|m| m.id != self.sender) {
+        let wanted = |m: &&Member| match &self.about {
+            Addressed::Message { sender, .. } => m.id != *sender,
+            Addressed::Notification { .. } => m.is_administrator(),
+        };
+        for member in recipients.iter().filter(wanted) {
             self.changes.outbox.push(OutboxMessage::new(
                 OutboxId::from_uuid(ctx.fresh.uuid()),
                 self.changes.organization,
@@ -280,10 +279,16 @@ impl MessageDraft {
     /// The decision: every email addressed, and the audit event saying how many.
     pub fn finish(mut self, ctx: &mut Context<'_>) -> Decision<u64> {
         let recipients = self.changes.outbox.len() as u64;
-        let kind = EventKind::MessageSent {
-            team: self.team,
-            subject: self.subject,
-            recipients,
+        let kind = match self.about {
+            Addressed::Message { team, subject, .. } => EventKind::MessageSent {
+                team,
+                subject,
+                recipients,
+            },
+            Addressed::Notification { subject } => EventKind::NotificationSent {
+                subject,
+                recipients,
+            },
         };
         let event = ctx.event(self.changes.organization, kind);
         self.changes.events.push(event);
@@ -292,28 +297,6 @@ impl MessageDraft {
             changes: self.changes,
         }
     }
-}
-
-/// Decides an automated notification to every administrator (spec: ADM-3).
-pub fn notify_administrators(
-    ctx: &mut Context<'_>,
-    organization: &Organization,
-    administrators: &[Member],
-    subject: Subject,
-    body: Message,
-) -> Decision<u64> {
-    let content = MailContent::Notification {
-        organization: organization.name.clone(),
-        subject: subject.clone(),
-        body,
-    };
-    let admins = administrators.iter().filter(|m| m.is_administrator());
-    mail_each(ctx, organization, admins, &content, |recipients| {
-        EventKind::NotificationSent {
-            subject,
-            recipients,
-        }
-    })
 }
 
 #[cfg(test)]

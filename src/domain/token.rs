@@ -1,8 +1,9 @@
 //! Invitation link secrets and their stored hashes (spec: INV-6).
 //!
-//! The domain holds no randomness: the caller fills the 32 bytes of an [`InvitationToken`] from
-//! the operating system's CSPRNG, which gives 256 bits, above the 128 that INV-6 asks for. Only
-//! the [`TokenHash`] is stored, so a leaked database does not yield working links.
+//! The domain holds no secret and no randomness: the shell fills the 32 bytes of an
+//! [`InvitationToken`] with an HMAC-SHA-256 under the host's 256-bit link key (itself drawn
+//! from a CSPRNG), unguessable without that key, above the 128 bits INV-6 asks for. Only the
+//! [`TokenHash`] is stored, so a leaked database does not yield working links.
 
 use std::fmt;
 
@@ -31,10 +32,10 @@ pub struct InvitationToken {
 }
 
 impl InvitationToken {
-    /// Number of random bytes in a token.
+    /// Number of bytes in a token.
     pub const LEN: usize = 32;
 
-    /// Wraps bytes the caller drew from a CSPRNG (spec: INV-6).
+    /// Wraps the bytes of a link's token: secret bytes nobody can guess (spec: INV-6).
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self { bytes }
     }

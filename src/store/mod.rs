@@ -231,7 +231,7 @@ pub struct LinkContext {
 /// - A [`Write::PutInvitation`](crate::domain::changes::Write::PutInvitation) of an
 ///   invitation already stored (version > 0: accepted, declined, revoked or resent) withdraws
 ///   that invitation's pending outbox rows in the same commit, before the change set's own
-///   mail is queued: an email whose link is dead is never sent (spec: INV-13).
+///   mail is queued, so a pass can no longer claim an email whose link is dead (spec: INV-13).
 /// - Reads observe every committed change set (read-your-writes).
 /// - Listings are keyset-paginated by id, ascending (ids are UUID v7, so this is creation
 ///   order).

@@ -354,8 +354,8 @@ const WEEK_OF_AT: &str = "(at - 345600000000) / 604800000000 \
 /// One scan of the period's events, each looking its member's stints up by
 /// `(organization_id, user_id)`; `CROSS JOIN` makes SQLite keep that order. Joining the
 /// events to a subquery of the teams' members instead left SQLite, whose planner assumes few
-/// rows without `ANALYZE` statistics, scanning the members once per event of the period
-/// (minutes for 100 teams). A member's stints in one team never overlap (a stint opens only
+/// rows without `ANALYZE` statistics, scanning the members once per event of the period.
+/// A member's stints in one team never overlap (a stint opens only
 /// when none is open, and closes no earlier than it opened), so an event meets at most one
 /// stint per team.
 const TEAM_STINTS: &str = "CROSS JOIN orgroster_team_stints s \

@@ -405,3 +405,25 @@ async fn debug_output_of_mail_and_mailers_holds_no_acceptance_link() {
     assert!(outputs[0].contains(&sent[0].subject));
     assert!(outputs[0].contains(&format!("<{} bytes elided>", sent[0].text.len())));
 }
+
+#[tokio::test]
+async fn a_lease_shorter_than_the_send_budget_still_delivers() {
+    // spec: MSG-3, INV-9 — the budget is kept under the lease, or every row would be put back
+    // unsent on every pass.
+    let store = MemoryStore::new();
+    let mailer = SlowMailer::new(ManualClock::default(), Duration::seconds(1));
+    let config = RosterConfig::default().with_delivery(DeliveryConfig {
+        lease: Duration::seconds(30),
+        ..DeliveryConfig::default()
+    });
+    let roster = Roster::builder(
+        store.clone(),
+        mailer.clone(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .clock(mailer.clock.clone())
+    .config(config)
+    .build();
+    queue_invitations(&roster, 3).await;
+    assert_eq!(roster.deliver_mail(10).await.unwrap().sent, 3);
+}

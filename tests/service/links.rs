@@ -243,3 +243,26 @@ async fn no_byte_of_the_sqlite_files_holds_a_link_token() {
     }
     store.close().await;
 }
+
+#[tokio::test]
+async fn an_invitation_that_expired_before_its_mail_went_out_is_given_up_not_sent() {
+    // spec: INV-13, INV-2 — a link that no longer works is not mailed; the failure says what
+    // to do.
+    let w = World::new().await;
+    let who = actor("late");
+    w.invite(&who, Role::Member, None).await;
+    w.advance(Duration::days(11));
+    let report = w.roster.deliver_mail(100).await.unwrap();
+    assert_eq!((report.sent, report.failed), (0, 1), "{report:?}");
+    assert!(w.mailer.sent().is_empty());
+    let failed = w
+        .roster
+        .failed_mail(&w.founder, w.org, orgroster::Page::first(10))
+        .await
+        .unwrap();
+    let reason = failed.items[0].last_error.clone().unwrap_or_default();
+    assert!(
+        reason.contains("expired") && reason.contains("resend"),
+        "{reason}"
+    );
+}
