@@ -165,19 +165,31 @@ pub enum Settlement {
 /// organization's oldest due first, so that one organization's large backlog does not hold
 /// back another's mail for more than one pass (spec: MSG-3). The SQL stores order their
 /// claim the same way (`ROW_NUMBER() OVER (PARTITION BY organization_id …)`).
-pub fn in_turns(mut due: Vec<OutboxMessage>) -> Vec<OutboxMessage> {
-    due.sort_by_key(|m| (m.due_at, m.id));
+///
+/// `key` gives each item's organization, due time and id; items may be rows or just their
+/// keys, so a store can order its due mail without copying it.
+pub fn in_turns<T>(
+    mut due: Vec<T>,
+    key: impl Fn(&T) -> (OrganizationId, DateTime<Utc>, OutboxId),
+) -> Vec<T> {
+    due.sort_by_key(|m| {
+        let (_, due_at, id) = key(m);
+        (due_at, id)
+    });
     let mut turns: std::collections::HashMap<OrganizationId, usize> =
         std::collections::HashMap::new();
-    let mut ranked: Vec<(usize, OutboxMessage)> = due
+    let mut ranked: Vec<(usize, T)> = due
         .into_iter()
         .map(|m| {
-            let turn = turns.entry(m.organization).or_default();
+            let turn = turns.entry(key(&m).0).or_default();
             *turn += 1;
             (*turn, m)
         })
         .collect();
-    ranked.sort_by_key(|(turn, m)| (*turn, m.due_at, m.id));
+    ranked.sort_by_key(|(turn, m)| {
+        let (_, due_at, id) = key(m);
+        (*turn, due_at, id)
+    });
     ranked.into_iter().map(|(_, m)| m).collect()
 }
 
@@ -328,10 +340,11 @@ mod tests {
         due.push(message(b, 500));
         due.push(message(c, 400));
         due.push(message(c, 401));
-        let order: Vec<(OrganizationId, DateTime<Utc>)> = in_turns(due)
-            .iter()
-            .map(|m| (m.organization, m.due_at))
-            .collect();
+        let order: Vec<(OrganizationId, DateTime<Utc>)> =
+            in_turns(due, |m| (m.organization, m.due_at, m.id))
+                .iter()
+                .map(|m| (m.organization, m.due_at))
+                .collect();
         let minute = |i| DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::minutes(i);
         assert_eq!(
             &order[..5],

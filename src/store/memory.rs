@@ -1054,17 +1054,18 @@ impl Store for MemoryStore {
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         let mut state = self.lock();
         let state = &mut *state;
-        let due: Vec<OutboxMessage> = state
+        // Ordered by their keys: only the rows taken are copied.
+        let due: Vec<(OrganizationId, DateTime<Utc>, OutboxId)> = state
             .unsent
             .keys()
             .filter_map(|id| state.outbox.get(id))
             .filter(|m| m.due_at <= now && m.lease_until.is_none_or(|until| until <= now))
-            .cloned()
+            .map(|m| (m.organization, m.due_at, m.id))
             .collect();
         let until = super::lease_end(now, lease);
         let mut claimed = Vec::new();
-        for taken in in_turns(due).into_iter().take(limit) {
-            if let Some(m) = state.outbox.get_mut(&taken.id) {
+        for (_, _, id) in in_turns(due, |k| *k).into_iter().take(limit) {
+            if let Some(m) = state.outbox.get_mut(&id) {
                 m.lease_until = Some(until);
                 m.attempts = m.attempts.saturating_add(1);
                 state.unsent.insert(m.id, Some(claim));

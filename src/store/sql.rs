@@ -1376,7 +1376,7 @@ macro_rules! sql_store {
                 tx.commit().await.map_err(Self::err)?;
                 let claimed = rows.iter().map($crate::store::sql::outbox_from).collect::<Result<Vec<_>, _>>()?;
                 // `RETURNING` keeps no order: the claim's order is restored here.
-                Ok($crate::domain::outbox::in_turns(claimed))
+                Ok($crate::domain::outbox::in_turns(claimed, |m| (m.organization, m.due_at, m.id)))
             }
 
             async fn settle_outbox(&self, claim: $crate::domain::ids::ClaimId, id: $crate::OutboxId, settlement: $crate::domain::outbox::Settlement) -> Result<bool, $crate::StoreError> {
