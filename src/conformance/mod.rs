@@ -1829,6 +1829,64 @@ pub async fn activity_statistics_match_the_reference(store: Arc<DynStore>) {
     assert_eq!(blue_users, expected);
 }
 
+/// spec: TEAM-4 — a member's stints in a team never overlap, even when the instances that
+/// wrote them disagree about the time: one removes the member at day 20 by its clock,
+/// another adds them back at day 15 by its own. An event of day 17 is counted once, and
+/// closing a stint never ends it before it began.
+pub async fn stints_never_overlap_whatever_the_clocks(store: Arc<DynStore>) {
+    use crate::domain::activity::{Activity, ActivityKind, Period, StatsScope};
+    let org = stored_org(&*store).await;
+    let day = |d: i64| t0() + Duration::days(d);
+    let blue = new_team(org.id, "Blue");
+    let m = new_member(org.id, email("skewed", org.id));
+    let writes = vec![Write::PutTeam(blue.clone()), Write::PutMember(m.clone())];
+    put(&*store, org.id, writes).await.unwrap();
+    for (join, at) in [
+        (true, day(10)),
+        (false, day(20)),
+        (true, day(15)),
+        (false, day(25)),
+    ] {
+        let step = if join {
+            Write::AddTeamMember {
+                team: blue.id,
+                member: m.id,
+                at,
+            }
+        } else {
+            Write::RemoveTeamMember {
+                team: blue.id,
+                member: m.id,
+                at,
+            }
+        };
+        put(&*store, org.id, vec![step]).await.unwrap();
+    }
+    let event = |n: u8, at| Activity {
+        id: crate::domain::text::ActivityId::parse(format!("{}-skew{n}", org.id)).unwrap(),
+        organization: org.id,
+        user: m.user,
+        course: crate::CourseId::parse("sql-101").unwrap(),
+        kind: ActivityKind::Completed,
+        at,
+    };
+    // The second stint opened when the first closed (day 20), not on day 15: day 17 lies in
+    // the first stint only, day 21 in the second.
+    let events = [event(1, day(17)), event(2, day(21))];
+    store.record_activities(org.id, &events).await.unwrap();
+    let period = Period::new(day(0), day(28)).unwrap();
+    let stats = store
+        .statistics(org.id, StatsScope::Team(blue.id), period)
+        .await
+        .unwrap();
+    assert_eq!(stats.completions, 2, "{stats:?}");
+    let compared = store
+        .team_statistics(org.id, &[blue.id], period)
+        .await
+        .unwrap();
+    assert_eq!(compared[0].completions, 2, "{compared:?}");
+}
+
 /// Team figures count a member's events only while they were in the team, clipped to the
 /// period: the events before, after and between their stints are not the team's, a stint
 /// that ended the moment it began makes no member, and an open stint counts up to the end
@@ -2171,6 +2229,7 @@ pub const CASES: &[&str] = &[
     "invitation_race_has_exactly_one_outcome",
     "activity_statistics_match_the_reference",
     "team_figures_count_only_time_in_the_team",
+    "stints_never_overlap_whatever_the_clocks",
     "ids_of_another_organization_read_nothing",
 ];
 
@@ -2213,6 +2272,7 @@ macro_rules! store_conformance_tests {
             invitation_race_has_exactly_one_outcome,
             activity_statistics_match_the_reference,
             team_figures_count_only_time_in_the_team,
+            stints_never_overlap_whatever_the_clocks,
             ids_of_another_organization_read_nothing
         );
     };

@@ -214,7 +214,7 @@ impl Org {
     ) {
         for (i, stint) in self.stints.iter_mut().enumerate() {
             if stint.left_at.is_none() && matches(stint) {
-                stint.left_at = Some(at);
+                stint.left_at = Some(at.max(stint.joined_at));
                 undo.push(Undo::StintClosed(i));
             }
         }
@@ -605,10 +605,18 @@ fn apply_write(
             }
             org.set_team_member(*team, *member, true);
             undo.push(Undo::TeamMember(*team, *member, false));
+            // No earlier than the user's last stint in the team ended: stints never overlap,
+            // whatever the clocks of the instances that wrote them (spec: TEAM-4).
+            let joined_at = org
+                .stints
+                .iter()
+                .filter(|s| s.team == *team && s.user == user)
+                .filter_map(|s| s.left_at)
+                .fold(*at, DateTime::max);
             org.stints.push(TeamStint {
                 team: *team,
                 user,
-                joined_at: *at,
+                joined_at,
                 left_at: None,
             });
             undo.push(Undo::StintOpened);

@@ -273,18 +273,33 @@ pub(crate) const FAILED_OUTBOX_PAGE: &str = "SELECT id, organization_id, recipie
      status, attempts, created_at, due_at, lease_until, last_error FROM orgroster_outbox \
      WHERE organization_id = $1 AND status = 'failed' AND id > $2 ORDER BY id LIMIT $3";
 
+/// Opens a stint, starting no earlier than the member's last stint in the team ended, so
+/// that stints never overlap even when instances' clocks disagree (spec: TEAM-4): the
+/// aggregate always yields one row, `NULL` when there was no stint.
 pub(crate) const OPEN_STINT: &str = "INSERT INTO orgroster_team_stints (organization_id, team_id, \
-     user_id, joined_at, left_at) SELECT $3, $1, user_id, $4, NULL FROM orgroster_members \
-     WHERE id = $2 AND organization_id = $3";
-/// [`OPEN_STINT`] for a member the same commit inserts: its user (`$3`) bound, not read.
+     user_id, joined_at, left_at) SELECT $3, $1, m.user_id, \
+     CASE WHEN p.last > $4 THEN p.last ELSE $4 END, NULL FROM orgroster_members AS m \
+     CROSS JOIN (SELECT MAX(s.left_at) AS last FROM orgroster_team_stints AS s \
+     WHERE s.organization_id = $3 AND s.team_id = $1 \
+     AND s.user_id = (SELECT user_id FROM orgroster_members WHERE id = $2)) AS p \
+     WHERE m.id = $2 AND m.organization_id = $3";
+/// [`OPEN_STINT`] for a member the same commit inserts: its user (`$3`) bound, not read (the
+/// user may have been in the team under an earlier membership).
 pub(crate) const OPEN_NEW_MEMBER_STINT: &str = "INSERT INTO orgroster_team_stints \
-     (organization_id, team_id, user_id, joined_at, left_at) VALUES ($1, $2, $3, $4, NULL)";
-pub(crate) const CLOSE_STINT: &str = "UPDATE orgroster_team_stints SET left_at = $4 \
+     (organization_id, team_id, user_id, joined_at, left_at) \
+     SELECT $1, $2, $3, CASE WHEN p.last > $4 THEN p.last ELSE $4 END, NULL \
+     FROM (SELECT MAX(left_at) AS last FROM orgroster_team_stints \
+     WHERE organization_id = $1 AND team_id = $2 AND user_id = $3) AS p";
+/// Closes a stint, ending no earlier than it began (spec: TEAM-4).
+pub(crate) const CLOSE_STINT: &str = "UPDATE orgroster_team_stints \
+     SET left_at = CASE WHEN joined_at > $4 THEN joined_at ELSE $4 END \
      WHERE team_id = $1 AND organization_id = $3 AND left_at IS NULL \
      AND user_id = (SELECT user_id FROM orgroster_members WHERE id = $2)";
-pub(crate) const CLOSE_TEAM_STINTS: &str = "UPDATE orgroster_team_stints SET left_at = $3 \
+pub(crate) const CLOSE_TEAM_STINTS: &str = "UPDATE orgroster_team_stints \
+     SET left_at = CASE WHEN joined_at > $3 THEN joined_at ELSE $3 END \
      WHERE team_id = $1 AND organization_id = $2 AND left_at IS NULL";
-pub(crate) const CLOSE_MEMBER_STINTS: &str = "UPDATE orgroster_team_stints SET left_at = $3 \
+pub(crate) const CLOSE_MEMBER_STINTS: &str = "UPDATE orgroster_team_stints \
+     SET left_at = CASE WHEN joined_at > $3 THEN joined_at ELSE $3 END \
      WHERE organization_id = $2 AND left_at IS NULL \
      AND user_id = (SELECT user_id FROM orgroster_members WHERE id = $1)";
 
@@ -355,9 +370,9 @@ const WEEK_OF_AT: &str = "(at - 345600000000) / 604800000000 \
 /// `(organization_id, user_id)`; `CROSS JOIN` makes SQLite keep that order. Joining the
 /// events to a subquery of the teams' members instead left SQLite, whose planner assumes few
 /// rows without `ANALYZE` statistics, scanning the members once per event of the period.
-/// A member's stints in one team never overlap (a stint opens only
-/// when none is open, and closes no earlier than it opened), so an event meets at most one
-/// stint per team.
+/// A member's stints in one team never overlap (a stint opens only when none is open, no
+/// earlier than the last one closed, and closes no earlier than it opened: [`OPEN_STINT`],
+/// [`CLOSE_STINT`]), so an event meets at most one stint per team.
 const TEAM_STINTS: &str = "CROSS JOIN orgroster_team_stints s \
      WHERE s.organization_id = $1 AND s.user_id = u.user_id AND s.joined_at <= u.at \
      AND (s.left_at IS NULL OR s.left_at > u.at) AND s.team_id IN ({teams})";
