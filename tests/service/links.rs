@@ -28,6 +28,16 @@ fn links_sent_to(world: &World, who: &Actor) -> Vec<String> {
         .collect()
 }
 
+/// Why the first mail of `world`'s organization that was given up failed.
+async fn first_failure(world: &World) -> String {
+    let failed = world
+        .roster
+        .failed_mail(&world.founder, world.org, orgroster::Page::first(10))
+        .await
+        .unwrap();
+    failed.items[0].last_error.clone().unwrap_or_default()
+}
+
 #[tokio::test]
 async fn a_revoked_invitations_queued_email_is_never_sent() {
     // spec: INV-13
@@ -116,12 +126,7 @@ async fn the_mailed_link_is_derived_again_from_the_key_and_another_key_sends_not
     let report = stranger.deliver_mail(100).await.unwrap();
     assert_eq!((report.sent, report.failed), (0, 1), "{report:?}");
     assert!(mailer.sent().is_empty());
-    let failed = w
-        .roster
-        .failed_mail(&w.founder, w.org, orgroster::Page::first(10))
-        .await
-        .unwrap();
-    let reason = failed.items[0].last_error.clone().unwrap_or_default();
+    let reason = first_failure(&w).await;
     assert!(reason.contains("link key"), "{reason}");
 
     // The same invitation resent and delivered by the right key: the link works.
@@ -255,12 +260,7 @@ async fn an_invitation_that_expired_before_its_mail_went_out_is_given_up_not_sen
     let report = w.roster.deliver_mail(100).await.unwrap();
     assert_eq!((report.sent, report.failed), (0, 1), "{report:?}");
     assert!(w.mailer.sent().is_empty());
-    let failed = w
-        .roster
-        .failed_mail(&w.founder, w.org, orgroster::Page::first(10))
-        .await
-        .unwrap();
-    let reason = failed.items[0].last_error.clone().unwrap_or_default();
+    let reason = first_failure(&w).await;
     assert!(
         reason.contains("expired") && reason.contains("resend"),
         "{reason}"
