@@ -48,7 +48,7 @@ use crate::{
     report::{self, ReportError},
     store::{
         DynStore, InvitationContext, InvitationFilter, InvitationTargets, LinkContext,
-        MemberFilter, Page, Store, StoreError, constraint,
+        MemberFilter, Page, Recorded, Store, StoreError, constraint,
     },
     turnstile::{Turn, Turnstiles},
 };
@@ -354,6 +354,46 @@ fn as_user(actor: &Actor) -> EventActor {
 }
 
 /// Maps a uniqueness refusal that survived every retry to what it means for the caller.
+/// Checks each reported event on its own (spec: STAT-1): malformed values, users known not
+/// to be members (`strangers`) and ids seen earlier in the batch are refused with their
+/// reason. Returns the events to record, with their index in `reported`, and the receipt of
+/// the refused ones.
+fn check_activities(
+    org: OrganizationId,
+    reported: &[ReportedActivity],
+    strangers: &HashSet<UserId>,
+) -> (Vec<(usize, Activity)>, ActivityReceipt) {
+    let mut receipt = ActivityReceipt::default();
+    let mut seen = HashSet::new();
+    let mut accepted = Vec::new();
+    for (index, event) in reported.iter().enumerate() {
+        let checked = event.check(org).and_then(|a| {
+            if strangers.contains(&a.user) {
+                Err(ActivityError::UnknownMember)
+            } else if !seen.insert(a.id.clone()) {
+                Err(ActivityError::DuplicateId {
+                    id: event.id.clone(),
+                })
+            } else {
+                Ok(a)
+            }
+        });
+        match checked {
+            Ok(activity) => accepted.push((index, activity)),
+            Err(e) => receipt.rejected.push((index, event.id.clone(), e)),
+        }
+    }
+    (accepted, receipt)
+}
+
+/// A store that answered fewer statistics than it was asked for.
+fn missing_statistics() -> StoreError {
+    StoreError::Backend {
+        backend: "store",
+        source: "statistics answered fewer scopes than asked for".into(),
+    }
+}
+
 fn duplicate_error(constraint: &'static str) -> Error {
     match constraint {
         constraint::ONE_PENDING_PER_EMAIL => Error::AlreadyInvited,
@@ -490,6 +530,11 @@ impl Roster {
         }
         match self.store.commit(changes).await {
             Ok(()) => Ok(true),
+            // Only the store knows team names (spec: TEAM-1): deciding again would not see
+            // the team that holds this one.
+            Err(StoreError::Duplicate {
+                constraint: constraint::UNIQUE_TEAM_NAME,
+            }) => Err(Error::TeamNameTaken),
             // A row the decision relied on went missing since it was read (a team deleted
             // under an acceptance into it): like a conflict, the decision is stale, and
             // deciding again sees the row gone (spec: ERR-1, INV-11).
@@ -1358,10 +1403,7 @@ impl Roster {
     ) -> Result<Member> {
         retrying!(self, |now| {
             let (organization, target) = self.role_change(actor, org, user, role).await?;
-            let administrators = self
-                .store
-                .count_members_with_role(org, Role::Administrator)
-                .await?;
+            let administrators = self.administrators(org).await?;
             self.decide(now, as_user(actor), |ctx| {
                 member::revoke_role(ctx, &organization, target, role, administrators)
             })?
@@ -1388,10 +1430,7 @@ impl Roster {
             if target.is_administrator() {
                 self.allow_administrators(&organization, me).await?;
             }
-            let administrators = self
-                .store
-                .count_members_with_role(org, Role::Administrator)
-                .await?;
+            let administrators = self.administrators(org).await?;
             self.decide(now, as_user(actor), |ctx| {
                 member::remove_member(ctx, &organization, target, administrators)
             })?
@@ -1415,9 +1454,9 @@ impl Roster {
             let (organization, _) = self
                 .authorized(org, actor, Permission::ManageTeams, Scope::Organization)
                 .await?;
-            let taken = self.store.team_by_name(org, &name.key()).await?.is_some();
+            // The store keeps names unique (spec: TEAM-1): a taken one fails the commit.
             self.decide(now, as_user(actor), |ctx| {
-                team::create_team(ctx, &organization, name.clone(), taken)
+                team::create_team(ctx, &organization, name.clone(), false)
             })?
         })
     }
@@ -1439,13 +1478,9 @@ impl Roster {
                 .authorized(org, actor, Permission::ManageTeams, Scope::Organization)
                 .await?;
             let current = self.target_team(org, team).await?;
-            let taken = self
-                .store
-                .team_by_name(org, &name.key())
-                .await?
-                .is_some_and(|t| t.id != team);
+            // The store keeps names unique (spec: TEAM-1): a taken one fails the commit.
             self.decide(now, as_user(actor), |ctx| {
-                team::rename_team(ctx, &organization, current, name.clone(), taken)
+                team::rename_team(ctx, &organization, current, name.clone(), false)
             })?
         })
     }
@@ -1518,7 +1553,7 @@ impl Roster {
                 .await?;
             let current = self.target_team(org, team).await?;
             let target = self.target_member(org, user).await?;
-            let is_in = self.store.is_team_member(org, team, target.id).await?;
+            let is_in = self.store.teams_of(org, target.id).await?.contains(&team);
             self.decide(now, as_user(actor), |ctx| {
                 team::change_membership(ctx, &organization, &current, &target, is_in, join)
             })?
@@ -1713,49 +1748,81 @@ impl Roster {
         reported: &[ReportedActivity],
     ) -> Result<ActivityReceipt> {
         self.organization(org).await?;
-        let mut users: Vec<UserId> = reported.iter().map(|r| r.user).collect();
-        users.sort_unstable();
-        users.dedup();
-        let strangers: HashSet<UserId> = self
-            .store
-            .users_not_members(org, &users)
-            .await?
-            .into_iter()
-            .collect();
-        let mut receipt = ActivityReceipt::default();
-        let mut seen = HashSet::new();
-        let mut accepted = Vec::new();
-        for (index, event) in reported.iter().enumerate() {
-            let checked = event.check(org).and_then(|a| {
-                if strangers.contains(&a.user) {
-                    Err(ActivityError::UnknownMember)
-                } else if !seen.insert(a.id.clone()) {
-                    Err(ActivityError::DuplicateId {
-                        id: event.id.clone(),
-                    })
-                } else {
-                    Ok(a)
+        // The store checks membership as it records (spec: STAT-1): each refusal names users
+        // who are not members, and the batch is checked again without their events.
+        let mut strangers = HashSet::new();
+        loop {
+            let (accepted, mut receipt) = check_activities(org, reported, &strangers);
+            let activities: Vec<Activity> = accepted.iter().map(|(_, a)| a.clone()).collect();
+            let new = match self.store.record_activities(org, &activities).await? {
+                Recorded::New(new) => new,
+                Recorded::NotMembers(users) => {
+                    let before = strangers.len();
+                    strangers.extend(
+                        users
+                            .into_iter()
+                            .filter(|u| activities.iter().any(|a| a.user == *u)),
+                    );
+                    if strangers.len() == before {
+                        // No user of the batch: a store that breaks its contract would
+                        // loop for ever here.
+                        return Err(Error::Store(StoreError::Backend {
+                            backend: "store",
+                            source: "record_activities refused users outside the batch".into(),
+                        }));
+                    }
+                    continue;
                 }
-            });
-            match checked {
-                Ok(activity) => accepted.push((index, activity)),
-                Err(e) => receipt.rejected.push((index, event.id.clone(), e)),
+            };
+            for ((index, activity), new) in accepted.into_iter().zip(new) {
+                if new {
+                    receipt.recorded += 1;
+                } else {
+                    let id = activity.id.to_string();
+                    receipt
+                        .rejected
+                        .push((index, id.clone(), ActivityError::DuplicateId { id }));
+                }
             }
-        }
-        let activities: Vec<Activity> = accepted.iter().map(|(_, a)| a.clone()).collect();
-        let new = self.store.record_activities(org, &activities).await?;
-        for ((index, activity), new) in accepted.into_iter().zip(new) {
-            if new {
-                receipt.recorded += 1;
-            } else {
-                let id = activity.id.to_string();
-                receipt
-                    .rejected
-                    .push((index, id.clone(), ActivityError::DuplicateId { id }));
+            // An event refused as a repeat of an earlier one in the batch is refused as a
+            // stranger's when its user is not a member, as it would have been had its user
+            // been checked: the store only saw the users of the events it was given.
+            let members: HashSet<UserId> = activities.iter().map(|a| a.user).collect();
+            let mut checked: HashMap<UserId, bool> = HashMap::new();
+            for (index, _, error) in &mut receipt.rejected {
+                let ActivityError::DuplicateId { .. } = error else {
+                    continue;
+                };
+                let user = reported[*index].user;
+                if members.contains(&user) {
+                    continue;
+                }
+                let is_member = match checked.get(&user) {
+                    Some(known) => *known,
+                    None => {
+                        let known = self.store.member(org, user).await?.is_some();
+                        checked.insert(user, known);
+                        known
+                    }
+                };
+                if !is_member {
+                    *error = ActivityError::UnknownMember;
+                }
             }
+            receipt.rejected.sort_by_key(|(index, _, _)| *index);
+            return Ok(receipt);
         }
-        receipt.rejected.sort_by_key(|(index, _, _)| *index);
-        Ok(receipt)
+    }
+
+    /// How many administrators `org` has, counted up to two: enough to tell whether a
+    /// member is the last one (spec: ADM-5).
+    async fn administrators(&self, org: OrganizationId) -> Result<u64> {
+        let filter = MemberFilter {
+            role: Some(Role::Administrator),
+            team: None,
+        };
+        let rows = self.store.members(org, filter, Page::first(2)).await?;
+        Ok(rows.len() as u64)
     }
 
     /// What `actor` needs to see statistics of `scope` (spec: STAT-2, TEAM-4): administrators
@@ -1798,7 +1865,10 @@ impl Roster {
         let (permission, reach) = Self::statistics_requirement(actor, scope);
         self.authorized(org, actor, permission, reach).await?;
         self.target_scope(org, scope).await?;
-        Ok(self.store.statistics(org, scope, period).await?)
+        let mut stats = self.store.statistics(org, &[scope], period).await?;
+        stats
+            .pop()
+            .ok_or_else(|| Error::Store(missing_statistics()))
     }
 
     /// Several teams side by side over one period, with the organization's totals for those
@@ -1859,7 +1929,20 @@ impl Roster {
             allowed(Permission::ViewTeamAnalytics, Scope::Team(*team))?;
             names.push(self.target_team(org, *team).await?.name.to_string());
         }
-        let stats = self.store.team_statistics(org, teams, period).await?;
+        let sees_all = allowed(Permission::ViewOrganizationAnalytics, Scope::Organization).is_ok();
+        // The teams, and the organization's totals for those who see them, in one read.
+        let mut scopes: Vec<StatsScope> = teams.iter().map(|t| StatsScope::Team(*t)).collect();
+        if sees_all {
+            scopes.push(StatsScope::Organization);
+        }
+        let mut stats = self.store.statistics(org, &scopes, period).await?;
+        if stats.len() != scopes.len() {
+            return Err(Error::Store(missing_statistics()));
+        }
+        let organization = match sees_all {
+            true => stats.pop(),
+            false => None,
+        };
         let rows = teams
             .iter()
             .copied()
@@ -1867,15 +1950,6 @@ impl Roster {
             .zip(stats)
             .map(|((t, n), s)| (t, n, s))
             .collect();
-        let sees_all = allowed(Permission::ViewOrganizationAnalytics, Scope::Organization).is_ok();
-        let organization = match sees_all {
-            true => Some(
-                self.store
-                    .statistics(org, StatsScope::Organization, period)
-                    .await?,
-            ),
-            false => None,
-        };
         Ok(Comparison {
             period,
             teams: rows,

@@ -8,8 +8,8 @@ use std::{
 use chrono::{DateTime, Duration, Utc};
 
 use super::{
-    InvitationContext, InvitationFilter, InvitationTargets, LinkContext, MemberFilter, Page, Store,
-    StoreError, constraint,
+    InvitationContext, InvitationFilter, InvitationTargets, LinkContext, MemberFilter, Page,
+    Recorded, Store, StoreError, constraint,
 };
 use crate::domain::{
     activity::{Activity, MemberActivity, Period, Statistics, StatsScope, Tally, TeamStint},
@@ -21,7 +21,6 @@ use crate::domain::{
     member::Member,
     organization::{Organization, SeatUsage},
     outbox::{OutboxMessage, OutboxStatus, Settlement, in_turns},
-    role::Role,
     team::Team,
     text::ActivityId,
     token::TokenHash,
@@ -89,7 +88,6 @@ struct Org {
     members: BTreeMap<MemberId, Member>,
     by_user: HashMap<UserId, MemberId>,
     by_email: HashMap<String, MemberId>,
-    role_counts: [u64; 4],
     invitations: BTreeMap<InvitationId, Invitation>,
     pending_by_email: HashMap<String, InvitationId>,
     teams: BTreeMap<TeamId, Team>,
@@ -126,7 +124,7 @@ impl Org {
             .cloned()
     }
 
-    /// What [`Store::invitation_targets`] answers.
+    /// The targets of an invitation to `emails`, seats counted at `seats_at` if given.
     fn targets(
         &self,
         emails: &[EmailAddress],
@@ -153,7 +151,6 @@ impl Org {
             members: BTreeMap::new(),
             by_user: HashMap::new(),
             by_email: HashMap::new(),
-            role_counts: [0; 4],
             invitations: BTreeMap::new(),
             pending_by_email: HashMap::new(),
             teams: BTreeMap::new(),
@@ -167,30 +164,15 @@ impl Org {
         }
     }
 
-    fn count_roles(&mut self, member: &Member, sign: i8) {
-        for (slot, role) in Role::ALL.iter().enumerate() {
-            if member.roles.contains(*role) {
-                let count = &mut self.role_counts[slot];
-                *count = if sign > 0 {
-                    count.saturating_add(1)
-                } else {
-                    count.saturating_sub(1)
-                };
-            }
-        }
-    }
-
     /// Replaces the member with id `id` by `new`, keeping the indexes right. No checks.
     fn set_member(&mut self, id: MemberId, new: Option<Member>) {
         if let Some(old) = self.members.remove(&id) {
             self.by_user.remove(&old.user);
             self.by_email.remove(old.email.key());
-            self.count_roles(&old, -1);
         }
         if let Some(new) = new {
             self.by_user.insert(new.user, id);
             self.by_email.insert(new.email.key().to_owned(), id);
-            self.count_roles(&new, 1);
             self.members.insert(id, new);
         }
     }
@@ -297,6 +279,51 @@ impl Org {
             }
         };
         tally.finish(period, invited as u64, members as u64)
+    }
+}
+
+impl Org {
+    /// The statistics of several teams, in the order given, in one pass over the period's
+    /// events: each is counted for every team its user belonged to at its time (spec:
+    /// STAT-3, TEAM-4).
+    fn team_statistics(&self, teams: &[TeamId], period: Period) -> Vec<Statistics> {
+        let mut of_user: HashMap<UserId, Vec<(usize, TeamStint)>> = HashMap::new();
+        let mut members = vec![HashSet::new(); teams.len()];
+        for (i, team) in teams.iter().enumerate() {
+            for stint in self
+                .stints
+                .iter()
+                .filter(|s| s.team == *team && s.overlaps(&period))
+            {
+                members[i].insert(stint.user);
+                of_user.entry(stint.user).or_default().push((i, *stint));
+            }
+        }
+        let mut tallies = vec![Tally::default(); teams.len()];
+        let mut counted = Vec::new();
+        for activity in self.activities_in(&period) {
+            counted.clear();
+            for (i, stint) in of_user.get(&activity.user).into_iter().flatten() {
+                // Counted once per team, whatever its stints.
+                if stint.covers(activity.at) && !counted.contains(i) {
+                    counted.push(*i);
+                    tallies[*i].add(activity);
+                }
+            }
+        }
+        tallies
+            .into_iter()
+            .zip(teams)
+            .zip(members)
+            .map(|((tally, team), members)| {
+                let invited = self
+                    .invitations
+                    .values()
+                    .filter(|i| i.team == Some(*team) && period.contains(i.created_at))
+                    .count();
+                tally.finish(period, invited as u64, members.len() as u64)
+            })
+            .collect()
     }
 }
 
@@ -748,33 +775,6 @@ impl Store for MemoryStore {
             .flatten())
     }
 
-    async fn members_by_email(
-        &self,
-        org: OrganizationId,
-        emails: &[EmailAddress],
-    ) -> Result<Vec<Member>, StoreError> {
-        Ok(self
-            .read(org, |o| {
-                let ids = emails.iter().filter_map(|e| o.by_email.get(e.key()));
-                distinct(ids, |id| o.members.get(id))
-            })
-            .unwrap_or_default())
-    }
-
-    async fn members_by_user(
-        &self,
-        org: OrganizationId,
-        users: &[UserId],
-    ) -> Result<Vec<Member>, StoreError> {
-        Ok(self
-            .read(org, |o| {
-                distinct(users.iter().filter_map(|u| o.by_user.get(u)), |id| {
-                    o.members.get(id)
-                })
-            })
-            .unwrap_or_default())
-    }
-
     async fn members(
         &self,
         org: OrganizationId,
@@ -807,18 +807,6 @@ impl Store for MemoryStore {
             .unwrap_or_default())
     }
 
-    async fn count_members_with_role(
-        &self,
-        org: OrganizationId,
-        role: Role,
-    ) -> Result<u64, StoreError> {
-        let slot = Role::ALL
-            .iter()
-            .position(|r| *r == role)
-            .unwrap_or_default();
-        Ok(self.read(org, |o| o.role_counts[slot]).unwrap_or_default())
-    }
-
     async fn teams_of(
         &self,
         org: OrganizationId,
@@ -843,34 +831,6 @@ impl Store for MemoryStore {
         Ok(self
             .read(org, |o| o.invitations.get(&id).cloned())
             .flatten())
-    }
-
-    async fn invitation_by_token(
-        &self,
-        hash: &TokenHash,
-    ) -> Result<Option<Invitation>, StoreError> {
-        let state = self.lock();
-        Ok(state
-            .tokens
-            .get(hash)
-            .and_then(|(org, id)| state.org(*org).and_then(|o| o.invitations.get(id)))
-            .filter(|i| i.token_hash == *hash)
-            .cloned())
-    }
-
-    async fn pending_invitations_by_email(
-        &self,
-        org: OrganizationId,
-        emails: &[EmailAddress],
-    ) -> Result<Vec<Invitation>, StoreError> {
-        Ok(self
-            .read(org, |o| {
-                let ids = emails
-                    .iter()
-                    .filter_map(|e| o.pending_by_email.get(e.key()));
-                distinct(ids, |id| o.invitations.get(id))
-            })
-            .unwrap_or_default())
     }
 
     async fn invitations(
@@ -904,21 +864,6 @@ impl Store for MemoryStore {
         user: UserId,
     ) -> Result<Option<(Organization, Option<Member>)>, StoreError> {
         Ok(self.read(org, |o| (o.organization.clone(), o.member_of(user))))
-    }
-
-    async fn invitation_targets(
-        &self,
-        org: OrganizationId,
-        emails: &[EmailAddress],
-        seats_at: Option<DateTime<Utc>>,
-    ) -> Result<InvitationTargets, StoreError> {
-        // Under one lock: a snapshot, as the trait requires.
-        Ok(self
-            .read(org, |o| o.targets(emails, seats_at))
-            .unwrap_or_else(|| InvitationTargets {
-                seats: seats_at.map(|_| SeatUsage::default()),
-                ..InvitationTargets::default()
-            }))
     }
 
     async fn invitation_context(
@@ -964,38 +909,11 @@ impl Store for MemoryStore {
         Ok(self.read(org, |o| o.teams.get(&id).cloned()).flatten())
     }
 
-    async fn team_by_name(
-        &self,
-        org: OrganizationId,
-        name_key: &str,
-    ) -> Result<Option<Team>, StoreError> {
-        let key = name_key.to_lowercase();
-        Ok(self
-            .read(org, |o| {
-                o.team_names
-                    .get(&key)
-                    .and_then(|id| o.teams.get(id))
-                    .cloned()
-            })
-            .flatten())
-    }
-
     async fn teams(&self, org: OrganizationId, page: Page) -> Result<Vec<Team>, StoreError> {
         let after = page.after.map(TeamId::from_uuid);
         Ok(self
             .read(org, |o| page_of(&o.teams, after, page, |_| true))
             .unwrap_or_default())
-    }
-
-    async fn is_team_member(
-        &self,
-        org: OrganizationId,
-        team: TeamId,
-        member: MemberId,
-    ) -> Result<bool, StoreError> {
-        Ok(self
-            .read(org, |o| o.team_members.contains(&(team, member)))
-            .unwrap_or(false))
     }
 
     async fn events(&self, org: OrganizationId, page: Page) -> Result<Vec<Event>, StoreError> {
@@ -1138,84 +1056,65 @@ impl Store for MemoryStore {
         &self,
         org: OrganizationId,
         activities: &[Activity],
-    ) -> Result<Vec<bool>, StoreError> {
+    ) -> Result<Recorded, StoreError> {
         let mut state = self.lock();
-        let o = state.org_mut(org)?;
-        let mut seq = o.activities.len() as u64;
-        Ok(activities
+        // Checked under the lock the events are recorded under: no removal comes between.
+        let strangers: BTreeSet<UserId> = activities
             .iter()
-            .map(|a| {
-                let new = o.activity_ids.insert(a.id.clone());
-                if new {
-                    seq += 1;
-                    o.activities.insert((a.at, seq), a.clone());
-                }
-                new
-            })
-            .collect())
+            .map(|a| a.user)
+            .filter(|u| state.org(org).is_none_or(|o| !o.by_user.contains_key(u)))
+            .collect();
+        if !strangers.is_empty() {
+            return Ok(Recorded::NotMembers(strangers.into_iter().collect()));
+        }
+        let Ok(o) = state.org_mut(org) else {
+            return Ok(Recorded::New(Vec::new()));
+        };
+        let mut seq = o.activities.len() as u64;
+        Ok(Recorded::New(
+            activities
+                .iter()
+                .map(|a| {
+                    let new = o.activity_ids.insert(a.id.clone());
+                    if new {
+                        seq += 1;
+                        o.activities.insert((a.at, seq), a.clone());
+                    }
+                    new
+                })
+                .collect(),
+        ))
     }
 
     async fn statistics(
         &self,
         org: OrganizationId,
-        scope: StatsScope,
-        period: Period,
-    ) -> Result<Statistics, StoreError> {
-        Ok(self
-            .read(org, |o| o.statistics(scope, period))
-            .unwrap_or_else(|| Tally::default().finish(period, 0, 0)))
-    }
-
-    async fn team_statistics(
-        &self,
-        org: OrganizationId,
-        teams: &[TeamId],
+        scopes: &[StatsScope],
         period: Period,
     ) -> Result<Vec<Statistics>, StoreError> {
         Ok(self
             .read(org, |o| {
-                // One pass over the period's events, each counted for every team its user
-                // belonged to at its time (spec: TEAM-4).
-                let mut of_user: HashMap<UserId, Vec<(usize, TeamStint)>> = HashMap::new();
-                let mut members = vec![HashSet::new(); teams.len()];
-                for (i, team) in teams.iter().enumerate() {
-                    for stint in o
-                        .stints
-                        .iter()
-                        .filter(|s| s.team == *team && s.overlaps(&period))
-                    {
-                        members[i].insert(stint.user);
-                        of_user.entry(stint.user).or_default().push((i, *stint));
-                    }
-                }
-                let mut tallies = vec![Tally::default(); teams.len()];
-                let mut counted = Vec::new();
-                for activity in o.activities_in(&period) {
-                    counted.clear();
-                    for (i, stint) in of_user.get(&activity.user).into_iter().flatten() {
-                        // Counted once per team, whatever its stints.
-                        if stint.covers(activity.at) && !counted.contains(i) {
-                            counted.push(*i);
-                            tallies[*i].add(activity);
-                        }
-                    }
-                }
-                tallies
-                    .into_iter()
-                    .zip(teams)
-                    .zip(members)
-                    .map(|((tally, team), members)| {
-                        let invited = o
-                            .invitations
-                            .values()
-                            .filter(|i| i.team == Some(*team) && period.contains(i.created_at))
-                            .count();
-                        tally.finish(period, invited as u64, members.len() as u64)
+                // The teams in one pass over the period's events; the other scopes one by one.
+                let teams: Vec<TeamId> = scopes
+                    .iter()
+                    .filter_map(|s| match s {
+                        StatsScope::Team(team) => Some(*team),
+                        StatsScope::Organization | StatsScope::Member(_) => None,
+                    })
+                    .collect();
+                let mut of_teams = o.team_statistics(&teams, period).into_iter();
+                scopes
+                    .iter()
+                    .map(|scope| match scope {
+                        StatsScope::Team(_) => of_teams
+                            .next()
+                            .unwrap_or_else(|| Tally::default().finish(period, 0, 0)),
+                        _ => o.statistics(*scope, period),
                     })
                     .collect()
             })
             .unwrap_or_else(|| {
-                teams
+                scopes
                     .iter()
                     .map(|_| Tally::default().finish(period, 0, 0))
                     .collect()

@@ -170,15 +170,16 @@ impl InvitationFilter {
     }
 }
 
-/// What [`Store::invitation_targets`] reads for an invitation to some addresses.
+/// The state of the addresses an invitation goes to, part of an [`InvitationContext`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InvitationTargets {
     /// The email keys ([`EmailAddress::key`]) of the addresses that belong to members, each
     /// once, in no particular order.
     pub member_emails: Vec<String>,
-    /// The pending invitations to the addresses, expired or not, in no particular order.
+    /// The pending invitations to the addresses, expired or not, each once, in no particular
+    /// order.
     pub pending: Vec<Invitation>,
-    /// The seats in use, when they were asked for (spec: ORG-4).
+    /// The seats in use, counted only when the organization has a seat cap (spec: ORG-4).
     pub seats: Option<SeatUsage>,
 }
 
@@ -209,6 +210,18 @@ pub struct LinkContext {
     pub team: Option<Team>,
 }
 
+/// What [`Store::record_activities`] did with a batch of learning events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Recorded {
+    /// Every event's user is a member: the batch was recorded. For each event, in order,
+    /// `true` if it was new, `false` if its id was recorded before (spec: STAT-1).
+    New(Vec<bool>),
+    /// Nothing was recorded: these users of the batch are not members of the organization,
+    /// each once, in ascending order.
+    NotMembers(Vec<UserId>),
+}
+
 /// Persistent state of the roster.
 ///
 /// # Contract
@@ -224,7 +237,8 @@ pub struct LinkContext {
 ///   committed before the commit's check fails it.
 /// - The uniqueness rules of [`constraint`] are enforced by the store itself, so a race
 ///   between service instances ends in [`StoreError::Duplicate`] or
-///   [`StoreError::Conflict`], never in duplicates (spec: INV-8, INV-11).
+///   [`StoreError::Conflict`], never in duplicates (spec: INV-8, INV-11). Team names rely on
+///   it alone: no read checks them before a team is written (spec: TEAM-1).
 /// - Outbox rows in a change set become claimable only once committed and are never lost
 ///   (spec: INV-9). [`Store::claim_outbox`] never hands a row to two callers while its lease
 ///   runs.
@@ -233,8 +247,12 @@ pub struct LinkContext {
 ///   that invitation's pending outbox rows in the same commit, before the change set's own
 ///   mail is queued, so a pass can no longer claim an email whose link is dead (spec: INV-13).
 /// - Reads observe every committed change set (read-your-writes).
+/// - Email addresses are matched by their key ([`EmailAddress::key`]): regardless of case.
 /// - Listings are keyset-paginated by id, ascending (ids are UUID v7, so this is creation
 ///   order).
+///
+/// Every method is required: each is what some command reads or writes, and none can be
+/// derived from the others while keeping its contract (the combined reads are snapshots).
 ///
 /// [`OrganizationWrite::Touch`]: crate::domain::changes::OrganizationWrite::Touch
 #[async_trait::async_trait]
@@ -242,23 +260,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// An organization by id.
     async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError>;
 
+    /// The organization and `user`'s membership in it, read together: every command needs
+    /// both before it decides anything (spec: ROLE-4). `None` when there is no such
+    /// organization.
+    async fn organization_with_member(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<(Organization, Option<Member>)>, StoreError>;
+
     /// The member of `org` who is `user`.
     async fn member(&self, org: OrganizationId, user: UserId)
     -> Result<Option<Member>, StoreError>;
-
-    /// Members of `org` whose email key is among `emails` (case-insensitive), each once.
-    async fn members_by_email(
-        &self,
-        org: OrganizationId,
-        emails: &[EmailAddress],
-    ) -> Result<Vec<Member>, StoreError>;
-
-    /// Members of `org` who are among `users`, each once.
-    async fn members_by_user(
-        &self,
-        org: OrganizationId,
-        users: &[UserId],
-    ) -> Result<Vec<Member>, StoreError>;
 
     /// A page of `org`'s members, by id.
     async fn members(
@@ -268,14 +281,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         page: Page,
     ) -> Result<Vec<Member>, StoreError>;
 
-    /// How many members of `org` hold `role`.
-    async fn count_members_with_role(
-        &self,
-        org: OrganizationId,
-        role: Role,
-    ) -> Result<u64, StoreError>;
-
-    /// The teams `member` belongs to.
+    /// The teams `member` belongs to, by id.
     async fn teams_of(
         &self,
         org: OrganizationId,
@@ -288,18 +294,6 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         org: OrganizationId,
         id: InvitationId,
     ) -> Result<Option<Invitation>, StoreError>;
-
-    /// The invitation whose current link has this token hash (spec: INV-6).
-    async fn invitation_by_token(&self, hash: &TokenHash)
-    -> Result<Option<Invitation>, StoreError>;
-
-    /// Pending invitations of `org` whose email key is among `emails` (case-insensitive), each
-    /// once.
-    async fn pending_invitations_by_email(
-        &self,
-        org: OrganizationId,
-        emails: &[EmailAddress],
-    ) -> Result<Vec<Invitation>, StoreError>;
 
     /// A page of `org`'s invitations, by id.
     async fn invitations(
@@ -316,92 +310,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
     ) -> Result<SeatUsage, StoreError>;
 
-    /// The organization and `user`'s membership in it, read together: every command needs
-    /// both before it decides anything (spec: ROLE-4). `None` when there is no such
+    /// Everything an invitation to `emails` is decided on (spec: ROLE-4, INV-2, INV-8,
+    /// ORG-4): the organization, `user`'s membership in it, and the [`InvitationTargets`] of
+    /// `emails` — which of the addresses (matched regardless of case) belong to members, the
+    /// pending invitations to them (expired or not; closed ones never), and, when the
+    /// organization has a seat cap, the seats in use at `now` (counting takes time in
+    /// proportion to the organization: only a cap needs it). `None` when there is no such
     /// organization.
     ///
-    /// The default reads one after the other; `MemoryStore` reads both under one lock, the
-    /// SQL stores in one statement, which saves a round trip on every command.
-    async fn organization_with_member(
-        &self,
-        org: OrganizationId,
-        user: UserId,
-    ) -> Result<Option<(Organization, Option<Member>)>, StoreError> {
-        let Some(organization) = self.organization(org).await? else {
-            return Ok(None);
-        };
-        let member = self.member(org, user).await?;
-        Ok(Some((organization, member)))
-    }
-
-    /// Those of `users` who are not members of `org`, each once: the check behind recording
-    /// learning activity (spec: STAT-1), where nearly every user is a member, so the answer
-    /// is nearly always empty.
-    ///
-    /// The default derives it from [`Store::members_by_user`]; the SQL stores return only
-    /// the strangers, rather than every member's row.
-    async fn users_not_members(
-        &self,
-        org: OrganizationId,
-        users: &[UserId],
-    ) -> Result<Vec<UserId>, StoreError> {
-        let members: std::collections::HashSet<UserId> = self
-            .members_by_user(org, users)
-            .await?
-            .into_iter()
-            .map(|m| m.user)
-            .collect();
-        let mut strangers: Vec<UserId> = users
-            .iter()
-            .copied()
-            .filter(|u| !members.contains(u))
-            .collect();
-        strangers.sort_unstable();
-        strangers.dedup();
-        Ok(strangers)
-    }
-
-    /// Everything an invitation to `emails` must know, read together: which addresses
-    /// belong to members, the pending invitations to them (expired or not), and, when
-    /// `seats_at` is given, the seats in use then (spec: INV-2, INV-8, ORG-4). Counting
-    /// seats takes time in proportion to the organization: only a seat cap needs it.
-    ///
-    /// The answer must be one snapshot: invitations to an organization without a seat cap
+    /// The targets must be one snapshot: invitations to an organization without a seat cap
     /// commit side by side, each trusting that no member and no pending invitation held its
-    /// address at one moment (spec: INV-8). The default combines
-    /// [`Store::members_by_email`], [`Store::pending_invitations_by_email`] and
-    /// [`Store::seat_usage`], which is a snapshot only where reads cannot interleave with
-    /// commits; `MemoryStore` answers under one lock, the SQL stores in one statement.
-    async fn invitation_targets(
-        &self,
-        org: OrganizationId,
-        emails: &[EmailAddress],
-        seats_at: Option<DateTime<Utc>>,
-    ) -> Result<InvitationTargets, StoreError> {
-        let members = self.members_by_email(org, emails).await?;
-        let seats = match seats_at {
-            Some(now) => Some(self.seat_usage(org, now).await?),
-            None => None,
-        };
-        Ok(InvitationTargets {
-            member_emails: members
-                .into_iter()
-                .map(|m| m.email.key().to_owned())
-                .collect(),
-            pending: self.pending_invitations_by_email(org, emails).await?,
-            seats,
-        })
-    }
-
-    /// The organization, `user`'s membership in it and the [`Store::invitation_targets`] of
-    /// `emails`, with the seats in use at `now` when the organization has a seat cap:
-    /// everything an invitation is decided on (spec: ROLE-4, INV-8, ORG-4). `None` when
-    /// there is no such organization.
-    ///
-    /// The default reads [`Store::organization_with_member`] then
-    /// [`Store::invitation_targets`]; the SQL stores answer in one statement, so an
-    /// invitation reads once before it commits. The targets must be one snapshot, as
-    /// [`Store::invitation_targets`] says; the organization and membership need not be in
+    /// address at one moment (spec: INV-8). The organization and membership need not be in
     /// the same one (the commit checks their versions).
     async fn invitation_context(
         &self,
@@ -409,82 +328,26 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         user: UserId,
         emails: &[EmailAddress],
         now: DateTime<Utc>,
-    ) -> Result<Option<InvitationContext>, StoreError> {
-        let Some((organization, member)) = self.organization_with_member(org, user).await? else {
-            return Ok(None);
-        };
-        let seats_at = organization.seats_counted_at(now);
-        let targets = self.invitation_targets(org, emails, seats_at).await?;
-        Ok(Some(InvitationContext {
-            organization,
-            member,
-            targets,
-        }))
-    }
+    ) -> Result<Option<InvitationContext>, StoreError>;
 
-    /// The invitation whose token hashes to `hash`, its organization, `user`'s membership in
-    /// it (none asked for when `user` is `None`) and, when the organization has a seat cap,
-    /// the seats in use at `now`, and the team the invitation names if it still exists:
-    /// everything accepting, declining or previewing a link is decided on (spec: INV-1,
-    /// INV-6, INV-11, ORG-4). `None` when no invitation has this hash.
-    ///
-    /// The default reads [`Store::invitation_by_token`], then the organization and
-    /// membership, then [`Store::seat_usage`] if capped, then [`Store::team`] if the
-    /// invitation names one; the SQL stores answer in one statement.
+    /// The invitation whose current link has the token hash `hash` (spec: INV-3, INV-6), its
+    /// organization, `user`'s membership in it (none asked for when `user` is `None`), the
+    /// seats in use at `now` when the organization has a seat cap, and the team the
+    /// invitation names if it still exists in the organization: everything accepting,
+    /// declining or previewing a link is decided on (spec: INV-1, INV-11, ORG-4). `None` when
+    /// no invitation has this hash.
     async fn link_context(
         &self,
         hash: &TokenHash,
         user: Option<UserId>,
         now: DateTime<Utc>,
-    ) -> Result<Option<LinkContext>, StoreError> {
-        let Some(invitation) = self.invitation_by_token(hash).await? else {
-            return Ok(None);
-        };
-        let org = invitation.organization;
-        let found = match user {
-            Some(user) => self.organization_with_member(org, user).await?,
-            None => self.organization(org).await?.map(|o| (o, None)),
-        };
-        let Some((organization, member)) = found else {
-            return Ok(None);
-        };
-        let seats = match organization.seats_counted_at(now) {
-            Some(at) => Some(self.seat_usage(org, at).await?),
-            None => None,
-        };
-        let team = match invitation.team {
-            Some(team) => self.team(org, team).await?,
-            None => None,
-        };
-        Ok(Some(LinkContext {
-            invitation,
-            organization,
-            member,
-            seats,
-            team,
-        }))
-    }
+    ) -> Result<Option<LinkContext>, StoreError>;
 
     /// A team of `org` by id.
     async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError>;
 
-    /// The team of `org` with this name, regardless of case.
-    async fn team_by_name(
-        &self,
-        org: OrganizationId,
-        name_key: &str,
-    ) -> Result<Option<Team>, StoreError>;
-
     /// A page of `org`'s teams, by id.
     async fn teams(&self, org: OrganizationId, page: Page) -> Result<Vec<Team>, StoreError>;
-
-    /// Whether `member` belongs to `team`.
-    async fn is_team_member(
-        &self,
-        org: OrganizationId,
-        team: TeamId,
-        member: MemberId,
-    ) -> Result<bool, StoreError>;
 
     /// A page of `org`'s audit trail, oldest first (spec: INV-12).
     async fn events(&self, org: OrganizationId, page: Page) -> Result<Vec<Event>, StoreError>;
@@ -525,35 +388,34 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         page: Page,
     ) -> Result<Vec<OutboxMessage>, StoreError>;
 
-    /// Records learning events, idempotently per (organization, event id): for each event,
-    /// `true` if it was new, `false` if its id was already recorded (nothing is counted
-    /// twice, spec: STAT-1). The events have been checked; their users are members.
+    /// Records learning events of members of `org`, idempotently per (organization, event
+    /// id): nothing is counted twice (spec: STAT-1). The events have been checked otherwise.
+    ///
+    /// When some of the events' users are not members of `org`, records nothing and answers
+    /// [`Recorded::NotMembers`] with those users. The check and the insert are one atomic
+    /// step: a member removed while the batch is recorded either is refused or had the
+    /// events recorded before the removal, never after it. Otherwise answers
+    /// [`Recorded::New`]: for each event, `true` if it was new, `false` if its id was
+    /// already recorded. An organization that does not exist has no members.
     async fn record_activities(
         &self,
         org: OrganizationId,
         activities: &[Activity],
-    ) -> Result<Vec<bool>, StoreError>;
+    ) -> Result<Recorded, StoreError>;
 
-    /// The statistics of one scope over one period (spec: STAT-2, TEAM-4). Every store must
-    /// compute the figures of [`Tally`](crate::domain::activity::Tally) exactly; SQL stores
-    /// aggregate in SQL. A team's figures count its members' events only while a stint of
-    /// theirs in the team [covers](crate::domain::activity::TeamStint::covers) them; its
-    /// members are those whose stint [overlaps](crate::domain::activity::TeamStint::overlaps)
-    /// the period. A team or member `org` does not have counts nothing.
+    /// The statistics of each of `scopes` over one period, in the order given (spec: STAT-2,
+    /// STAT-3, TEAM-4). Every store must compute the figures of
+    /// [`Tally`](crate::domain::activity::Tally) exactly; SQL stores aggregate in SQL, and
+    /// compute several teams in one pass over the period's events. A team's figures count
+    /// its members' events only while a stint of theirs in the team
+    /// [covers](crate::domain::activity::TeamStint::covers) them; its members are those
+    /// whose stint [overlaps](crate::domain::activity::TeamStint::overlaps) the period. A
+    /// team or member `org` does not have counts nothing; a scope asked for twice gets the
+    /// same figures twice.
     async fn statistics(
         &self,
         org: OrganizationId,
-        scope: StatsScope,
-        period: Period,
-    ) -> Result<Statistics, StoreError>;
-
-    /// The statistics of several teams over one period, in the order given: the same figures
-    /// as [`Store::statistics`] with [`StatsScope::Team`] for each, computed in one pass
-    /// (spec: STAT-3).
-    async fn team_statistics(
-        &self,
-        org: OrganizationId,
-        teams: &[TeamId],
+        scopes: &[StatsScope],
         period: Period,
     ) -> Result<Vec<Statistics>, StoreError>;
 
@@ -587,35 +449,14 @@ macro_rules! forward_store {
             async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
                 (**self).organization(id).await
             }
-            async fn member(&self, org: OrganizationId, user: UserId) -> Result<Option<Member>, StoreError> {
-                (**self).member(org, user).await
-            }
             async fn organization_with_member(&self, org: OrganizationId, user: UserId) -> Result<Option<(Organization, Option<Member>)>, StoreError> {
                 (**self).organization_with_member(org, user).await
             }
-            async fn invitation_targets(&self, org: OrganizationId, emails: &[EmailAddress], seats_at: Option<DateTime<Utc>>) -> Result<InvitationTargets, StoreError> {
-                (**self).invitation_targets(org, emails, seats_at).await
-            }
-            async fn invitation_context(&self, org: OrganizationId, user: UserId, emails: &[EmailAddress], now: DateTime<Utc>) -> Result<Option<InvitationContext>, StoreError> {
-                (**self).invitation_context(org, user, emails, now).await
-            }
-            async fn link_context(&self, hash: &TokenHash, user: Option<UserId>, now: DateTime<Utc>) -> Result<Option<LinkContext>, StoreError> {
-                (**self).link_context(hash, user, now).await
-            }
-            async fn users_not_members(&self, org: OrganizationId, users: &[UserId]) -> Result<Vec<UserId>, StoreError> {
-                (**self).users_not_members(org, users).await
-            }
-            async fn members_by_email(&self, org: OrganizationId, emails: &[EmailAddress]) -> Result<Vec<Member>, StoreError> {
-                (**self).members_by_email(org, emails).await
-            }
-            async fn members_by_user(&self, org: OrganizationId, users: &[UserId]) -> Result<Vec<Member>, StoreError> {
-                (**self).members_by_user(org, users).await
+            async fn member(&self, org: OrganizationId, user: UserId) -> Result<Option<Member>, StoreError> {
+                (**self).member(org, user).await
             }
             async fn members(&self, org: OrganizationId, filter: MemberFilter, page: Page) -> Result<Vec<Member>, StoreError> {
                 (**self).members(org, filter, page).await
-            }
-            async fn count_members_with_role(&self, org: OrganizationId, role: Role) -> Result<u64, StoreError> {
-                (**self).count_members_with_role(org, role).await
             }
             async fn teams_of(&self, org: OrganizationId, member: MemberId) -> Result<Vec<TeamId>, StoreError> {
                 (**self).teams_of(org, member).await
@@ -623,29 +464,23 @@ macro_rules! forward_store {
             async fn invitation(&self, org: OrganizationId, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
                 (**self).invitation(org, id).await
             }
-            async fn invitation_by_token(&self, hash: &TokenHash) -> Result<Option<Invitation>, StoreError> {
-                (**self).invitation_by_token(hash).await
-            }
-            async fn pending_invitations_by_email(&self, org: OrganizationId, emails: &[EmailAddress]) -> Result<Vec<Invitation>, StoreError> {
-                (**self).pending_invitations_by_email(org, emails).await
-            }
             async fn invitations(&self, org: OrganizationId, filter: InvitationFilter, page: Page) -> Result<Vec<Invitation>, StoreError> {
                 (**self).invitations(org, filter, page).await
             }
             async fn seat_usage(&self, org: OrganizationId, now: DateTime<Utc>) -> Result<SeatUsage, StoreError> {
                 (**self).seat_usage(org, now).await
             }
+            async fn invitation_context(&self, org: OrganizationId, user: UserId, emails: &[EmailAddress], now: DateTime<Utc>) -> Result<Option<InvitationContext>, StoreError> {
+                (**self).invitation_context(org, user, emails, now).await
+            }
+            async fn link_context(&self, hash: &TokenHash, user: Option<UserId>, now: DateTime<Utc>) -> Result<Option<LinkContext>, StoreError> {
+                (**self).link_context(hash, user, now).await
+            }
             async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError> {
                 (**self).team(org, id).await
             }
-            async fn team_by_name(&self, org: OrganizationId, name_key: &str) -> Result<Option<Team>, StoreError> {
-                (**self).team_by_name(org, name_key).await
-            }
             async fn teams(&self, org: OrganizationId, page: Page) -> Result<Vec<Team>, StoreError> {
                 (**self).teams(org, page).await
-            }
-            async fn is_team_member(&self, org: OrganizationId, team: TeamId, member: MemberId) -> Result<bool, StoreError> {
-                (**self).is_team_member(org, team, member).await
             }
             async fn events(&self, org: OrganizationId, page: Page) -> Result<Vec<Event>, StoreError> {
                 (**self).events(org, page).await
@@ -662,14 +497,11 @@ macro_rules! forward_store {
             async fn failed_outbox(&self, org: OrganizationId, page: Page) -> Result<Vec<OutboxMessage>, StoreError> {
                 (**self).failed_outbox(org, page).await
             }
-            async fn record_activities(&self, org: OrganizationId, activities: &[Activity]) -> Result<Vec<bool>, StoreError> {
+            async fn record_activities(&self, org: OrganizationId, activities: &[Activity]) -> Result<Recorded, StoreError> {
                 (**self).record_activities(org, activities).await
             }
-            async fn statistics(&self, org: OrganizationId, scope: StatsScope, period: Period) -> Result<Statistics, StoreError> {
-                (**self).statistics(org, scope, period).await
-            }
-            async fn team_statistics(&self, org: OrganizationId, teams: &[TeamId], period: Period) -> Result<Vec<Statistics>, StoreError> {
-                (**self).team_statistics(org, teams, period).await
+            async fn statistics(&self, org: OrganizationId, scopes: &[StatsScope], period: Period) -> Result<Vec<Statistics>, StoreError> {
+                (**self).statistics(org, scopes, period).await
             }
             async fn member_activity(&self, org: OrganizationId, scope: StatsScope, period: Period, page: Page) -> Result<Vec<MemberActivity>, StoreError> {
                 (**self).member_activity(org, scope, period, page).await

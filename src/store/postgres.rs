@@ -61,38 +61,22 @@ mod dialect {
     // The lookups by a list of keys probe the unique index once per distinct key, whatever
     // the planner believes about the table. The plain `key IN (SELECT …)` form could be
     // planned, on stale statistics (a table right after a bulk insert, before autoanalyze),
-    // as a nested loop comparing every row of the organization with every key: 56 s for a
-    // 20,000-address bulk invitation into an organization holding 20,000 pending
-    // invitations. `LIMIT 1` keeps the lateral subquery from being pulled up into a join the
-    // planner could reorder; each key matches at most one row anyway (a unique index).
-    pub(super) const MEMBERS_BY_EMAILS: &str = "SELECT m.* FROM (SELECT DISTINCT \
-         jsonb_array_elements_text($2::jsonb) AS email_key) AS k CROSS JOIN LATERAL \
-         (SELECT id, organization_id, user_id, email, first_name, last_name, roles, joined_at, \
-         invitation_id, version FROM orgroster_members AS t \
-         WHERE t.organization_id = $1 AND t.email_key = k.email_key LIMIT 1) AS m";
-    pub(super) const MEMBERS_BY_USERS: &str = "SELECT m.* FROM (SELECT DISTINCT \
-         jsonb_array_elements_text($2::jsonb)::uuid AS user_id) AS k CROSS JOIN LATERAL \
-         (SELECT id, organization_id, user_id, email, first_name, last_name, roles, joined_at, \
-         invitation_id, version FROM orgroster_members AS t \
-         WHERE t.organization_id = $1 AND t.user_id = k.user_id LIMIT 1) AS m";
-    /// The ids of `$2` (a JSON list) with no member in `$1`, as text: usually none. A
-    /// lateral probe with `LIMIT 1` rather than `NOT EXISTS`, which the planner may turn into
-    /// a hash of every member of the organization (see `invitation_targets!`).
+    // as a nested loop comparing every row of the organization with every key. `LIMIT 1`
+    // keeps the lateral subquery from being pulled up into a join the planner could
+    // reorder; each key matches at most one row anyway (a unique index).
+    /// The ids of `$2` (a JSON list) with no member in `$1`, as text: usually none. The
+    /// members found are locked against removal (`FOR KEY SHARE`, which a role change does
+    /// not wait for) until the transaction ends, so none is removed before the activity
+    /// recorded in it commits. A lateral probe with `LIMIT 1` rather than `NOT EXISTS`,
+    /// which the planner may turn into a hash of every member of the organization.
     pub(super) const USERS_NOT_MEMBERS: &str = "SELECT k.user_id::text FROM (SELECT DISTINCT \
          jsonb_array_elements_text($2::jsonb)::uuid AS user_id) AS k LEFT JOIN LATERAL \
          (SELECT 1 AS hit FROM orgroster_members AS t WHERE t.organization_id = $1 \
-         AND t.user_id = k.user_id LIMIT 1) AS m ON true WHERE m.hit IS NULL";
-    pub(super) const PENDING_BY_EMAILS: &str = "SELECT i.* FROM (SELECT DISTINCT \
-         jsonb_array_elements_text($2::jsonb) AS email_key) AS k CROSS JOIN LATERAL \
-         (SELECT id, organization_id, email, invitee_first_name, invitee_last_name, role, \
-         team_id, status, token_hash, invited_by, created_at, sent_at, expires_at, resend_count, \
-         closed_at, closed_by, version FROM orgroster_invitations AS t \
-         WHERE t.organization_id = $1 AND t.status = 'pending' AND t.email_key = k.email_key \
-         LIMIT 1) AS i";
+         AND t.user_id = k.user_id LIMIT 1 FOR KEY SHARE) AS m ON true WHERE m.hit IS NULL";
     /// One row per distinct email key (`$2`, a JSON list) of organization `$1`: whether a
     /// member has it, its pending invitation if any, and on every row the seat counts at `$3`
     /// when `$count` holds (zeros otherwise); a single row of counts alone for an empty list.
-    /// The lateral probe is the one of `PENDING_BY_EMAILS`; members are probed the same way.
+    /// Each address probes the unique indexes of members and pending invitations.
     /// (As `EXISTS`, the planner may hash every member of the organization and probe the
     /// hash: it did for a single address on statistics taken when the organization was
     /// small, a scan of all its members per invitation, 0.8 ms at 1,000 members.)
@@ -113,8 +97,6 @@ mod dialect {
             )
         };
     }
-    /// Seats counted when `$4`.
-    pub(super) const INVITATION_TARGETS: &str = invitation_targets!("$4");
     /// See [`invitation_context`](crate::store::sql::invitation_context).
     pub(super) const INVITATION_CONTEXT: &str =
         crate::store::sql::invitation_context!(invitation_targets!(crate::store::sql::capped!()));

@@ -151,8 +151,6 @@ pub(crate) const TEAM_MEMBERS_PAGE: &str = "SELECT m.id, m.organization_id, m.us
      FROM orgroster_team_members tm JOIN orgroster_members m ON m.id = tm.member_id \
      WHERE tm.team_id = $1 AND tm.organization_id = $2 AND tm.member_id > $3 \
      AND ($4 = 0 OR (m.roles & $4) <> 0) ORDER BY tm.member_id LIMIT $5";
-pub(crate) const COUNT_ROLE: &str =
-    "SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1 AND (roles & $2) <> 0";
 pub(crate) const INSERT_MEMBER: &str = "INSERT INTO orgroster_members (id, organization_id, user_id, email, \
      email_key, first_name, last_name, roles, joined_at, invitation_id, version) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)";
@@ -168,10 +166,6 @@ pub(crate) const SELECT_INVITATION: &str = "SELECT id, organization_id, email, i
      invitee_last_name, role, team_id, status, token_hash, invited_by, created_at, sent_at, \
      expires_at, resend_count, closed_at, closed_by, version FROM orgroster_invitations \
      WHERE organization_id = $1 AND id = $2";
-pub(crate) const INVITATION_BY_TOKEN: &str = "SELECT id, organization_id, email, invitee_first_name, \
-     invitee_last_name, role, team_id, status, token_hash, invited_by, created_at, sent_at, \
-     expires_at, resend_count, closed_at, closed_by, version FROM orgroster_invitations \
-     WHERE token_hash = $1";
 pub(crate) const INVITATIONS_PAGE: &str = "SELECT id, organization_id, email, invitee_first_name, \
      invitee_last_name, role, team_id, status, token_hash, invited_by, created_at, sent_at, \
      expires_at, resend_count, closed_at, closed_by, version FROM orgroster_invitations \
@@ -207,8 +201,6 @@ pub(crate) const SEAT_USAGE: &str = concat!("SELECT ", seat_count_columns!("$1",
 
 pub(crate) const SELECT_TEAM: &str = "SELECT id, organization_id, name, message, suggested_courses, \
      created_at, version FROM orgroster_teams WHERE organization_id = $1 AND id = $2";
-pub(crate) const TEAM_BY_NAME: &str = "SELECT id, organization_id, name, message, suggested_courses, \
-     created_at, version FROM orgroster_teams WHERE organization_id = $1 AND name_key = $2";
 pub(crate) const TEAMS_PAGE: &str = "SELECT id, organization_id, name, message, suggested_courses, \
      created_at, version FROM orgroster_teams WHERE organization_id = $1 AND id > $2 \
      ORDER BY id LIMIT $3";
@@ -231,8 +223,6 @@ pub(crate) const ADD_NEW_MEMBER_TO_TEAM: &str = "INSERT INTO orgroster_team_memb
      member_id, organization_id) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM orgroster_teams \
      WHERE id = $1 AND organization_id = $3)";
 pub(crate) const REMOVE_TEAM_MEMBER: &str = "DELETE FROM orgroster_team_members \
-     WHERE team_id = $1 AND member_id = $2 AND organization_id = $3";
-pub(crate) const IS_TEAM_MEMBER: &str = "SELECT 1 FROM orgroster_team_members \
      WHERE team_id = $1 AND member_id = $2 AND organization_id = $3";
 
 pub(crate) const EVENTS_PAGE: &str = "SELECT id, organization_id, at, actor, kind FROM orgroster_events \
@@ -1071,381 +1061,8 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            /// Binds a plan step's arguments, in order.
-            fn bind_args<'q>(
-                mut q: ::sqlx::query::Query<'q, $db, <$db as ::sqlx::Database>::Arguments>,
-                args: Vec<$crate::store::plan::Arg>,
-            ) -> ::sqlx::query::Query<'q, $db, <$db as ::sqlx::Database>::Arguments> {
-                use $crate::store::plan::Arg;
-                for arg in args {
-                    q = match arg {
-                        Arg::Uuid(v) => q.bind(v),
-                        Arg::OptUuid(v) => q.bind(v),
-                        Arg::Int(v) => q.bind(v),
-                        Arg::OptInt(v) => q.bind(v),
-                        Arg::Text(v) => q.bind(v),
-                        Arg::OptText(v) => q.bind(v),
-                        Arg::Bytes(v) => q.bind(v),
-                    };
-                }
-                q
-            }
-
-            /// The [`InvitationTargets`](crate::InvitationTargets) of an invitation-targets
-            /// query's rows (each with `target_key`, `is_member`, an invitation's columns or
-            /// NULLs, and the seat counts; one row of counts alone for no addresses), seats
-            /// kept when `counted`.
-            fn targets_from(rows: &[<$db as ::sqlx::Database>::Row], counted: bool) -> Result<$crate::InvitationTargets, $crate::StoreError> {
-                use $crate::store::sql::{get, invitation_from, seats_in};
-                let mut targets = $crate::InvitationTargets::default();
-                for row in rows {
-                    if counted {
-                        targets.seats = Some(seats_in(row)?);
-                    }
-                    let Some(key) = get::<_, Option<String>>(row, "target_key")? else { continue };
-                    if ::sqlx::Row::try_get::<bool, _>(row, "is_member").map_err(Self::err)? {
-                        targets.member_emails.push(key);
-                    }
-                    if get::<_, Option<::uuid::Uuid>>(row, "id")?.is_some() {
-                        targets.pending.push(invitation_from(row)?);
-                    }
-                }
-                Ok(targets)
-            }
-
-            /// The error of a plan that failed: a raised check becomes its step's own error
-            /// (a conflict, a missing row), anything else as [`map_error`] says.
-            ///
-            /// [`map_error`]: crate::store::sql::map_error
-            fn plan_error(e: ::sqlx::Error, expects: &[Option<$crate::store::plan::Expect>]) -> $crate::store::StoreError {
-                if let ::sqlx::Error::Database(db) = &e {
-                    let step = $crate::store::plan::failed_check(db.code().as_deref(), db.message());
-                    if let Some(expect) = step.and_then(|i| expects.get(i).copied().flatten()) {
-                        return expect.error();
-                    }
-                }
-                Self::err(e)
-            }
-        }
-
-        #[::async_trait::async_trait]
-        impl $crate::store::Store for $store {
-            async fn organization(&self, id: $crate::OrganizationId) -> Result<Option<$crate::Organization>, $crate::StoreError> {
-                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::SELECT_ORG)
-                    .bind(id.as_uuid())
-                    .fetch_optional(conn))?;
-                row.as_ref().map($crate::store::sql::organization_from).transpose()
-            }
-
-            async fn member(&self, org: $crate::OrganizationId, user: $crate::UserId) -> Result<Option<$crate::Member>, $crate::StoreError> {
-                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::SELECT_MEMBER)
-                    .bind(org.as_uuid())
-                    .bind(user.as_uuid())
-                    .fetch_optional(conn))?;
-                row.as_ref().map($crate::store::sql::member_from).transpose()
-            }
-
-            async fn organization_with_member(&self, org: $crate::OrganizationId, user: $crate::UserId) -> Result<Option<($crate::Organization, Option<$crate::Member>)>, $crate::StoreError> {
-                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::ORG_WITH_MEMBER)
-                    .bind(org.as_uuid())
-                    .bind(user.as_uuid())
-                    .fetch_optional(conn))?;
-                row.as_ref().map($crate::store::sql::organization_with_member).transpose()
-            }
-
-            async fn invitation_targets(&self, org: $crate::OrganizationId, emails: &[$crate::EmailAddress], seats_at: Option<::chrono::DateTime<::chrono::Utc>>) -> Result<$crate::InvitationTargets, $crate::StoreError> {
-                use $crate::store::sql::{micros, to_json};
-                let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
-                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($dialect::INVITATION_TARGETS)
-                    .bind(org.as_uuid())
-                    .bind(to_json(&keys)?)
-                    .bind(seats_at.map_or(0, micros))
-                    .bind(seats_at.is_some())
-                    .fetch_all(conn))?;
-                Self::targets_from(&rows, seats_at.is_some())
-            }
-
-            async fn invitation_context(&self, org: $crate::OrganizationId, user: $crate::UserId, emails: &[$crate::EmailAddress], now: ::chrono::DateTime<::chrono::Utc>) -> Result<Option<$crate::InvitationContext>, $crate::StoreError> {
-                use $crate::store::sql::{micros, organization_with_member, to_json};
-                let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
-                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($dialect::INVITATION_CONTEXT)
-                    .bind(org.as_uuid())
-                    .bind(to_json(&keys)?)
-                    .bind(micros(now))
-                    .bind(user.as_uuid())
-                    .fetch_all(conn))?;
-                // Every row carries the organization and membership; none: no organization.
-                let Some(first) = rows.first() else { return Ok(None) };
-                let (organization, member) = organization_with_member(first)?;
-                let targets = Self::targets_from(&rows, organization.seats_counted_at(now).is_some())?;
-                Ok(Some($crate::InvitationContext { organization, member, targets }))
-            }
-
-            async fn link_context(&self, hash: &$crate::TokenHash, user: Option<$crate::UserId>, now: ::chrono::DateTime<::chrono::Utc>) -> Result<Option<$crate::LinkContext>, $crate::StoreError> {
-                use $crate::store::sql::{invitation_from, joined_team, micros, organization_with_member, seats_in};
-                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::LINK_CONTEXT)
-                    .bind(hash.as_bytes().to_vec())
-                    .bind(user.map(|u| u.as_uuid()))
-                    .bind(micros(now))
-                    .fetch_optional(conn))?;
-                let Some(row) = row else { return Ok(None) };
-                let (organization, member) = organization_with_member(&row)?;
-                let seats = match organization.seats_counted_at(now) {
-                    Some(_) => Some(seats_in(&row)?),
-                    None => None,
-                };
-                let team = joined_team(&row)?;
-                Ok(Some($crate::LinkContext { invitation: invitation_from(&row)?, organization, member, seats, team }))
-            }
-
-            async fn members_by_email(&self, org: $crate::OrganizationId, emails: &[$crate::EmailAddress]) -> Result<Vec<$crate::Member>, $crate::StoreError> {
-                if emails.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
-                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($dialect::MEMBERS_BY_EMAILS)
-                    .bind(org.as_uuid())
-                    .bind($crate::store::sql::to_json(&keys)?)
-                    .fetch_all(conn))?;
-                rows.iter().map($crate::store::sql::member_from).collect()
-            }
-
-            async fn members_by_user(&self, org: $crate::OrganizationId, users: &[$crate::UserId]) -> Result<Vec<$crate::Member>, $crate::StoreError> {
-                if users.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let keys = $crate::store::sql::user_keys(users);
-                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($dialect::MEMBERS_BY_USERS)
-                    .bind(org.as_uuid())
-                    .bind($crate::store::sql::to_json(&keys)?)
-                    .fetch_all(conn))?;
-                rows.iter().map($crate::store::sql::member_from).collect()
-            }
-
-            async fn users_not_members(&self, org: $crate::OrganizationId, users: &[$crate::UserId]) -> Result<Vec<$crate::UserId>, $crate::StoreError> {
-                use $crate::store::sql::{corrupt, to_json};
-                if users.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let keys = $crate::store::sql::user_keys(users);
-                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($dialect::USERS_NOT_MEMBERS)
-                    .bind(org.as_uuid())
-                    .bind(to_json(&keys)?)
-                    .fetch_all(conn))?;
-                let mut strangers = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    let text: String = ::sqlx::Row::try_get(row, 0usize).map_err(Self::err)?;
-                    let id = ::uuid::Uuid::parse_str(&text).map_err(|e| corrupt($name, e))?;
-                    strangers.push($crate::UserId::from_uuid(id));
-                }
-                strangers.sort_unstable();
-                Ok(strangers)
-            }
-
-            async fn members(&self, org: $crate::OrganizationId, filter: $crate::MemberFilter, page: $crate::Page) -> Result<Vec<$crate::Member>, $crate::StoreError> {
-                let role = filter.role.map_or(0_i64, |r| i64::from($crate::store::sql::role_bit(r)));
-                let after = page.after.unwrap_or(::uuid::Uuid::nil());
-                let rows = $crate::store::sql::read!(self, |conn| match filter.team {
-                    Some(team) => ::sqlx::query::<$db>($crate::store::sql::TEAM_MEMBERS_PAGE)
-                        .bind(team.as_uuid())
-                        .bind(org.as_uuid())
-                        .bind(after)
-                        .bind(role)
-                        .bind(page.len() as i64)
-                        .fetch_all(conn),
-                    None => ::sqlx::query::<$db>($crate::store::sql::MEMBERS_PAGE)
-                        .bind(org.as_uuid())
-                        .bind(after)
-                        .bind(role)
-                        .bind(page.len() as i64)
-                        .fetch_all(conn),
-                })?;
-                rows.iter().map($crate::store::sql::member_from).collect()
-            }
-
-            async fn count_members_with_role(&self, org: $crate::OrganizationId, role: $crate::Role) -> Result<u64, $crate::StoreError> {
-                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::COUNT_ROLE)
-                    .bind(org.as_uuid())
-                    .bind(i64::from($crate::store::sql::role_bit(role)))
-                    .fetch_one(conn))?;
-                let n: i64 = ::sqlx::Row::try_get(&row, 0usize).map_err(Self::err)?;
-                Ok(u64::try_from(n).unwrap_or(0))
-            }
-
-            async fn teams_of(&self, org: $crate::OrganizationId, member: $crate::MemberId) -> Result<Vec<$crate::TeamId>, $crate::StoreError> {
-                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::TEAMS_OF)
-                    .bind(member.as_uuid())
-                    .bind(org.as_uuid())
-                    .fetch_all(conn))?;
-                rows.iter()
-                    .map(|r| ::sqlx::Row::try_get::<::uuid::Uuid, _>(r, 0usize).map($crate::TeamId::from_uuid).map_err(Self::err))
-                    .collect()
-            }
-
-            async fn invitation(&self, org: $crate::OrganizationId, id: $crate::InvitationId) -> Result<Option<$crate::Invitation>, $crate::StoreError> {
-                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::SELECT_INVITATION)
-                    .bind(org.as_uuid())
-                    .bind(id.as_uuid())
-                    .fetch_optional(conn))?;
-                row.as_ref().map($crate::store::sql::invitation_from).transpose()
-            }
-
-            async fn invitation_by_token(&self, hash: &$crate::TokenHash) -> Result<Option<$crate::Invitation>, $crate::StoreError> {
-                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::INVITATION_BY_TOKEN)
-                    .bind(hash.as_bytes().to_vec())
-                    .fetch_optional(conn))?;
-                row.as_ref().map($crate::store::sql::invitation_from).transpose()
-            }
-
-            async fn pending_invitations_by_email(&self, org: $crate::OrganizationId, emails: &[$crate::EmailAddress]) -> Result<Vec<$crate::Invitation>, $crate::StoreError> {
-                if emails.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
-                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($dialect::PENDING_BY_EMAILS)
-                    .bind(org.as_uuid())
-                    .bind($crate::store::sql::to_json(&keys)?)
-                    .fetch_all(conn))?;
-                rows.iter().map($crate::store::sql::invitation_from).collect()
-            }
-
-            async fn invitations(&self, org: $crate::OrganizationId, filter: $crate::InvitationFilter, page: $crate::Page) -> Result<Vec<$crate::Invitation>, $crate::StoreError> {
-                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::INVITATIONS_PAGE)
-                    .bind(org.as_uuid())
-                    .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
-                    .bind(filter.status.map(|s| s.as_str()))
-                    .bind(filter.role.map(|r| r.as_str()))
-                    .bind(page.len() as i64)
-                    .fetch_all(conn))?;
-                rows.iter().map($crate::store::sql::invitation_from).collect()
-            }
-
-            async fn seat_usage(&self, org: $crate::OrganizationId, now: ::chrono::DateTime<::chrono::Utc>) -> Result<$crate::SeatUsage, $crate::StoreError> {
-                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::SEAT_USAGE)
-                    .bind(org.as_uuid())
-                    .bind($crate::store::sql::micros(now))
-                    .fetch_one(conn))?;
-                let members: i64 = ::sqlx::Row::try_get(&row, 0usize).map_err(Self::err)?;
-                let pending: i64 = ::sqlx::Row::try_get(&row, 1usize).map_err(Self::err)?;
-                Ok($crate::store::sql::seat_usage(members, pending))
-            }
-
-            async fn team(&self, org: $crate::OrganizationId, id: $crate::TeamId) -> Result<Option<$crate::Team>, $crate::StoreError> {
-                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::SELECT_TEAM)
-                    .bind(org.as_uuid())
-                    .bind(id.as_uuid())
-                    .fetch_optional(conn))?;
-                row.as_ref().map($crate::store::sql::team_from).transpose()
-            }
-
-            async fn team_by_name(&self, org: $crate::OrganizationId, name_key: &str) -> Result<Option<$crate::Team>, $crate::StoreError> {
-                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::TEAM_BY_NAME)
-                    .bind(org.as_uuid())
-                    .bind(name_key.to_lowercase())
-                    .fetch_optional(conn))?;
-                row.as_ref().map($crate::store::sql::team_from).transpose()
-            }
-
-            async fn teams(&self, org: $crate::OrganizationId, page: $crate::Page) -> Result<Vec<$crate::Team>, $crate::StoreError> {
-                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::TEAMS_PAGE)
-                    .bind(org.as_uuid())
-                    .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
-                    .bind(page.len() as i64)
-                    .fetch_all(conn))?;
-                rows.iter().map($crate::store::sql::team_from).collect()
-            }
-
-            async fn is_team_member(&self, org: $crate::OrganizationId, team: $crate::TeamId, member: $crate::MemberId) -> Result<bool, $crate::StoreError> {
-                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::IS_TEAM_MEMBER)
-                    .bind(team.as_uuid())
-                    .bind(member.as_uuid())
-                    .bind(org.as_uuid())
-                    .fetch_optional(conn))?;
-                Ok(row.is_some())
-            }
-
-            async fn events(&self, org: $crate::OrganizationId, page: $crate::Page) -> Result<Vec<$crate::Event>, $crate::StoreError> {
-                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::EVENTS_PAGE)
-                    .bind(org.as_uuid())
-                    .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
-                    .bind(page.len() as i64)
-                    .fetch_all(conn))?;
-                rows.iter().map($crate::store::sql::event_from).collect()
-            }
-
-            async fn commit(&self, changes: $crate::domain::changes::ChangeSet) -> Result<(), $crate::StoreError> {
-                let plan = $crate::store::plan::plan(&changes, $dialect::PLAN)?;
-                self.commit_plan(plan).await
-            }
-
-            async fn claim_outbox(&self, claim: $crate::domain::ids::ClaimId, now: ::chrono::DateTime<::chrono::Utc>, lease: ::chrono::Duration, limit: usize) -> Result<Vec<$crate::OutboxMessage>, $crate::StoreError> {
-                let (mut tx, _guard) = self.write_tx().await?;
-                let rows = ::sqlx::query::<$db>($dialect::CLAIM_OUTBOX)
-                    .bind($crate::store::sql::micros($crate::store::lease_end(now, lease)))
-                    .bind($crate::store::sql::micros(now))
-                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                    .bind(claim.as_uuid())
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(Self::err)?;
-                tx.commit().await.map_err(Self::err)?;
-                let claimed = rows.iter().map($crate::store::sql::outbox_from).collect::<Result<Vec<_>, _>>()?;
-                // `RETURNING` keeps no order: the claim's order is restored here.
-                Ok($crate::domain::outbox::in_turns(claimed, |m| (m.organization, m.due_at, m.id)))
-            }
-
-            async fn settle_outbox(&self, claim: $crate::domain::ids::ClaimId, id: $crate::OutboxId, settlement: $crate::domain::outbox::Settlement) -> Result<bool, $crate::StoreError> {
-                use $crate::domain::outbox::Settlement;
-                use $crate::store::sql::{SETTLE_FAILED, SETTLE_RELEASED, SETTLE_RETRY, SETTLE_SENT, micros};
-                let (mut tx, _guard) = self.write_tx().await?;
-                let query = match &settlement {
-                    Settlement::Sent => ::sqlx::query::<$db>(SETTLE_SENT),
-                    Settlement::Retry { .. } => ::sqlx::query::<$db>(SETTLE_RETRY),
-                    Settlement::Failed { .. } => ::sqlx::query::<$db>(SETTLE_FAILED),
-                    Settlement::Released => ::sqlx::query::<$db>(SETTLE_RELEASED),
-                }
-                .bind(id.as_uuid())
-                .bind(claim.as_uuid());
-                let query = match settlement {
-                    Settlement::Retry { not_before, error } => query.bind(micros(not_before)).bind(error),
-                    Settlement::Failed { error } => query.bind(error),
-                    _ => query,
-                };
-                let done = query.execute(&mut *tx).await.map_err(Self::err)?;
-                tx.commit().await.map_err(Self::err)?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn record_activities(&self, org: $crate::OrganizationId, activities: &[$crate::domain::activity::Activity]) -> Result<Vec<bool>, $crate::StoreError> {
-                use $crate::store::sql::*;
-                let (mut tx, _guard) = self.write_tx().await?;
-                let mut inserted = ::std::collections::HashSet::new();
-                for chunk in activities.chunks(BATCH_ROWS) {
-                    let sql = insert_many("orgroster_activities", ACTIVITY_INSERT_COLUMNS, chunk.len(), $dialect::ANONYMOUS_PARAMS)
-                        + " ON CONFLICT (organization_id, id) DO NOTHING RETURNING id";
-                    // Full chunks share one statement, prepared once per connection.
-                    let mut q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql))
-                        .persistent(chunk.len() == BATCH_ROWS);
-                    for a in chunk {
-                        q = q
-                            .bind(org.as_uuid())
-                            .bind(a.id.as_str().to_owned())
-                            .bind(a.user.as_uuid())
-                            .bind(a.course.as_str().to_owned())
-                            .bind(a.kind.name())
-                            .bind(i64::from(a.kind.value()))
-                            .bind(micros(a.at));
-                    }
-                    for row in q.fetch_all(&mut *tx).await.map_err(Self::err)? {
-                        let id: String = ::sqlx::Row::try_get(&row, 0usize).map_err(Self::err)?;
-                        inserted.insert(id);
-                    }
-                }
-                tx.commit().await.map_err(Self::err)?;
-                Ok(activities.iter().map(|a| inserted.contains(a.id.as_str())).collect())
-            }
-
-            async fn statistics(&self, org: $crate::OrganizationId, scope: $crate::domain::activity::StatsScope, period: $crate::domain::activity::Period) -> Result<$crate::domain::activity::Statistics, $crate::StoreError> {
+            /// See [`Store::statistics`](crate::Store::statistics).
+            async fn scope_statistics(&self, org: $crate::OrganizationId, scope: $crate::domain::activity::StatsScope, period: $crate::domain::activity::Period) -> Result<$crate::domain::activity::Statistics, $crate::StoreError> {
                 use $crate::domain::activity::{CourseCount, Statistics, StatsScope, WeekStats};
                 use $crate::store::sql::*;
                 let events = scope_events(scope, 4, $dialect::BY_MEMBER);
@@ -1517,6 +1134,7 @@ macro_rules! sql_store {
                 })
             }
 
+            /// See [`Store::statistics`](crate::Store::statistics).
             async fn team_statistics(&self, org: $crate::OrganizationId, teams: &[$crate::TeamId], period: $crate::domain::activity::Period) -> Result<Vec<$crate::domain::activity::Statistics>, $crate::StoreError> {
                 use $crate::domain::activity::{CourseCount, Statistics, WeekStats};
                 use $crate::store::sql::*;
@@ -1605,6 +1223,329 @@ macro_rules! sql_store {
                     }
                 }
                 Ok(stats)
+            }
+
+            /// Binds a plan step's arguments, in order.
+            fn bind_args<'q>(
+                mut q: ::sqlx::query::Query<'q, $db, <$db as ::sqlx::Database>::Arguments>,
+                args: Vec<$crate::store::plan::Arg>,
+            ) -> ::sqlx::query::Query<'q, $db, <$db as ::sqlx::Database>::Arguments> {
+                use $crate::store::plan::Arg;
+                for arg in args {
+                    q = match arg {
+                        Arg::Uuid(v) => q.bind(v),
+                        Arg::OptUuid(v) => q.bind(v),
+                        Arg::Int(v) => q.bind(v),
+                        Arg::OptInt(v) => q.bind(v),
+                        Arg::Text(v) => q.bind(v),
+                        Arg::OptText(v) => q.bind(v),
+                        Arg::Bytes(v) => q.bind(v),
+                    };
+                }
+                q
+            }
+
+            /// The [`InvitationTargets`](crate::InvitationTargets) of an invitation-targets
+            /// query's rows (each with `target_key`, `is_member`, an invitation's columns or
+            /// NULLs, and the seat counts; one row of counts alone for no addresses), seats
+            /// kept when `counted`.
+            fn targets_from(rows: &[<$db as ::sqlx::Database>::Row], counted: bool) -> Result<$crate::InvitationTargets, $crate::StoreError> {
+                use $crate::store::sql::{get, invitation_from, seats_in};
+                let mut targets = $crate::InvitationTargets::default();
+                for row in rows {
+                    if counted {
+                        targets.seats = Some(seats_in(row)?);
+                    }
+                    let Some(key) = get::<_, Option<String>>(row, "target_key")? else { continue };
+                    if ::sqlx::Row::try_get::<bool, _>(row, "is_member").map_err(Self::err)? {
+                        targets.member_emails.push(key);
+                    }
+                    if get::<_, Option<::uuid::Uuid>>(row, "id")?.is_some() {
+                        targets.pending.push(invitation_from(row)?);
+                    }
+                }
+                Ok(targets)
+            }
+
+            /// The error of a plan that failed: a raised check becomes its step's own error
+            /// (a conflict, a missing row), anything else as [`map_error`] says.
+            ///
+            /// [`map_error`]: crate::store::sql::map_error
+            fn plan_error(e: ::sqlx::Error, expects: &[Option<$crate::store::plan::Expect>]) -> $crate::store::StoreError {
+                if let ::sqlx::Error::Database(db) = &e {
+                    let step = $crate::store::plan::failed_check(db.code().as_deref(), db.message());
+                    if let Some(expect) = step.and_then(|i| expects.get(i).copied().flatten()) {
+                        return expect.error();
+                    }
+                }
+                Self::err(e)
+            }
+        }
+
+        #[::async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn organization(&self, id: $crate::OrganizationId) -> Result<Option<$crate::Organization>, $crate::StoreError> {
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::SELECT_ORG)
+                    .bind(id.as_uuid())
+                    .fetch_optional(conn))?;
+                row.as_ref().map($crate::store::sql::organization_from).transpose()
+            }
+
+            async fn member(&self, org: $crate::OrganizationId, user: $crate::UserId) -> Result<Option<$crate::Member>, $crate::StoreError> {
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::SELECT_MEMBER)
+                    .bind(org.as_uuid())
+                    .bind(user.as_uuid())
+                    .fetch_optional(conn))?;
+                row.as_ref().map($crate::store::sql::member_from).transpose()
+            }
+
+            async fn organization_with_member(&self, org: $crate::OrganizationId, user: $crate::UserId) -> Result<Option<($crate::Organization, Option<$crate::Member>)>, $crate::StoreError> {
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::ORG_WITH_MEMBER)
+                    .bind(org.as_uuid())
+                    .bind(user.as_uuid())
+                    .fetch_optional(conn))?;
+                row.as_ref().map($crate::store::sql::organization_with_member).transpose()
+            }
+
+            async fn invitation_context(&self, org: $crate::OrganizationId, user: $crate::UserId, emails: &[$crate::EmailAddress], now: ::chrono::DateTime<::chrono::Utc>) -> Result<Option<$crate::InvitationContext>, $crate::StoreError> {
+                use $crate::store::sql::{micros, organization_with_member, to_json};
+                let keys: Vec<&str> = emails.iter().map(|e| e.key()).collect();
+                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($dialect::INVITATION_CONTEXT)
+                    .bind(org.as_uuid())
+                    .bind(to_json(&keys)?)
+                    .bind(micros(now))
+                    .bind(user.as_uuid())
+                    .fetch_all(conn))?;
+                // Every row carries the organization and membership; none: no organization.
+                let Some(first) = rows.first() else { return Ok(None) };
+                let (organization, member) = organization_with_member(first)?;
+                let targets = Self::targets_from(&rows, organization.seats_counted_at(now).is_some())?;
+                Ok(Some($crate::InvitationContext { organization, member, targets }))
+            }
+
+            async fn link_context(&self, hash: &$crate::TokenHash, user: Option<$crate::UserId>, now: ::chrono::DateTime<::chrono::Utc>) -> Result<Option<$crate::LinkContext>, $crate::StoreError> {
+                use $crate::store::sql::{invitation_from, joined_team, micros, organization_with_member, seats_in};
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::LINK_CONTEXT)
+                    .bind(hash.as_bytes().to_vec())
+                    .bind(user.map(|u| u.as_uuid()))
+                    .bind(micros(now))
+                    .fetch_optional(conn))?;
+                let Some(row) = row else { return Ok(None) };
+                let (organization, member) = organization_with_member(&row)?;
+                let seats = match organization.seats_counted_at(now) {
+                    Some(_) => Some(seats_in(&row)?),
+                    None => None,
+                };
+                let team = joined_team(&row)?;
+                Ok(Some($crate::LinkContext { invitation: invitation_from(&row)?, organization, member, seats, team }))
+            }
+
+            async fn members(&self, org: $crate::OrganizationId, filter: $crate::MemberFilter, page: $crate::Page) -> Result<Vec<$crate::Member>, $crate::StoreError> {
+                let role = filter.role.map_or(0_i64, |r| i64::from($crate::store::sql::role_bit(r)));
+                let after = page.after.unwrap_or(::uuid::Uuid::nil());
+                let rows = $crate::store::sql::read!(self, |conn| match filter.team {
+                    Some(team) => ::sqlx::query::<$db>($crate::store::sql::TEAM_MEMBERS_PAGE)
+                        .bind(team.as_uuid())
+                        .bind(org.as_uuid())
+                        .bind(after)
+                        .bind(role)
+                        .bind(page.len() as i64)
+                        .fetch_all(conn),
+                    None => ::sqlx::query::<$db>($crate::store::sql::MEMBERS_PAGE)
+                        .bind(org.as_uuid())
+                        .bind(after)
+                        .bind(role)
+                        .bind(page.len() as i64)
+                        .fetch_all(conn),
+                })?;
+                rows.iter().map($crate::store::sql::member_from).collect()
+            }
+
+            async fn teams_of(&self, org: $crate::OrganizationId, member: $crate::MemberId) -> Result<Vec<$crate::TeamId>, $crate::StoreError> {
+                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::TEAMS_OF)
+                    .bind(member.as_uuid())
+                    .bind(org.as_uuid())
+                    .fetch_all(conn))?;
+                rows.iter()
+                    .map(|r| ::sqlx::Row::try_get::<::uuid::Uuid, _>(r, 0usize).map($crate::TeamId::from_uuid).map_err(Self::err))
+                    .collect()
+            }
+
+            async fn invitation(&self, org: $crate::OrganizationId, id: $crate::InvitationId) -> Result<Option<$crate::Invitation>, $crate::StoreError> {
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::SELECT_INVITATION)
+                    .bind(org.as_uuid())
+                    .bind(id.as_uuid())
+                    .fetch_optional(conn))?;
+                row.as_ref().map($crate::store::sql::invitation_from).transpose()
+            }
+
+            async fn invitations(&self, org: $crate::OrganizationId, filter: $crate::InvitationFilter, page: $crate::Page) -> Result<Vec<$crate::Invitation>, $crate::StoreError> {
+                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::INVITATIONS_PAGE)
+                    .bind(org.as_uuid())
+                    .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
+                    .bind(filter.status.map(|s| s.as_str()))
+                    .bind(filter.role.map(|r| r.as_str()))
+                    .bind(page.len() as i64)
+                    .fetch_all(conn))?;
+                rows.iter().map($crate::store::sql::invitation_from).collect()
+            }
+
+            async fn seat_usage(&self, org: $crate::OrganizationId, now: ::chrono::DateTime<::chrono::Utc>) -> Result<$crate::SeatUsage, $crate::StoreError> {
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::SEAT_USAGE)
+                    .bind(org.as_uuid())
+                    .bind($crate::store::sql::micros(now))
+                    .fetch_one(conn))?;
+                let members: i64 = ::sqlx::Row::try_get(&row, 0usize).map_err(Self::err)?;
+                let pending: i64 = ::sqlx::Row::try_get(&row, 1usize).map_err(Self::err)?;
+                Ok($crate::store::sql::seat_usage(members, pending))
+            }
+
+            async fn team(&self, org: $crate::OrganizationId, id: $crate::TeamId) -> Result<Option<$crate::Team>, $crate::StoreError> {
+                let row = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::SELECT_TEAM)
+                    .bind(org.as_uuid())
+                    .bind(id.as_uuid())
+                    .fetch_optional(conn))?;
+                row.as_ref().map($crate::store::sql::team_from).transpose()
+            }
+
+            async fn teams(&self, org: $crate::OrganizationId, page: $crate::Page) -> Result<Vec<$crate::Team>, $crate::StoreError> {
+                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::TEAMS_PAGE)
+                    .bind(org.as_uuid())
+                    .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
+                    .bind(page.len() as i64)
+                    .fetch_all(conn))?;
+                rows.iter().map($crate::store::sql::team_from).collect()
+            }
+
+            async fn events(&self, org: $crate::OrganizationId, page: $crate::Page) -> Result<Vec<$crate::Event>, $crate::StoreError> {
+                let rows = $crate::store::sql::read!(self, |conn| ::sqlx::query::<$db>($crate::store::sql::EVENTS_PAGE)
+                    .bind(org.as_uuid())
+                    .bind(page.after.unwrap_or(::uuid::Uuid::nil()))
+                    .bind(page.len() as i64)
+                    .fetch_all(conn))?;
+                rows.iter().map($crate::store::sql::event_from).collect()
+            }
+
+            async fn commit(&self, changes: $crate::domain::changes::ChangeSet) -> Result<(), $crate::StoreError> {
+                let plan = $crate::store::plan::plan(&changes, $dialect::PLAN)?;
+                self.commit_plan(plan).await
+            }
+
+            async fn claim_outbox(&self, claim: $crate::domain::ids::ClaimId, now: ::chrono::DateTime<::chrono::Utc>, lease: ::chrono::Duration, limit: usize) -> Result<Vec<$crate::OutboxMessage>, $crate::StoreError> {
+                let (mut tx, _guard) = self.write_tx().await?;
+                let rows = ::sqlx::query::<$db>($dialect::CLAIM_OUTBOX)
+                    .bind($crate::store::sql::micros($crate::store::lease_end(now, lease)))
+                    .bind($crate::store::sql::micros(now))
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .bind(claim.as_uuid())
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(Self::err)?;
+                tx.commit().await.map_err(Self::err)?;
+                let claimed = rows.iter().map($crate::store::sql::outbox_from).collect::<Result<Vec<_>, _>>()?;
+                // `RETURNING` keeps no order: the claim's order is restored here.
+                Ok($crate::domain::outbox::in_turns(claimed, |m| (m.organization, m.due_at, m.id)))
+            }
+
+            async fn settle_outbox(&self, claim: $crate::domain::ids::ClaimId, id: $crate::OutboxId, settlement: $crate::domain::outbox::Settlement) -> Result<bool, $crate::StoreError> {
+                use $crate::domain::outbox::Settlement;
+                use $crate::store::sql::{SETTLE_FAILED, SETTLE_RELEASED, SETTLE_RETRY, SETTLE_SENT, micros};
+                let (mut tx, _guard) = self.write_tx().await?;
+                let query = match &settlement {
+                    Settlement::Sent => ::sqlx::query::<$db>(SETTLE_SENT),
+                    Settlement::Retry { .. } => ::sqlx::query::<$db>(SETTLE_RETRY),
+                    Settlement::Failed { .. } => ::sqlx::query::<$db>(SETTLE_FAILED),
+                    Settlement::Released => ::sqlx::query::<$db>(SETTLE_RELEASED),
+                }
+                .bind(id.as_uuid())
+                .bind(claim.as_uuid());
+                let query = match settlement {
+                    Settlement::Retry { not_before, error } => query.bind(micros(not_before)).bind(error),
+                    Settlement::Failed { error } => query.bind(error),
+                    _ => query,
+                };
+                let done = query.execute(&mut *tx).await.map_err(Self::err)?;
+                tx.commit().await.map_err(Self::err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn record_activities(&self, org: $crate::OrganizationId, activities: &[$crate::domain::activity::Activity]) -> Result<$crate::store::Recorded, $crate::StoreError> {
+                use $crate::store::sql::*;
+                let (mut tx, _guard) = self.write_tx().await?;
+                // Checked in the transaction that records: writers are serialized (SQLite)
+                // or the members' rows are locked against removal until it ends
+                // (PostgreSQL).
+                let mut users: Vec<$crate::UserId> = activities.iter().map(|a| a.user).collect();
+                users.sort_unstable();
+                users.dedup();
+                if !users.is_empty() {
+                    let rows = ::sqlx::query::<$db>($dialect::USERS_NOT_MEMBERS)
+                        .bind(org.as_uuid())
+                        .bind(to_json(&user_keys(&users))?)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(Self::err)?;
+                    if !rows.is_empty() {
+                        let mut strangers = Vec::with_capacity(rows.len());
+                        for row in &rows {
+                            let text: String = ::sqlx::Row::try_get(row, 0usize).map_err(Self::err)?;
+                            let id = ::uuid::Uuid::parse_str(&text).map_err(|e| corrupt($name, e))?;
+                            strangers.push($crate::UserId::from_uuid(id));
+                        }
+                        strangers.sort_unstable();
+                        return Ok($crate::store::Recorded::NotMembers(strangers));
+                    }
+                }
+                let mut inserted = ::std::collections::HashSet::new();
+                for chunk in activities.chunks(BATCH_ROWS) {
+                    let sql = insert_many("orgroster_activities", ACTIVITY_INSERT_COLUMNS, chunk.len(), $dialect::ANONYMOUS_PARAMS)
+                        + " ON CONFLICT (organization_id, id) DO NOTHING RETURNING id";
+                    // Full chunks share one statement, prepared once per connection.
+                    let mut q = ::sqlx::query::<$db>(::sqlx::AssertSqlSafe(sql))
+                        .persistent(chunk.len() == BATCH_ROWS);
+                    for a in chunk {
+                        q = q
+                            .bind(org.as_uuid())
+                            .bind(a.id.as_str().to_owned())
+                            .bind(a.user.as_uuid())
+                            .bind(a.course.as_str().to_owned())
+                            .bind(a.kind.name())
+                            .bind(i64::from(a.kind.value()))
+                            .bind(micros(a.at));
+                    }
+                    for row in q.fetch_all(&mut *tx).await.map_err(Self::err)? {
+                        let id: String = ::sqlx::Row::try_get(&row, 0usize).map_err(Self::err)?;
+                        inserted.insert(id);
+                    }
+                }
+                tx.commit().await.map_err(Self::err)?;
+                Ok($crate::store::Recorded::New(activities.iter().map(|a| inserted.contains(a.id.as_str())).collect()))
+            }
+
+            async fn statistics(&self, org: $crate::OrganizationId, scopes: &[$crate::domain::activity::StatsScope], period: $crate::domain::activity::Period) -> Result<Vec<$crate::domain::activity::Statistics>, $crate::StoreError> {
+                use $crate::domain::activity::StatsScope;
+                // Several teams in one pass; a single team, and the other scopes, one by one.
+                let teams: Vec<$crate::TeamId> = scopes.iter().filter_map(|s| match s {
+                    StatsScope::Team(team) => Some(*team),
+                    StatsScope::Organization | StatsScope::Member(_) => None,
+                }).collect();
+                let mut of_teams = match teams.len() {
+                    0 | 1 => Vec::new(),
+                    _ => self.team_statistics(org, &teams, period).await?,
+                }.into_iter();
+                let mut all = Vec::with_capacity(scopes.len());
+                for scope in scopes {
+                    let batched = match scope {
+                        StatsScope::Team(_) => of_teams.next(),
+                        StatsScope::Organization | StatsScope::Member(_) => None,
+                    };
+                    let stats = match batched {
+                        Some(stats) => stats,
+                        None => self.scope_statistics(org, *scope, period).await?,
+                    };
+                    all.push(stats);
+                }
+                Ok(all)
             }
 
             async fn member_activity(&self, org: $crate::OrganizationId, scope: $crate::domain::activity::StatsScope, period: $crate::domain::activity::Period, page: $crate::Page) -> Result<Vec<$crate::domain::activity::MemberActivity>, $crate::StoreError> {

@@ -171,22 +171,10 @@ impl Reader {
 mod dialect {
     use crate::store::sql::Migration;
 
-    pub(super) const MEMBERS_BY_EMAILS: &str = "SELECT id, organization_id, user_id, email, \
-         first_name, last_name, roles, joined_at, invitation_id, version FROM orgroster_members \
-         WHERE organization_id = $1 AND email_key IN (SELECT value FROM json_each($2))";
-    /// User ids travel as lowercase hex in a JSON array (blobs cannot be JSON).
-    pub(super) const MEMBERS_BY_USERS: &str = "SELECT id, organization_id, user_id, email, \
-         first_name, last_name, roles, joined_at, invitation_id, version FROM orgroster_members \
-         WHERE organization_id = $1 AND user_id IN (SELECT unhex(value) FROM json_each($2))";
     /// The hex ids of `$2` (a JSON list) with no member in `$1`: usually none, so no rows.
     pub(super) const USERS_NOT_MEMBERS: &str = "SELECT DISTINCT value FROM json_each($2) \
          WHERE NOT EXISTS (SELECT 1 FROM orgroster_members WHERE organization_id = $1 \
          AND user_id = unhex(value))";
-    pub(super) const PENDING_BY_EMAILS: &str = "SELECT id, organization_id, email, \
-         invitee_first_name, invitee_last_name, role, team_id, status, token_hash, invited_by, \
-         created_at, sent_at, expires_at, resend_count, closed_at, closed_by, version \
-         FROM orgroster_invitations WHERE organization_id = $1 AND status = 'pending' \
-         AND email_key IN (SELECT value FROM json_each($2))";
     /// One row per distinct email key (`$2`, a JSON list) of organization `$1`: whether a
     /// member has it, its pending invitation if any (at most one: a partial unique index),
     /// and on every row the seat counts at `$3` when `$count` holds (zeros otherwise); a
@@ -207,8 +195,6 @@ mod dialect {
             )
         };
     }
-    /// Seats counted when `$4`.
-    pub(super) const INVITATION_TARGETS: &str = invitation_targets!("$4");
     /// See [`invitation_context`](crate::store::sql::invitation_context).
     pub(super) const INVITATION_CONTEXT: &str =
         crate::store::sql::invitation_context!(invitation_targets!(crate::store::sql::capped!()));
@@ -667,7 +653,7 @@ mod tests {
         store
             .statistics(
                 org,
-                crate::domain::activity::StatsScope::Organization,
+                &[crate::domain::activity::StatsScope::Organization],
                 period,
             )
             .await

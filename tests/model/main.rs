@@ -1564,10 +1564,15 @@ impl Sut {
         }
 
         // spec: ADM-5 — at least one administrator.
+        let only_administrators = MemberFilter {
+            role: Some(Role::Administrator),
+            team: None,
+        };
         let administrators = store
-            .count_members_with_role(org, Role::Administrator)
+            .members(org, only_administrators, Page::first(Page::MAX_LIMIT))
             .await
-            .unwrap();
+            .unwrap()
+            .len() as u64;
         assert!(administrators >= 1, "ADM-5: no administrator left");
         assert_eq!(administrators, admins.len() as u64, "administrator count");
 

@@ -8,10 +8,10 @@ use chrono::{DateTime, Duration, Utc};
 use orgroster::{
     Activity, ClaimId, DynStore, EmailAddress, Event, Invitation, InvitationFilter, InvitationId,
     Member, MemberActivity, MemberFilter, MemberId, Organization, OrganizationId, OutboxId,
-    OutboxMessage, Page, Period, Role, SeatUsage, Settlement, Statistics, StatsScope, Store,
-    StoreError, Team, TeamId, TokenHash, UserId,
+    OutboxMessage, Page, Period, SeatUsage, Settlement, Statistics, StatsScope, Store, StoreError,
+    Team, TeamId, TokenHash, UserId,
     domain::changes::ChangeSet,
-    store::{InvitationContext, InvitationTargets, LinkContext},
+    store::{InvitationContext, LinkContext, Recorded},
 };
 
 /// What a [`HookedStore`] runs before each commit.
@@ -82,14 +82,6 @@ impl<H: CommitHook> Store for HookedStore<H> {
     ) -> Result<Option<(Organization, Option<Member>)>, StoreError> {
         self.inner.organization_with_member(org, user).await
     }
-    async fn invitation_targets(
-        &self,
-        org: OrganizationId,
-        emails: &[EmailAddress],
-        seats_at: Option<DateTime<Utc>>,
-    ) -> Result<InvitationTargets, StoreError> {
-        self.inner.invitation_targets(org, emails, seats_at).await
-    }
     async fn invitation_context(
         &self,
         org: OrganizationId,
@@ -107,27 +99,6 @@ impl<H: CommitHook> Store for HookedStore<H> {
     ) -> Result<Option<LinkContext>, StoreError> {
         self.inner.link_context(hash, user, now).await
     }
-    async fn users_not_members(
-        &self,
-        org: OrganizationId,
-        users: &[UserId],
-    ) -> Result<Vec<UserId>, StoreError> {
-        self.inner.users_not_members(org, users).await
-    }
-    async fn members_by_email(
-        &self,
-        org: OrganizationId,
-        emails: &[EmailAddress],
-    ) -> Result<Vec<Member>, StoreError> {
-        self.inner.members_by_email(org, emails).await
-    }
-    async fn members_by_user(
-        &self,
-        org: OrganizationId,
-        users: &[UserId],
-    ) -> Result<Vec<Member>, StoreError> {
-        self.inner.members_by_user(org, users).await
-    }
     async fn members(
         &self,
         org: OrganizationId,
@@ -135,13 +106,6 @@ impl<H: CommitHook> Store for HookedStore<H> {
         page: Page,
     ) -> Result<Vec<Member>, StoreError> {
         self.inner.members(org, filter, page).await
-    }
-    async fn count_members_with_role(
-        &self,
-        org: OrganizationId,
-        role: Role,
-    ) -> Result<u64, StoreError> {
-        self.inner.count_members_with_role(org, role).await
     }
     async fn teams_of(
         &self,
@@ -156,19 +120,6 @@ impl<H: CommitHook> Store for HookedStore<H> {
         id: InvitationId,
     ) -> Result<Option<Invitation>, StoreError> {
         self.inner.invitation(org, id).await
-    }
-    async fn invitation_by_token(
-        &self,
-        hash: &TokenHash,
-    ) -> Result<Option<Invitation>, StoreError> {
-        self.inner.invitation_by_token(hash).await
-    }
-    async fn pending_invitations_by_email(
-        &self,
-        org: OrganizationId,
-        emails: &[EmailAddress],
-    ) -> Result<Vec<Invitation>, StoreError> {
-        self.inner.pending_invitations_by_email(org, emails).await
     }
     async fn invitations(
         &self,
@@ -188,23 +139,8 @@ impl<H: CommitHook> Store for HookedStore<H> {
     async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError> {
         self.inner.team(org, id).await
     }
-    async fn team_by_name(
-        &self,
-        org: OrganizationId,
-        name_key: &str,
-    ) -> Result<Option<Team>, StoreError> {
-        self.inner.team_by_name(org, name_key).await
-    }
     async fn teams(&self, org: OrganizationId, page: Page) -> Result<Vec<Team>, StoreError> {
         self.inner.teams(org, page).await
-    }
-    async fn is_team_member(
-        &self,
-        org: OrganizationId,
-        team: TeamId,
-        member: MemberId,
-    ) -> Result<bool, StoreError> {
-        self.inner.is_team_member(org, team, member).await
     }
     async fn events(&self, org: OrganizationId, page: Page) -> Result<Vec<Event>, StoreError> {
         self.inner.events(org, page).await
@@ -241,24 +177,16 @@ impl<H: CommitHook> Store for HookedStore<H> {
         &self,
         org: OrganizationId,
         activities: &[Activity],
-    ) -> Result<Vec<bool>, StoreError> {
+    ) -> Result<Recorded, StoreError> {
         self.inner.record_activities(org, activities).await
     }
     async fn statistics(
         &self,
         org: OrganizationId,
-        scope: StatsScope,
-        period: Period,
-    ) -> Result<Statistics, StoreError> {
-        self.inner.statistics(org, scope, period).await
-    }
-    async fn team_statistics(
-        &self,
-        org: OrganizationId,
-        teams: &[TeamId],
+        scopes: &[StatsScope],
         period: Period,
     ) -> Result<Vec<Statistics>, StoreError> {
-        self.inner.team_statistics(org, teams, period).await
+        self.inner.statistics(org, scopes, period).await
     }
     async fn member_activity(
         &self,
