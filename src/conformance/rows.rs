@@ -1,0 +1,214 @@
+//! Rows as written: round trips, versions, uniqueness, atomic commits, the audit trail.
+
+use super::fixtures::*;
+
+/// An organization reads back as written, at version 1; creating it twice is a duplicate and
+/// a stale put is a conflict.
+pub async fn organization_roundtrip(store: Arc<DynStore>) {
+    let org = new_org();
+    store
+        .commit(ChangeSet::new(org.id, OrganizationWrite::Put(org.clone())))
+        .await
+        .unwrap();
+    let stored = reload(&*store, org.id).await;
+    assert_eq!(stored.version, 1);
+    assert_eq!(
+        Organization {
+            version: 0,
+            ..stored.clone()
+        },
+        org
+    );
+    let again = store
+        .commit(ChangeSet::new(org.id, OrganizationWrite::Put(org.clone())))
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::Duplicate { .. })),
+        "{again:?}"
+    );
+    let mut renamed = stored.clone();
+    renamed.seat_cap = Some(3);
+    store
+        .commit(ChangeSet::new(
+            org.id,
+            OrganizationWrite::Put(renamed.clone()),
+        ))
+        .await
+        .unwrap();
+    let stale = store
+        .commit(ChangeSet::new(org.id, OrganizationWrite::Put(renamed)))
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::Conflict { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(reload(&*store, org.id).await.seat_cap, Some(3));
+    assert!(
+        store
+            .organization(OrganizationId::new())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// spec: INV-11 — one member per (organization, user), enforced by the store; read-your-writes;
+/// email lookup ignores case.
+pub async fn members_are_unique_per_user_and_email(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let m = new_member(org.id, email("Ada", org.id));
+    put(&*store, org.id, vec![Write::PutMember(m.clone())])
+        .await
+        .unwrap();
+    let read = store.member(org.id, m.user).await.unwrap().unwrap();
+    assert_eq!(read.version, 1);
+    assert_eq!(read.email, m.email);
+    let upper = EmailAddress::parse(m.email.as_str().to_uppercase()).unwrap();
+    assert_eq!(
+        targets_of(&*store, org.id, &[upper]).await.member_emails,
+        vec![m.email.key().to_owned()]
+    );
+
+    let mut twin = new_member(org.id, email("other", org.id));
+    twin.user = m.user;
+    let dup = put(&*store, org.id, vec![Write::PutMember(twin)]).await;
+    assert!(
+        matches!(
+            dup,
+            Err(StoreError::Duplicate {
+                constraint: constraint::ONE_MEMBER_PER_USER
+            })
+        ),
+        "{dup:?}"
+    );
+    let same_mail = new_member(
+        org.id,
+        EmailAddress::parse(m.email.as_str().to_uppercase()).unwrap(),
+    );
+    let dup = put(&*store, org.id, vec![Write::PutMember(same_mail)]).await;
+    assert!(
+        matches!(
+            dup,
+            Err(StoreError::Duplicate {
+                constraint: constraint::ONE_MEMBER_PER_EMAIL
+            })
+        ),
+        "{dup:?}"
+    );
+    // The same user may belong to another organization.
+    let other = stored_org(&*store).await;
+    let mut elsewhere = new_member(other.id, m.email.clone());
+    elsewhere.user = m.user;
+    put(&*store, other.id, vec![Write::PutMember(elsewhere)])
+        .await
+        .unwrap();
+}
+
+/// Every write bumps the version by one; a write at a stale version is a conflict.
+pub async fn versions_bump_on_every_write(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let m = new_member(org.id, email("v", org.id));
+    put(&*store, org.id, vec![Write::PutMember(m.clone())])
+        .await
+        .unwrap();
+    let mut read = store.member(org.id, m.user).await.unwrap().unwrap();
+    read.roles = read.roles.grant(Role::Manager).unwrap();
+    put(&*store, org.id, vec![Write::PutMember(read.clone())])
+        .await
+        .unwrap();
+    let now = store.member(org.id, m.user).await.unwrap().unwrap();
+    assert_eq!(now.version, 2);
+    assert!(now.roles.contains(Role::Manager));
+    let stale = put(&*store, org.id, vec![Write::PutMember(read)]).await;
+    assert!(
+        matches!(stale, Err(StoreError::Conflict { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(
+        reload(&*store, org.id).await.version,
+        3,
+        "two touches after creation"
+    );
+    let stale_org = store.commit(changes(&org, vec![])).await;
+    assert!(
+        matches!(stale_org, Err(StoreError::Conflict { .. })),
+        "{stale_org:?}"
+    );
+}
+
+/// spec: ERR-2 — a change set with one stale write leaves every row, event and mail untouched.
+pub async fn commit_is_atomic(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let existing = new_member(org.id, email("existing", org.id));
+    put(&*store, org.id, vec![Write::PutMember(existing.clone())])
+        .await
+        .unwrap();
+    let org = reload(&*store, org.id).await;
+    let fresh = new_member(org.id, email("fresh", org.id));
+    let team = new_team(org.id, "Atomic");
+    let invitation = new_invitation(org.id, email("invitee", org.id), t0());
+    let mut c = changes(
+        &org,
+        vec![
+            Write::PutMember(fresh.clone()),
+            Write::PutTeam(team.clone()),
+            Write::PutInvitation(invitation.clone()),
+            // Stale: the stored member is at version 1, this claims version 0 (insert).
+            Write::PutMember(existing.clone()),
+        ],
+    );
+    c.events.push(event(org.id));
+    c.outbox.push(mail(org.id, fresh.email.clone(), t0()));
+    assert!(store.commit(c).await.is_err());
+    assert_eq!(reload(&*store, org.id).await.version, org.version);
+    assert!(store.member(org.id, fresh.user).await.unwrap().is_none());
+    assert!(store.team(org.id, team.id).await.unwrap().is_none());
+    assert!(
+        store
+            .invitation(org.id, invitation.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .link_context(&invitation.token_hash, None, t0())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .events(org.id, Page::first(100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let far = t0() + Duration::days(3650);
+    let claimed = store
+        .claim_outbox(ClaimId::new(), far, Duration::minutes(1), 1000)
+        .await
+        .unwrap();
+    assert!(claimed.iter().all(|m| m.organization != org.id));
+}
+
+/// spec: INV-12 — events are appended in order and read back oldest first.
+pub async fn events_are_kept_in_order(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let mut expected = Vec::new();
+    for _ in 0..5 {
+        let org = reload(&*store, org.id).await;
+        let mut c = changes(&org, vec![]);
+        let e = event(org.id);
+        expected.push(e.id);
+        c.events.push(e);
+        store.commit(c).await.unwrap();
+    }
+    let first = store.events(org.id, Page::first(3)).await.unwrap();
+    let rest = store
+        .events(org.id, Page::after(first[2].id, 3))
+        .await
+        .unwrap();
+    let got: Vec<EventId> = first.iter().chain(rest.iter()).map(|e| e.id).collect();
+    assert_eq!(got, expected);
+}
