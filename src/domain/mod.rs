@@ -9,6 +9,7 @@ pub mod activity;
 pub mod bulk;
 pub mod changes;
 pub mod email;
+pub mod error;
 pub mod event;
 pub mod ids;
 pub mod invitation;

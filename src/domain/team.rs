@@ -114,11 +114,11 @@ impl From<SuggestedCourses> for Vec<CourseId> {
 
 use super::{
     changes::{ChangeSet, Context, Decision, OrganizationWrite, Write},
+    error::DomainError,
     event::EventKind,
     member::Member,
     organization::Organization,
 };
-use crate::error::Error;
 
 /// Every team command checks the organization's version at least: removing or demoting a
 /// member, or taking a supervisor out of a team, bumps it, so a command authorized just
@@ -138,15 +138,15 @@ fn changes(organization: &Organization, touch: bool) -> ChangeSet {
 /// organization has the name, regardless of case; the store enforces it too.
 ///
 /// # Errors
-/// [`Error::TeamNameTaken`].
+/// [`DomainError::TeamNameTaken`].
 pub fn create_team(
     ctx: &mut Context<'_>,
     organization: &Organization,
     name: TeamName,
     name_taken: bool,
-) -> Result<Decision<Team>, Error> {
+) -> Result<Decision<Team>, DomainError> {
     if name_taken {
-        return Err(Error::TeamNameTaken);
+        return Err(DomainError::TeamNameTaken);
     }
     let team = Team {
         id: TeamId::from_uuid(ctx.fresh.uuid()),
@@ -174,16 +174,16 @@ pub fn create_team(
 /// Decides renaming a team (spec: TEAM-1).
 ///
 /// # Errors
-/// [`Error::TeamNameTaken`].
+/// [`DomainError::TeamNameTaken`].
 pub fn rename_team(
     ctx: &mut Context<'_>,
     organization: &Organization,
     mut team: Team,
     name: TeamName,
     name_taken: bool,
-) -> Result<Decision<Team>, Error> {
+) -> Result<Decision<Team>, DomainError> {
     if name_taken {
-        return Err(Error::TeamNameTaken);
+        return Err(DomainError::TeamNameTaken);
     }
     let from = std::mem::replace(&mut team.name, name);
     let mut changes = changes(organization, false);
@@ -231,7 +231,7 @@ pub fn delete_team(
 /// (spec: TEAM-1, TEAM-3). `is_in` says whether they belong to it now.
 ///
 /// # Errors
-/// [`Error::AlreadyInTeam`] when joining twice, [`Error::NotInTeam`] when leaving a team one
+/// [`DomainError::AlreadyInTeam`] when joining twice, [`DomainError::NotInTeam`] when leaving a team one
 /// is not in.
 pub fn change_membership(
     ctx: &mut Context<'_>,
@@ -240,10 +240,10 @@ pub fn change_membership(
     member: &Member,
     is_in: bool,
     join: bool,
-) -> Result<Decision<()>, Error> {
+) -> Result<Decision<()>, DomainError> {
     let (write, kind) = match (join, is_in) {
-        (true, true) => return Err(Error::AlreadyInTeam),
-        (false, false) => return Err(Error::NotInTeam),
+        (true, true) => return Err(DomainError::AlreadyInTeam),
+        (false, false) => return Err(DomainError::NotInTeam),
         (true, false) => (
             Write::AddTeamMember {
                 team: team.id,
