@@ -92,7 +92,7 @@ fn keep_an_administrator(member: &Member, administrators: u64) -> Result<(), Dom
 /// Decides a role grant, through [`RoleSet::grant`] (spec: ROLE-2, ROLE-5).
 ///
 /// # Errors
-/// [`DomainError::RolesNotCumulative`], [`DomainError::RoleAlreadyHeld`], [`DomainError::LegacyIntegration`]
+/// [`DomainError::Role`] (not cumulative, or already held), [`DomainError::LegacyIntegration`]
 /// (granting Administrator without administrator-team features, spec: ORG-2),
 /// [`DomainError::NoLicense`] (a second administrator without a license, spec: ORG-3).
 pub fn grant_role(
@@ -131,8 +131,9 @@ fn put_member(
 /// Decides a role revocation (spec: ADM-5, ROLE-3).
 ///
 /// # Errors
-/// [`DomainError::RoleNotHeld`], [`DomainError::LearnerRoleIsPermanent`], [`DomainError::LastAdministrator`],
-/// [`DomainError::LegacyIntegration`] (revoking Administrator, spec: ORG-2).
+/// [`DomainError::Role`] (not held, or the permanent Member role),
+/// [`DomainError::LastAdministrator`], [`DomainError::LegacyIntegration`] (revoking
+/// Administrator, spec: ORG-2).
 pub fn revoke_role(
     ctx: &mut Context<'_>,
     organization: &Organization,

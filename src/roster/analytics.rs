@@ -1,0 +1,238 @@
+//! Learning activity and statistics: recording what the host reports, statistics of a
+//! member, a team or the organization, team comparisons, and the CSV export
+//! (spec: STAT-1..4, TEAM-4).
+
+use std::collections::HashSet;
+
+use super::{Access, Actor, Roster};
+use crate::{
+    domain::{
+        activity::{
+            Activity, ActivityError, ActivityReceipt, Comparison, Period, ReportedActivity,
+            Statistics, StatsScope,
+        },
+        ids::{OrganizationId, TeamId, UserId},
+    },
+    error::{Error, Field, Result, ValidationError},
+    policy::{Permission, Scope},
+    report::{self, ReportError},
+    store::Page,
+};
+
+/// The most teams [`Roster::compare_teams`] compares at once: a comparison is one pass over
+/// the period, and its statements name every team (spec: STAT-3, ERR-3).
+pub const MAX_COMPARED_TEAMS: usize = 100;
+
+/// What `actor` needs to see statistics of `scope` (spec: STAT-2, TEAM-4): administrators
+/// and managers see everything, supervisors their own teams, members themselves.
+fn statistics_requirement(actor: &Actor, scope: StatsScope) -> (Permission, Scope) {
+    match scope {
+        StatsScope::Organization => (Permission::ViewOrganizationAnalytics, Scope::Organization),
+        StatsScope::Team(team) => (Permission::ViewTeamAnalytics, Scope::Team(team)),
+        StatsScope::Member(user) if user == actor.user => {
+            (Permission::ViewOwnActivity, Scope::OwnedBy(user))
+        }
+        StatsScope::Member(_) => (Permission::ViewOrganizationAnalytics, Scope::Organization),
+    }
+}
+
+impl Roster {
+    /// Records learning events the host reports, one at a time or in batches (spec: STAT-1).
+    /// Each event is checked on its own: malformed values, users who are not members and ids
+    /// seen before (a retried batch) are refused with their reason, and the rest are kept.
+    /// For the host's own systems: it checks no actor.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown organization, [`Error::Store`]. Problems with single
+    /// events are in the receipt.
+    pub async fn record_activity(
+        &self,
+        org: OrganizationId,
+        reported: &[ReportedActivity],
+    ) -> Result<ActivityReceipt> {
+        self.organization(org).await?;
+        let mut users: Vec<UserId> = reported.iter().map(|r| r.user).collect();
+        users.sort_unstable();
+        users.dedup();
+        let strangers: HashSet<UserId> = self
+            .store
+            .users_not_members(org, &users)
+            .await?
+            .into_iter()
+            .collect();
+        let mut receipt = ActivityReceipt::default();
+        let mut seen = HashSet::new();
+        let mut accepted = Vec::new();
+        for (index, event) in reported.iter().enumerate() {
+            let checked = event.check(org).and_then(|a| {
+                if strangers.contains(&a.user) {
+                    Err(ActivityError::UnknownMember)
+                } else if !seen.insert(a.id.clone()) {
+                    Err(ActivityError::DuplicateId {
+                        id: event.id.clone(),
+                    })
+                } else {
+                    Ok(a)
+                }
+            });
+            match checked {
+                Ok(activity) => accepted.push((index, activity)),
+                Err(e) => receipt.rejected.push((index, event.id.clone(), e)),
+            }
+        }
+        let activities: Vec<Activity> = accepted.iter().map(|(_, a)| a.clone()).collect();
+        let new = self.store.record_activities(org, &activities).await?;
+        for ((index, activity), new) in accepted.into_iter().zip(new) {
+            if new {
+                receipt.recorded += 1;
+            } else {
+                let id = activity.id.to_string();
+                receipt
+                    .rejected
+                    .push((index, id.clone(), ActivityError::DuplicateId { id }));
+            }
+        }
+        receipt.rejected.sort_by_key(|(index, _, _)| *index);
+        Ok(receipt)
+    }
+
+    /// Statistics of one member, one team or the whole organization over a period
+    /// (spec: STAT-2, TEAM-4).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] outside the actor's reach, [`Error::NotFound`], [`Error::Store`].
+    pub async fn statistics(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        scope: StatsScope,
+        period: Period,
+    ) -> Result<Statistics> {
+        let (permission, reach) = statistics_requirement(actor, scope);
+        self.access(org, actor, permission, reach).await?;
+        self.target_scope(org, scope).await?;
+        Ok(self.store.statistics(org, scope, period).await?)
+    }
+
+    /// Several teams side by side over one period, with the organization's totals for those
+    /// who may see them (spec: STAT-3). Supervisors may compare the teams they belong to. A
+    /// team named twice is compared once, where it first appears; at most
+    /// [`MAX_COMPARED_TEAMS`] teams.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] for an actor who sees no team's figures (an empty list included)
+    /// or for a team outside the actor's reach; [`Error::Invalid`] for more than
+    /// [`MAX_COMPARED_TEAMS`] teams; [`Error::NotFound`] for a team the organization does not
+    /// have; [`Error::Store`].
+    pub async fn compare_teams(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        teams: &[TeamId],
+        period: Period,
+    ) -> Result<Comparison> {
+        // The membership and its teams are read once, not once per team compared.
+        let (organization, member, member_teams) = self.standing(org, actor, true).await?;
+        // Checked before anything else, an empty list included (spec: ROLE-4): the actor
+        // must see the figures of some team.
+        let access = Access::somewhere(
+            organization,
+            member,
+            member_teams,
+            Permission::ViewTeamAnalytics,
+        )?;
+        let mut seen = HashSet::with_capacity(teams.len().min(MAX_COMPARED_TEAMS + 1));
+        let distinct: Vec<TeamId> = teams.iter().copied().filter(|t| seen.insert(*t)).collect();
+        if distinct.len() > MAX_COMPARED_TEAMS {
+            return Err(Error::Invalid(ValidationError::TooMany {
+                field: Field::Teams,
+                count: distinct.len(),
+                max: MAX_COMPARED_TEAMS,
+            }));
+        }
+        let teams = distinct.as_slice();
+        let mut names = Vec::with_capacity(teams.len());
+        for team in teams {
+            access.allow(Permission::ViewTeamAnalytics, Scope::Team(*team))?;
+            names.push(self.target_team(org, *team).await?.name.to_string());
+        }
+        let stats = self.store.team_statistics(org, teams, period).await?;
+        let rows = teams
+            .iter()
+            .copied()
+            .zip(names)
+            .zip(stats)
+            .map(|((t, n), s)| (t, n, s))
+            .collect();
+        let sees_all = access
+            .allow(Permission::ViewOrganizationAnalytics, Scope::Organization)
+            .is_ok();
+        let organization = match sees_all {
+            true => Some(
+                self.store
+                    .statistics(org, StatsScope::Organization, period)
+                    .await?,
+            ),
+            false => None,
+        };
+        Ok(Comparison {
+            period,
+            teams: rows,
+            organization,
+        })
+    }
+
+    /// Writes the per-member activity of `scope` over a period as CSV, page by page, so a
+    /// large organization is never held in memory (spec: STAT-4). Returns the number of
+    /// member rows. Allowed to those who may see the scope's statistics.
+    ///
+    /// # Errors
+    /// [`ReportError::Roster`] wrapping [`Error::Forbidden`], [`Error::NotFound`] or
+    /// [`Error::Store`]; [`ReportError::Write`] when writing fails.
+    pub async fn export_member_activity<W: std::io::Write + Send>(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        scope: StatsScope,
+        period: Period,
+        mut out: W,
+    ) -> std::result::Result<u64, ReportError> {
+        let wrap = |e: Error| ReportError::Roster(Box::new(e));
+        let (permission, reach) = statistics_requirement(actor, scope);
+        self.access(org, actor, permission, reach)
+            .await
+            .map_err(wrap)?;
+        self.target_scope(org, scope).await.map_err(wrap)?;
+        let mut page = Page::first(500);
+        let mut written = 0u64;
+        loop {
+            let rows = self
+                .store
+                .member_activity(org, scope, period, page)
+                .await
+                .map_err(|e| wrap(e.into()))?;
+            // The first page brings the header, even when it is empty: an empty report still
+            // says what it would hold.
+            let first = page.after.is_none();
+            out = report::write_member_rows(&rows, first, out)?;
+            written += rows.len() as u64;
+            match rows.last() {
+                Some(last) if rows.len() >= page.len() => {
+                    page = Page::after(last.member, page.limit)
+                }
+                _ => break,
+            }
+        }
+        Ok(written)
+    }
+
+    /// Refuses a scope naming a team or a member that `org` does not have, another
+    /// organization's included (spec: ERR-1, TEAM-4).
+    async fn target_scope(&self, org: OrganizationId, scope: StatsScope) -> Result<()> {
+        match scope {
+            StatsScope::Organization => Ok(()),
+            StatsScope::Team(team) => self.target_team(org, team).await.map(drop),
+            StatsScope::Member(user) => self.target_member(org, user).await.map(drop),
+        }
+    }
+}
