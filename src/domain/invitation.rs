@@ -418,7 +418,7 @@ impl InviteState<'_> {
 ///
 /// # Errors
 /// [`DomainError::Invalid`] naming the role field.
-pub fn learners_only(role: Role) -> Result<(), DomainError> {
+pub fn administrators_one_by_one(role: Role) -> Result<(), DomainError> {
     if role == Role::Administrator {
         return Err(DomainError::Invalid(ValidationError::Malformed {
             field: Field::Role,
@@ -473,7 +473,7 @@ pub fn invite(
 /// entry is reported with its reason, in paste order (spec: INV-7, ORG-4).
 ///
 /// # Errors
-/// [`DomainError::Invalid`] when `role` is Administrator (see [`learners_only`]).
+/// [`DomainError::Invalid`] when `role` is Administrator (see [`administrators_one_by_one`]).
 pub fn invite_many(
     ctx: &mut Context<'_>,
     state: &InviteState<'_>,
@@ -481,7 +481,7 @@ pub fn invite_many(
     role: Role,
     existing: &HashMap<String, AddressState>,
 ) -> Result<Decision<BulkInviteReport>, DomainError> {
-    learners_only(role)?;
+    administrators_one_by_one(role)?;
     let mut changes = state.touch();
     let mut free = state.free_seats();
     let mut rejected = paste.rejected;
@@ -732,4 +732,24 @@ pub fn resend(
         outcome: InvitationCreated { invitation, token },
         changes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learner_invitations_refuse_the_administrator_role_naming_the_role_field() {
+        // spec: ADM-4 — administrators are invited one at a time, with their names.
+        assert!(matches!(
+            administrators_one_by_one(Role::Administrator),
+            Err(DomainError::Invalid(ValidationError::Malformed {
+                field: Field::Role,
+                ..
+            }))
+        ));
+        for role in [Role::Member, Role::Manager, Role::TeamSupervisor] {
+            assert_eq!(administrators_one_by_one(role), Ok(()), "{role}");
+        }
+    }
 }

@@ -25,7 +25,7 @@ use crate::{
         text::{OrganizationName, Profile, TeamName},
         token::InvitationToken,
     },
-    error::{EntityKind, Error, Field, Result, ValidationError},
+    error::{EntityKind, Error, Result},
     policy::{Permission, Scope},
     store::{InvitationContext, InvitationFilter, InvitationTargets, LinkContext, Page},
 };
@@ -65,13 +65,6 @@ pub struct AcceptOptions {
     pub existing_account: bool,
     /// Whether the user acknowledged [`EXISTING_ACCOUNT_WARNING`].
     pub warning_acknowledged: bool,
-}
-
-fn administrators_one_by_one() -> Error {
-    Error::Invalid(ValidationError::Malformed {
-        field: Field::Role,
-        reason: "administrators are invited one at a time with their first and last name",
-    })
 }
 
 impl Roster {
@@ -136,10 +129,9 @@ impl Roster {
             let (access, targets) = self
                 .invitation_context(org, actor, permission, emails, now)
                 .await?;
-            if permission == Permission::InviteLearners && new.role == Role::Administrator {
-                // Checked after the permission (spec: ROLE-4): administrators are invited
-                // one at a time with their names (spec: ADM-4).
-                return Err(administrators_one_by_one());
+            if permission == Permission::InviteLearners {
+                // Checked after the permission (spec: ROLE-4).
+                invitation::administrators_one_by_one(new.role)?;
             }
             let team = match team {
                 Some(id) => Some(self.target_team(org, id).await?),
@@ -192,9 +184,7 @@ impl Roster {
             let (access, targets) = self
                 .invitation_context(org, actor, Permission::InviteLearners, emails, now)
                 .await?;
-            if role == Role::Administrator {
-                return Err(administrators_one_by_one());
-            }
+            invitation::administrators_one_by_one(role)?;
             let parsed = parsed.as_ref().map_err(Clone::clone)?;
             let team = match team {
                 Some(id) => Some(self.target_team(org, id).await?),
