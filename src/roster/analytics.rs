@@ -14,7 +14,7 @@ use crate::{
         ids::{OrganizationId, TeamId, UserId},
     },
     error::{Error, Field, Result, ValidationError},
-    policy::{Permission, Scope},
+    policy::{self, Permission, Scope},
     report::{self, ReportError},
     store::Page,
 };
@@ -22,19 +22,6 @@ use crate::{
 /// The most teams [`Roster::compare_teams`] compares at once: a comparison is one pass over
 /// the period, and its statements name every team (spec: STAT-3, ERR-3).
 pub const MAX_COMPARED_TEAMS: usize = 100;
-
-/// What `actor` needs to see statistics of `scope` (spec: STAT-2, TEAM-4): administrators
-/// and managers see everything, supervisors their own teams, members themselves.
-fn statistics_requirement(actor: &Actor, scope: StatsScope) -> (Permission, Scope) {
-    match scope {
-        StatsScope::Organization => (Permission::ViewOrganizationAnalytics, Scope::Organization),
-        StatsScope::Team(team) => (Permission::ViewTeamAnalytics, Scope::Team(team)),
-        StatsScope::Member(user) if user == actor.user => {
-            (Permission::ViewOwnActivity, Scope::OwnedBy(user))
-        }
-        StatsScope::Member(_) => (Permission::ViewOrganizationAnalytics, Scope::Organization),
-    }
-}
 
 impl Roster {
     /// Records learning events the host reports, one at a time or in batches (spec: STAT-1).
@@ -108,7 +95,7 @@ impl Roster {
         scope: StatsScope,
         period: Period,
     ) -> Result<Statistics> {
-        let (permission, reach) = statistics_requirement(actor, scope);
+        let (permission, reach) = policy::statistics_requirement(actor.user, scope);
         self.access(org, actor, permission, reach).await?;
         self.target_scope(org, scope).await?;
         Ok(self.store.statistics(org, scope, period).await?)
@@ -198,7 +185,7 @@ impl Roster {
         mut out: W,
     ) -> std::result::Result<u64, ReportError> {
         let wrap = |e: Error| ReportError::Roster(Box::new(e));
-        let (permission, reach) = statistics_requirement(actor, scope);
+        let (permission, reach) = policy::statistics_requirement(actor.user, scope);
         self.access(org, actor, permission, reach)
             .await
             .map_err(wrap)?;

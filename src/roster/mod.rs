@@ -286,8 +286,7 @@ impl Access {
     }
 
     /// `member` acting in `organization`, when the policy lets them use `permission` in all
-    /// of it or in one of the `teams` they belong to: a supervisor compares the teams they
-    /// belong to (spec: STAT-3, TEAM-4).
+    /// of it or in one of the `teams` they belong to (see [`policy::authorize_somewhere`]).
     fn somewhere(
         organization: Organization,
         member: Option<Member>,
@@ -298,18 +297,13 @@ impl Access {
             member: member.as_ref(),
             teams: &teams,
         };
-        let mut scopes =
-            std::iter::once(Scope::Organization).chain(teams.iter().map(|t| Scope::Team(*t)));
-        let allowed = scopes
-            .any(|scope| policy::authorize(subject, &organization, permission, scope).is_ok());
-        match member {
-            Some(member) if allowed => Ok(Self {
-                organization,
-                member,
-                teams,
-            }),
-            _ => Err(Error::Forbidden { permission }),
-        }
+        policy::authorize_somewhere(subject, &organization, permission)?;
+        let member = member.ok_or(Error::Forbidden { permission })?;
+        Ok(Self {
+            organization,
+            member,
+            teams,
+        })
     }
 
     /// Whether the member may also use `permission` in `scope`, judged on the membership

@@ -7,12 +7,11 @@ use crate::error::Error;
 use crate::{
     domain::{
         ids::{OrganizationId, TeamId, UserId},
-        role::Role,
         team::{self, Team, TeamPage},
         text::TeamName,
     },
     error::Result,
-    policy::{Permission, Scope},
+    policy::{self, Permission, Scope},
     store::Page,
 };
 
@@ -203,7 +202,7 @@ impl Roster {
             )
             .await?;
         let me = access.member;
-        if me.roles.contains(Role::Administrator) || me.roles.contains(Role::Manager) {
+        if policy::sees_every_team(me.roles) {
             let rows = self.store.teams(org, page).await?;
             return Ok(listing(rows, page, |t: &Team| t.id.as_uuid()));
         }
