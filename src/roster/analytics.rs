@@ -8,8 +8,8 @@ use super::{Access, Actor, Roster};
 use crate::{
     domain::{
         activity::{
-            Activity, ActivityError, ActivityReceipt, Comparison, Period, ReportedActivity,
-            Statistics, StatsScope,
+            ActivityReceipt, CheckedBatch, Comparison, Period, ReportedActivity, Statistics,
+            StatsScope,
         },
         ids::{OrganizationId, TeamId, UserId},
     },
@@ -47,40 +47,12 @@ impl Roster {
             .await?
             .into_iter()
             .collect();
-        let mut receipt = ActivityReceipt::default();
-        let mut seen = HashSet::new();
-        let mut accepted = Vec::new();
-        for (index, event) in reported.iter().enumerate() {
-            let checked = event.check(org).and_then(|a| {
-                if strangers.contains(&a.user) {
-                    Err(ActivityError::UnknownMember)
-                } else if !seen.insert(a.id.clone()) {
-                    Err(ActivityError::DuplicateId {
-                        id: event.id.clone(),
-                    })
-                } else {
-                    Ok(a)
-                }
-            });
-            match checked {
-                Ok(activity) => accepted.push((index, activity)),
-                Err(e) => receipt.rejected.push((index, event.id.clone(), e)),
-            }
-        }
-        let activities: Vec<Activity> = accepted.iter().map(|(_, a)| a.clone()).collect();
-        let new = self.store.record_activities(org, &activities).await?;
-        for ((index, activity), new) in accepted.into_iter().zip(new) {
-            if new {
-                receipt.recorded += 1;
-            } else {
-                let id = activity.id.to_string();
-                receipt
-                    .rejected
-                    .push((index, id.clone(), ActivityError::DuplicateId { id }));
-            }
-        }
-        receipt.rejected.sort_by_key(|(index, _, _)| *index);
-        Ok(receipt)
+        let batch = CheckedBatch::check(org, reported, &strangers);
+        let new = self
+            .store
+            .record_activities(org, &batch.activities())
+            .await?;
+        Ok(batch.receipt(&new))
     }
 
     /// Statistics of one member, one team or the whole organization over a period
