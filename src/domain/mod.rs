@@ -8,6 +8,7 @@
 pub mod activity;
 pub mod bulk;
 pub mod changes;
+pub mod delivery;
 pub mod email;
 pub mod error;
 pub mod event;

@@ -8,12 +8,10 @@ use super::{Actor, Listing, Roster, listing};
 use crate::error::Error;
 use crate::{
     domain::{
-        changes::{ChangeSet, OrganizationWrite},
-        event::{EventActor, EventKind},
-        ids::{ClaimId, InvitationId, OrganizationId},
-        invitation::InvitationStatus,
+        delivery::{Jitter, Retries, Sent, fits_in_lease, given_up, link_refusal, settle},
+        event::EventActor,
+        ids::{ClaimId, OrganizationId},
         outbox::{MailContent, OutboxMessage, Settlement},
-        token::InvitationToken,
     },
     error::Result,
     policy::{Permission, Scope},
@@ -56,6 +54,15 @@ impl Default for DeliveryConfig {
 
 impl DeliveryConfig {
     /// Within the bounds above, so that no deadline computed from them overflows.
+    /// How failed mail is retried, for the core's decision.
+    fn retries(&self) -> Retries {
+        Retries {
+            max_attempts: self.max_attempts,
+            base_backoff: self.base_backoff,
+            max_backoff: self.max_backoff,
+        }
+    }
+
     pub(super) fn bounded(self) -> Self {
         let lease = self.lease.clamp(Duration::seconds(1), Duration::days(1));
         Self {
@@ -177,17 +184,9 @@ impl Roster {
                 .await?;
             report.count(held, &settlement);
             if let (true, Settlement::Failed { error }) = (held, settlement) {
-                let mut changes =
-                    ChangeSet::new(message.organization, OrganizationWrite::Untouched);
-                let failed = EventKind::MailFailed {
-                    outbox: message.id,
-                    to: message.to,
-                    reason: error,
-                };
-                let event = self.decide(self.now(), EventActor::System, |ctx| {
-                    ctx.event(message.organization, failed)
+                let changes = self.decide(self.now(), EventActor::System, |ctx| {
+                    given_up(ctx, &message, error)
                 });
-                changes.events.push(event);
                 self.store.commit(changes).await?;
             }
         }
@@ -203,75 +202,46 @@ impl Roster {
                 invitation,
                 generation,
                 ..
-            } => match self
-                .live_link(message.organization, *invitation, *generation)
-                .await?
-            {
-                Ok(token) => Some(token),
-                Err(reason) => {
-                    let error = reason.to_owned();
-                    return Ok(Some(Settlement::Failed { error }));
+            } => {
+                // The link is derived again, and checked against the invitation as stored
+                // now (spec: INV-6, INV-13).
+                let stored = self
+                    .store
+                    .invitation(message.organization, *invitation)
+                    .await?;
+                let token = self.link_key.token(*invitation, *generation);
+                if let Some(refusal) = link_refusal(stored.as_ref(), &token, self.now()) {
+                    return Ok(Some(refusal));
                 }
-            },
+                Some(token)
+            }
             _ => None,
         };
         let email = self
             .templates
             .render(message, link.as_ref(), &self.config.mail);
         // Checked last, just before the send: all the send may take must fit in the lease.
-        let left = message.lease_until.map(|until| until - self.now());
-        if left.is_none_or(|left| left <= delivery.send_budget) {
+        if !fits_in_lease(message.lease_until, self.now(), delivery.send_budget) {
             return Ok(None);
         }
-        Ok(Some(match self.mailer.send(&email).await {
-            Ok(()) => Settlement::Sent,
-            Err(e) if e.is_transient() && message.attempts < delivery.max_attempts => {
-                Settlement::Retry {
-                    not_before: self.now() + backoff(delivery, message.attempts),
-                    error: e.to_string(),
-                }
-            }
-            Err(e) if e.is_transient() => Settlement::Failed {
-                error: format!("gave up after {} attempts: {e}", message.attempts),
+        let sent = match self.mailer.send(&email).await {
+            Ok(()) => Sent::Accepted,
+            Err(e) => Sent::Refused {
+                transient: e.is_transient(),
+                reason: e.to_string(),
             },
-            Err(e) => Settlement::Failed {
-                error: e.to_string(),
-            },
-        }))
-    }
-
-    /// The token of the link an invitation's mail carries, derived again from the link key,
-    /// when it still opens the invitation; otherwise why the mail must not go out
-    /// (spec: INV-6, INV-13).
-    async fn live_link(
-        &self,
-        org: OrganizationId,
-        id: InvitationId,
-        generation: u32,
-    ) -> Result<std::result::Result<InvitationToken, &'static str>> {
-        let Some(invitation) = self.store.invitation(org, id).await? else {
-            return Ok(Err("the invitation no longer exists"));
         };
-        if invitation.status != InvitationStatus::Pending {
-            return Ok(Err(
-                "the invitation is no longer pending: its link would not work",
-            ));
-        }
-        if invitation.is_expired(self.now()) {
-            return Ok(Err(
-                "the invitation expired before its mail could be sent: resend the invitation",
-            ));
-        }
-        let token = self.link_key.token(id, generation);
-        if !invitation.token_hash.verify(&token) {
-            return Ok(Err(
-                "the link in this mail does not open the invitation (it was resent, or the \
-                 link key changed since it was sent): resend the invitation",
-            ));
-        }
-        Ok(Ok(token))
+        let retries = delivery.retries();
+        Ok(Some(settle(
+            message.attempts,
+            sent,
+            &retries,
+            self.now(),
+            jitter(),
+        )))
     }
 }
+
 impl DeliveryReport {
     /// Counts one mail as `settled`, or as a lost claim when the pass no longer `held` it.
     fn count(&mut self, held: bool, settled: &Settlement) {
@@ -403,19 +373,12 @@ impl Roster {
     }
 }
 
-/// `base * 2^(attempts - 1)`, capped, with up to ±20% jitter so that instances that failed
-/// together do not retry together.
-fn backoff(config: &DeliveryConfig, attempts: u32) -> Duration {
-    let exp = attempts.saturating_sub(1).min(20);
-    let raw = config
-        .base_backoff
-        .num_milliseconds()
-        .saturating_mul(1_i64 << exp);
-    let capped = raw.min(config.max_backoff.num_milliseconds()).max(0);
-    let mut r = [0u8; 2];
-    let jitter = match getrandom::fill(&mut r) {
-        Ok(()) => i64::from(u16::from_le_bytes(r) % 401) - 200,
-        Err(_) => 0,
-    };
-    Duration::milliseconds(capped + capped * jitter / 1000)
+/// A spread for a retry's backoff, from the operating system's random numbers; none when they
+/// fail, since a retry without spread is still a retry.
+fn jitter() -> Jitter {
+    let mut random = [0u8; 2];
+    match getrandom::fill(&mut random) {
+        Ok(()) => Jitter::from_random(u16::from_le_bytes(random)),
+        Err(_) => Jitter::NONE,
+    }
 }
