@@ -7,7 +7,9 @@ pub use crate::domain::{
     bulk::BulkLineError, role::RoleError, validation::Field, validation::ValidationError,
 };
 use crate::{
-    domain::{invitation::InvitationStatus, organization::Capability, role::Role},
+    domain::{
+        error::DomainError, invitation::InvitationStatus, organization::Capability, role::Role,
+    },
     policy::Permission,
     store::StoreError,
 };
@@ -187,5 +189,80 @@ impl From<RoleError> for Error {
             RoleError::NotHeld { role } => Self::RoleNotHeld { role },
             RoleError::LearnerRoleIsPermanent => Self::LearnerRoleIsPermanent,
         }
+    }
+}
+
+/// The shell's side of the core's refusals: each becomes the variant of the same name, whose
+/// message tells the caller what to do (spec: ERR-1).
+impl From<DomainError> for Error {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid(e) => Self::Invalid(e),
+            DomainError::Role(e) => e.into(),
+            DomainError::InvitationExpired { expired_at } => Self::InvitationExpired { expired_at },
+            DomainError::InvitationNotPending { status } => Self::InvitationNotPending { status },
+            DomainError::EmailMismatch => Self::EmailMismatch,
+            DomainError::WarningNotAcknowledged => Self::WarningNotAcknowledged,
+            DomainError::LastAdministrator => Self::LastAdministrator,
+            DomainError::NoLicense => Self::NoLicense,
+            DomainError::LegacyIntegration => Self::LegacyIntegration,
+            DomainError::SeatLimit { cap, excess } => Self::SeatLimit { cap, excess },
+            DomainError::AlreadyMember => Self::AlreadyMember,
+            DomainError::AlreadyInvited => Self::AlreadyInvited,
+            DomainError::AlreadyInTeam => Self::AlreadyInTeam,
+            DomainError::NotInTeam => Self::NotInTeam,
+            DomainError::LicenseNotFound => Self::NotFound {
+                entity: EntityKind::License,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_of_the_core_keep_the_public_variant_and_message() {
+        // spec: ERR-1 — the core's own error type changes nothing a caller sees.
+        let cases = [
+            (
+                DomainError::LicenseNotFound,
+                "license not found; check the id and the organization",
+            ),
+            (
+                DomainError::SeatLimit { cap: 3, excess: 2 },
+                "the organization's seat cap of 3 would be exceeded by 2; free seats or raise the cap",
+            ),
+            (
+                DomainError::Role(RoleError::LearnerRoleIsPermanent),
+                "every member holds the Member role; remove the member from the organization instead",
+            ),
+            (
+                DomainError::InvitationNotPending {
+                    status: InvitationStatus::Revoked,
+                },
+                "the invitation is revoked and can no longer change; ask for a new invitation",
+            ),
+        ];
+        for (refusal, message) in cases {
+            assert_eq!(Error::from(refusal).to_string(), message);
+        }
+        assert!(matches!(
+            Error::from(DomainError::LicenseNotFound),
+            Error::NotFound {
+                entity: EntityKind::License
+            }
+        ));
+        assert!(matches!(
+            Error::from(DomainError::Role(RoleError::NotCumulative {
+                held: Role::Administrator,
+                requested: Role::TeamSupervisor,
+            })),
+            Error::RolesNotCumulative {
+                held: Role::Administrator,
+                requested: Role::TeamSupervisor
+            }
+        ));
     }
 }

@@ -103,8 +103,8 @@ mod link_key;
 pub mod mail;
 pub mod policy;
 pub mod report;
+mod roster;
 pub mod rules;
-pub mod service;
 pub mod store;
 mod turnstile;
 
@@ -145,13 +145,13 @@ pub use mail::{
     RecordingMailer,
 };
 pub use policy::{HostAction, Permission, Scope};
-pub use service::{
+pub use roster::{
     AcceptOptions, Actor, AdministratorEntry, Audience, DeliveryConfig, DeliveryReport,
     EXISTING_ACCOUNT_WARNING, InvitationPreview, Listing, MAX_COMPARED_TEAMS, Roster,
     RosterBuilder, RosterConfig,
 };
 #[cfg(feature = "runtime-tokio")]
-pub use service::{DeliveryLoop, DeliveryTotals};
+pub use roster::{DeliveryLoop, DeliveryTotals};
 /// The SQL driver the SQL stores use, re-exported so hosts build pools with a matching version.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sqlx;

@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     domain::{
+        activity::StatsScope,
         ids::{TeamId, UserId},
         member::Member,
         organization::{Capability, Organization},
-        role::Role,
+        role::{Role, RoleSet},
     },
     error::Error,
 };
@@ -296,4 +297,156 @@ pub fn authorize(
         return Err(Error::CapabilityRequired { capability });
     }
     Ok(())
+}
+
+/// Decides whether `subject` may use `permission` somewhere in `organization`: in all of it,
+/// or in one of the teams they belong to. A supervisor compares the teams they belong to
+/// (spec: STAT-3, TEAM-4).
+///
+/// # Errors
+/// [`Error::Forbidden`] naming the permission.
+pub fn authorize_somewhere(
+    subject: Subject<'_>,
+    organization: &Organization,
+    permission: Permission,
+) -> Result<(), Error> {
+    let mut scopes = std::iter::once(Scope::Organization)
+        .chain(subject.teams.iter().map(|team| Scope::Team(*team)));
+    if scopes.any(|scope| authorize(subject, organization, permission, scope).is_ok()) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden { permission })
+    }
+}
+
+/// Whether a member holding `roles` sees every team of the organization in its listing, or
+/// only the teams they belong to (spec: TEAM-4): every team where a role of theirs reaches
+/// every team's page.
+pub fn sees_every_team(roles: RoleSet) -> bool {
+    roles
+        .iter()
+        .any(|role| reach(role, Permission::ViewTeam) == Reach::All)
+}
+
+/// The permission and scope that `user` needs to see the statistics of `scope`
+/// (spec: STAT-2, TEAM-4): administrators and managers see everything, supervisors their own
+/// teams, members themselves.
+pub fn statistics_requirement(user: UserId, scope: StatsScope) -> (Permission, Scope) {
+    match scope {
+        StatsScope::Organization => (Permission::ViewOrganizationAnalytics, Scope::Organization),
+        StatsScope::Team(team) => (Permission::ViewTeamAnalytics, Scope::Team(team)),
+        StatsScope::Member(member) if member == user => {
+            (Permission::ViewOwnActivity, Scope::OwnedBy(member))
+        }
+        StatsScope::Member(_) => (Permission::ViewOrganizationAnalytics, Scope::Organization),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+
+    use super::*;
+    use crate::domain::{
+        email::EmailAddress,
+        ids::{MemberId, OrganizationId},
+        organization::Capabilities,
+        text::Profile,
+    };
+
+    fn organization() -> Organization {
+        Organization {
+            id: OrganizationId::new(),
+            name: "Analytical Engines".parse().unwrap(),
+            licenses: Vec::new(),
+            capabilities: Capabilities::default(),
+            seat_cap: None,
+            created_at: DateTime::UNIX_EPOCH,
+            version: 1,
+        }
+    }
+
+    fn member(organization: &Organization, role: Role) -> Member {
+        let roles = match role {
+            Role::Member => RoleSet::learner(),
+            role => RoleSet::learner().grant(role).unwrap(),
+        };
+        Member {
+            id: MemberId::new(),
+            organization: organization.id,
+            user: UserId::new(),
+            email: EmailAddress::parse("ada@example.com").unwrap(),
+            profile: Profile::parse("Ada", "Lovelace").unwrap(),
+            roles,
+            joined_at: DateTime::UNIX_EPOCH,
+            invitation: None,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn administrators_and_managers_see_every_team_the_others_their_own() {
+        // spec: TEAM-4
+        let org = organization();
+        for (role, every) in [
+            (Role::Administrator, true),
+            (Role::Manager, true),
+            (Role::TeamSupervisor, false),
+            (Role::Member, false),
+        ] {
+            assert_eq!(sees_every_team(member(&org, role).roles), every, "{role}");
+        }
+    }
+
+    #[test]
+    fn team_figures_are_seen_organization_wide_or_in_ones_own_teams() {
+        // spec: STAT-3, TEAM-4, ROLE-4
+        let org = organization();
+        let team = TeamId::new();
+        let forbidden = |r: Result<(), Error>| {
+            matches!(
+                r,
+                Err(Error::Forbidden {
+                    permission: Permission::ViewTeamAnalytics
+                })
+            )
+        };
+        let manager = member(&org, Role::Manager);
+        let supervisor = member(&org, Role::TeamSupervisor);
+        let learner = member(&org, Role::Member);
+        let judge = |member: Option<&Member>, teams: &[TeamId]| {
+            let subject = Subject { member, teams };
+            authorize_somewhere(subject, &org, Permission::ViewTeamAnalytics)
+        };
+        assert!(judge(Some(&manager), &[]).is_ok());
+        assert!(judge(Some(&supervisor), &[team]).is_ok());
+        assert!(forbidden(judge(Some(&supervisor), &[])));
+        assert!(forbidden(judge(Some(&learner), &[team])));
+        assert!(forbidden(judge(None, &[team])));
+        // Another organization's membership counts for nothing.
+        let elsewhere = member(&organization(), Role::Administrator);
+        assert!(forbidden(judge(Some(&elsewhere), &[])));
+    }
+
+    #[test]
+    fn statistics_of_a_member_need_organization_analytics_unless_they_are_ones_own() {
+        // spec: STAT-2
+        let (me, other, team) = (UserId::new(), UserId::new(), TeamId::new());
+        assert_eq!(
+            statistics_requirement(me, StatsScope::Member(me)),
+            (Permission::ViewOwnActivity, Scope::OwnedBy(me))
+        );
+        assert_eq!(
+            statistics_requirement(me, StatsScope::Member(other)),
+            (Permission::ViewOrganizationAnalytics, Scope::Organization)
+        );
+        assert_eq!(
+            statistics_requirement(me, StatsScope::Team(team)),
+            (Permission::ViewTeamAnalytics, Scope::Team(team))
+        );
+        assert_eq!(
+            statistics_requirement(me, StatsScope::Organization),
+            (Permission::ViewOrganizationAnalytics, Scope::Organization)
+        );
+    }
 }

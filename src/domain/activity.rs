@@ -6,7 +6,7 @@
 //! store) or compute the same figures in SQL (the SQL stores), and the conformance suite
 //! checks that both agree.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, Days, Duration, NaiveTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -221,6 +221,76 @@ pub struct ActivityReceipt {
     pub recorded: u64,
     /// The refused events: their position in the batch, their id as reported, and why.
     pub rejected: Vec<(usize, String, ActivityError)>,
+}
+
+/// A batch of reported events, each checked on its own (spec: STAT-1): the events to record,
+/// and those refused with why. A refusal never holds back the rest of the batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckedBatch {
+    /// The events to record, with their position in the batch.
+    pub accepted: Vec<(usize, Activity)>,
+    /// The refused events: their position in the batch, their id as reported, and why.
+    pub rejected: Vec<(usize, String, ActivityError)>,
+}
+
+impl CheckedBatch {
+    /// Checks every event of `reported` for `organization`: its values first
+    /// ([`ReportedActivity::check`]), then its user, refused when among `strangers` (the
+    /// reported users who are not members), then its id, refused when an event accepted
+    /// earlier in the batch has it (spec: STAT-1).
+    pub fn check(
+        organization: OrganizationId,
+        reported: &[ReportedActivity],
+        strangers: &HashSet<UserId>,
+    ) -> Self {
+        let mut batch = Self::default();
+        let mut seen = HashSet::new();
+        for (index, event) in reported.iter().enumerate() {
+            let checked = event.check(organization).and_then(|a| {
+                if strangers.contains(&a.user) {
+                    Err(ActivityError::UnknownMember)
+                } else if !seen.insert(a.id.clone()) {
+                    Err(ActivityError::DuplicateId {
+                        id: event.id.clone(),
+                    })
+                } else {
+                    Ok(a)
+                }
+            });
+            match checked {
+                Ok(activity) => batch.accepted.push((index, activity)),
+                Err(e) => batch.rejected.push((index, event.id.clone(), e)),
+            }
+        }
+        batch
+    }
+
+    /// The events to record, in batch order.
+    pub fn activities(&self) -> Vec<Activity> {
+        self.accepted.iter().map(|(_, a)| a.clone()).collect()
+    }
+
+    /// What recording the batch did, once the store has said of each event to record
+    /// whether it was `new`: an event it already held (a retried batch) is refused as a
+    /// duplicate, never counted twice. Refusals come in batch order.
+    pub fn receipt(self, new: &[bool]) -> ActivityReceipt {
+        let mut receipt = ActivityReceipt {
+            recorded: 0,
+            rejected: self.rejected,
+        };
+        for ((index, activity), new) in self.accepted.into_iter().zip(new) {
+            if *new {
+                receipt.recorded += 1;
+            } else {
+                let id = activity.id.to_string();
+                receipt
+                    .rejected
+                    .push((index, id.clone(), ActivityError::DuplicateId { id }));
+            }
+        }
+        receipt.rejected.sort_by_key(|(index, _, _)| *index);
+        receipt
+    }
 }
 
 /// A reporting period: from `from` (included) to `to` (excluded), at most ten years long,
@@ -744,6 +814,76 @@ mod tests {
             }
             proptest::prop_assert_eq!(tally.finish(period, 0, 0), naive(&activities, period));
         }
+    }
+
+    #[test]
+    fn a_batch_keeps_what_it_does_not_refuse_and_says_why_of_the_rest() {
+        // spec: STAT-1
+        let org = OrganizationId::new();
+        let (member, stranger) = (UserId::new(), UserId::new());
+        let event = |id: &str, user, kind| ReportedActivity {
+            id: id.to_owned(),
+            user,
+            ..reported(kind)
+        };
+        let batch = [
+            event("a", member, ReportedKind::Enrolled),
+            event("b", stranger, ReportedKind::Enrolled),
+            event("a", member, ReportedKind::Completed),
+            // Its values are checked before its user.
+            event("c", stranger, ReportedKind::Progress { percent: 101 }),
+            // A refused event's id does not count as seen.
+            event("b", member, ReportedKind::Completed),
+        ];
+        let checked = CheckedBatch::check(org, &batch, &HashSet::from([stranger]));
+        let accepted: Vec<(usize, String)> = checked
+            .accepted
+            .iter()
+            .map(|(i, a)| (*i, a.id.to_string()))
+            .collect();
+        assert_eq!(accepted, [(0, "a".to_owned()), (4, "b".to_owned())]);
+        assert_eq!(
+            checked.rejected,
+            [
+                (1, "b".to_owned(), ActivityError::UnknownMember),
+                (
+                    2,
+                    "a".to_owned(),
+                    ActivityError::DuplicateId { id: "a".to_owned() }
+                ),
+                (
+                    3,
+                    "c".to_owned(),
+                    ActivityError::PercentOutOfRange { percent: 101 }
+                ),
+            ]
+        );
+        assert_eq!(checked.activities().len(), 2);
+    }
+
+    #[test]
+    fn events_the_store_already_had_are_refused_as_duplicates_in_batch_order() {
+        // spec: STAT-1 — a retried batch is not counted twice.
+        let org = OrganizationId::new();
+        let member = UserId::new();
+        let event = |id: &str| ReportedActivity {
+            id: id.to_owned(),
+            user: member,
+            ..reported(ReportedKind::Enrolled)
+        };
+        let batch = [event("x"), event("bad id"), event("y"), event("z")];
+        let checked = CheckedBatch::check(org, &batch, &HashSet::new());
+        let receipt = checked.receipt(&[true, false, true]);
+        assert_eq!(receipt.recorded, 2);
+        let rejected: Vec<(usize, &str, bool)> = receipt
+            .rejected
+            .iter()
+            .map(|(i, id, e)| {
+                let duplicate = matches!(e, ActivityError::DuplicateId { id: d } if d == id);
+                (*i, id.as_str(), duplicate)
+            })
+            .collect();
+        assert_eq!(rejected, [(1, "bad id", false), (2, "y", true)]);
     }
 
     #[test]

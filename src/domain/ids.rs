@@ -70,7 +70,7 @@ macro_rules! id_type {
 }
 
 id_type!(
-    /// Identifies an [`Organization`](crate::Organization).
+    /// Identifies an [`Organization`](super::organization::Organization).
     OrganizationId
 );
 id_type!(
@@ -79,19 +79,19 @@ id_type!(
     UserId
 );
 id_type!(
-    /// Identifies one [`Member`](crate::Member): a user's membership in one organization.
+    /// Identifies one [`Member`](super::member::Member): a user's membership in one organization.
     MemberId
 );
 id_type!(
-    /// Identifies a [`Team`](crate::Team) of learners.
+    /// Identifies a [`Team`](super::team::Team) of learners.
     TeamId
 );
 id_type!(
-    /// Identifies an [`Invitation`](crate::Invitation).
+    /// Identifies an [`Invitation`](super::invitation::Invitation).
     InvitationId
 );
 id_type!(
-    /// Identifies an audit [`Event`](crate::Event).
+    /// Identifies an audit [`Event`](super::event::Event).
     EventId
 );
 id_type!(
@@ -104,6 +104,6 @@ id_type!(
     ClaimId
 );
 id_type!(
-    /// Identifies a [`License`](crate::License) held by an organization.
+    /// Identifies a [`License`](super::organization::License) held by an organization.
     LicenseId
 );

@@ -13,6 +13,7 @@ use super::{
     bulk::{BulkLineError, ParsedPaste, RejectedEntry},
     changes::{ChangeSet, Context, Decision, OrganizationWrite, Write},
     email::EmailAddress,
+    error::DomainError,
     event::{EventActor, EventKind},
     ids::{InvitationId, MemberId, OutboxId, TeamId, UserId},
     member::Member,
@@ -22,8 +23,8 @@ use super::{
     team::Team,
     text::Profile,
     token::{InvitationToken, TokenHash},
+    validation::{Field, ValidationError},
 };
-use crate::error::Error;
 
 /// Lifecycle of an invitation. `Accepted`, `Declined` and `Revoked` are final (spec: INV-1).
 /// Expiry is not a status: an expired invitation stays `Pending` (spec: INV-2).
@@ -128,17 +129,17 @@ impl Invitation {
         self.status == InvitationStatus::Pending && !self.is_expired(now)
     }
 
-    fn pending(&self) -> Result<(), Error> {
+    fn pending(&self) -> Result<(), DomainError> {
         match self.status {
             InvitationStatus::Pending => Ok(()),
-            status => Err(Error::InvitationNotPending { status }),
+            status => Err(DomainError::InvitationNotPending { status }),
         }
     }
 
-    fn pending_unexpired(&self, now: DateTime<Utc>) -> Result<(), Error> {
+    fn pending_unexpired(&self, now: DateTime<Utc>) -> Result<(), DomainError> {
         self.pending()?;
         if self.is_expired(now) {
-            return Err(Error::InvitationExpired {
+            return Err(DomainError::InvitationExpired {
                 expired_at: self.expires_at,
             });
         }
@@ -149,15 +150,15 @@ impl Invitation {
     /// (spec: INV-1, INV-2, INV-5, INV-6).
     ///
     /// # Errors
-    /// [`Error::InvitationNotPending`], [`Error::InvitationExpired`], [`Error::EmailMismatch`],
-    /// [`Error::WarningNotAcknowledged`].
-    pub fn accept(mut self, by: &Acceptance, now: DateTime<Utc>) -> Result<Self, Error> {
+    /// [`DomainError::InvitationNotPending`], [`DomainError::InvitationExpired`], [`DomainError::EmailMismatch`],
+    /// [`DomainError::WarningNotAcknowledged`].
+    pub fn accept(mut self, by: &Acceptance, now: DateTime<Utc>) -> Result<Self, DomainError> {
         self.pending_unexpired(now)?;
         if by.email != self.email {
-            return Err(Error::EmailMismatch);
+            return Err(DomainError::EmailMismatch);
         }
         if by.existing_account && !by.warning_acknowledged {
-            return Err(Error::WarningNotAcknowledged);
+            return Err(DomainError::WarningNotAcknowledged);
         }
         self.status = InvitationStatus::Accepted;
         self.closed_at = Some(now);
@@ -168,8 +169,8 @@ impl Invitation {
     /// Declines: pending and unexpired (spec: INV-1, INV-2).
     ///
     /// # Errors
-    /// [`Error::InvitationNotPending`], [`Error::InvitationExpired`].
-    pub fn decline(mut self, now: DateTime<Utc>) -> Result<Self, Error> {
+    /// [`DomainError::InvitationNotPending`], [`DomainError::InvitationExpired`].
+    pub fn decline(mut self, now: DateTime<Utc>) -> Result<Self, DomainError> {
         self.pending_unexpired(now)?;
         self.status = InvitationStatus::Declined;
         self.closed_at = Some(now);
@@ -179,8 +180,8 @@ impl Invitation {
     /// Revokes: pending, expired or not; afterwards the link never works (spec: INV-4).
     ///
     /// # Errors
-    /// [`Error::InvitationNotPending`].
-    pub fn revoke(mut self, by: UserId, now: DateTime<Utc>) -> Result<Self, Error> {
+    /// [`DomainError::InvitationNotPending`].
+    pub fn revoke(mut self, by: UserId, now: DateTime<Utc>) -> Result<Self, DomainError> {
         self.pending()?;
         self.status = InvitationStatus::Revoked;
         self.closed_at = Some(now);
@@ -192,13 +193,13 @@ impl Invitation {
     /// one, which stops working (spec: INV-3).
     ///
     /// # Errors
-    /// [`Error::InvitationNotPending`].
+    /// [`DomainError::InvitationNotPending`].
     pub fn resend(
         mut self,
         token: TokenHash,
         now: DateTime<Utc>,
         ttl: Duration,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, DomainError> {
         self.pending()?;
         self.token_hash = token;
         self.sent_at = now;
@@ -311,15 +312,15 @@ impl InviteState<'_> {
         &self,
         role: Role,
         invitee: Option<&Profile>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), DomainError> {
         if role != Role::Administrator {
             return Ok(());
         }
         self.organization.admits_administrators()?;
         if invitee.is_none() {
             // spec: ADM-4 — email, first and last name are all required.
-            return Err(Error::Invalid(super::validation::ValidationError::Empty {
-                field: super::validation::Field::FirstName,
+            return Err(DomainError::Invalid(ValidationError::Empty {
+                field: Field::FirstName,
             }));
         }
         Ok(())
@@ -389,7 +390,7 @@ impl InviteState<'_> {
         ctx: &mut Context<'_>,
         changes: &mut ChangeSet,
         new: NewInvitation,
-    ) -> Result<InvitationCreated, Error> {
+    ) -> Result<InvitationCreated, DomainError> {
         let id = InvitationId::from_uuid(ctx.fresh.uuid());
         let token = ctx.fresh.link_token(id, 0);
         let invitation = self.new_invitation(ctx, id, new, &token);
@@ -412,6 +413,21 @@ impl InviteState<'_> {
     }
 }
 
+/// Refuses the Administrator role in the commands that invite learners: administrators are
+/// invited one at a time, with their first and last name (spec: ADM-4).
+///
+/// # Errors
+/// [`DomainError::Invalid`] naming the role field.
+pub fn administrators_one_by_one(role: Role) -> Result<(), DomainError> {
+    if role == Role::Administrator {
+        return Err(DomainError::Invalid(ValidationError::Malformed {
+            field: Field::Role,
+            reason: "administrators are invited one at a time with their first and last name",
+        }));
+    }
+    Ok(())
+}
+
 fn address_refusal(existing: &AddressState) -> Option<BulkLineError> {
     if existing.member {
         Some(BulkLineError::AlreadyMember)
@@ -425,19 +441,19 @@ fn address_refusal(existing: &AddressState) -> Option<BulkLineError> {
 /// Decides a single invitation (spec: ADM-4, ORG-2, ORG-3, ORG-4, INV-7, INV-8).
 ///
 /// # Errors
-/// [`Error::LegacyIntegration`], [`Error::NoLicense`], [`Error::Invalid`] (administrator
-/// without a name), [`Error::AlreadyMember`], [`Error::AlreadyInvited`], [`Error::SeatLimit`],
-/// [`Error::Randomness`].
+/// [`DomainError::LegacyIntegration`], [`DomainError::NoLicense`], [`DomainError::Invalid`]
+/// (administrator without a name), [`DomainError::AlreadyMember`],
+/// [`DomainError::AlreadyInvited`], [`DomainError::SeatLimit`].
 pub fn invite(
     ctx: &mut Context<'_>,
     state: &InviteState<'_>,
     new: NewInvitation,
     existing: &AddressState,
-) -> Result<Decision<InvitationCreated>, Error> {
+) -> Result<Decision<InvitationCreated>, DomainError> {
     state.check_administrator_rules(new.role, new.invitee.as_ref())?;
     match address_refusal(existing) {
-        Some(BulkLineError::AlreadyMember) => return Err(Error::AlreadyMember),
-        Some(_) => return Err(Error::AlreadyInvited),
+        Some(BulkLineError::AlreadyMember) => return Err(DomainError::AlreadyMember),
+        Some(_) => return Err(DomainError::AlreadyInvited),
         None => {}
     }
     if let (Some(cap), Some(0)) = (state.organization.seat_cap, state.free_seats()) {
@@ -446,7 +462,7 @@ pub fn invite(
             .used()
             .saturating_add(1)
             .saturating_sub(u64::from(cap));
-        return Err(Error::SeatLimit { cap, excess });
+        return Err(DomainError::SeatLimit { cap, excess });
     }
     let mut changes = state.touch();
     let outcome = state.add_invitation(ctx, &mut changes, new)?;
@@ -457,23 +473,15 @@ pub fn invite(
 /// entry is reported with its reason, in paste order (spec: INV-7, ORG-4).
 ///
 /// # Errors
-/// [`Error::Invalid`] when `role` is Administrator (administrators are invited one by one
-/// with their names, spec: ADM-4), [`Error::Randomness`].
+/// [`DomainError::Invalid`] when `role` is Administrator (see [`administrators_one_by_one`]).
 pub fn invite_many(
     ctx: &mut Context<'_>,
     state: &InviteState<'_>,
     paste: ParsedPaste,
     role: Role,
     existing: &HashMap<String, AddressState>,
-) -> Result<Decision<BulkInviteReport>, Error> {
-    if role == Role::Administrator {
-        return Err(Error::Invalid(
-            super::validation::ValidationError::Malformed {
-                field: super::validation::Field::Role,
-                reason: "administrators are invited one at a time with their first and last name",
-            },
-        ));
-    }
+) -> Result<Decision<BulkInviteReport>, DomainError> {
+    administrators_one_by_one(role)?;
     let mut changes = state.touch();
     let mut free = state.free_seats();
     let mut rejected = paste.rejected;
@@ -533,18 +541,18 @@ pub struct AcceptState<'a> {
 /// organization, which is what the invitation was for.
 ///
 /// # Errors
-/// As [`Invitation::accept`], plus [`Error::AlreadyMember`], [`Error::LegacyIntegration`] and
-/// [`Error::NoLicense`] (an administrator invitation, spec: ORG-2, ORG-3) and
-/// [`Error::SeatLimit`].
+/// As [`Invitation::accept`], plus [`DomainError::AlreadyMember`], [`DomainError::LegacyIntegration`] and
+/// [`DomainError::NoLicense`] (an administrator invitation, spec: ORG-2, ORG-3) and
+/// [`DomainError::SeatLimit`].
 pub fn accept(
     ctx: &mut Context<'_>,
     state: &AcceptState<'_>,
     invitation: Invitation,
     by: &Acceptance,
-) -> Result<Decision<Accepted>, Error> {
+) -> Result<Decision<Accepted>, DomainError> {
     let invitation = invitation.accept(by, ctx.now)?;
     if state.already_member {
-        return Err(Error::AlreadyMember);
+        return Err(DomainError::AlreadyMember);
     }
     if invitation.role == Role::Administrator {
         // Joining the administrator team adds an administrator: the same rules as granting the
@@ -555,7 +563,7 @@ pub fn accept(
         // The invitation's own seat turns into the member's: usage must already fit.
         let used = state.seats.used();
         if used > u64::from(cap) {
-            return Err(Error::SeatLimit {
+            return Err(DomainError::SeatLimit {
                 cap,
                 excess: used - u64::from(cap),
             });
@@ -620,7 +628,7 @@ pub fn decline(
     ctx: &mut Context<'_>,
     organization: &Organization,
     invitation: Invitation,
-) -> Result<Decision<Invitation>, Error> {
+) -> Result<Decision<Invitation>, DomainError> {
     let invitation = invitation.decline(ctx.now)?;
     ctx.actor = EventActor::Invitee {
         email: invitation.email.clone(),
@@ -642,7 +650,7 @@ pub fn revoke(
     organization: &Organization,
     invitation: Invitation,
     by: UserId,
-) -> Result<Decision<Invitation>, Error> {
+) -> Result<Decision<Invitation>, DomainError> {
     let invitation = invitation.revoke(by, ctx.now)?;
     close(ctx, organization, invitation, |i| {
         EventKind::InvitationRevoked {
@@ -657,7 +665,7 @@ fn close(
     organization: &Organization,
     invitation: Invitation,
     kind: impl FnOnce(&Invitation) -> EventKind,
-) -> Result<Decision<Invitation>, Error> {
+) -> Result<Decision<Invitation>, DomainError> {
     let mut changes = ChangeSet::new(
         organization.id,
         OrganizationWrite::for_invitations(organization),
@@ -679,14 +687,14 @@ fn close(
 /// (spec: ORG-4).
 ///
 /// # Errors
-/// [`Error::InvitationNotPending`], [`Error::SeatLimit`], [`Error::Randomness`].
+/// [`DomainError::InvitationNotPending`], [`DomainError::SeatLimit`].
 pub fn resend(
     ctx: &mut Context<'_>,
     state: &InviteState<'_>,
     invitation: Invitation,
-) -> Result<Decision<InvitationCreated>, Error> {
+) -> Result<Decision<InvitationCreated>, DomainError> {
     if invitation.status != InvitationStatus::Pending {
-        return Err(Error::InvitationNotPending {
+        return Err(DomainError::InvitationNotPending {
             status: invitation.status,
         });
     }
@@ -700,7 +708,7 @@ pub fn resend(
             .used()
             .saturating_add(1)
             .saturating_sub(u64::from(cap));
-        return Err(Error::SeatLimit { cap, excess });
+        return Err(DomainError::SeatLimit { cap, excess });
     }
     let token = ctx
         .fresh
@@ -724,4 +732,24 @@ pub fn resend(
         outcome: InvitationCreated { invitation, token },
         changes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learner_invitations_refuse_the_administrator_role_naming_the_role_field() {
+        // spec: ADM-4 — administrators are invited one at a time, with their names.
+        assert!(matches!(
+            administrators_one_by_one(Role::Administrator),
+            Err(DomainError::Invalid(ValidationError::Malformed {
+                field: Field::Role,
+                ..
+            }))
+        ));
+        for role in [Role::Member, Role::Manager, Role::TeamSupervisor] {
+            assert_eq!(administrators_one_by_one(role), Ok(()), "{role}");
+        }
+    }
 }

@@ -11,7 +11,7 @@ use super::{
 };
 
 /// A user's membership in one organization, always `Active`: a membership that is on offer
-/// but not yet taken is an [`Invitation`](crate::Invitation) (spec: INV-1).
+/// but not yet taken is an [`Invitation`](super::invitation::Invitation) (spec: INV-1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     /// Its id; time-ordered, which keyset pagination relies on.
@@ -67,10 +67,10 @@ impl std::fmt::Display for MembershipStatus {
 
 use super::{
     changes::{ChangeSet, Context, Decision, OrganizationWrite, Write},
+    error::DomainError,
     event::EventKind,
     organization::Organization,
 };
-use crate::error::Error;
 
 fn touch(organization: &Organization) -> ChangeSet {
     ChangeSet::new(
@@ -82,9 +82,9 @@ fn touch(organization: &Organization) -> ChangeSet {
 }
 
 /// The last administrator can be neither removed nor demoted (spec: ADM-5).
-fn keep_an_administrator(member: &Member, administrators: u64) -> Result<(), Error> {
+fn keep_an_administrator(member: &Member, administrators: u64) -> Result<(), DomainError> {
     if member.is_administrator() && administrators <= 1 {
-        return Err(Error::LastAdministrator);
+        return Err(DomainError::LastAdministrator);
     }
     Ok(())
 }
@@ -92,15 +92,15 @@ fn keep_an_administrator(member: &Member, administrators: u64) -> Result<(), Err
 /// Decides a role grant, through [`RoleSet::grant`] (spec: ROLE-2, ROLE-5).
 ///
 /// # Errors
-/// [`Error::RolesNotCumulative`], [`Error::RoleAlreadyHeld`], [`Error::LegacyIntegration`]
+/// [`DomainError::Role`] (not cumulative, or already held), [`DomainError::LegacyIntegration`]
 /// (granting Administrator without administrator-team features, spec: ORG-2),
-/// [`Error::NoLicense`] (a second administrator without a license, spec: ORG-3).
+/// [`DomainError::NoLicense`] (a second administrator without a license, spec: ORG-3).
 pub fn grant_role(
     ctx: &mut Context<'_>,
     organization: &Organization,
     mut member: Member,
     role: Role,
-) -> Result<Decision<Member>, Error> {
+) -> Result<Decision<Member>, DomainError> {
     if role == Role::Administrator {
         organization.admits_administrators()?;
     }
@@ -131,17 +131,18 @@ fn put_member(
 /// Decides a role revocation (spec: ADM-5, ROLE-3).
 ///
 /// # Errors
-/// [`Error::RoleNotHeld`], [`Error::LearnerRoleIsPermanent`], [`Error::LastAdministrator`],
-/// [`Error::LegacyIntegration`] (revoking Administrator, spec: ORG-2).
+/// [`DomainError::Role`] (not held, or the permanent Member role),
+/// [`DomainError::LastAdministrator`], [`DomainError::LegacyIntegration`] (revoking
+/// Administrator, spec: ORG-2).
 pub fn revoke_role(
     ctx: &mut Context<'_>,
     organization: &Organization,
     mut member: Member,
     role: Role,
     administrators: u64,
-) -> Result<Decision<Member>, Error> {
+) -> Result<Decision<Member>, DomainError> {
     if role == Role::Administrator && !organization.has_administrator_team() {
-        return Err(Error::LegacyIntegration);
+        return Err(DomainError::LegacyIntegration);
     }
     let roles = member.roles.revoke(role)?;
     if role == Role::Administrator {
@@ -158,13 +159,13 @@ pub fn revoke_role(
 /// Decides removing a member from the organization; their team memberships go with them.
 ///
 /// # Errors
-/// [`Error::LastAdministrator`] (spec: ADM-5).
+/// [`DomainError::LastAdministrator`] (spec: ADM-5).
 pub fn remove_member(
     ctx: &mut Context<'_>,
     organization: &Organization,
     member: Member,
     administrators: u64,
-) -> Result<Decision<Member>, Error> {
+) -> Result<Decision<Member>, DomainError> {
     keep_an_administrator(&member, administrators)?;
     let mut changes = touch(organization);
     changes.events.push(ctx.event(

@@ -8,7 +8,9 @@
 pub mod activity;
 pub mod bulk;
 pub mod changes;
+pub mod delivery;
 pub mod email;
+pub mod error;
 pub mod event;
 pub mod ids;
 pub mod invitation;

@@ -45,13 +45,13 @@ impl Organization {
     /// (spec: ORG-2) and a license held (spec: ORG-3).
     ///
     /// # Errors
-    /// [`Error::LegacyIntegration`], [`Error::NoLicense`].
-    pub fn admits_administrators(&self) -> Result<(), Error> {
+    /// [`DomainError::LegacyIntegration`], [`DomainError::NoLicense`].
+    pub fn admits_administrators(&self) -> Result<(), DomainError> {
         if !self.has_administrator_team() {
-            return Err(Error::LegacyIntegration);
+            return Err(DomainError::LegacyIntegration);
         }
         if !self.is_licensed() {
-            return Err(Error::NoLicense);
+            return Err(DomainError::NoLicense);
         }
         Ok(())
     }
@@ -173,13 +173,13 @@ impl SeatUsage {
 use super::{
     changes::{ChangeSet, Context, Decision, OrganizationWrite, Write},
     email::EmailAddress,
+    error::DomainError,
     event::EventKind,
     ids::{MemberId, UserId},
     member::Member,
     role::{Role, RoleSet},
     text::Profile,
 };
-use crate::error::{EntityKind, Error};
 
 /// Who creates an organization: they become its first administrator.
 #[derive(Debug, Clone)]
@@ -210,7 +210,7 @@ pub fn create_organization(
     ctx: &mut Context<'_>,
     name: OrganizationName,
     founder: Founder,
-) -> Result<Decision<OrganizationCreated>, Error> {
+) -> Result<Decision<OrganizationCreated>, DomainError> {
     let organization = Organization {
         id: OrganizationId::from_uuid(ctx.fresh.uuid()),
         name,
@@ -290,18 +290,16 @@ pub fn add_license(
 /// Decides removing a license (back office, spec: ORG-1).
 ///
 /// # Errors
-/// [`Error::NotFound`] when the organization holds no such license.
+/// [`DomainError::LicenseNotFound`] when the organization holds no such license.
 pub fn remove_license(
     ctx: &mut Context<'_>,
     mut organization: Organization,
     license: LicenseId,
-) -> Result<Decision<Organization>, Error> {
+) -> Result<Decision<Organization>, DomainError> {
     let before = organization.licenses.len();
     organization.licenses.retain(|l| l.id != license);
     if organization.licenses.len() == before {
-        return Err(Error::NotFound {
-            entity: EntityKind::License,
-        });
+        return Err(DomainError::LicenseNotFound);
     }
     Ok(put(
         ctx,

@@ -114,11 +114,11 @@ impl From<SuggestedCourses> for Vec<CourseId> {
 
 use super::{
     changes::{ChangeSet, Context, Decision, OrganizationWrite, Write},
+    error::DomainError,
     event::EventKind,
     member::Member,
     organization::Organization,
 };
-use crate::error::Error;
 
 /// Every team command checks the organization's version at least: removing or demoting a
 /// member, or taking a supervisor out of a team, bumps it, so a command authorized just
@@ -134,20 +134,13 @@ fn changes(organization: &Organization, touch: bool) -> ChangeSet {
     ChangeSet::new(organization.id, write)
 }
 
-/// Decides creating a team (spec: TEAM-1). `name_taken` says whether another team of the
-/// organization has the name, regardless of case; the store enforces it too.
-///
-/// # Errors
-/// [`Error::TeamNameTaken`].
+/// Decides creating a team (spec: TEAM-1). Whether another team of the organization has the
+/// name, regardless of case, only the store knows as it commits: it refuses the duplicate.
 pub fn create_team(
     ctx: &mut Context<'_>,
     organization: &Organization,
     name: TeamName,
-    name_taken: bool,
-) -> Result<Decision<Team>, Error> {
-    if name_taken {
-        return Err(Error::TeamNameTaken);
-    }
+) -> Decision<Team> {
     let team = Team {
         id: TeamId::from_uuid(ctx.fresh.uuid()),
         organization: organization.id,
@@ -165,26 +158,20 @@ pub fn create_team(
         },
     ));
     changes.writes.push(Write::PutTeam(team.clone()));
-    Ok(Decision {
+    Decision {
         outcome: team,
         changes,
-    })
+    }
 }
 
-/// Decides renaming a team (spec: TEAM-1).
-///
-/// # Errors
-/// [`Error::TeamNameTaken`].
+/// Decides renaming a team (spec: TEAM-1). As for [`create_team`], the store refuses a name
+/// another team of the organization has.
 pub fn rename_team(
     ctx: &mut Context<'_>,
     organization: &Organization,
     mut team: Team,
     name: TeamName,
-    name_taken: bool,
-) -> Result<Decision<Team>, Error> {
-    if name_taken {
-        return Err(Error::TeamNameTaken);
-    }
+) -> Decision<Team> {
     let from = std::mem::replace(&mut team.name, name);
     let mut changes = changes(organization, false);
     changes.events.push(ctx.event(
@@ -196,10 +183,10 @@ pub fn rename_team(
         },
     ));
     changes.writes.push(Write::PutTeam(team.clone()));
-    Ok(Decision {
+    Decision {
         outcome: team,
         changes,
-    })
+    }
 }
 
 /// Decides deleting a team; its members stay in the organization (spec: TEAM-1).
@@ -231,7 +218,7 @@ pub fn delete_team(
 /// (spec: TEAM-1, TEAM-3). `is_in` says whether they belong to it now.
 ///
 /// # Errors
-/// [`Error::AlreadyInTeam`] when joining twice, [`Error::NotInTeam`] when leaving a team one
+/// [`DomainError::AlreadyInTeam`] when joining twice, [`DomainError::NotInTeam`] when leaving a team one
 /// is not in.
 pub fn change_membership(
     ctx: &mut Context<'_>,
@@ -240,10 +227,10 @@ pub fn change_membership(
     member: &Member,
     is_in: bool,
     join: bool,
-) -> Result<Decision<()>, Error> {
+) -> Result<Decision<()>, DomainError> {
     let (write, kind) = match (join, is_in) {
-        (true, true) => return Err(Error::AlreadyInTeam),
-        (false, false) => return Err(Error::NotInTeam),
+        (true, true) => return Err(DomainError::AlreadyInTeam),
+        (false, false) => return Err(DomainError::NotInTeam),
         (true, false) => (
             Write::AddTeamMember {
                 team: team.id,

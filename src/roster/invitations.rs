@@ -1,0 +1,473 @@
+//! Invitations: sending them one by one or from a paste, what a link shows, accepting and
+//! declining through it, resending, revoking, and the listing (spec: INV-1..13).
+//!
+//! Accepting and declining have no policy step: holding the link, and for accepting being
+//! signed in with the invited address, is the authority (spec: INV-6).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{Access, Actor, Listing, Roster, listing};
+use crate::{
+    domain::{
+        bulk::parse_paste,
+        email::EmailAddress,
+        event::EventActor,
+        ids::{InvitationId, OrganizationId, TeamId, UserId},
+        invitation::{
+            self, AcceptState, Acceptance, Accepted, AddressState, BulkInviteReport, Invitation,
+            InvitationCreated, InvitationStatus, InvitationView, InviteState, NewInvitation,
+        },
+        organization::{Organization, SeatUsage},
+        role::Role,
+        text::{OrganizationName, Profile, TeamName},
+        token::InvitationToken,
+    },
+    error::{EntityKind, Error, Result},
+    policy::{Permission, Scope},
+    store::{InvitationContext, InvitationFilter, InvitationTargets, LinkContext, Page},
+};
+
+/// What the invitee sees before deciding (spec: INV-5, INV-10). Looking never changes the
+/// invitation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvitationPreview {
+    /// The invitation.
+    pub invitation: InvitationId,
+    /// The organization's name.
+    pub organization: OrganizationName,
+    /// The role it grants.
+    pub role: Role,
+    /// The team it joins, when it still exists.
+    pub team: Option<TeamName>,
+    /// When the link stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Whether it already has (it still shows as Pending, INV-2).
+    pub expired: bool,
+    /// Its status.
+    pub status: InvitationStatus,
+    /// Set when the invitee already has an account: what does not follow them (spec: INV-5,
+    /// USR-3). Acceptance then needs `warning_acknowledged`.
+    pub existing_account_warning: Option<&'static str>,
+}
+
+/// The text of the existing-account warning (spec: INV-5, USR-3).
+pub const EXISTING_ACCOUNT_WARNING: &str = "You already have an account. Your Lists will follow you into this organization; licenses, course-completion history and integrations tied to your current account will not.";
+
+/// The invitee's answer when accepting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptOptions {
+    /// The name for the membership.
+    pub profile: Profile,
+    /// Whether the user had an account before this invitation (the host knows).
+    pub existing_account: bool,
+    /// Whether the user acknowledged [`EXISTING_ACCOUNT_WARNING`].
+    pub warning_acknowledged: bool,
+}
+
+impl Roster {
+    /// Invites an administrator by email, first and last name (spec: ADM-1, ADM-4, ORG-2,
+    /// ORG-3, ORG-4). The invitation email is queued in the same commit (spec: INV-9).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::LegacyIntegration`], [`Error::NoLicense`],
+    /// [`Error::AlreadyMember`], [`Error::AlreadyInvited`], [`Error::SeatLimit`],
+    /// [`Error::NotFound`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn invite_administrator(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        email: EmailAddress,
+        profile: Profile,
+    ) -> Result<InvitationCreated> {
+        let new = NewInvitation {
+            email,
+            invitee: Some(profile),
+            role: Role::Administrator,
+        };
+        self.invite(actor, org, new, None, Permission::ManageAdministrators)
+            .await
+    }
+
+    /// Invites one learner with a role (not Administrator: see
+    /// [`Roster::invite_administrator`]) and optionally a team (spec: INV-7, ADM-2).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::CapabilityRequired`], [`Error::Invalid`],
+    /// [`Error::AlreadyMember`], [`Error::AlreadyInvited`], [`Error::SeatLimit`],
+    /// [`Error::NotFound`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn invite_member(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        email: EmailAddress,
+        role: Role,
+        team: Option<TeamId>,
+    ) -> Result<InvitationCreated> {
+        let new = NewInvitation {
+            email,
+            invitee: None,
+            role,
+        };
+        self.invite(actor, org, new, team, Permission::InviteLearners)
+            .await
+    }
+
+    async fn invite(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        new: NewInvitation,
+        team: Option<TeamId>,
+        permission: Permission,
+    ) -> Result<InvitationCreated> {
+        let new = &new;
+        self.run(|now| async move {
+            let emails = std::slice::from_ref(&new.email);
+            let (access, targets) = self
+                .invitation_context(org, actor, permission, emails, now)
+                .await?;
+            if permission == Permission::InviteLearners {
+                // Checked after the permission (spec: ROLE-4).
+                invitation::administrators_one_by_one(new.role)?;
+            }
+            let team = match team {
+                Some(id) => Some(self.target_team(org, id).await?),
+                None => None,
+            };
+            let existing = AddressState {
+                member: !targets.member_emails.is_empty(),
+                pending: targets.pending.into_iter().next(),
+            };
+            let state = InviteState {
+                organization: &access.organization,
+                inviter: &access.member,
+                seats: targets.seats.unwrap_or_default(),
+                team: team.as_ref(),
+                ttl: self.config.invitation_ttl,
+            };
+            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
+                invitation::invite(ctx, &state, new.clone(), &existing)
+            })?)
+        })
+        .await
+    }
+
+    /// Invites many learners from pasted text: addresses separated by commas, semicolons,
+    /// spaces or new lines, all with one role and one team. Every valid new address gets an
+    /// invitation; every other entry is reported with its line and reason (spec: INV-7,
+    /// ORG-4).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a paste that is empty, too large, or names Administrator;
+    /// [`Error::Forbidden`], [`Error::CapabilityRequired`], [`Error::NotFound`],
+    /// [`Error::Conflict`], [`Error::Store`]. Problems with single entries are not errors:
+    /// they are in the report.
+    pub async fn invite_members(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        paste: &str,
+        role: Role,
+        team: Option<TeamId>,
+    ) -> Result<BulkInviteReport> {
+        // Parsed once, but refused only after the permission check (spec: ROLE-4).
+        let parsed = &parse_paste(paste, self.config.max_bulk_addresses);
+        let emails: Vec<EmailAddress> = parsed
+            .as_ref()
+            .map(|p| p.addresses.iter().map(|a| a.email.clone()).collect())
+            .unwrap_or_default();
+        let emails = emails.as_slice();
+        self.run(|now| async move {
+            let (access, targets) = self
+                .invitation_context(org, actor, Permission::InviteLearners, emails, now)
+                .await?;
+            invitation::administrators_one_by_one(role)?;
+            let parsed = parsed.as_ref().map_err(Clone::clone)?;
+            let team = match team {
+                Some(id) => Some(self.target_team(org, id).await?),
+                None => None,
+            };
+            let mut existing: HashMap<String, AddressState> = HashMap::new();
+            for key in targets.member_emails {
+                existing.entry(key).or_default().member = true;
+            }
+            for i in targets.pending {
+                let key = i.email.key().to_owned();
+                existing.entry(key).or_default().pending = Some(i);
+            }
+            let state = InviteState {
+                organization: &access.organization,
+                inviter: &access.member,
+                seats: targets.seats.unwrap_or_default(),
+                team: team.as_ref(),
+                ttl: self.config.invitation_ttl,
+            };
+            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
+                invitation::invite_many(ctx, &state, parsed.clone(), role, &existing)
+            })?)
+        })
+        .await
+    }
+
+    /// What an invitation link offers, without changing anything: mail scanners open links
+    /// (spec: INV-10). Needs no signed-in user; `existing_account` adds the warning of INV-5.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a malformed token, [`Error::NotFound`] for an unknown or
+    /// superseded link, [`Error::Store`].
+    pub async fn preview_invitation(
+        &self,
+        token: &str,
+        existing_account: bool,
+    ) -> Result<InvitationPreview> {
+        let now = self.now();
+        let LinkContext {
+            invitation,
+            organization,
+            team,
+            ..
+        } = self.link_context(token, None, now).await?;
+        let team = team.map(|t| t.name);
+        Ok(InvitationPreview {
+            invitation: invitation.id,
+            organization: organization.name,
+            role: invitation.role,
+            team,
+            expires_at: invitation.expires_at,
+            expired: invitation.is_expired(now),
+            status: invitation.status,
+            existing_account_warning: existing_account.then_some(EXISTING_ACCOUNT_WARNING),
+        })
+    }
+
+    /// Accepts the invitation behind a link. The actor must be signed in with the invited
+    /// address (any case), acknowledge the existing-account warning when it applies, and not
+    /// be a member yet; they join with the invited role and team (spec: INV-1, INV-2, INV-5,
+    /// INV-6, INV-11, ORG-4, ROLE-5). Of concurrent accepts, declines, revokes and resends,
+    /// exactly one wins.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`], [`Error::NotFound`], [`Error::InvitationNotPending`],
+    /// [`Error::InvitationExpired`], [`Error::EmailMismatch`],
+    /// [`Error::WarningNotAcknowledged`], [`Error::AlreadyMember`], [`Error::SeatLimit`],
+    /// [`Error::LegacyIntegration`] and [`Error::NoLicense`] (an administrator invitation,
+    /// ORG-2, ORG-3), [`Error::Conflict`], [`Error::Store`].
+    pub async fn accept_invitation(
+        &self,
+        actor: &Actor,
+        token: &str,
+        options: AcceptOptions,
+    ) -> Result<Accepted> {
+        let acceptance = &Acceptance {
+            user: actor.user,
+            email: actor.email.clone(),
+            profile: options.profile,
+            existing_account: options.existing_account,
+            warning_acknowledged: options.warning_acknowledged,
+        };
+        self.run(|now| async move {
+            let link = self.link_context(token, Some(actor.user), now).await?;
+            let (invitation, organization) = (link.invitation, link.organization);
+            let state = AcceptState {
+                organization: &organization,
+                already_member: link.member.is_some(),
+                seats: link.seats.unwrap_or_default(),
+                team: link.team.as_ref(),
+            };
+            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
+                invitation::accept(ctx, &state, invitation, acceptance)
+            })?)
+        })
+        .await
+    }
+
+    /// Declines the invitation behind a link; holding the link is enough (spec: INV-1,
+    /// INV-2). The entry leaves the listing and stays in the audit trail (spec: INV-12).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`], [`Error::NotFound`], [`Error::InvitationNotPending`],
+    /// [`Error::InvitationExpired`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn decline_invitation(&self, token: &str) -> Result<Invitation> {
+        self.run(|now| async move {
+            let link = self.link_context(token, None, now).await?;
+            Ok(self.decide(now, EventActor::System, |ctx| {
+                invitation::decline(ctx, &link.organization, link.invitation)
+            })?)
+        })
+        .await
+    }
+
+    /// Resends a pending invitation, expired or not: a new link and expiry; the previous
+    /// link stops working (spec: INV-3).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::LegacyIntegration`], [`Error::NotFound`],
+    /// [`Error::InvitationNotPending`], [`Error::SeatLimit`], [`Error::Conflict`],
+    /// [`Error::Store`].
+    pub async fn resend_invitation(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: InvitationId,
+    ) -> Result<InvitationCreated> {
+        self.run(|now| async move {
+            let (access, invitation) = self.managed_invitation(actor, org, id).await?;
+            let team = match invitation.team {
+                Some(team) => self.store.team(org, team).await?,
+                None => None,
+            };
+            let state = InviteState {
+                organization: &access.organization,
+                inviter: &access.member,
+                seats: self.seats_if_capped(&access.organization, now).await?,
+                team: team.as_ref(),
+                ttl: self.config.invitation_ttl,
+            };
+            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
+                invitation::resend(ctx, &state, invitation)
+            })?)
+        })
+        .await
+    }
+
+    /// Revokes a pending invitation: its link never works again; inviting the address again
+    /// later works normally (spec: INV-4).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::LegacyIntegration`], [`Error::NotFound`],
+    /// [`Error::InvitationNotPending`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn revoke_invitation(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: InvitationId,
+    ) -> Result<Invitation> {
+        self.run(|now| async move {
+            let (access, invitation) = self.managed_invitation(actor, org, id).await?;
+            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
+                invitation::revoke(ctx, &access.organization, invitation, actor.user)
+            })?)
+        })
+        .await
+    }
+
+    /// A page of invitations with their expiry flag. With [`InvitationFilter::pending`]
+    /// this is the live listing: declined and revoked invitations are gone from it, expired
+    /// ones still show as pending (spec: INV-2, INV-12).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::Store`].
+    pub async fn invitations(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        filter: InvitationFilter,
+        page: Page,
+    ) -> Result<Listing<InvitationView>> {
+        self.access(
+            org,
+            actor,
+            Permission::ManageInvitations,
+            Scope::Organization,
+        )
+        .await?;
+        let now = self.now();
+        let rows = self.store.invitations(org, filter, page).await?;
+        let items = rows
+            .into_iter()
+            .map(|i| InvitationView::at(i, now))
+            .collect();
+        Ok(listing(items, page, |v: &InvitationView| {
+            v.invitation.id.as_uuid()
+        }))
+    }
+
+    /// The invitation `id` with the actor's access to manage it: invitations need
+    /// `ManageInvitations`, an administrator's `ManageAdministrators` as well (spec: ADM-1,
+    /// ROLE-4).
+    async fn managed_invitation(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: InvitationId,
+    ) -> Result<(Access, Invitation)> {
+        let access = self
+            .access(
+                org,
+                actor,
+                Permission::ManageInvitations,
+                Scope::Organization,
+            )
+            .await?;
+        let invitation = self.target_invitation(org, id).await?;
+        if invitation.role == Role::Administrator {
+            access.allow(Permission::ManageAdministrators, Scope::Organization)?;
+        }
+        Ok((access, invitation))
+    }
+
+    /// The actor's access to invite to `emails`, and what the store knows of those
+    /// addresses, in one read.
+    async fn invitation_context(
+        &self,
+        org: OrganizationId,
+        actor: &Actor,
+        permission: Permission,
+        emails: &[EmailAddress],
+        now: DateTime<Utc>,
+    ) -> Result<(Access, InvitationTargets)> {
+        let InvitationContext {
+            organization,
+            member,
+            targets,
+        } = self
+            .store
+            .invitation_context(org, actor.user, emails, now)
+            .await?
+            .ok_or(Error::NotFound {
+                entity: EntityKind::Organization,
+            })?;
+        let access = Access::new(
+            organization,
+            member,
+            Vec::new(),
+            permission,
+            Scope::Organization,
+        )?;
+        Ok((access, targets))
+    }
+
+    /// The invitation behind a link, with its organization, `user`'s membership, the seats
+    /// if capped and the team it names: one read.
+    async fn link_context(
+        &self,
+        token: &str,
+        user: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> Result<LinkContext> {
+        let token = InvitationToken::parse(token)?;
+        self.store
+            .link_context(&token.hash(), user, now)
+            .await?
+            .ok_or(Error::NotFound {
+                entity: EntityKind::Invitation,
+            })
+    }
+
+    /// The seats in use, counted only when the organization caps them (spec: ORG-4): no
+    /// decision reads them otherwise, and counting takes time in proportion to the
+    /// organization. Uncapped, the count is zero.
+    async fn seats_if_capped(
+        &self,
+        organization: &Organization,
+        now: DateTime<Utc>,
+    ) -> Result<SeatUsage> {
+        match organization.seats_counted_at(now) {
+            Some(now) => Ok(self.store.seat_usage(organization.id, now).await?),
+            None => Ok(SeatUsage::default()),
+        }
+    }
+}

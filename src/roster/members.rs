@@ -1,0 +1,287 @@
+//! Members and roles: listings, one member, a member's own profile, granting and revoking
+//! roles, removing members, and the administrator team (spec: ROLE-1..5, ADM-1, ADM-5,
+//! USR-1).
+
+use serde::Serialize;
+
+use super::{Access, Actor, Listing, Roster, listing};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::{
+    domain::{
+        email::EmailAddress,
+        ids::{InvitationId, OrganizationId, UserId},
+        invitation::InvitationStatus,
+        member::{self, Member, MembershipStatus},
+        role::Role,
+        text::Profile,
+    },
+    error::Result,
+    policy::{Permission, Scope},
+    store::{InvitationFilter, MemberFilter, Page},
+};
+
+/// One line of the administrator team (seed: the Team dashboard): an active administrator or
+/// a pending administrator invitation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdministratorEntry {
+    /// The address.
+    pub email: EmailAddress,
+    /// The name, when known.
+    pub profile: Option<Profile>,
+    /// Active, or Pending with its expiry flag (spec: INV-2).
+    pub status: MembershipStatus,
+    /// The member, when active.
+    pub user: Option<UserId>,
+    /// The invitation, when pending.
+    pub invitation: Option<InvitationId>,
+}
+
+impl Roster {
+    /// A page of members. Administrators and managers see everyone; with a team filter,
+    /// supervisors and members see the teams they belong to (spec: TEAM-3, TEAM-4).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::Store`].
+    pub async fn members(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        filter: MemberFilter,
+        page: Page,
+    ) -> Result<Listing<Member>> {
+        let (permission, scope) = match filter.team {
+            Some(team) => (Permission::ViewTeam, Scope::Team(team)),
+            None => (Permission::ViewMembers, Scope::Organization),
+        };
+        self.access(org, actor, permission, scope).await?;
+        if let Some(team) = filter.team {
+            self.target_team(org, team).await?;
+        }
+        let rows = self.store.members(org, filter, page).await?;
+        Ok(listing(rows, page, |m: &Member| m.id.as_uuid()))
+    }
+
+    /// One member: the actor themselves, or anyone for those who may list members.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::Store`].
+    pub async fn member(&self, actor: &Actor, org: OrganizationId, user: UserId) -> Result<Member> {
+        if user == actor.user {
+            let access = self
+                .access(
+                    org,
+                    actor,
+                    Permission::UpdateOwnProfile,
+                    Scope::OwnedBy(user),
+                )
+                .await?;
+            return Ok(access.member);
+        }
+        self.access(org, actor, Permission::ViewMembers, Scope::Organization)
+            .await?;
+        self.target_member(org, user).await
+    }
+
+    /// Changes the actor's own first and last name; nobody can change someone else's
+    /// (spec: USR-1).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] for non-members, [`Error::NotFound`], [`Error::Conflict`],
+    /// [`Error::Store`].
+    pub async fn update_profile(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        profile: Profile,
+    ) -> Result<Member> {
+        let profile = &profile;
+        self.run(|now| async move {
+            let owner = Scope::OwnedBy(actor.user);
+            let access = self
+                .access(org, actor, Permission::UpdateOwnProfile, owner)
+                .await?;
+            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
+                member::update_profile(ctx, &access.organization, access.member, profile.clone())
+            }))
+        })
+        .await
+    }
+
+    /// Grants a role; Administrator and Team Supervisor are never combined and never swapped
+    /// silently (spec: ROLE-2, ROLE-5, ADM-1).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::LegacyIntegration`], [`Error::NoLicense`],
+    /// [`Error::RolesNotCumulative`], [`Error::RoleAlreadyHeld`], [`Error::NotFound`],
+    /// [`Error::Conflict`], [`Error::Store`].
+    pub async fn grant_role(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        user: UserId,
+        role: Role,
+    ) -> Result<Member> {
+        self.run(|now| async move {
+            let (access, target) = self.role_change(actor, org, user, role).await?;
+            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
+                member::grant_role(ctx, &access.organization, target, role)
+            })?)
+        })
+        .await
+    }
+
+    /// Revokes a role; the last administrator cannot be demoted (spec: ADM-5, ROLE-5).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::LegacyIntegration`], [`Error::LastAdministrator`],
+    /// [`Error::RoleNotHeld`], [`Error::LearnerRoleIsPermanent`], [`Error::NotFound`],
+    /// [`Error::Conflict`], [`Error::Store`].
+    pub async fn revoke_role(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        user: UserId,
+        role: Role,
+    ) -> Result<Member> {
+        self.run(|now| async move {
+            let (access, target) = self.role_change(actor, org, user, role).await?;
+            let administrators = self.administrators(org).await?;
+            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
+                member::revoke_role(ctx, &access.organization, target, role, administrators)
+            })?)
+        })
+        .await
+    }
+
+    /// Removes a member from the organization and from their teams; the last administrator
+    /// cannot be removed (spec: ADM-5).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::LegacyIntegration`], [`Error::LastAdministrator`],
+    /// [`Error::NotFound`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn remove_member(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<Member> {
+        self.run(|now| async move {
+            let access = self
+                .access(org, actor, Permission::ManageMembers, Scope::Organization)
+                .await?;
+            let target = self.target_member(org, user).await?;
+            if target.is_administrator() {
+                // An administrator's row also needs ManageAdministrators (spec: ADM-1).
+                access.allow(Permission::ManageAdministrators, Scope::Organization)?;
+            }
+            let administrators = self.administrators(org).await?;
+            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
+                member::remove_member(ctx, &access.organization, target, administrators)
+            })?)
+        })
+        .await
+    }
+
+    /// The administrator team as the seed's dashboard shows it: active administrators, then
+    /// pending administrator invitations flagged when expired (spec: ADM-1, INV-2, ORG-2).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::LegacyIntegration`], [`Error::NotFound`],
+    /// [`Error::Store`].
+    pub async fn administrator_team(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+    ) -> Result<Vec<AdministratorEntry>> {
+        self.access(
+            org,
+            actor,
+            Permission::ManageAdministrators,
+            Scope::Organization,
+        )
+        .await?;
+        let now = self.now();
+        let mut entries = Vec::new();
+        let filter = MemberFilter {
+            role: Some(Role::Administrator),
+            team: None,
+        };
+        let mut page = Page::first(Page::MAX_LIMIT);
+        loop {
+            let rows = self.store.members(org, filter, page).await?;
+            let next = (rows.len() >= page.len())
+                .then(|| rows.last().map(|m| Page::after(m.id, page.limit)))
+                .flatten();
+            entries.extend(rows.into_iter().map(|m| AdministratorEntry {
+                email: m.email,
+                profile: Some(m.profile),
+                status: MembershipStatus::Active,
+                user: Some(m.user),
+                invitation: None,
+            }));
+            match next {
+                Some(p) => page = p,
+                None => break,
+            }
+        }
+        let filter = InvitationFilter {
+            status: Some(InvitationStatus::Pending),
+            role: Some(Role::Administrator),
+        };
+        let mut page = Page::first(Page::MAX_LIMIT);
+        loop {
+            let rows = self.store.invitations(org, filter, page).await?;
+            let next = (rows.len() >= page.len())
+                .then(|| rows.last().map(|i| Page::after(i.id, page.limit)))
+                .flatten();
+            entries.extend(rows.into_iter().map(|i| AdministratorEntry {
+                status: MembershipStatus::Pending {
+                    expired: i.is_expired(now),
+                },
+                email: i.email,
+                profile: i.invitee,
+                user: None,
+                invitation: Some(i.id),
+            }));
+            match next {
+                Some(p) => page = p,
+                None => break,
+            }
+        }
+        Ok(entries)
+    }
+
+    /// The member whose `role` changes, with the actor's access to change it: roles need
+    /// `ManageRoles`, the Administrator role `ManageAdministrators` as well (spec: ADM-1,
+    /// ROLE-4), judged on the one membership the command read.
+    async fn role_change(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        user: UserId,
+        role: Role,
+    ) -> Result<(Access, Member)> {
+        let access = self
+            .access(org, actor, Permission::ManageRoles, Scope::Organization)
+            .await?;
+        if role == Role::Administrator {
+            access.allow(Permission::ManageAdministrators, Scope::Organization)?;
+        }
+        let target = self.target_member(org, user).await?;
+        Ok((access, target))
+    }
+}
+
+impl Roster {
+    /// How many administrators `org` has, counted up to two: enough to tell whether a
+    /// member is the last one (spec: ADM-5).
+    async fn administrators(&self, org: OrganizationId) -> Result<u64> {
+        let filter = MemberFilter {
+            role: Some(Role::Administrator),
+            team: None,
+        };
+        let rows = self.store.members(org, filter, Page::first(2)).await?;
+        Ok(rows.len() as u64)
+    }
+}

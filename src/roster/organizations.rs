@@ -1,0 +1,193 @@
+//! Organizations: creating one, the back office's licenses, capabilities and seat cap, what
+//! members see of it, the host's own permission checks, and the audit trail.
+
+use super::{Actor, Listing, Roster, listing};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::{
+    domain::{
+        event::{Event, EventActor},
+        ids::{LicenseId, OrganizationId},
+        organization::{
+            self, Capabilities, Founder, LicenseKind, Organization, OrganizationCreated, SeatUsage,
+        },
+        text::{OrganizationName, Profile},
+    },
+    error::Result,
+    policy::{HostAction, Permission, Scope},
+    store::Page,
+};
+
+impl Roster {
+    /// Creates an organization; `actor` becomes its first administrator.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub async fn create_organization(
+        &self,
+        actor: &Actor,
+        name: OrganizationName,
+        profile: Profile,
+    ) -> Result<OrganizationCreated> {
+        let (name, profile) = (&name, &profile);
+        self.run(|now| async move {
+            let founder = Founder {
+                user: actor.user,
+                email: actor.email.clone(),
+                profile: profile.clone(),
+            };
+            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
+                organization::create_organization(ctx, name.clone(), founder)
+            })?)
+        })
+        .await
+    }
+
+    /// Back office: adds a license (spec: ORG-1, ORG-3). For the host's own staff, not for
+    /// members: it checks no actor.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Conflict`],
+    /// [`Error::Store`].
+    pub async fn add_license(
+        &self,
+        org: OrganizationId,
+        kind: LicenseKind,
+    ) -> Result<Organization> {
+        let kind = &kind;
+        self.run(|now| async move {
+            let organization = self.organization(org).await?;
+            Ok(self.decide(now, EventActor::System, |ctx| {
+                organization::add_license(ctx, organization, kind.clone())
+            }))
+        })
+        .await
+    }
+
+    /// Back office: removes a license.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Conflict`],
+    /// [`Error::Store`].
+    pub async fn remove_license(
+        &self,
+        org: OrganizationId,
+        license: LicenseId,
+    ) -> Result<Organization> {
+        self.run(|now| async move {
+            let organization = self.organization(org).await?;
+            Ok(self.decide(now, EventActor::System, |ctx| {
+                organization::remove_license(ctx, organization, license)
+            })?)
+        })
+        .await
+    }
+
+    /// Back office: sets the capabilities (spec: ORG-1, ORG-2, ADM-2).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Conflict`],
+    /// [`Error::Store`].
+    pub async fn set_capabilities(
+        &self,
+        org: OrganizationId,
+        capabilities: Capabilities,
+    ) -> Result<Organization> {
+        self.run(|now| async move {
+            let organization = self.organization(org).await?;
+            Ok(self.decide(now, EventActor::System, |ctx| {
+                organization::set_capabilities(ctx, organization, capabilities)
+            }))
+        })
+        .await
+    }
+
+    /// Back office: caps the seats, or lifts the cap with `None` (spec: ORG-4).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Conflict`],
+    /// [`Error::Store`].
+    pub async fn set_seat_cap(
+        &self,
+        org: OrganizationId,
+        seat_cap: Option<u32>,
+    ) -> Result<Organization> {
+        self.run(|now| async move {
+            let organization = self.organization(org).await?;
+            Ok(self.decide(now, EventActor::System, |ctx| {
+                organization::set_seat_cap(ctx, organization, seat_cap)
+            }))
+        })
+        .await
+    }
+
+    /// The organization, for any of its members.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Forbidden`]
+    /// for non-members, [`Error::Store`].
+    pub async fn organization_for(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+    ) -> Result<Organization> {
+        let access = self
+            .access(
+                org,
+                actor,
+                Permission::ViewOrganization,
+                Scope::Organization,
+            )
+            .await?;
+        Ok(access.organization)
+    }
+
+    /// Seats in use now (spec: ORG-4). For administrators.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Forbidden`],
+    /// [`Error::Store`].
+    pub async fn seat_usage(&self, actor: &Actor, org: OrganizationId) -> Result<SeatUsage> {
+        self.access(org, actor, Permission::ManageMembers, Scope::Organization)
+            .await?;
+        Ok(self.store.seat_usage(org, self.now()).await?)
+    }
+
+    /// Checks an action the host performs itself (spec: ADM-2, USR-2, STAT-2).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`],
+    /// [`Error::CapabilityRequired`],
+    /// [`Error::NotFound`], [`Error::Store`].
+    pub async fn authorize(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        action: HostAction,
+    ) -> Result<()> {
+        let (permission, scope) = action.requirement();
+        self.access(org, actor, permission, scope).await?;
+        if let HostAction::ViewTeamAnalytics(team) = action {
+            self.target_team(org, team).await?;
+        }
+        Ok(())
+    }
+
+    /// A page of the audit trail, oldest first: who did what, when, including invitations
+    /// that left the listing (spec: INV-12).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`],
+    /// [`Error::Store`].
+    pub async fn audit_trail(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        page: Page,
+    ) -> Result<Listing<Event>> {
+        self.access(org, actor, Permission::ViewAuditTrail, Scope::Organization)
+            .await?;
+        let rows = self.store.events(org, page).await?;
+        Ok(listing(rows, page, |e: &Event| e.id.as_uuid()))
+    }
+}
