@@ -34,16 +34,19 @@ const CRASH_MODE: &str = "ORGROSTER_CRASH_MODE";
 #[cfg(feature = "sqlite")]
 const CRASH_BULK: usize = 200;
 
-/// The child process of the crash tests. Does nothing unless `ORGROSTER_CRASH_DB` is set;
-/// then it writes to that SQLite file, printing a line after each commit returned, and dies
-/// without any clean shutdown.
+/// The child process of the crash tests, run by them with its orders in `ORGROSTER_CRASH_DB`
+/// and `ORGROSTER_CRASH_MODE`: it writes to that SQLite file, printing a line after each
+/// commit returned, and dies without any clean shutdown. Without orders it fails: it is not a
+/// test of its own.
 #[cfg(feature = "sqlite")]
 #[test]
+#[ignore = "a child process: an_invitation_committed_before_a_crash_is_there_after_restart and \
+            a_writer_killed_mid_write_keeps_every_commit_and_no_partial_one run it"]
 fn crashing_writer() {
     use std::io::Write;
 
     let Ok(url) = std::env::var(CRASH) else {
-        return;
+        panic!("a child process of the crash tests, run by them: {CRASH} is not set");
     };
     let mode = std::env::var(CRASH_MODE).expect("a crash mode");
     runtime().block_on(async {

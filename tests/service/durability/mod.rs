@@ -19,8 +19,9 @@
 //! - `stopped_server.rs`: a PostgreSQL server of the test's own, stopped and started again
 //!   under the commands (spec: ERR-2).
 //!
-//! Child processes read their orders from environment variables; run without them,
-//! `replica_worker` and `crashing_writer` do nothing.
+//! The child processes, `replica_worker` and `crashing_writer`, are tests marked `#[ignore]`:
+//! their parents run them with `--ignored --exact` and their orders in environment variables.
+//! Run on their own, without orders, they fail rather than pass having checked nothing.
 
 #[cfg(feature = "sqlite")]
 mod crashes;
@@ -300,13 +301,19 @@ fn paste(tag: &str, n: usize) -> String {
 
 // ----- child processes -----------------------------------------------------------------------
 
-/// This test binary, asked to run only the test `name` (a child-process entry point, by its
-/// full path).
+/// This test binary, asked to run only the ignored test `name` (a child-process entry point,
+/// by its full path).
 fn child(name: &str) -> Command {
     let exe = std::env::current_exe().expect("the test binary's path");
     let mut command = Command::new(exe);
     command
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            name,
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
