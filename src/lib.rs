@@ -58,28 +58,31 @@
 //!
 //! # How a command flows
 //!
-//! Every command of [`Roster`] reads what it needs through the [`Store`] port, asks
-//! [`policy`] whether the actor may act (against the membership as stored now), lets the
-//! pure core in [`domain`] decide (a function of state, command and time that returns the
-//! outcome and a [`ChangeSet`](domain::changes::ChangeSet)), then commits the change set
-//! atomically. Emails are rows of that same commit, delivered later by
-//! [`Roster::deliver_mail`], so none is lost when the mail server is down.
+//! Every command of [`Roster`] reads what it needs through the [`Store`] port, asks the
+//! `policy` module whether the actor may act (against the membership as stored now), lets the
+//! pure core in `domain` decide (a function of state, command and time that returns the
+//! outcome and a change set), then commits the change set atomically. Emails are rows of that
+//! same commit, delivered later by [`Roster::deliver_mail`], so none is lost when the mail
+//! server is down.
 //!
 //! # Features
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `sqlite` | yes | `SqliteStore`: the embedded default, bundled SQLite |
+//! | `sqlite` | yes | `SqliteStore`: the embedded store, bundled SQLite (nothing to install) |
 //! | `postgres` | no | `PostgresStore`: several service instances sharing one database |
-//! | `smtp` | no | reserved for the SMTP mailer (lands with the mail work) |
-//! | `conformance` | no | [`conformance`]: the store conformance suite, for your own stores |
+//! | `smtp` | no | `SmtpMailer` on lettre: plain SMTP, no TLS library compiled in |
+//! | `smtp-rustls` | no | `SmtpMailer` with STARTTLS or implicit TLS through rustls |
+//! | `runtime-tokio` | with `sqlite`, `postgres` or `smtp` | `Roster::run_delivery`, the ready-made delivery loop |
+//! | `conformance` | no | `orgroster::conformance` and `store_conformance_tests!`: the store conformance suite, for your own stores |
 //!
-//! [`MemoryStore`] is always compiled and needs nothing else.
+//! [`MemoryStore`], [`RecordingMailer`] and [`FailingMailer`] are always compiled and need
+//! nothing else.
 //!
 //! # Choosing a store
 //!
 //! - [`MemoryStore`]: tests, demos, and single-process hosts that keep nothing across
-//!   restarts. Always compiled.
+//!   restarts.
 //! - `SqliteStore` (feature `sqlite`, on by default): one machine, one file, nothing to
 //!   install.
 //! - `PostgresStore` (feature `postgres`): several service instances sharing one database.

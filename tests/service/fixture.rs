@@ -9,8 +9,9 @@ use chrono::Duration;
 use orgroster::{
     AcceptOptions, Accepted, Actor, Capabilities, Clock, CourseId, EmailAddress, Error, Event,
     Invitation, InvitationCreated, InvitationFilter, InvitationToken, LicenseKind, ManualClock,
-    Member, MemberFilter, MemberId, MemoryStore, Organization, OrganizationId, Page, Profile,
-    RecordingMailer, Role, Roster, SeatUsage, Store, StoreError, Team, TeamId, TeamName, UserId,
+    Member, MemberFilter, MemberId, MemoryStore, Message, Organization, OrganizationId, Page,
+    Profile, RecordingMailer, Role, Roster, SeatUsage, Store, StoreError, Subject, Team, TeamId,
+    TeamName, UserId,
 };
 use uuid::Uuid;
 
@@ -385,4 +386,21 @@ pub(crate) fn assert_actionable(err: &Error, words: &[&str]) {
             "the message of {err:?} should mention {word:?}: {message:?}"
         );
     }
+}
+
+/// A valid subject.
+pub(crate) fn subject(text: &str) -> Subject {
+    Subject::parse(text).expect("a valid subject")
+}
+
+/// A valid message.
+pub(crate) fn message(text: &str) -> Message {
+    Message::parse(text).expect("a valid message")
+}
+
+/// `emails`, sorted.
+pub(crate) fn sorted(emails: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut all: Vec<String> = emails.into_iter().collect();
+    all.sort();
+    all
 }

@@ -1,5 +1,5 @@
-//! Mail delivery through the outbox: retries, give-ups, leases and stable ids
-//! (spec: INV-9, MSG-2).
+//! Mail delivery through the outbox: mail queued in the command's own commit, retries,
+//! give-ups, leases and stable ids (spec: INV-9, MSG-2, MSG-3).
 
 use chrono::Duration;
 use orgroster::{
@@ -7,6 +7,8 @@ use orgroster::{
     LicenseKind, ManualClock, MemoryStore, OrganizationId, Page, Profile, Role, Roster,
     RosterConfig, Store, UserId,
 };
+
+use crate::fixture::{World, actor};
 
 struct Mailroom {
     roster: Roster,
@@ -76,6 +78,83 @@ async fn invite(room: &Mailroom, local: &str) -> String {
         .await
         .unwrap();
     created.token.expose()
+}
+
+#[tokio::test]
+async fn mail_is_queued_in_the_same_commit_even_when_the_server_is_down() {
+    // spec: INV-9 — the invitation and its email are recorded together.
+    let room = mailroom(FailingMailer::always_transient()).await;
+    let link = invite(&room, "fay").await;
+    let queued = room
+        .store
+        .claim_outbox(ClaimId::new(), room.clock.now(), Duration::minutes(5), 10)
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 1);
+    assert!(
+        !format!("{:?}", queued[0]).contains(&link),
+        "the queued row holds no token: it is derived again when the mail is rendered (spec: INV-6)"
+    );
+}
+
+#[tokio::test]
+async fn mail_queued_while_the_mail_server_is_down_is_retried_and_never_silently_dropped() {
+    // spec: INV-9, MSG-2
+    let w = World::new().await;
+    let sam = actor("sam");
+    let invited = w.invite(&sam, Role::Member, None).await;
+
+    let down = Roster::builder(
+        w.store.clone(),
+        FailingMailer::always_transient(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .clock(w.clock.clone())
+    .build();
+    let report = down.deliver_mail(10).await.unwrap();
+    assert_eq!((report.sent, report.retried, report.failed), (0, 1, 0));
+    assert_eq!(
+        w.roster.deliver_mail(10).await.unwrap().sent,
+        0,
+        "not due before its backoff"
+    );
+
+    w.advance(Duration::hours(1));
+    let report = w.roster.deliver_mail(10).await.unwrap();
+    assert_eq!(report.sent, 1);
+    let mails = w.mailer.take();
+    assert_eq!(mails[0].to, sam.email);
+    assert!(mails[0].text.contains(&invited.token.expose()));
+
+    // A permanent failure is recorded, with its reason, not dropped.
+    let kim = actor("kim");
+    w.invite(&kim, Role::Member, None).await;
+    let bounce = Roster::builder(
+        w.store.clone(),
+        FailingMailer::always_permanent(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .clock(w.clock.clone())
+    .build();
+    assert_eq!(bounce.deliver_mail(10).await.unwrap().failed, 1);
+    let failed = w
+        .roster
+        .failed_mail(&w.founder, w.org, Page::default())
+        .await
+        .unwrap();
+    assert_eq!(failed.items.len(), 1);
+    assert_eq!(failed.items[0].to, kim.email);
+    assert!(
+        failed.items[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("550"))
+    );
+    assert!(w.events().await.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::MailFailed { to, .. } if *to == kim.email
+    )));
+    assert_eq!(w.roster.deliver_mail(10).await.unwrap().sent, 0);
 }
 
 #[tokio::test]
@@ -200,23 +279,6 @@ async fn a_retried_mail_keeps_its_message_id() {
     let sent = room.mailer.delivered();
     assert_eq!(sent.len(), 1);
     assert!(sent[0].message_id.contains(&claimed[0].id.to_string()));
-}
-
-#[tokio::test]
-async fn mail_is_queued_in_the_same_commit_even_when_the_server_is_down() {
-    // spec: INV-9 — the invitation and its email are recorded together.
-    let room = mailroom(FailingMailer::always_transient()).await;
-    let link = invite(&room, "fay").await;
-    let queued = room
-        .store
-        .claim_outbox(ClaimId::new(), room.clock.now(), Duration::minutes(5), 10)
-        .await
-        .unwrap();
-    assert_eq!(queued.len(), 1);
-    assert!(
-        !format!("{:?}", queued[0]).contains(&link),
-        "the queued row holds no token: it is derived again when the mail is rendered (spec: INV-6)"
-    );
 }
 
 /// A mailer whose every send takes `step` of the shared clock's time, and lets other tasks
@@ -357,6 +419,28 @@ async fn shutdown_stops_a_pass_between_two_mails_and_puts_the_rest_back() {
 }
 
 #[tokio::test]
+async fn a_lease_shorter_than_the_send_budget_still_delivers() {
+    // spec: MSG-3, INV-9 — the budget is kept under the lease, or every row would be put back
+    // unsent on every pass.
+    let store = MemoryStore::new();
+    let mailer = SlowMailer::new(ManualClock::default(), Duration::seconds(1));
+    let config = RosterConfig::default().with_delivery(DeliveryConfig {
+        lease: Duration::seconds(30),
+        ..DeliveryConfig::default()
+    });
+    let roster = Roster::builder(
+        store.clone(),
+        mailer.clone(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .clock(mailer.clock.clone())
+    .config(config)
+    .build();
+    queue_invitations(&roster, 3).await;
+    assert_eq!(roster.deliver_mail(10).await.unwrap().sent, 3);
+}
+
+#[tokio::test]
 async fn debug_output_of_mail_and_mailers_holds_no_acceptance_link() {
     // spec: INV-6 — logs and panic messages print `Debug`; a link in them opens the invitation.
     let w = crate::fixture::World::new().await;
@@ -404,26 +488,4 @@ async fn debug_output_of_mail_and_mailers_holds_no_acceptance_link() {
     assert!(outputs[0].contains(sent[0].to.as_str()));
     assert!(outputs[0].contains(&sent[0].subject));
     assert!(outputs[0].contains(&format!("<{} bytes elided>", sent[0].text.len())));
-}
-
-#[tokio::test]
-async fn a_lease_shorter_than_the_send_budget_still_delivers() {
-    // spec: MSG-3, INV-9 — the budget is kept under the lease, or every row would be put back
-    // unsent on every pass.
-    let store = MemoryStore::new();
-    let mailer = SlowMailer::new(ManualClock::default(), Duration::seconds(1));
-    let config = RosterConfig::default().with_delivery(DeliveryConfig {
-        lease: Duration::seconds(30),
-        ..DeliveryConfig::default()
-    });
-    let roster = Roster::builder(
-        store.clone(),
-        mailer.clone(),
-        orgroster::LinkKey::from_bytes([7; 32]),
-    )
-    .clock(mailer.clock.clone())
-    .config(config)
-    .build();
-    queue_invitations(&roster, 3).await;
-    assert_eq!(roster.deliver_mail(10).await.unwrap().sent, 3);
 }

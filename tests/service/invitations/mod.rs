@@ -1,0 +1,9 @@
+//! Invitations by email (INV-1..12, ADM-4): inviting one administrator or many members from a
+//! paste (`inviting.rs`); accepting through the link, previewing it, and answering it from
+//! several places at once (`accepting.rs`); declining, expiry, resending and revoking, with the
+//! audit trail that keeps what the listing drops (`lifecycle.rs`). The mail that carries a link
+//! is tested in `delivery/links.rs`.
+
+mod accepting;
+mod inviting;
+mod lifecycle;

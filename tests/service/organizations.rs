@@ -1,0 +1,375 @@
+//! Organizations: the licenses and capabilities they hold (ORG-1), the legacy integration that
+//! leaves them without an administrator team (ORG-2), the license a second administrator needs
+//! (ORG-3), and the seat cap that counts pending invitations (ORG-4).
+
+use chrono::Duration;
+use orgroster::{
+    BulkLineError, Capabilities, Capability, CourseId, Error, HostAction, LicenseKind, Permission,
+    Role,
+};
+
+use crate::fixture::{
+    World, actor, assert_actionable, email, learners_capability, newcomer, profile,
+};
+
+#[tokio::test]
+async fn learners_are_invited_only_with_coursecloud_legacy_and_pay_per_use_licenses_only_with_pay_per_use()
+ {
+    // spec: ADM-2, ORG-1
+    let w = World::with(Capabilities::default(), true).await;
+    let before = w.snapshot().await;
+    let err = w
+        .roster
+        .invite_member(
+            &w.founder,
+            w.org,
+            email("lee@example.com"),
+            Role::Member,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::CapabilityRequired {
+            capability: Capability::CoursecloudLegacy
+        }
+    ));
+    assert_actionable(&err, &["coursecloud_legacy", "contact support"]);
+    let err = w
+        .roster
+        .invite_members(&w.founder, w.org, "lee@example.com", Role::Member, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::CapabilityRequired { .. }));
+    let err = w
+        .roster
+        .authorize(&w.founder, w.org, HostAction::CreatePayPerUseLicense)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::CapabilityRequired {
+            capability: Capability::PayPerUse
+        }
+    ));
+    assert_eq!(w.snapshot().await, before);
+
+    // Administrators are invited without either capability.
+    w.roster
+        .invite_administrator(
+            &w.founder,
+            w.org,
+            email("sam@example.com"),
+            profile("Sam", "R"),
+        )
+        .await
+        .unwrap();
+
+    // Licenses of every kind of ORG-1.
+    w.roster
+        .add_license(
+            w.org,
+            LicenseKind::PurchasedCourse {
+                course: CourseId::parse("negotiation-201").unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    let org = w
+        .roster
+        .add_license(w.org, LicenseKind::PayPerUse)
+        .await
+        .unwrap();
+    let kinds: Vec<String> = org.licenses.iter().map(|l| l.kind.to_string()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "subscription `plus-annual`",
+            "purchased course `negotiation-201`",
+            "pay-per-use"
+        ]
+    );
+
+    w.roster
+        .set_capabilities(
+            w.org,
+            Capabilities {
+                coursecloud_legacy: true,
+                pay_per_use: true,
+                legacy_integration: false,
+            },
+        )
+        .await
+        .unwrap();
+    let lee = w.join("lee", Role::Member, None).await;
+    w.roster
+        .authorize(&w.founder, w.org, HostAction::CreatePayPerUseLicense)
+        .await
+        .unwrap();
+    // A capability never stands in for the role.
+    let err = w
+        .roster
+        .invite_member(&lee, w.org, email("ann@example.com"), Role::Member, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Forbidden {
+            permission: Permission::InviteLearners
+        }
+    ));
+    let err = w
+        .roster
+        .authorize(&lee, w.org, HostAction::CreatePayPerUseLicense)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Forbidden {
+            permission: Permission::CreatePayPerUseLicense
+        }
+    ));
+}
+
+#[tokio::test]
+async fn an_organization_with_a_legacy_integration_has_no_administrator_team_features() {
+    // spec: ORG-2
+    let w = World::new().await;
+    let pending = actor("pending.admin");
+    let invited = w.invite(&pending, Role::Administrator, None).await;
+    let sam = w.join("sam", Role::Administrator, None).await;
+    let lee = w.join("lee", Role::Member, None).await;
+    w.roster
+        .set_capabilities(
+            w.org,
+            Capabilities {
+                legacy_integration: true,
+                ..learners_capability()
+            },
+        )
+        .await
+        .unwrap();
+    let before = w.snapshot().await;
+
+    let (r, o, f) = (&w.roster, w.org, &w.founder);
+    let id = invited.invitation.id;
+    let link = invited.token.expose();
+    let results = vec![
+        (
+            "invite_administrator",
+            r.invite_administrator(f, o, email("new@example.com"), profile("N", "A"))
+                .await
+                .map(drop),
+        ),
+        (
+            "administrator_team",
+            r.administrator_team(f, o).await.map(drop),
+        ),
+        (
+            "grant_role",
+            r.grant_role(f, o, lee.user, Role::Administrator)
+                .await
+                .map(drop),
+        ),
+        (
+            "revoke_role",
+            r.revoke_role(f, o, sam.user, Role::Administrator)
+                .await
+                .map(drop),
+        ),
+        (
+            "remove_member",
+            r.remove_member(f, o, sam.user).await.map(drop),
+        ),
+        (
+            "resend_invitation",
+            r.resend_invitation(f, o, id).await.map(drop),
+        ),
+        (
+            "revoke_invitation",
+            r.revoke_invitation(f, o, id).await.map(drop),
+        ),
+        (
+            "accept_invitation",
+            r.accept_invitation(&pending, &link, newcomer("Pending"))
+                .await
+                .map(drop),
+        ),
+    ];
+    for (command, result) in results {
+        let err = result.expect_err(command);
+        assert!(
+            matches!(err, Error::LegacyIntegration),
+            "{command}: {err:?}"
+        );
+        assert_actionable(&err, &["legacy integration", "contact support"]);
+    }
+    assert_eq!(w.snapshot().await, before, "nothing changes");
+
+    // Features outside the administrator team still work.
+    w.roster
+        .invite_member(f, o, email("learner@example.com"), Role::Member, None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn adding_an_administrator_without_a_license_fails_with_no_license_and_changes_nothing() {
+    // spec: ORG-3
+    let w = World::with(learners_capability(), false).await;
+    let lee = w.join("lee", Role::Member, None).await;
+    let before = w.snapshot().await;
+
+    let err = w
+        .roster
+        .invite_administrator(
+            &w.founder,
+            w.org,
+            email("sam@example.com"),
+            profile("Sam", "R"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NoLicense), "{err:?}");
+    assert_actionable(&err, &["license", "contact support"]);
+    let err = w
+        .roster
+        .grant_role(&w.founder, w.org, lee.user, Role::Administrator)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NoLicense), "{err:?}");
+    assert_eq!(w.snapshot().await, before);
+
+    // Once a license is in, the same invitation goes out.
+    let license = w
+        .roster
+        .add_license(
+            w.org,
+            LicenseKind::PurchasedCourse {
+                course: CourseId::parse("negotiation-201").unwrap(),
+            },
+        )
+        .await
+        .unwrap()
+        .licenses[0]
+        .id;
+    let sam = actor("sam");
+    let invited = w
+        .roster
+        .invite_administrator(&w.founder, w.org, sam.email.clone(), profile("Sam", "R"))
+        .await
+        .unwrap();
+
+    // The license is gone by the time Sam accepts: Sam does not become an administrator.
+    w.roster.remove_license(w.org, license).await.unwrap();
+    let before = w.snapshot().await;
+    let err = w
+        .roster
+        .accept_invitation(&sam, &invited.token.expose(), newcomer("Sam"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NoLicense), "{err:?}");
+    assert_eq!(w.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn the_seat_cap_counts_pending_unexpired_invitations_at_invite_and_at_accept() {
+    // spec: ORG-4
+    let w = World::new().await;
+    w.roster.set_seat_cap(w.org, Some(3)).await.unwrap();
+    let ann = actor("ann");
+    let bob = actor("bob");
+    let ann_invite = w.invite(&ann, Role::Member, None).await;
+    let bob_invite = w.invite(&bob, Role::Member, None).await;
+    let usage = w.roster.seat_usage(&w.founder, w.org).await.unwrap();
+    assert_eq!((usage.members, usage.pending_invitations), (1, 2));
+
+    let before = w.snapshot().await;
+    let err = w
+        .roster
+        .invite_member(
+            &w.founder,
+            w.org,
+            email("carl@example.com"),
+            Role::Member,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::SeatLimit { cap: 3, excess: 1 }),
+        "{err:?}"
+    );
+    assert_actionable(&err, &["3", "by 1"]);
+    let report = w
+        .roster
+        .invite_members(
+            &w.founder,
+            w.org,
+            "carl@example.com dan@example.com",
+            Role::Member,
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(report.invited.is_empty());
+    assert!(
+        report
+            .rejected
+            .iter()
+            .all(|r| r.reason == BulkLineError::SeatLimit { cap: 3 })
+    );
+    assert_eq!(w.snapshot().await, before);
+
+    // Expired invitations hold no seat.
+    w.advance(Duration::days(10));
+    let usage = w.roster.seat_usage(&w.founder, w.org).await.unwrap();
+    assert_eq!(usage.pending_invitations, 0);
+    let carl = actor("carl");
+    let carl_invite = w.invite(&carl, Role::Member, None).await;
+    let report = w
+        .roster
+        .invite_members(
+            &w.founder,
+            w.org,
+            "dan@example.com, eve@example.com",
+            Role::Member,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.invited.len(), 1, "one seat was left");
+    assert_eq!(
+        report.rejected[0].reason,
+        BulkLineError::SeatLimit { cap: 3 }
+    );
+    // Resending an expired invitation takes a seat again.
+    let before = w.snapshot().await;
+    let err = w
+        .roster
+        .resend_invitation(&w.founder, w.org, ann_invite.invitation.id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::SeatLimit { cap: 3, .. }), "{err:?}");
+    assert_eq!(w.snapshot().await, before);
+    drop(bob_invite);
+
+    // Checked again at accept time.
+    w.roster.set_seat_cap(w.org, Some(2)).await.unwrap();
+    let before = w.snapshot().await;
+    let err = w
+        .roster
+        .accept_invitation(&carl, &carl_invite.token.expose(), newcomer("Carl"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::SeatLimit { cap: 2, excess: 1 }),
+        "{err:?}"
+    );
+    assert_eq!(w.snapshot().await, before);
+    w.roster.set_seat_cap(w.org, Some(3)).await.unwrap();
+    w.accept(&carl, &carl_invite.token).await;
+    let usage = w.roster.seat_usage(&w.founder, w.org).await.unwrap();
+    assert_eq!((usage.members, usage.pending_invitations), (2, 1));
+}
