@@ -40,14 +40,10 @@ use std::{
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use orgroster::{
-    Activity, ActivityId, ActivityKind, Actor, CourseId, DynStore, EmailAddress, MemberId,
-    MemoryStore, OrganizationId, Period, Profile, RecordingMailer, ReportedActivity, ReportedKind,
-    RoleSet, Roster, StatsScope, TeamId, TeamName, UserId,
-    domain::{
-        changes::{ChangeSet, OrganizationWrite, Write},
-        member::Member,
-    },
-    store::Recorded,
+    Activity, ActivityId, ActivityKind, Actor, ChangeSet, CourseId, DynStore, EmailAddress, Member,
+    MemberId, MemoryStore, OrganizationId, OrganizationWrite, Period, Profile, Recorded,
+    RecordingMailer, ReportedActivity, ReportedKind, RoleSet, Roster, StatsScope, TeamId, TeamName,
+    UserId, Write,
 };
 use tokio::runtime::Runtime;
 

@@ -19,13 +19,9 @@ use std::{
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use orgroster::{
-    AcceptOptions, Actor, Capabilities, ClaimId, DynStore, EmailAddress, LicenseKind, MemberFilter,
-    MemberId, MemoryStore, OrganizationId, Page, Profile, RecordingMailer, Role, RoleSet, Roster,
-    UserId,
-    domain::{
-        changes::{ChangeSet, OrganizationWrite, Write},
-        member::Member,
-    },
+    AcceptOptions, Actor, Capabilities, Capability, ChangeSet, ClaimId, DynStore, EmailAddress,
+    LicenseKind, Member, MemberFilter, MemberId, MemoryStore, OrganizationId, OrganizationWrite,
+    Page, Profile, RecordingMailer, Role, RoleSet, Roster, UserId, Write,
 };
 use tokio::runtime::Runtime;
 
@@ -114,10 +110,7 @@ async fn world(store: Arc<DynStore>) -> (Roster, Actor, OrganizationId) {
         .add_license(org, LicenseKind::PayPerUse)
         .await
         .unwrap();
-    let caps = Capabilities {
-        coursecloud_legacy: true,
-        ..Capabilities::default()
-    };
+    let caps = Capabilities::default().with(Capability::CoursecloudLegacy);
     roster.set_capabilities(org, caps).await.unwrap();
     (roster, admin, org)
 }
@@ -129,11 +122,7 @@ async fn invite_and_accept(roster: &Roster, admin: &Actor, org: OrganizationId, 
         .await
         .unwrap();
     let learner = Actor::new(UserId::new(), email);
-    let options = AcceptOptions {
-        profile: profile(),
-        existing_account: false,
-        warning_acknowledged: false,
-    };
+    let options = AcceptOptions::new(profile());
     roster
         .accept_invitation(&learner, &created.token.expose(), options)
         .await

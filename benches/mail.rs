@@ -21,10 +21,9 @@ use std::{
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use orgroster::{
-    Actor, Capabilities, DefaultTemplates, EmailAddress, InvitationId, InvitationToken,
+    Actor, Capabilities, Capability, DefaultTemplates, EmailAddress, InvitationId, InvitationToken,
     LicenseKind, MailContent, MailSettings, MailTemplates, MemoryStore, OrganizationId, OutboxId,
-    OutboxMessage, Profile, Role, Roster, TeamName, UserId,
-    mail::{SmtpConfig, SmtpMailer},
+    OutboxMessage, Profile, Role, Roster, SmtpConfig, SmtpMailer, TeamName, UserId,
 };
 use smtp_server::SmtpServer;
 use tokio::runtime::Runtime;
@@ -95,10 +94,7 @@ async fn queued(mailer: SmtpMailer) -> Roster {
         .add_license(org, LicenseKind::PayPerUse)
         .await
         .unwrap();
-    let caps = Capabilities {
-        coursecloud_legacy: true,
-        ..Capabilities::default()
-    };
+    let caps = Capabilities::default().with(Capability::CoursecloudLegacy);
     roster.set_capabilities(org, caps).await.unwrap();
     let paste: String = (0..MAILS)
         .map(|i| format!("learner{i}@bench.example\n"))

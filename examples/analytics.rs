@@ -20,9 +20,9 @@ use std::{fs::File, io::BufWriter, path::Path};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use orgroster::{
-    AcceptOptions, Actor, Capabilities, Comparison, CourseId, EmailAddress, LicenseKind,
-    ManualClock, OrganizationId, Period, Profile, RecordingMailer, ReportedActivity, ReportedKind,
-    Role, Roster, Statistics, StatsScope, TeamId, TeamName, UserId, report,
+    AcceptOptions, Actor, Capabilities, Capability, Comparison, CourseId, EmailAddress,
+    LicenseKind, ManualClock, OrganizationId, Period, Profile, RecordingMailer, ReportedActivity,
+    ReportedKind, Role, Roster, Statistics, StatsScope, TeamId, TeamName, UserId,
 };
 
 type Res<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -142,10 +142,7 @@ async fn main() -> Res {
     roster
         .set_capabilities(
             org,
-            Capabilities {
-                coursecloud_legacy: true,
-                ..Capabilities::default()
-            },
+            Capabilities::default().with(Capability::CoursecloudLegacy),
         )
         .await?;
     let mut teams: Vec<TeamId> = Vec::new();
@@ -282,7 +279,7 @@ async fn main() -> Res {
     section("7. Reports (STAT-4)");
     let dir = std::env::temp_dir();
     let comparison_csv = dir.join("analytics-comparison.csv");
-    report::write_comparison(&comparison, BufWriter::new(File::create(&comparison_csv)?))?;
+    comparison.write_csv(BufWriter::new(File::create(&comparison_csv)?))?;
     let members_csv = dir.join("analytics-members.csv");
     let rows = roster
         .export_member_activity(
@@ -342,15 +339,7 @@ async fn seed_members(
             let actor = Actor::new(UserId::new(), created.invitation.email.clone());
             let profile = Profile::parse(&first, &last)?;
             roster
-                .accept_invitation(
-                    &actor,
-                    &created.token.expose(),
-                    AcceptOptions {
-                        profile,
-                        existing_account: false,
-                        warning_acknowledged: false,
-                    },
-                )
+                .accept_invitation(&actor, &created.token.expose(), AcceptOptions::new(profile))
                 .await?;
             learners.push(Learner {
                 actor,
@@ -533,6 +522,7 @@ fn describe(scope: StatsScope, teams: &[TeamId]) -> String {
             format!("{name}'s figures")
         }
         StatsScope::Member(_) => "someone's figures".to_owned(),
+        _ => "other figures".to_owned(),
     }
 }
 

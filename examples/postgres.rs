@@ -10,7 +10,7 @@
 //! mail twice at once).
 
 use orgroster::{
-    Actor, Capabilities, EmailAddress, LicenseKind, LinkKey, PostgresStore, Profile,
+    Actor, Capabilities, Capability, EmailAddress, LicenseKind, LinkKey, PostgresStore, Profile,
     RecordingMailer, Role, Roster, RosterConfig, UserId,
 };
 
@@ -51,10 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .organization
         .id;
     roster.add_license(org, LicenseKind::PayPerUse).await?;
-    let caps = Capabilities {
-        coursecloud_legacy: true,
-        ..Capabilities::default()
-    };
+    let caps = Capabilities::default().with(Capability::CoursecloudLegacy);
     roster.set_capabilities(org, caps).await?;
     let report = roster
         .invite_members(

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use chrono::Duration;
 use orgroster::{
-    AcceptOptions, Actor, Capabilities, Clock, CourseId, EmailAddress, EventActor,
+    AcceptOptions, Actor, Capabilities, Capability, Clock, CourseId, EmailAddress, EventActor,
     InvitationFilter, LicenseKind, ManualClock, MemberFilter, Message, Page, Period, Profile,
     RecordingMailer, ReportedActivity, ReportedKind, Role, Roster, Statistics, StatsScope,
     SuggestedCourses, TeamName, TeamPage, UserId,
@@ -80,10 +80,7 @@ async fn main() -> Res {
     roster
         .set_capabilities(
             org,
-            Capabilities {
-                coursecloud_legacy: true,
-                ..Capabilities::default()
-            },
+            Capabilities::default().with(Capability::CoursecloudLegacy),
         )
         .await?;
     println!("Support adds a subscription license and enables learner invitations.");
@@ -122,21 +119,14 @@ async fn main() -> Res {
     if let Some(warning) = preview.existing_account_warning {
         println!("Sam already has an account and sees: \"{warning}\"");
     }
-    let options = AcceptOptions {
-        profile: sam_profile.clone(),
-        existing_account: true,
-        warning_acknowledged: false,
-    };
+    let options = AcceptOptions::new(sam_profile.clone()).existing_account(false);
     if let Err(e) = roster
         .accept_invitation(&sam_signed_in, &link, options.clone())
         .await
     {
         println!("Accepting without acknowledging: {e}");
     }
-    let options = AcceptOptions {
-        warning_acknowledged: true,
-        ..options
-    };
+    let options = options.existing_account(true);
     let accepted = roster
         .accept_invitation(&sam_signed_in, &link, options)
         .await?;
@@ -222,20 +212,13 @@ async fn main() -> Res {
         .find(|(e, _)| e == "ana@northwind.example")
         .map(|(_, t)| t.clone())
         .unwrap_or_default();
-    let options = AcceptOptions {
-        profile: ana_profile,
-        existing_account: false,
-        warning_acknowledged: false,
-    };
+    let options = AcceptOptions::new(ana_profile);
     roster.accept_invitation(&ana, &ana_link, options).await?;
     let in_team = roster
         .members(
             &sam,
             org,
-            MemberFilter {
-                role: None,
-                team: Some(data.id),
-            },
+            MemberFilter::default().in_team(data.id),
             Page::first(50),
         )
         .await?;
@@ -267,11 +250,7 @@ async fn main() -> Res {
         .map(|(_, t)| t.clone())
         .unwrap_or_default();
     let (ben, ben_profile) = person("Ben", "Adeyemi", "ben@northwind.example")?;
-    let options = AcceptOptions {
-        profile: ben_profile.clone(),
-        existing_account: false,
-        warning_acknowledged: false,
-    };
+    let options = AcceptOptions::new(ben_profile.clone());
     if let Err(e) = roster
         .accept_invitation(&ben, &ben_link, options.clone())
         .await

@@ -3,9 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-pub use crate::domain::{
-    bulk::BulkLineError, role::RoleError, validation::Field, validation::ValidationError,
-};
+use crate::domain::{role::RoleError, validation::ValidationError};
 use crate::{
     domain::{
         error::DomainError, invitation::InvitationStatus, organization::Capability, role::Role,

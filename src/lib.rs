@@ -10,8 +10,8 @@
 //!
 //! ```
 //! use orgroster::{
-//!     AcceptOptions, Actor, Capabilities, EmailAddress, LicenseKind, LinkKey, MemoryStore,
-//!     Profile, RecordingMailer, Role, Roster, UserId,
+//!     AcceptOptions, Actor, Capabilities, Capability, EmailAddress, LicenseKind, LinkKey,
+//!     MemoryStore, Profile, RecordingMailer, Role, Roster, UserId,
 //! };
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -30,7 +30,7 @@
 //!
 //! // The host's back office provisions a license and the capability to invite learners.
 //! roster.add_license(org, LicenseKind::PayPerUse).await?;
-//! roster.set_capabilities(org, Capabilities { coursecloud_legacy: true, ..Default::default() }).await?;
+//! roster.set_capabilities(org, Capabilities::default().with(Capability::CoursecloudLegacy)).await?;
 //!
 //! // Invite learners from a paste: every line gets a result.
 //! let report = roster
@@ -45,11 +45,7 @@
 //! // Bob follows the link from the email, signed in with the invited address.
 //! let link = report.invited[0].1.token.expose();
 //! let bob = Actor::new(UserId::new(), EmailAddress::parse("Bob@Example.com")?);
-//! let options = AcceptOptions {
-//!     profile: Profile::parse("Bob", "Babbage")?,
-//!     existing_account: false,
-//!     warning_acknowledged: false,
-//! };
+//! let options = AcceptOptions::new(Profile::parse("Bob", "Babbage")?);
 //! let accepted = roster.accept_invitation(&bob, &link, options).await?;
 //! assert_eq!(accepted.member.roles.iter().collect::<Vec<_>>(), vec![Role::Member]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -96,28 +92,30 @@
 //! ids, so `grep -rn "spec: INV-3" tests src` finds the proof of a rule.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod clock;
+mod clock;
 #[cfg(feature = "conformance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
-pub mod domain;
-pub mod error;
+mod domain;
+mod error;
 mod link_key;
-pub mod mail;
-pub mod policy;
-pub mod report;
+mod mail;
+mod policy;
+mod report;
 mod roster;
 pub mod rules;
-pub mod store;
+mod store;
 mod turnstile;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use domain::{
     activity::{
         Activity, ActivityError, ActivityKind, ActivityReceipt, Comparison, CourseCount,
-        MemberActivity, Period, ReportedActivity, ReportedKind, Statistics, StatsScope, WeekStats,
+        MAX_SECONDS_PER_EVENT, MemberActivity, Period, ReportedActivity, ReportedKind, Statistics,
+        StatsScope, Tally, TeamStint, WeekStats,
     },
-    bulk::{BulkLineError, ParsedPaste, RejectedEntry},
+    bulk::{BulkLineError, MAX_PASTE_BYTES, ParsedPaste, RejectedEntry},
+    changes::{ChangeSet, OrganizationWrite, Write},
     email::EmailAddress,
     event::{Event, EventActor, EventKind},
     ids::{
@@ -141,13 +139,17 @@ pub use domain::{
     token::{InvitationToken, TokenHash},
     validation::{Field, ValidationError},
 };
-pub use error::{EntityKind, Error, Result};
+pub use error::{BoxError, EntityKind, Error, Result};
 pub use link_key::{LinkKey, LinkKeyError};
 pub use mail::{
     DefaultTemplates, FailingMailer, MailError, MailSettings, MailTemplates, Mailer, OutgoingEmail,
     RecordingMailer,
 };
+#[cfg(feature = "smtp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "smtp")))]
+pub use mail::{SmtpConfig, SmtpConfigError, SmtpMailer, SmtpSecurity};
 pub use policy::{HostAction, Permission, Scope};
+pub use report::ReportError;
 pub use roster::{
     AcceptOptions, Actor, AdministratorEntry, Audience, DeliveryConfig, DeliveryReport,
     EXISTING_ACCOUNT_WARNING, InvitationPreview, Listing, MAX_COMPARED_TEAMS, Roster,
@@ -159,10 +161,12 @@ pub use roster::{DeliveryLoop, DeliveryTotals};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sqlx;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 pub use store::{
     DynStore, InvitationContext, InvitationFilter, InvitationTargets, LinkContext, MemberFilter,
-    MemoryStore, Page, Store, StoreError,
+    MemoryStore, Page, Recorded, Store, StoreError, constraint,
 };

@@ -199,7 +199,7 @@ impl HostAction {
 
 /// The actor as the store holds them now: their membership and the teams they belong to.
 #[derive(Debug, Clone, Copy)]
-pub struct Subject<'a> {
+pub(crate) struct Subject<'a> {
     /// The membership, or `None` when the actor is not a member.
     pub member: Option<&'a Member>,
     /// The teams the member belongs to.
@@ -263,7 +263,7 @@ fn capability(permission: Permission) -> Option<Capability> {
 /// [`Error::Forbidden`] naming the permission (spec: ROLE-4); [`Error::LegacyIntegration`]
 /// for administrator-team features of a legacy organization (spec: ORG-2);
 /// [`Error::CapabilityRequired`] when the organization lacks the capability (spec: ADM-2).
-pub fn authorize(
+pub(crate) fn authorize(
     subject: Subject<'_>,
     organization: &Organization,
     permission: Permission,
@@ -305,7 +305,7 @@ pub fn authorize(
 ///
 /// # Errors
 /// [`Error::Forbidden`] naming the permission.
-pub fn authorize_somewhere(
+pub(crate) fn authorize_somewhere(
     subject: Subject<'_>,
     organization: &Organization,
     permission: Permission,
@@ -322,7 +322,7 @@ pub fn authorize_somewhere(
 /// Whether a member holding `roles` sees every team of the organization in its listing, or
 /// only the teams they belong to (spec: TEAM-4): every team where a role of theirs reaches
 /// every team's page.
-pub fn sees_every_team(roles: RoleSet) -> bool {
+pub(crate) fn sees_every_team(roles: RoleSet) -> bool {
     roles
         .iter()
         .any(|role| reach(role, Permission::ViewTeam) == Reach::All)
@@ -331,7 +331,7 @@ pub fn sees_every_team(roles: RoleSet) -> bool {
 /// The permission and scope that `user` needs to see the statistics of `scope`
 /// (spec: STAT-2, TEAM-4): administrators and managers see everything, supervisors their own
 /// teams, members themselves.
-pub fn statistics_requirement(user: UserId, scope: StatsScope) -> (Permission, Scope) {
+pub(crate) fn statistics_requirement(user: UserId, scope: StatsScope) -> (Permission, Scope) {
     match scope {
         StatsScope::Organization => (Permission::ViewOrganizationAnalytics, Scope::Organization),
         StatsScope::Team(team) => (Permission::ViewTeamAnalytics, Scope::Team(team)),

@@ -21,7 +21,7 @@ pub enum ReportError {
 }
 
 /// A cell made safe for spreadsheets.
-pub fn safe_cell(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn safe_cell(text: &str) -> std::borrow::Cow<'_, str> {
     match text.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}").into(),
         _ => text.into(),
@@ -63,11 +63,18 @@ fn figures(stats: &Statistics) -> [String; 10] {
     ]
 }
 
-/// Writes a comparison: one row per team, then the organization's totals when present.
-///
-/// # Errors
-/// [`ReportError::Write`].
-pub fn write_comparison<W: Write>(comparison: &Comparison, out: W) -> Result<(), ReportError> {
+impl Comparison {
+    /// Writes the comparison as CSV: one row per team, then the organization's totals when
+    /// present. Cells a spreadsheet would run as formulas are escaped.
+    ///
+    /// # Errors
+    /// [`ReportError::Write`].
+    pub fn write_csv<W: Write>(&self, out: W) -> Result<(), ReportError> {
+        write_comparison(self, out)
+    }
+}
+
+fn write_comparison<W: Write>(comparison: &Comparison, out: W) -> Result<(), ReportError> {
     let mut csv = csv::Writer::from_writer(out);
     let mut header = vec!["team"];
     header.extend(FIGURES);
@@ -95,7 +102,7 @@ pub fn write_comparison<W: Write>(comparison: &Comparison, out: W) -> Result<(),
 ///
 /// # Errors
 /// [`ReportError::Write`].
-pub fn write_member_rows<W: Write>(
+pub(crate) fn write_member_rows<W: Write>(
     rows: &[MemberActivity],
     header: bool,
     out: W,

@@ -65,10 +65,7 @@ pub async fn invitation_race(store: Arc<DynStore>, rounds: usize) {
     roster
         .set_capabilities(
             org,
-            Capabilities {
-                coursecloud_legacy: true,
-                ..Capabilities::default()
-            },
+            Capabilities::default().with(Capability::CoursecloudLegacy),
         )
         .await
         .unwrap();
@@ -90,11 +87,7 @@ pub async fn invitation_race(store: Arc<DynStore>, rounds: usize) {
             let invitee = invitee.clone();
             let link = link.clone();
             tasks.push(tokio::spawn(async move {
-                let options = AcceptOptions {
-                    profile: profile(),
-                    existing_account: false,
-                    warning_acknowledged: false,
-                };
+                let options = AcceptOptions::new(profile());
                 match task % 4 {
                     0 => (
                         "accept",

@@ -5,7 +5,7 @@ pub(super) use std::{collections::HashSet, sync::Arc};
 pub(super) use chrono::{DateTime, Duration, Utc};
 
 pub(super) use crate::{
-    AcceptOptions, Actor, Error, Roster,
+    AcceptOptions, Actor, Capability, Error, Roster,
     domain::{
         changes::{ChangeSet, OrganizationWrite, Write},
         email::EmailAddress,

@@ -69,10 +69,7 @@ pub async fn member_filters_and_role_counts(store: Arc<DynStore>) {
         },
     ];
     put(&*store, org.id, writes).await.unwrap();
-    let admins = MemberFilter {
-        role: Some(Role::Administrator),
-        team: None,
-    };
+    let admins = MemberFilter::default().with_role(Role::Administrator);
     let rows = store
         .members(org.id, admins, Page::first(10))
         .await
@@ -81,10 +78,7 @@ pub async fn member_filters_and_role_counts(store: Arc<DynStore>) {
         rows.iter().map(|m| m.id).collect::<Vec<_>>(),
         vec![admin.id]
     );
-    let in_team = MemberFilter {
-        role: None,
-        team: Some(team.id),
-    };
+    let in_team = MemberFilter::default().in_team(team.id);
     let rows = store
         .members(org.id, in_team, Page::first(10))
         .await
@@ -93,10 +87,7 @@ pub async fn member_filters_and_role_counts(store: Arc<DynStore>) {
         rows.iter().map(|m| m.id).collect::<Vec<_>>(),
         vec![learner.id]
     );
-    let with_role = |role| MemberFilter {
-        role: Some(role),
-        team: None,
-    };
+    let with_role = |role| MemberFilter::default().with_role(role);
     assert_eq!(
         store
             .members(org.id, with_role(Role::Administrator), Page::first(10))
@@ -228,10 +219,7 @@ pub async fn ids_of_another_organization_read_nothing(store: Arc<DynStore>) {
                 .contains(&team_b.id)
         );
     }
-    let filter = MemberFilter {
-        role: None,
-        team: Some(team_b.id),
-    };
+    let filter = MemberFilter::default().in_team(team_b.id);
     assert!(
         store
             .members(a.id, filter, Page::first(10))

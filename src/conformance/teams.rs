@@ -157,10 +157,7 @@ pub async fn teams_and_team_memberships(store: Arc<DynStore>) {
     .await
     .unwrap();
     assert!(store.member(org.id, m.user).await.unwrap().is_none());
-    let in_support = MemberFilter {
-        role: None,
-        team: Some(support.id),
-    };
+    let in_support = MemberFilter::default().in_team(support.id);
     assert!(
         store
             .members(org.id, in_support, Page::first(10))

@@ -21,6 +21,7 @@ use super::{
 /// What happened, as the host reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ActivityKind {
     /// Enrolled in a course.
     Enrolled,
@@ -108,13 +109,14 @@ pub struct ReportedActivity {
     pub course: String,
     /// What happened.
     pub kind: ReportedKind,
-    /// When: in the years 1970 to 9999 (see [`time`]).
+    /// When: in the years 1970 to 9999.
     pub at: DateTime<Utc>,
 }
 
 /// What happened, as reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ReportedKind {
     /// Enrolled in a course.
     Enrolled,
@@ -216,6 +218,7 @@ impl ReportedActivity {
 
 /// What recording a batch did: every event is either recorded or refused with its reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ActivityReceipt {
     /// How many events were recorded.
     pub recorded: u64,
@@ -226,7 +229,7 @@ pub struct ActivityReceipt {
 /// A batch of reported events, each checked on its own (spec: STAT-1): the events to record,
 /// and those refused with why. A refusal never holds back the rest of the batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CheckedBatch {
+pub(crate) struct CheckedBatch {
     /// The events to record, with their position in the batch.
     pub accepted: Vec<(usize, Activity)>,
     /// The refused events: their position in the batch, their id as reported, and why.
@@ -238,7 +241,7 @@ impl CheckedBatch {
     /// ([`ReportedActivity::check`]), then its user, refused when among `strangers` (the
     /// reported users who are not members), then its id, refused when an event accepted
     /// earlier in the batch has it (spec: STAT-1).
-    pub fn check(
+    pub(crate) fn check(
         organization: OrganizationId,
         reported: &[ReportedActivity],
         strangers: &HashSet<UserId>,
@@ -266,14 +269,14 @@ impl CheckedBatch {
     }
 
     /// The events to record, in batch order.
-    pub fn activities(&self) -> Vec<Activity> {
+    pub(crate) fn activities(&self) -> Vec<Activity> {
         self.accepted.iter().map(|(_, a)| a.clone()).collect()
     }
 
     /// What recording the batch did, once the store has said of each event to record
     /// whether it was `new`: an event it already held (a retried batch) is refused as a
     /// duplicate, never counted twice. Refusals come in batch order.
-    pub fn receipt(self, new: &[bool]) -> ActivityReceipt {
+    pub(crate) fn receipt(self, new: &[bool]) -> ActivityReceipt {
         let mut receipt = ActivityReceipt {
             recorded: 0,
             rejected: self.rejected,
@@ -294,7 +297,7 @@ impl CheckedBatch {
 }
 
 /// A reporting period: from `from` (included) to `to` (excluded), at most ten years long,
-/// within the years 1970 to 9999 (see [`time`]).
+/// within the years 1970 to 9999.
 ///
 /// Deserializing checks it as [`Period::new`] does, so a reversed or overlong period read
 /// from a request never reaches a store.
@@ -399,6 +402,7 @@ impl Period {
 
 /// Where statistics are taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum StatsScope {
     /// The whole organization.
     Organization,
@@ -656,6 +660,7 @@ impl TeamStint {
 
 /// Several teams side by side over one period, with the organization's totals (spec: STAT-3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Comparison {
     /// The period.
     pub period: Period,

@@ -50,7 +50,7 @@ pub struct RejectedEntry {
 
 /// Why one entry of a bulk invitation gets no invitation (spec: INV-7).
 ///
-/// [`parse_paste`] produces only [`Invalid`](Self::Invalid) and
+/// Parsing the paste produces only [`Invalid`](Self::Invalid) and
 /// [`DuplicateInPaste`](Self::DuplicateInPaste); the other reasons come from the invitation
 /// decision that follows, and live here so one report type covers the whole paste.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,7 +97,10 @@ pub enum BulkLineError {
 /// [`ValidationError::TooLong`] over [`MAX_PASTE_BYTES`] (its `len` and `max` in bytes),
 /// [`ValidationError::Empty`] when there is no entry at all, and
 /// [`ValidationError::TooMany`] for more than `max_addresses` entries, valid or not.
-pub fn parse_paste(input: &str, max_addresses: usize) -> Result<ParsedPaste, ValidationError> {
+pub(crate) fn parse_paste(
+    input: &str,
+    max_addresses: usize,
+) -> Result<ParsedPaste, ValidationError> {
     if input.len() > MAX_PASTE_BYTES {
         return Err(ValidationError::TooLong {
             field: Field::Paste,

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{
     event::{Event, EventActor, EventKind},
-    ids::{EventId, InvitationId, MemberId, OrganizationId, TeamId, UserId},
+    ids::{EventId, InvitationId, MemberId, OrganizationId, TeamId},
     invitation::Invitation,
     member::Member,
     organization::Organization,
@@ -17,6 +17,7 @@ use super::{
 
 /// How a change set touches its organization's row.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum OrganizationWrite {
     /// Not at all: the change does not depend on organization-wide counts.
     Untouched,
@@ -149,7 +150,7 @@ impl ChangeSet {
 
 /// A decision of the pure core: the outcome to return and the changes to commit.
 #[derive(Debug)]
-pub struct Decision<T> {
+pub(crate) struct Decision<T> {
     /// What the command returns once the changes are committed.
     pub outcome: T,
     /// What to commit.
@@ -158,7 +159,7 @@ pub struct Decision<T> {
 
 /// Where the core gets fresh ids and tokens. The core never reads a clock or a random
 /// source itself: the shell passes one of these in, and tests pass a deterministic one.
-pub trait Fresh: std::fmt::Debug {
+pub(crate) trait Fresh: std::fmt::Debug {
     /// A fresh, unique id.
     fn uuid(&mut self) -> Uuid;
 
@@ -170,7 +171,7 @@ pub trait Fresh: std::fmt::Debug {
 
 /// The inputs every decision shares: when, by whom, and where fresh values come from.
 #[derive(Debug)]
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     /// The time of the command, from the `Clock`.
     pub now: DateTime<Utc>,
     /// Who acts, as recorded in the audit trail.
@@ -181,21 +182,13 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     /// An audit event for `organization`, stamped with this context's time and actor.
-    pub fn event(&mut self, organization: OrganizationId, kind: EventKind) -> Event {
+    pub(crate) fn event(&mut self, organization: OrganizationId, kind: EventKind) -> Event {
         Event {
             id: EventId::from_uuid(self.fresh.uuid()),
             organization,
             at: self.now,
             actor: self.actor.clone(),
             kind,
-        }
-    }
-
-    /// The acting user, when the actor is one.
-    pub fn user(&self) -> Option<UserId> {
-        match &self.actor {
-            EventActor::User { user } => Some(*user),
-            _ => None,
         }
     }
 }

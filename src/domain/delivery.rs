@@ -15,7 +15,7 @@ use super::{
 
 /// How failed mail is retried (spec: MSG-2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retries {
+pub(crate) struct Retries {
     /// Attempts before a mail is given up.
     pub max_attempts: u32,
     /// Delay before the first retry; doubles on each further one.
@@ -27,17 +27,17 @@ pub struct Retries {
 /// A spread of up to ±20% on a backoff, so that instances whose sends failed together do not
 /// retry together. The shell draws it; the core draws nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Jitter {
+pub(crate) struct Jitter {
     /// Within -200..=200 thousandths.
     per_mille: i64,
 }
 
 impl Jitter {
     /// No spread.
-    pub const NONE: Self = Self { per_mille: 0 };
+    pub(crate) const NONE: Self = Self { per_mille: 0 };
 
     /// The spread that a uniformly `random` number picks: -20% to +20%, in steps of 0.1%.
-    pub fn from_random(random: u16) -> Self {
+    pub(crate) fn from_random(random: u16) -> Self {
         Self {
             per_mille: i64::from(random % 401) - 200,
         }
@@ -46,7 +46,7 @@ impl Jitter {
 
 /// What the mail transport said of one send.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Sent {
+pub(crate) enum Sent {
     /// It took the mail.
     Accepted,
     /// It refused the mail; a `transient` refusal may succeed later.
@@ -62,7 +62,7 @@ pub enum Sent {
 /// `token`, no longer opens the `invitation` as stored at `now`: it is gone, answered or
 /// revoked, expired, or was resent since (or the link key changed). Such mail is given up
 /// with the reason (spec: INV-6, INV-13). `None`: the mail may go out.
-pub fn link_refusal(
+pub(crate) fn link_refusal(
     invitation: Option<&Invitation>,
     token: &InvitationToken,
     now: DateTime<Utc>,
@@ -90,7 +90,7 @@ pub fn link_refusal(
 /// send may take, `send_budget`, must fit in what is left of the lease, so that no other pass
 /// can claim the mail while it is being sent (spec: MSG-3). A mail it does not fit goes back
 /// unsent.
-pub fn fits_in_lease(
+pub(crate) fn fits_in_lease(
     lease_until: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     send_budget: Duration,
@@ -102,7 +102,7 @@ pub fn fits_in_lease(
 /// (spec: INV-9, MSG-2): sent; after a transient refusal, retried once its backoff has
 /// passed while attempts are left, otherwise given up saying after how many; after a
 /// permanent refusal, given up with the transport's reason.
-pub fn settle(
+pub(crate) fn settle(
     attempts: u32,
     sent: Sent,
     retries: &Retries,
@@ -133,7 +133,7 @@ pub fn settle(
 
 /// The delay after attempt number `attempts`: `base_backoff * 2^(attempts - 1)`, at most
 /// `max_backoff`, spread by `jitter` (spec: MSG-2).
-pub fn backoff(retries: &Retries, attempts: u32, jitter: Jitter) -> Duration {
+pub(crate) fn backoff(retries: &Retries, attempts: u32, jitter: Jitter) -> Duration {
     let exp = attempts.saturating_sub(1).min(20);
     let raw = retries
         .base_backoff
@@ -145,7 +145,11 @@ pub fn backoff(retries: &Retries, attempts: u32, jitter: Jitter) -> Duration {
 
 /// What records that `message` was given up with `reason`: an audit event, so that no mail is
 /// dropped silently (spec: MSG-2).
-pub fn given_up(ctx: &mut Context<'_>, message: &OutboxMessage, reason: String) -> ChangeSet {
+pub(crate) fn given_up(
+    ctx: &mut Context<'_>,
+    message: &OutboxMessage,
+    reason: String,
+) -> ChangeSet {
     let mut changes = ChangeSet::new(message.organization, OrganizationWrite::Untouched);
     let failed = EventKind::MailFailed {
         outbox: message.id,

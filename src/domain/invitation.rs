@@ -30,6 +30,7 @@ use super::{
 /// Expiry is not a status: an expired invitation stays `Pending` (spec: INV-2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum InvitationStatus {
     /// Sent, not yet answered.
     Pending,
@@ -105,7 +106,7 @@ pub struct Invitation {
 
 /// Who is accepting, as the host knows them (spec: INV-5, INV-6).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Acceptance {
+pub(crate) struct Acceptance {
     /// The signed-in user.
     pub user: UserId,
     /// The user's verified email; must match the invited one, regardless of case.
@@ -152,7 +153,11 @@ impl Invitation {
     /// # Errors
     /// [`DomainError::InvitationNotPending`], [`DomainError::InvitationExpired`], [`DomainError::EmailMismatch`],
     /// [`DomainError::WarningNotAcknowledged`].
-    pub fn accept(mut self, by: &Acceptance, now: DateTime<Utc>) -> Result<Self, DomainError> {
+    pub(crate) fn accept(
+        mut self,
+        by: &Acceptance,
+        now: DateTime<Utc>,
+    ) -> Result<Self, DomainError> {
         self.pending_unexpired(now)?;
         if by.email != self.email {
             return Err(DomainError::EmailMismatch);
@@ -170,7 +175,7 @@ impl Invitation {
     ///
     /// # Errors
     /// [`DomainError::InvitationNotPending`], [`DomainError::InvitationExpired`].
-    pub fn decline(mut self, now: DateTime<Utc>) -> Result<Self, DomainError> {
+    pub(crate) fn decline(mut self, now: DateTime<Utc>) -> Result<Self, DomainError> {
         self.pending_unexpired(now)?;
         self.status = InvitationStatus::Declined;
         self.closed_at = Some(now);
@@ -181,7 +186,7 @@ impl Invitation {
     ///
     /// # Errors
     /// [`DomainError::InvitationNotPending`].
-    pub fn revoke(mut self, by: UserId, now: DateTime<Utc>) -> Result<Self, DomainError> {
+    pub(crate) fn revoke(mut self, by: UserId, now: DateTime<Utc>) -> Result<Self, DomainError> {
         self.pending()?;
         self.status = InvitationStatus::Revoked;
         self.closed_at = Some(now);
@@ -194,7 +199,7 @@ impl Invitation {
     ///
     /// # Errors
     /// [`DomainError::InvitationNotPending`].
-    pub fn resend(
+    pub(crate) fn resend(
         mut self,
         token: TokenHash,
         now: DateTime<Utc>,
@@ -218,6 +223,7 @@ fn expiry(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
 
 /// An invitation as listings show it, with its derived expiry flag (spec: INV-2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct InvitationView {
     /// The invitation.
     pub invitation: Invitation,
@@ -239,6 +245,7 @@ impl InvitationView {
 /// What an invitation command returns: the invitation and its token, shown this once
 /// (spec: INV-6). The token also travels in the queued email.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct InvitationCreated {
     /// The invitation as stored.
     pub invitation: Invitation,
@@ -249,6 +256,7 @@ pub struct InvitationCreated {
 
 /// What accepting returns.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Accepted {
     /// The invitation, now accepted.
     pub invitation: Invitation,
@@ -259,6 +267,7 @@ pub struct Accepted {
 /// What a bulk invitation returns: one result per pasted entry, nothing lost, nothing twice
 /// (spec: INV-7).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct BulkInviteReport {
     /// The invitations sent, in paste order, with the line each came from.
     pub invited: Vec<(usize, InvitationCreated)>,
@@ -268,7 +277,7 @@ pub struct BulkInviteReport {
 
 /// What the store knows about one address in one organization.
 #[derive(Debug, Clone, Default)]
-pub struct AddressState {
+pub(crate) struct AddressState {
     /// Whether a member has this email.
     pub member: bool,
     /// The pending invitation for it, if any.
@@ -277,7 +286,7 @@ pub struct AddressState {
 
 /// What to invite: one address, its role, optional names and team.
 #[derive(Debug, Clone)]
-pub struct NewInvitation {
+pub(crate) struct NewInvitation {
     /// The address.
     pub email: EmailAddress,
     /// The invitee's name (required for administrators, spec: ADM-4).
@@ -288,7 +297,7 @@ pub struct NewInvitation {
 
 /// The organization-wide state an invitation decision reads.
 #[derive(Debug, Clone, Copy)]
-pub struct InviteState<'a> {
+pub(crate) struct InviteState<'a> {
     /// The organization, at the version read.
     pub organization: &'a Organization,
     /// The inviting member (already authorized by the policy).
@@ -418,7 +427,7 @@ impl InviteState<'_> {
 ///
 /// # Errors
 /// [`DomainError::Invalid`] naming the role field.
-pub fn administrators_one_by_one(role: Role) -> Result<(), DomainError> {
+pub(crate) fn administrators_one_by_one(role: Role) -> Result<(), DomainError> {
     if role == Role::Administrator {
         return Err(DomainError::Invalid(ValidationError::Malformed {
             field: Field::Role,
@@ -444,7 +453,7 @@ fn address_refusal(existing: &AddressState) -> Option<BulkLineError> {
 /// [`DomainError::LegacyIntegration`], [`DomainError::NoLicense`], [`DomainError::Invalid`]
 /// (administrator without a name), [`DomainError::AlreadyMember`],
 /// [`DomainError::AlreadyInvited`], [`DomainError::SeatLimit`].
-pub fn invite(
+pub(crate) fn invite(
     ctx: &mut Context<'_>,
     state: &InviteState<'_>,
     new: NewInvitation,
@@ -474,7 +483,7 @@ pub fn invite(
 ///
 /// # Errors
 /// [`DomainError::Invalid`] when `role` is Administrator (see [`administrators_one_by_one`]).
-pub fn invite_many(
+pub(crate) fn invite_many(
     ctx: &mut Context<'_>,
     state: &InviteState<'_>,
     paste: ParsedPaste,
@@ -522,7 +531,7 @@ pub fn invite_many(
 
 /// The organization-wide state an acceptance reads.
 #[derive(Debug, Clone, Copy)]
-pub struct AcceptState<'a> {
+pub(crate) struct AcceptState<'a> {
     /// The organization, at the version read.
     pub organization: &'a Organization,
     /// Whether the accepting user is already a member.
@@ -544,7 +553,7 @@ pub struct AcceptState<'a> {
 /// As [`Invitation::accept`], plus [`DomainError::AlreadyMember`], [`DomainError::LegacyIntegration`] and
 /// [`DomainError::NoLicense`] (an administrator invitation, spec: ORG-2, ORG-3) and
 /// [`DomainError::SeatLimit`].
-pub fn accept(
+pub(crate) fn accept(
     ctx: &mut Context<'_>,
     state: &AcceptState<'_>,
     invitation: Invitation,
@@ -624,7 +633,7 @@ pub fn accept(
 ///
 /// # Errors
 /// As [`Invitation::decline`].
-pub fn decline(
+pub(crate) fn decline(
     ctx: &mut Context<'_>,
     organization: &Organization,
     invitation: Invitation,
@@ -645,7 +654,7 @@ pub fn decline(
 ///
 /// # Errors
 /// As [`Invitation::revoke`].
-pub fn revoke(
+pub(crate) fn revoke(
     ctx: &mut Context<'_>,
     organization: &Organization,
     invitation: Invitation,
@@ -688,7 +697,7 @@ fn close(
 ///
 /// # Errors
 /// [`DomainError::InvitationNotPending`], [`DomainError::SeatLimit`].
-pub fn resend(
+pub(crate) fn resend(
     ctx: &mut Context<'_>,
     state: &InviteState<'_>,
     invitation: Invitation,

@@ -44,6 +44,7 @@ impl Member {
 /// Membership status shown in listings of the administrator team (seed: "Pending", "Active").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum MembershipStatus {
     /// Invited, not yet accepted. `expired` is set once the invitation is past its expiry,
     /// and the entry stays Pending until it is resent or revoked (spec: INV-2).
@@ -95,7 +96,7 @@ fn keep_an_administrator(member: &Member, administrators: u64) -> Result<(), Dom
 /// [`DomainError::Role`] (not cumulative, or already held), [`DomainError::LegacyIntegration`]
 /// (granting Administrator without administrator-team features, spec: ORG-2),
 /// [`DomainError::NoLicense`] (a second administrator without a license, spec: ORG-3).
-pub fn grant_role(
+pub(crate) fn grant_role(
     ctx: &mut Context<'_>,
     organization: &Organization,
     mut member: Member,
@@ -134,7 +135,7 @@ fn put_member(
 /// [`DomainError::Role`] (not held, or the permanent Member role),
 /// [`DomainError::LastAdministrator`], [`DomainError::LegacyIntegration`] (revoking
 /// Administrator, spec: ORG-2).
-pub fn revoke_role(
+pub(crate) fn revoke_role(
     ctx: &mut Context<'_>,
     organization: &Organization,
     mut member: Member,
@@ -160,7 +161,7 @@ pub fn revoke_role(
 ///
 /// # Errors
 /// [`DomainError::LastAdministrator`] (spec: ADM-5).
-pub fn remove_member(
+pub(crate) fn remove_member(
     ctx: &mut Context<'_>,
     organization: &Organization,
     member: Member,
@@ -188,7 +189,7 @@ pub fn remove_member(
 
 /// Decides a profile change by its owner (spec: USR-1). The policy has already checked that
 /// the actor is the member.
-pub fn update_profile(
+pub(crate) fn update_profile(
     ctx: &mut Context<'_>,
     organization: &Organization,
     mut member: Member,

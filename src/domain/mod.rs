@@ -5,21 +5,21 @@
 //! as `now` and fresh ids and tokens through [`Fresh`](changes::Fresh), so every transition
 //! is reproducible and testable without a store.
 
-pub mod activity;
-pub mod bulk;
-pub mod changes;
-pub mod delivery;
-pub mod email;
-pub mod error;
-pub mod event;
-pub mod ids;
-pub mod invitation;
-pub mod member;
-pub mod organization;
-pub mod outbox;
-pub mod role;
-pub mod team;
-pub mod text;
-pub mod time;
-pub mod token;
-pub mod validation;
+pub(crate) mod activity;
+pub(crate) mod bulk;
+pub(crate) mod changes;
+pub(crate) mod delivery;
+pub(crate) mod email;
+pub(crate) mod error;
+pub(crate) mod event;
+pub(crate) mod ids;
+pub(crate) mod invitation;
+pub(crate) mod member;
+pub(crate) mod organization;
+pub(crate) mod outbox;
+pub(crate) mod role;
+pub(crate) mod team;
+pub(crate) mod text;
+pub(crate) mod time;
+pub(crate) mod token;
+pub(crate) mod validation;

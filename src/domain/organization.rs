@@ -46,7 +46,7 @@ impl Organization {
     ///
     /// # Errors
     /// [`DomainError::LegacyIntegration`], [`DomainError::NoLicense`].
-    pub fn admits_administrators(&self) -> Result<(), DomainError> {
+    pub(crate) fn admits_administrators(&self) -> Result<(), DomainError> {
         if !self.has_administrator_team() {
             return Err(DomainError::LegacyIntegration);
         }
@@ -111,6 +111,7 @@ impl std::fmt::Display for LicenseKind {
 
 /// What an organization's contract enables (spec: ORG-1). Set by the host's back office.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Capabilities {
     /// A legacy integration: no administrator-team features (spec: ORG-2).
     pub legacy_integration: bool,
@@ -121,6 +122,16 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
+    /// These capabilities with `capability` on.
+    pub fn with(mut self, capability: Capability) -> Self {
+        match capability {
+            Capability::LegacyIntegration => self.legacy_integration = true,
+            Capability::CoursecloudLegacy => self.coursecloud_legacy = true,
+            Capability::PayPerUse => self.pay_per_use = true,
+        }
+        self
+    }
+
     /// Whether `capability` is on.
     pub fn has(&self, capability: Capability) -> bool {
         match capability {
@@ -183,7 +194,7 @@ use super::{
 
 /// Who creates an organization: they become its first administrator.
 #[derive(Debug, Clone)]
-pub struct Founder {
+pub(crate) struct Founder {
     /// The user.
     pub user: UserId,
     /// Their verified email.
@@ -194,6 +205,7 @@ pub struct Founder {
 
 /// What creating an organization returns.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct OrganizationCreated {
     /// The organization.
     pub organization: Organization,
@@ -206,7 +218,7 @@ pub struct OrganizationCreated {
 ///
 /// # Errors
 /// None today; the `Result` leaves room for rules on creation.
-pub fn create_organization(
+pub(crate) fn create_organization(
     ctx: &mut Context<'_>,
     name: OrganizationName,
     founder: Founder,
@@ -269,7 +281,7 @@ fn put(
 }
 
 /// Decides adding a license (back office, spec: ORG-1).
-pub fn add_license(
+pub(crate) fn add_license(
     ctx: &mut Context<'_>,
     mut organization: Organization,
     kind: LicenseKind,
@@ -291,7 +303,7 @@ pub fn add_license(
 ///
 /// # Errors
 /// [`DomainError::LicenseNotFound`] when the organization holds no such license.
-pub fn remove_license(
+pub(crate) fn remove_license(
     ctx: &mut Context<'_>,
     mut organization: Organization,
     license: LicenseId,
@@ -309,7 +321,7 @@ pub fn remove_license(
 }
 
 /// Decides new capabilities (back office, spec: ORG-1).
-pub fn set_capabilities(
+pub(crate) fn set_capabilities(
     ctx: &mut Context<'_>,
     mut organization: Organization,
     capabilities: Capabilities,
@@ -324,7 +336,7 @@ pub fn set_capabilities(
 
 /// Decides a new seat cap (back office, spec: ORG-4). Lowering it below current usage is
 /// allowed: existing members stay, and no new seat is taken until usage is under the cap.
-pub fn set_seat_cap(
+pub(crate) fn set_seat_cap(
     ctx: &mut Context<'_>,
     mut organization: Organization,
     seat_cap: Option<u32>,

@@ -68,6 +68,7 @@ pub enum MailContent {
 /// Delivery state of an [`OutboxMessage`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum OutboxStatus {
     /// Waiting to be sent (or to be retried).
     Pending,
@@ -168,7 +169,7 @@ pub enum Settlement {
 ///
 /// `key` gives each item's organization, due time and id; items may be rows or just their
 /// keys, so a store can order its due mail without copying it.
-pub fn in_turns<T>(
+pub(crate) fn in_turns<T>(
     mut due: Vec<T>,
     key: impl Fn(&T) -> (OrganizationId, DateTime<Utc>, OutboxId),
 ) -> Vec<T> {
@@ -206,7 +207,7 @@ use super::{
 /// once; [`finish`](Self::finish) decides. Every email is queued in the one commit, so it
 /// reaches all its recipients or none (spec: MSG-1, MSG-2, ADM-3).
 #[derive(Debug)]
-pub struct MailDraft {
+pub(crate) struct MailDraft {
     content: MailContent,
     about: Addressed,
     changes: ChangeSet,
@@ -229,7 +230,7 @@ impl MailDraft {
     /// A message from `from` in `organization`, to `team`'s members or everyone; the sender is
     /// not mailed their own message. Its commit fails if the organization changed since it
     /// was read, as it does when the sender is removed or demoted (spec: MSG-1, ROLE-4).
-    pub fn message(
+    pub(crate) fn message(
         organization: &Organization,
         from: &Member,
         team: Option<&Team>,
@@ -258,7 +259,11 @@ impl MailDraft {
     }
 
     /// An automated notification to the administrators addressed (spec: ADM-3).
-    pub fn notification(organization: &Organization, subject: Subject, body: Message) -> Self {
+    pub(crate) fn notification(
+        organization: &Organization,
+        subject: Subject,
+        body: Message,
+    ) -> Self {
         let content = MailContent::Notification {
             organization: organization.name.clone(),
             subject: subject.clone(),
@@ -272,7 +277,7 @@ impl MailDraft {
     }
 
     /// Queues one email to each of `recipients` the draft is for.
-    pub fn address(&mut self, ctx: &mut Context<'_>, recipients: &[Member]) {
+    pub(crate) fn address(&mut self, ctx: &mut Context<'_>, recipients: &[Member]) {
         let wanted = |m: &&Member| match &self.about {
             Addressed::Message { sender, .. } => m.id != *sender,
             Addressed::Notification { .. } => m.is_administrator(),
@@ -289,7 +294,7 @@ impl MailDraft {
     }
 
     /// The decision: every email addressed, and the audit event saying how many.
-    pub fn finish(mut self, ctx: &mut Context<'_>) -> Decision<u64> {
+    pub(crate) fn finish(mut self, ctx: &mut Context<'_>) -> Decision<u64> {
         let recipients = self.changes.outbox.len() as u64;
         let kind = match self.about {
             Addressed::Message { team, subject, .. } => EventKind::MessageSent {

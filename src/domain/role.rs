@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// One of the four roles of ROLE-1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Role {
     /// Manages members, roles, invitations and teams; every administrator has the same
     /// permissions (spec: ADM-1, ADM-2).

@@ -136,7 +136,7 @@ fn changes(organization: &Organization, touch: bool) -> ChangeSet {
 
 /// Decides creating a team (spec: TEAM-1). Whether another team of the organization has the
 /// name, regardless of case, only the store knows as it commits: it refuses the duplicate.
-pub fn create_team(
+pub(crate) fn create_team(
     ctx: &mut Context<'_>,
     organization: &Organization,
     name: TeamName,
@@ -166,7 +166,7 @@ pub fn create_team(
 
 /// Decides renaming a team (spec: TEAM-1). As for [`create_team`], the store refuses a name
 /// another team of the organization has.
-pub fn rename_team(
+pub(crate) fn rename_team(
     ctx: &mut Context<'_>,
     organization: &Organization,
     mut team: Team,
@@ -190,7 +190,7 @@ pub fn rename_team(
 }
 
 /// Decides deleting a team; its members stay in the organization (spec: TEAM-1).
-pub fn delete_team(
+pub(crate) fn delete_team(
     ctx: &mut Context<'_>,
     organization: &Organization,
     team: Team,
@@ -220,7 +220,7 @@ pub fn delete_team(
 /// # Errors
 /// [`DomainError::AlreadyInTeam`] when joining twice, [`DomainError::NotInTeam`] when leaving a team one
 /// is not in.
-pub fn change_membership(
+pub(crate) fn change_membership(
     ctx: &mut Context<'_>,
     organization: &Organization,
     team: &Team,
@@ -264,7 +264,7 @@ pub fn change_membership(
 }
 
 /// Decides a new team page (spec: TEAM-2, TEAM-3).
-pub fn set_team_page(
+pub(crate) fn set_team_page(
     ctx: &mut Context<'_>,
     organization: &Organization,
     mut team: Team,

@@ -10,14 +10,14 @@ use chrono::{DateTime, Utc};
 use super::validation::{Field, ValidationError};
 
 /// The first accepted instant, 1970-01-01T00:00:00Z, in seconds since the Unix epoch.
-pub const EARLIEST_SECONDS: i64 = 0;
+pub(crate) const EARLIEST_SECONDS: i64 = 0;
 
 /// The first instant past the range, 10000-01-01T00:00:00Z, in seconds since the Unix
 /// epoch: the last accepted one is 9999-12-31T23:59:59.999999999Z.
-pub const END_SECONDS: i64 = 253_402_300_800;
+pub(crate) const END_SECONDS: i64 = 253_402_300_800;
 
 /// Whether `at` falls in the years 1970 to 9999.
-pub fn in_range(at: DateTime<Utc>) -> bool {
+pub(crate) fn in_range(at: DateTime<Utc>) -> bool {
     (EARLIEST_SECONDS..END_SECONDS).contains(&at.timestamp())
 }
 
@@ -25,7 +25,7 @@ pub fn in_range(at: DateTime<Utc>) -> bool {
 ///
 /// # Errors
 /// [`ValidationError::OutOfRange`] for `field` otherwise.
-pub fn check(at: DateTime<Utc>, field: Field) -> Result<DateTime<Utc>, ValidationError> {
+pub(crate) fn check(at: DateTime<Utc>, field: Field) -> Result<DateTime<Utc>, ValidationError> {
     if in_range(at) {
         Ok(at)
     } else {
@@ -35,7 +35,7 @@ pub fn check(at: DateTime<Utc>, field: Field) -> Result<DateTime<Utc>, Validatio
 
 /// `at`, or the nearest end of the range when it falls outside: for readings that are not
 /// a host's input to refuse, such as a clock's.
-pub fn clamp(at: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn clamp(at: DateTime<Utc>) -> DateTime<Utc> {
     let earliest = DateTime::<Utc>::UNIX_EPOCH;
     let latest = DateTime::<Utc>::from_timestamp(END_SECONDS - 1, 999_999_999).unwrap_or(at);
     at.clamp(earliest, latest)

@@ -116,7 +116,7 @@ pub enum ValidationError {
         /// The largest number allowed.
         max: usize,
     },
-    /// A date outside the years 1970 to 9999 (see [`crate::domain::time`]), or a
+    /// A date outside the years 1970 to 9999, or a
     /// duration that would reach past them.
     #[error("the {field} falls outside the years 1970 to 9999; use a date within them")]
     OutOfRange {

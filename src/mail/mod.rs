@@ -6,7 +6,7 @@ mod smtp;
 
 use std::fmt::Write as _;
 
-pub use self::recording::{FailingMailer, Failure, RecordingMailer};
+pub use self::recording::{FailingMailer, RecordingMailer};
 #[cfg(feature = "smtp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "smtp")))]
 pub use self::smtp::{SmtpConfig, SmtpConfigError, SmtpMailer, SmtpSecurity};
@@ -128,12 +128,24 @@ impl<M: Mailer + ?Sized> Mailer for std::sync::Arc<M> {
 
 /// Where links in mail point and how mail is identified.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MailSettings {
     /// The acceptance link is this followed by the token, for example
     /// `https://learn.example.com/invitations/`.
     pub accept_url: String,
     /// The domain part of `Message-ID`s, for example `learn.example.com`.
     pub message_id_domain: String,
+}
+
+impl MailSettings {
+    /// Links that start with `accept_url` (the token follows), and `Message-ID`s in
+    /// `message_id_domain`.
+    pub fn new(accept_url: impl Into<String>, message_id_domain: impl Into<String>) -> Self {
+        Self {
+            accept_url: accept_url.into(),
+            message_id_domain: message_id_domain.into(),
+        }
+    }
 }
 
 impl Default for MailSettings {
@@ -249,7 +261,7 @@ impl MailParts {
 }
 
 /// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

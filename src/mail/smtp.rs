@@ -139,9 +139,9 @@ pub enum SmtpConfigError {
 ///
 /// # Examples
 /// ```no_run
-/// use orgroster::mail::{SmtpConfig, SmtpMailer};
+/// use orgroster::{SmtpConfig, SmtpMailer};
 /// let mailer = SmtpMailer::new(SmtpConfig::new("127.0.0.1", 2525, "Learning <no-reply@example.com>"))?;
-/// # Ok::<(), orgroster::mail::SmtpConfigError>(())
+/// # Ok::<(), orgroster::SmtpConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct SmtpMailer {

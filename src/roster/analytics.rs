@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{Access, Actor, Roster};
 use crate::{
+    domain::validation::{Field, ValidationError},
     domain::{
         activity::{
             Activity, ActivityError, ActivityReceipt, CheckedBatch, Comparison, Period,
@@ -13,7 +14,7 @@ use crate::{
         },
         ids::{OrganizationId, TeamId, UserId},
     },
-    error::{Error, Field, Result, ValidationError},
+    error::{Error, Result},
     policy::{self, Permission, Scope},
     report::{self, ReportError},
     store::{Page, Recorded, StoreError},

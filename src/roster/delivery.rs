@@ -24,6 +24,7 @@ use crate::{
 /// second to 1 day, the send budget within 0 to half the lease, the base backoff within 0 to 1 day, the longest backoff within 0 to 30
 /// days (spec: ERR-1).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeliveryConfig {
     /// How long a claimed row is reserved for one delivery pass.
     pub lease: Duration,
@@ -53,6 +54,31 @@ impl Default for DeliveryConfig {
 }
 
 impl DeliveryConfig {
+    /// With a lease of `lease` on each claimed row.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// With `budget` as the longest one send may take.
+    pub fn with_send_budget(mut self, budget: Duration) -> Self {
+        self.send_budget = budget;
+        self
+    }
+
+    /// With `attempts` before a mail is marked failed.
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// With retries after `base`, doubling up to `max`.
+    pub fn with_backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.base_backoff = base;
+        self.max_backoff = max;
+        self
+    }
+
     /// Within the bounds above, so that no deadline computed from them overflows.
     /// How failed mail is retried, for the core's decision.
     fn retries(&self) -> Retries {
@@ -78,6 +104,7 @@ impl DeliveryConfig {
 
 /// What one delivery pass did (spec: INV-9, MSG-2).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeliveryReport {
     /// Mail accepted by the transport.
     pub sent: u64,
@@ -281,6 +308,7 @@ impl Default for DeliveryLoop {
 #[cfg(feature = "runtime-tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime-tokio")))]
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct DeliveryTotals {
     /// All passes added up.
     pub delivered: DeliveryReport,

@@ -33,6 +33,7 @@ use crate::{
 /// What the invitee sees before deciding (spec: INV-5, INV-10). Looking never changes the
 /// invitation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct InvitationPreview {
     /// The invitation.
     pub invitation: InvitationId,
@@ -58,6 +59,7 @@ pub const EXISTING_ACCOUNT_WARNING: &str = "You already have an account. Your Li
 
 /// The invitee's answer when accepting.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AcceptOptions {
     /// The name for the membership.
     pub profile: Profile,
@@ -65,6 +67,26 @@ pub struct AcceptOptions {
     pub existing_account: bool,
     /// Whether the user acknowledged [`EXISTING_ACCOUNT_WARNING`].
     pub warning_acknowledged: bool,
+}
+
+impl AcceptOptions {
+    /// A newcomer's answer: the name for the membership, and no account before this
+    /// invitation.
+    pub fn new(profile: Profile) -> Self {
+        Self {
+            profile,
+            existing_account: false,
+            warning_acknowledged: false,
+        }
+    }
+
+    /// The answer of a user who had an account before this invitation, and whether they
+    /// acknowledged [`EXISTING_ACCOUNT_WARNING`] (spec: INV-5).
+    pub fn existing_account(mut self, warning_acknowledged: bool) -> Self {
+        self.existing_account = true;
+        self.warning_acknowledged = warning_acknowledged;
+        self
+    }
 }
 
 impl Roster {

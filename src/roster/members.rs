@@ -24,6 +24,7 @@ use crate::{
 /// One line of the administrator team (seed: the Team dashboard): an active administrator or
 /// a pending administrator invitation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct AdministratorEntry {
     /// The address.
     pub email: EmailAddress,

@@ -21,6 +21,7 @@ use crate::{
 
 /// Whom a message goes to (spec: MSG-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Audience {
     /// Every member of the organization.
     Everyone,

@@ -186,6 +186,7 @@ impl RosterBuilder {
 
 /// One page of a listing, and where the next starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Listing<T> {
     /// The rows.
     pub items: Vec<T>,
@@ -348,11 +349,6 @@ impl Roster {
             templates: Arc::new(DefaultTemplates),
             config: RosterConfig::default(),
         }
-    }
-
-    /// The store, for hosts that read it directly.
-    pub fn store(&self) -> &DynStore {
-        &*self.store
     }
 
     /// The settings.

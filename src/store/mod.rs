@@ -40,7 +40,7 @@ use crate::domain::{
     team::Team,
     token::TokenHash,
 };
-pub use crate::error::BoxError;
+pub(crate) use crate::error::BoxError;
 
 /// What every store maps its failures into. Driver errors never leak through it: they are
 /// kept as `source` of [`StoreError::Backend`].
@@ -144,11 +144,26 @@ impl Default for Page {
 
 /// Which members a listing returns.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MemberFilter {
     /// Only members holding this role.
     pub role: Option<Role>,
     /// Only members of this team.
     pub team: Option<TeamId>,
+}
+
+impl MemberFilter {
+    /// Only members holding `role`.
+    pub fn with_role(mut self, role: Role) -> Self {
+        self.role = Some(role);
+        self
+    }
+
+    /// Only members of `team`.
+    pub fn in_team(mut self, team: TeamId) -> Self {
+        self.team = Some(team);
+        self
+    }
 }
 
 /// Which invitations a listing returns.
@@ -357,8 +372,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Leases up to `limit` pending outbox rows due at `now` whose lease has run out to
     /// `claim`, until `now + lease`, counting one attempt on each. The rows are taken in
-    /// turns across organizations, each organization's oldest due first (as
-    /// [`in_turns`](crate::domain::outbox::in_turns) orders them), so that one
+    /// turns across organizations, each organization's oldest due first (the first due row of
+    /// each organization, ordered by due time then id, then the second of each…), so that one
     /// organization's backlog does not hold back another's mail for more than one pass; they
     /// are returned in that order (spec: MSG-3). Two claims running at once never take the
     /// same row.

@@ -12,11 +12,11 @@ use std::{
 
 use chrono::{DateTime, Duration, Utc};
 use orgroster::{
-    AcceptOptions, Actor, BulkLineError, Capabilities, Clock, CourseId, DynStore, EmailAddress,
-    Error, InvitationCreated, InvitationFilter, InvitationId, InvitationStatus, InvitationToken,
-    LicenseKind, ManualClock, MemberFilter, MembershipStatus, MemoryStore, OrganizationId,
-    OrganizationName, Page, Profile, RecordingMailer, Role, Roster, RosterConfig, TeamId, TeamName,
-    UserId,
+    AcceptOptions, Actor, BulkLineError, Capabilities, Capability, Clock, CourseId, DynStore,
+    EmailAddress, Error, InvitationCreated, InvitationFilter, InvitationId, InvitationStatus,
+    InvitationToken, LicenseKind, ManualClock, MemberFilter, MembershipStatus, MemoryStore,
+    OrganizationId, OrganizationName, Page, Profile, RecordingMailer, Role, Roster, RosterConfig,
+    TeamId, TeamName, UserId,
 };
 use proptest_state_machine::StateMachineTest;
 use tokio::runtime::Runtime;
@@ -231,10 +231,7 @@ impl Sut {
                 .add_license(org, LicenseKind::Subscription { plan })
                 .await
                 .unwrap();
-            let capabilities = Capabilities {
-                coursecloud_legacy: true,
-                ..Capabilities::default()
-            };
+            let capabilities = Capabilities::default().with(Capability::CoursecloudLegacy);
             roster.set_capabilities(org, capabilities).await.unwrap();
             roster.set_seat_cap(org, Some(INITIAL_CAP)).await.unwrap();
             let mut teams = Vec::new();
@@ -369,11 +366,14 @@ impl Sut {
                 acknowledged,
             } => {
                 let token = self.link(*user, link);
-                let options = AcceptOptions {
-                    profile: Profile::parse("Invited", "Person").unwrap(),
-                    existing_account: *existing_account,
-                    warning_acknowledged: *acknowledged,
-                };
+                let mut options = AcceptOptions::new(Profile::parse("Invited", "Person").unwrap());
+                if *existing_account {
+                    options = options.existing_account(*acknowledged);
+                } else {
+                    // Not a state the host can ask for through the constructors, but one the
+                    // model still drives: an acknowledgement with no warning shown.
+                    options.warning_acknowledged = *acknowledged;
+                }
                 let actor = self.signed_in(*signer, *case);
                 self.rt
                     .block_on(roster.accept_invitation(&actor, &token, options))
@@ -492,10 +492,7 @@ impl Sut {
 
         // Team memberships (spec: TEAM-1, TEAM-3).
         for (t, team) in self.teams.iter().enumerate() {
-            let filter = MemberFilter {
-                role: None,
-                team: Some(*team),
-            };
+            let filter = MemberFilter::default().in_team(*team);
             let in_team: BTreeSet<usize> = self
                 .roster
                 .members(&viewer, org, filter, all)
@@ -647,10 +644,7 @@ impl Sut {
         }
 
         // spec: ADM-5 — at least one administrator.
-        let only_administrators = MemberFilter {
-            role: Some(Role::Administrator),
-            team: None,
-        };
+        let only_administrators = MemberFilter::default().with_role(Role::Administrator);
         let administrators = store
             .members(org, only_administrators, Page::first(Page::MAX_LIMIT))
             .await

@@ -222,11 +222,7 @@ async fn accepting_with_an_existing_account_unacknowledged_fails_with_warning_no
     let w = World::new().await;
     let sam = actor("sam");
     let invited = w.invite(&sam, Role::Member, None).await;
-    let options = AcceptOptions {
-        profile: profile("Sam", "R"),
-        existing_account: true,
-        warning_acknowledged: false,
-    };
+    let options = AcceptOptions::new(profile("Sam", "R")).existing_account(false);
     fails_unchanged!(
         w,
         w.roster
@@ -330,10 +326,7 @@ async fn inviting_an_administrator_without_a_license_fails_with_no_license() {
 async fn inviting_an_administrator_with_a_legacy_integration_fails_with_legacy_integration() {
     // spec: ERR-1, ERR-2, ORG-2
     let w = World::with(
-        Capabilities {
-            legacy_integration: true,
-            ..Capabilities::default()
-        },
+        Capabilities::default().with(Capability::LegacyIntegration),
         true,
     )
     .await;

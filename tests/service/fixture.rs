@@ -7,11 +7,11 @@ use std::future::Future;
 
 use chrono::Duration;
 use orgroster::{
-    AcceptOptions, Accepted, Actor, Capabilities, Clock, CourseId, EmailAddress, Error, Event,
-    Invitation, InvitationCreated, InvitationFilter, InvitationToken, LicenseKind, ManualClock,
-    Member, MemberFilter, MemberId, MemoryStore, Message, Organization, OrganizationId, Page,
-    Profile, RecordingMailer, Role, Roster, SeatUsage, Store, StoreError, Subject, Team, TeamId,
-    TeamName, UserId,
+    AcceptOptions, Accepted, Actor, Capabilities, Capability, Clock, CourseId, EmailAddress, Error,
+    Event, Invitation, InvitationCreated, InvitationFilter, InvitationToken, LicenseKind,
+    ManualClock, Member, MemberFilter, MemberId, MemoryStore, Message, Organization,
+    OrganizationId, Page, Profile, RecordingMailer, Role, Roster, SeatUsage, Store, StoreError,
+    Subject, Team, TeamId, TeamName, UserId,
 };
 use uuid::Uuid;
 
@@ -61,19 +61,12 @@ pub(crate) fn team_name(name: &str) -> TeamName {
 
 /// The answer of an invitee who had no account before.
 pub(crate) fn newcomer(first: &str) -> AcceptOptions {
-    AcceptOptions {
-        profile: profile(first, "Tester"),
-        existing_account: false,
-        warning_acknowledged: false,
-    }
+    AcceptOptions::new(profile(first, "Tester"))
 }
 
 /// Capabilities with learner invitations on (spec: ADM-2).
 pub(crate) fn learners_capability() -> Capabilities {
-    Capabilities {
-        coursecloud_legacy: true,
-        ..Capabilities::default()
-    }
+    Capabilities::default().with(Capability::CoursecloudLegacy)
 }
 
 /// `founder` creates an organization with a license and the `coursecloud_legacy` capability
@@ -332,10 +325,7 @@ impl World {
         let teams = all_pages(|page| store.teams(org, page), |t: &Team| t.id.as_uuid()).await;
         let mut team_members = Vec::new();
         for team in &teams {
-            let filter = MemberFilter {
-                role: None,
-                team: Some(team.id),
-            };
+            let filter = MemberFilter::default().in_team(team.id);
             let ids = all_pages(
                 |page| store.members(org, filter, page),
                 |m: &Member| m.id.as_uuid(),

@@ -4,8 +4,8 @@
 use std::{future::Future, pin::Pin};
 
 use orgroster::{
-    Audience, Clock, EntityKind, Error, HostAction, Message, Period, Role, StatsScope, Subject,
-    TeamPage, report::ReportError,
+    Audience, Clock, EntityKind, Error, HostAction, Message, Period, ReportError, Role, StatsScope,
+    Subject, TeamPage,
 };
 
 use crate::fixture::{World, actor, email, licensed_organization, team_name};
@@ -68,10 +68,7 @@ async fn every_command_refuses_the_ids_of_another_organization() {
     };
     let subject = Subject::parse("Hello").unwrap();
     let body = Message::parse("Body").unwrap();
-    let filter = orgroster::MemberFilter {
-        role: None,
-        team: Some(theirs),
-    };
+    let filter = orgroster::MemberFilter::default().in_team(theirs);
     let commands: Vec<(&str, EntityKind, Outcome<'_>)> = vec![
         (
             "statistics of their team",

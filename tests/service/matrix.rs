@@ -4,8 +4,9 @@
 //! cannot change what another cell sees.
 
 use orgroster::{
-    Actor, Audience, Capabilities, Error, HostAction, InvitationFilter, InvitationId, MemberFilter,
-    Message, Page, Permission, Role, Subject, SuggestedCourses, TeamId, TeamPage, UserId,
+    Actor, Audience, Capabilities, Capability, Error, HostAction, InvitationFilter, InvitationId,
+    MemberFilter, Message, Page, Permission, Role, Subject, SuggestedCourses, TeamId, TeamPage,
+    UserId,
 };
 
 use crate::fixture::{World, actor, email, profile, team_name};
@@ -112,11 +113,9 @@ struct Cast {
 impl Cast {
     async fn new() -> Self {
         let world = World::with(
-            Capabilities {
-                coursecloud_legacy: true,
-                pay_per_use: true,
-                legacy_integration: false,
-            },
+            Capabilities::default()
+                .with(Capability::CoursecloudLegacy)
+                .with(Capability::PayPerUse),
             true,
         )
         .await;
@@ -169,10 +168,7 @@ impl Cast {
         let w = &self.world;
         let (r, o) = (&w.roster, w.org);
         let (a, b) = (self.a, self.b);
-        let team = |t| MemberFilter {
-            role: None,
-            team: Some(t),
-        };
+        let team = |t| MemberFilter::default().in_team(t);
         let page = || TeamPage {
             message: Some(Message::parse("Welcome").expect("a valid message")),
             suggested_courses: SuggestedCourses::parse(["rust-101", "sql-201"])

@@ -94,11 +94,9 @@ async fn learners_are_invited_only_with_coursecloud_legacy_and_pay_per_use_licen
     w.roster
         .set_capabilities(
             w.org,
-            Capabilities {
-                coursecloud_legacy: true,
-                pay_per_use: true,
-                legacy_integration: false,
-            },
+            Capabilities::default()
+                .with(Capability::CoursecloudLegacy)
+                .with(Capability::PayPerUse),
         )
         .await
         .unwrap();
@@ -143,10 +141,7 @@ async fn an_organization_with_a_legacy_integration_has_no_administrator_team_fea
     w.roster
         .set_capabilities(
             w.org,
-            Capabilities {
-                legacy_integration: true,
-                ..learners_capability()
-            },
+            learners_capability().with(Capability::LegacyIntegration),
         )
         .await
         .unwrap();

@@ -11,10 +11,9 @@ use std::{
 
 use chrono::Duration;
 use orgroster::{
-    Actor, Clock, DynStore, Error, ManualClock, MemoryStore, OrganizationId, Page, Period,
-    Permission, RecordingMailer, ReportedActivity, ReportedKind, Role, Roster, StatsScope, Store,
-    StoreError, Team, TeamId, TeamPage, UserId,
-    domain::changes::{ChangeSet, OrganizationWrite, Write},
+    Actor, ChangeSet, Clock, DynStore, Error, ManualClock, MemoryStore, OrganizationId,
+    OrganizationWrite, Page, Period, Permission, RecordingMailer, ReportedActivity, ReportedKind,
+    Role, Roster, StatsScope, Store, StoreError, Team, TeamId, TeamPage, UserId, Write,
 };
 
 use crate::fixture::{actor, licensed_organization, newcomer, team_name};

@@ -5,7 +5,7 @@
 //! and their private resources (USR-2).
 
 use orgroster::{
-    Actor, Audience, Capabilities, Error, EventKind, HostAction, InvitationFilter, MemberFilter,
+    Actor, Audience, Capability, Error, EventKind, HostAction, InvitationFilter, MemberFilter,
     Page, Permission, Role, UserId,
 };
 
@@ -220,14 +220,7 @@ async fn no_invitation_can_make_a_supervisor_an_administrator_too() {
 #[tokio::test]
 async fn every_administrator_has_the_same_permissions_including_adding_administrators() {
     // spec: ADM-1, ADM-2
-    let w = World::with(
-        Capabilities {
-            pay_per_use: true,
-            ..learners_capability()
-        },
-        true,
-    )
-    .await;
+    let w = World::with(learners_capability().with(Capability::PayPerUse), true).await;
     let sam = w.join("sam", Role::Administrator, None).await;
     // An invited administrator adds another administrator, who accepts.
     let kim = actor("kim");

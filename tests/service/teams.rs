@@ -218,10 +218,7 @@ async fn team_data_is_isolated_so_a_supervisor_sees_only_their_teams_members() {
     let bob = w.join("bob", Role::Member, Some(b)).await;
     let before = w.snapshot().await;
 
-    let team_filter = |team| MemberFilter {
-        role: None,
-        team: Some(team),
-    };
+    let team_filter = |team| MemberFilter::default().in_team(team);
     for viewer in [&sue, &ann] {
         let seen = w
             .roster

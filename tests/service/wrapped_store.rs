@@ -6,12 +6,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use orgroster::{
-    Activity, ClaimId, DynStore, EmailAddress, Event, Invitation, InvitationFilter, InvitationId,
-    Member, MemberActivity, MemberFilter, MemberId, Organization, OrganizationId, OutboxId,
-    OutboxMessage, Page, Period, SeatUsage, Settlement, Statistics, StatsScope, Store, StoreError,
-    Team, TeamId, TokenHash, UserId,
-    domain::changes::ChangeSet,
-    store::{InvitationContext, LinkContext, Recorded},
+    Activity, ChangeSet, ClaimId, DynStore, EmailAddress, Event, Invitation, InvitationContext,
+    InvitationFilter, InvitationId, LinkContext, Member, MemberActivity, MemberFilter, MemberId,
+    Organization, OrganizationId, OutboxId, OutboxMessage, Page, Period, Recorded, SeatUsage,
+    Settlement, Statistics, StatsScope, Store, StoreError, Team, TeamId, TokenHash, UserId,
 };
 
 /// What a [`HookedStore`] runs before each commit.

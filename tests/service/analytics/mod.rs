@@ -17,9 +17,8 @@ mod statistics;
 
 use chrono::{DateTime, TimeZone, Utc};
 use orgroster::{
-    AcceptOptions, Actor, Clock, CourseCount, CourseId, Error, Period, Permission,
+    AcceptOptions, Actor, Clock, CourseCount, CourseId, Error, Period, Permission, ReportError,
     ReportedActivity, ReportedKind, Role, Statistics, StatsScope, TeamId, WeekStats,
-    report::ReportError,
 };
 
 use crate::fixture::{World, actor, profile};
@@ -100,11 +99,7 @@ async fn join_named(w: &World, local: &str, first: &str, last: &str) -> Actor {
         .accept_invitation(
             &who,
             &invited.token.expose(),
-            AcceptOptions {
-                profile: profile(first, last),
-                existing_account: false,
-                warning_acknowledged: false,
-            },
+            AcceptOptions::new(profile(first, last)),
         )
         .await
         .unwrap();

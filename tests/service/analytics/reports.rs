@@ -3,12 +3,8 @@
 
 use chrono::Duration;
 use orgroster::{
-    EmailAddress, MemberId, Period, ReportedActivity, RoleSet, StatsScope, Store, UserId,
-    domain::{
-        changes::{ChangeSet, OrganizationWrite, Write},
-        member::Member,
-    },
-    report::{self},
+    ChangeSet, EmailAddress, Member, MemberId, OrganizationWrite, Period, ReportedActivity,
+    RoleSet, StatsScope, Store, UserId, Write,
 };
 
 use crate::fixture::{World, profile};
@@ -25,7 +21,7 @@ async fn the_comparison_report_has_one_row_per_team_and_the_organizations_totals
             .await
             .unwrap();
     let mut out = Vec::new();
-    report::write_comparison(&comparison, &mut out).unwrap();
+    comparison.write_csv(&mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     assert_eq!(
         text,
@@ -46,7 +42,7 @@ async fn the_comparison_report_has_one_row_per_team_and_the_organizations_totals
             .await
             .unwrap();
     let mut out = Vec::new();
-    report::write_comparison(&own, &mut out).unwrap();
+    own.write_csv(&mut out).unwrap();
     let records = parse_csv(&String::from_utf8(out).unwrap());
     assert_eq!(records.len(), 2);
     assert_eq!(records[1][0], "Red");
@@ -120,7 +116,7 @@ async fn report_cells_are_quoted_and_formulas_are_defused() {
         .await
         .unwrap();
     let mut out = Vec::new();
-    report::write_comparison(&comparison, &mut out).unwrap();
+    comparison.write_csv(&mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(

@@ -3,9 +3,9 @@
 
 use chrono::Duration;
 use orgroster::{
-    Actor, Capabilities, ClaimId, Clock, DeliveryConfig, EmailAddress, EventKind, FailingMailer,
-    LicenseKind, ManualClock, MemoryStore, OrganizationId, Page, Profile, Role, Roster,
-    RosterConfig, Store, UserId,
+    Actor, Capabilities, Capability, ClaimId, Clock, DeliveryConfig, EmailAddress, EventKind,
+    FailingMailer, LicenseKind, ManualClock, MemoryStore, OrganizationId, Page, Profile, Role,
+    Roster, RosterConfig, Store, UserId,
 };
 
 use crate::fixture::{World, actor};
@@ -22,13 +22,13 @@ struct Mailroom {
 async fn mailroom(mailer: FailingMailer) -> Mailroom {
     let store = MemoryStore::new();
     let clock = ManualClock::default();
-    let config = RosterConfig::default().with_delivery(DeliveryConfig {
-        lease: Duration::minutes(5),
-        send_budget: Duration::seconds(30),
-        max_attempts: 3,
-        base_backoff: Duration::seconds(30),
-        max_backoff: Duration::minutes(10),
-    });
+    let config = RosterConfig::default().with_delivery(
+        DeliveryConfig::default()
+            .with_lease(Duration::minutes(5))
+            .with_send_budget(Duration::seconds(30))
+            .with_max_attempts(3)
+            .with_backoff(Duration::seconds(30), Duration::minutes(10)),
+    );
     let roster = Roster::builder(
         store.clone(),
         mailer.clone(),
@@ -55,10 +55,7 @@ async fn mailroom(mailer: FailingMailer) -> Mailroom {
         .add_license(org, LicenseKind::PayPerUse)
         .await
         .unwrap();
-    let caps = Capabilities {
-        coursecloud_legacy: true,
-        ..Capabilities::default()
-    };
+    let caps = Capabilities::default().with(Capability::CoursecloudLegacy);
     roster.set_capabilities(org, caps).await.unwrap();
     Mailroom {
         roster,
@@ -325,11 +322,11 @@ impl orgroster::Mailer for SlowMailer {
 /// of two: a send takes one minute of the shared clock, and the other worker's send may
 /// advance it by one more meanwhile.
 fn worker(store: &MemoryStore, mailer: &SlowMailer) -> Roster {
-    let config = RosterConfig::default().with_delivery(DeliveryConfig {
-        lease: Duration::minutes(5),
-        send_budget: Duration::minutes(2),
-        ..DeliveryConfig::default()
-    });
+    let config = RosterConfig::default().with_delivery(
+        DeliveryConfig::default()
+            .with_lease(Duration::minutes(5))
+            .with_send_budget(Duration::minutes(2)),
+    );
     Roster::builder(
         store.clone(),
         mailer.clone(),
@@ -424,10 +421,8 @@ async fn a_lease_shorter_than_the_send_budget_still_delivers() {
     // unsent on every pass.
     let store = MemoryStore::new();
     let mailer = SlowMailer::new(ManualClock::default(), Duration::seconds(1));
-    let config = RosterConfig::default().with_delivery(DeliveryConfig {
-        lease: Duration::seconds(30),
-        ..DeliveryConfig::default()
-    });
+    let config = RosterConfig::default()
+        .with_delivery(DeliveryConfig::default().with_lease(Duration::seconds(30)));
     let roster = Roster::builder(
         store.clone(),
         mailer.clone(),

@@ -203,11 +203,7 @@ fn an_invitation_committed_before_a_crash_is_there_after_restart() {
         let parsed = orgroster::InvitationToken::parse(&token).expect("a whole token");
         assert!(invitation.token_hash.verify(&parsed));
         let survivor = Actor::new(UserId::new(), email("survivor@example.com"));
-        let options = AcceptOptions {
-            profile: profile("Sur", "Vivor"),
-            existing_account: false,
-            warning_acknowledged: false,
-        };
+        let options = AcceptOptions::new(profile("Sur", "Vivor"));
         roster
             .accept_invitation(&survivor, &token, options)
             .await
@@ -335,10 +331,7 @@ fn a_writer_killed_mid_write_keeps_every_commit_and_no_partial_one() {
 #[cfg(feature = "sqlite")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abandoned_sqlite_commit_is_all_or_nothing_and_unlocks_the_file() {
-    use orgroster::{
-        MemberId, RoleSet, SqliteStore,
-        domain::changes::{ChangeSet, OrganizationWrite, Write},
-    };
+    use orgroster::{ChangeSet, MemberId, OrganizationWrite, RoleSet, SqliteStore, Write};
 
     const ROWS: usize = 20_000;
     let path = std::env::temp_dir().join(format!("orgroster-abandon-{}.db", Uuid::now_v7()));

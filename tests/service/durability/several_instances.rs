@@ -172,10 +172,7 @@ async fn check_shared_state(store: &DynStore, orgs: &[OrganizationId], outputs: 
         );
 
         // spec: ADM-5 — at least one administrator, and the count agrees with the listing.
-        let only_administrators = MemberFilter {
-            role: Some(Role::Administrator),
-            team: None,
-        };
+        let only_administrators = MemberFilter::default().with_role(Role::Administrator);
         let admins = store
             .members(org, only_administrators, Page::first(Page::MAX_LIMIT))
             .await

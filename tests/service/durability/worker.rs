@@ -4,11 +4,12 @@
 use std::{
     collections::BTreeMap,
     path::Path,
+    sync::Arc,
     time::{Duration as StdDuration, Instant},
 };
 
 use orgroster::{
-    AcceptOptions, Actor, Error, Invitation, InvitationFilter, Member, MemberFilter,
+    AcceptOptions, Actor, DynStore, Error, Invitation, InvitationFilter, Member, MemberFilter,
     OrganizationId, Page, RecordingMailer, Role, Roster,
 };
 
@@ -44,7 +45,8 @@ fn replica_worker() {
         let store = open_store(&url, schema.as_deref()).await;
         let mailer = RecordingMailer::new();
         let mut worker = Worker {
-            roster: roster_on(store, mailer.clone()),
+            roster: roster_on(store.clone(), mailer.clone()),
+            store,
             mailer,
             orgs,
             rng: Rng::new(seed),
@@ -92,6 +94,8 @@ struct Link {
 #[derive(Debug)]
 struct Worker {
     roster: Roster,
+    /// The store beneath `roster`, read directly to check what must hold.
+    store: Arc<DynStore>,
     mailer: RecordingMailer,
     orgs: Vec<OrganizationId>,
     rng: Rng,
@@ -158,13 +162,9 @@ impl Worker {
         if self.rng.below(10) == 0 {
             return pool_user(self.rng.below(POOL_USERS + 1));
         }
-        let filter = MemberFilter {
-            role: Some(Role::Administrator),
-            team: None,
-        };
+        let filter = MemberFilter::default().with_role(Role::Administrator);
         let admins = self
-            .roster
-            .store()
+            .store
             .members(org, filter, Page::first(100))
             .await
             .expect("reading the administrators");
@@ -176,8 +176,7 @@ impl Worker {
     /// A random member of `org`, if any.
     async fn some_member(&mut self, org: OrganizationId) -> Option<Member> {
         let members = self
-            .roster
-            .store()
+            .store
             .members(org, MemberFilter::default(), Page::first(100))
             .await
             .expect("reading the members");
@@ -247,11 +246,7 @@ impl Worker {
         let Some(link) = self.take_link() else {
             return "no link";
         };
-        let options = AcceptOptions {
-            profile: profile("Pool", "Invitee"),
-            existing_account: false,
-            warning_acknowledged: false,
-        };
+        let options = AcceptOptions::new(profile("Pool", "Invitee"));
         let result = self
             .roster
             .accept_invitation(&pool_user(link.user), &link.token, options)
@@ -347,7 +342,7 @@ impl Worker {
     /// What must hold after every command, whatever the other instances do; each is one
     /// statement, so it reads one consistent state.
     async fn check(&self, org: OrganizationId) {
-        let store = self.roster.store();
+        let store = &self.store;
         // spec: ORG-4
         let seats = store
             .seat_usage(org, fixed_now())
@@ -363,10 +358,7 @@ impl Worker {
             "ORG-4: {org} uses {seats:?}, over the cap of {cap:?}"
         );
         // spec: ADM-5
-        let only_administrators = MemberFilter {
-            role: Some(Role::Administrator),
-            team: None,
-        };
+        let only_administrators = MemberFilter::default().with_role(Role::Administrator);
         let admins = store
             .members(org, only_administrators, Page::first(Page::MAX_LIMIT))
             .await

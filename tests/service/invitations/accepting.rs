@@ -94,11 +94,7 @@ async fn an_invitee_who_already_has_an_account_sees_a_warning_and_must_acknowled
     assert_eq!(fresh.existing_account_warning, None);
 
     let before = w.snapshot().await;
-    let unacknowledged = AcceptOptions {
-        profile: profile("Sam", "Reyes"),
-        existing_account: true,
-        warning_acknowledged: false,
-    };
+    let unacknowledged = AcceptOptions::new(profile("Sam", "Reyes")).existing_account(false);
     let err = w
         .roster
         .accept_invitation(&sam, &link, unacknowledged.clone())
@@ -108,10 +104,7 @@ async fn an_invitee_who_already_has_an_account_sees_a_warning_and_must_acknowled
     assert_actionable(&err, &["warning", "acknowledged"]);
     assert_eq!(w.snapshot().await, before);
 
-    let acknowledged = AcceptOptions {
-        warning_acknowledged: true,
-        ..unacknowledged
-    };
+    let acknowledged = unacknowledged.clone().existing_account(true);
     let accepted = w
         .roster
         .accept_invitation(&sam, &link, acknowledged)

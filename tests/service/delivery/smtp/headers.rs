@@ -4,11 +4,9 @@
 //! ASCII reaches headers only as encoded words (spec: ERR-3, MSG-2).
 
 use orgroster::{
-    AcceptOptions, Actor, Audience, EmailAddress, MailSettings, Message, OrganizationName, Page,
-    PersonName, Profile, Subject, TeamName, UserId,
-    mail::{
-        DefaultTemplates, MailTemplates, OutgoingEmail, SmtpConfig, SmtpConfigError, SmtpMailer,
-    },
+    AcceptOptions, Actor, Audience, DefaultTemplates, EmailAddress, MailSettings, MailTemplates,
+    Message, OrganizationName, OutgoingEmail, Page, PersonName, Profile, SmtpConfig,
+    SmtpConfigError, SmtpMailer, Subject, TeamName, UserId,
 };
 
 use super::{email, mailer, memory, office, office_with};
@@ -67,11 +65,7 @@ async fn a_body_holding_an_end_of_data_line_and_header_lines_arrives_whole_as_bo
     // Sent before she accepts: accepting withdraws an invitation's unsent mail (INV-13).
     let invited = office.deliver(10).await;
     let bea = Actor::new(UserId::new(), email("bea@mail.example"));
-    let options = AcceptOptions {
-        profile: Profile::parse("Bea", "Member").unwrap(),
-        existing_account: false,
-        warning_acknowledged: false,
-    };
+    let options = AcceptOptions::new(Profile::parse("Bea", "Member").unwrap());
     office
         .roster
         .accept_invitation(&bea, &token, options)
