@@ -9,11 +9,9 @@
 use arbitrary::Arbitrary;
 use chrono::DateTime;
 use libfuzzer_sys::fuzz_target;
-use orgroster::domain::activity::MAX_SECONDS_PER_EVENT;
-use orgroster::domain::text::{ActivityId, CourseId};
 use orgroster::{
-    Activity, ActivityError, ActivityKind, Field, OrganizationId, Period, ReportedActivity,
-    ReportedKind, UserId,
+    Activity, ActivityError, ActivityId, ActivityKind, CourseId, Field, MAX_SECONDS_PER_EVENT,
+    OrganizationId, Period, ReportedActivity, ReportedKind, UserId,
 };
 use uuid::Uuid;
 
@@ -78,6 +76,7 @@ fn reported(activity: &Activity) -> ReportedActivity {
             ActivityKind::TimeSpent { seconds } => ReportedKind::TimeSpent {
                 seconds: i64::from(seconds),
             },
+            other => unreachable!("a kind this target does not know: {other:?}"),
         },
         at: activity.at,
     }

@@ -5,8 +5,7 @@
 use std::collections::HashSet;
 
 use libfuzzer_sys::fuzz_target;
-use orgroster::domain::bulk::{BulkLineError, parse_paste};
-use orgroster::{EmailAddress, Field, ValidationError};
+use orgroster::{BulkLineError, EmailAddress, Field, ParsedPaste, ValidationError};
 
 /// The longest excerpt a rejected entry may carry, in characters (see `RejectedEntry::text`).
 const MAX_REPORTED_CHARS: usize = 320;
@@ -15,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(input) = std::str::from_utf8(data) else {
         return;
     };
-    let parsed = match parse_paste(input, usize::MAX) {
+    let parsed = match ParsedPaste::parse(input, usize::MAX) {
         Ok(parsed) => parsed,
         Err(error) => {
             // With no cap on the count, only the paste as a whole can be refused.
@@ -78,9 +77,9 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // The cap counts every entry, valid or not: exactly `total` passes, one less does not.
-    assert_eq!(parse_paste(input, total).as_ref(), Ok(&parsed));
+    assert_eq!(ParsedPaste::parse(input, total).as_ref(), Ok(&parsed));
     assert_eq!(
-        parse_paste(input, total - 1),
+        ParsedPaste::parse(input, total - 1),
         Err(ValidationError::TooMany {
             field: Field::Paste,
             count: total,
@@ -91,7 +90,7 @@ fuzz_target!(|data: &[u8]| {
     // The accepted addresses, one per line, read back as the same list with nothing rejected.
     if !parsed.addresses.is_empty() {
         let listed: Vec<&str> = parsed.addresses.iter().map(|a| a.email.as_str()).collect();
-        let again = parse_paste(&listed.join("\n"), listed.len());
+        let again = ParsedPaste::parse(&listed.join("\n"), listed.len());
         let Ok(again) = again else {
             panic!("the accepted addresses {listed:?} do not parse back: {again:?}");
         };

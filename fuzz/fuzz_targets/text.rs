@@ -7,9 +7,9 @@ use std::fmt::Debug;
 use std::str::FromStr;
 
 use libfuzzer_sys::fuzz_target;
-use orgroster::domain::team::SuggestedCourses;
-use orgroster::domain::text::{
-    ActivityId, CourseId, Message, OrganizationName, PersonName, Profile, Subject, TeamName,
+use orgroster::{
+    ActivityId, CourseId, Message, OrganizationName, PersonName, Profile, Subject,
+    SuggestedCourses, TeamName,
 };
 use orgroster::{Field, ValidationError};
 use serde::Serialize;

@@ -4,8 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use orgroster::domain::token::{InvitationToken, TokenHash};
-use orgroster::{Field, ValidationError};
+use orgroster::{Field, InvitationToken, TokenHash, ValidationError};
 
 fuzz_target!(|data: &[u8]| {
     // Bytes to text: any 32 bytes make a token whose link text reads back as the same token.

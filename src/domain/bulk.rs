@@ -82,21 +82,31 @@ pub enum BulkLineError {
     NoSuchTeam,
 }
 
-/// Reads the addresses pasted into a bulk invitation (spec: INV-7).
-///
-/// Lines are separated by LF (a CR before it is dropped). Within a line, `,` and `;` separate
-/// segments, except inside a double-quoted run such as `"Doe, Jane"`. A segment of the form
-/// `Display Name <address>` yields the text between the angle brackets (a `<` without a closing
-/// `>` yields the rest of the segment, which then fails to parse); text after the `>` is read
-/// again the same way, so `Bob <b@x.com> Ann <a@x.com>` yields both. Other text is split on
-/// white space. Each entry is then parsed as an [`EmailAddress`]; a failure or a repeat of an
-/// earlier address is reported in [`ParsedPaste::rejected`] and the rest are kept.
-///
-/// # Errors
-/// Only for the paste as a whole, all naming [`Field::Paste`]:
-/// [`ValidationError::TooLong`] over [`MAX_PASTE_BYTES`] (its `len` and `max` in bytes),
-/// [`ValidationError::Empty`] when there is no entry at all, and
-/// [`ValidationError::TooMany`] for more than `max_addresses` entries, valid or not.
+impl ParsedPaste {
+    /// Reads the addresses pasted into a bulk invitation (spec: INV-7).
+    ///
+    /// Lines are separated by LF (a CR before it is dropped). Within a line, `,` and `;` separate
+    /// segments, except inside a double-quoted run such as `"Doe, Jane"`. A segment of the form
+    /// `Display Name <address>` yields the text between the angle brackets (a `<` without a closing
+    /// `>` yields the rest of the segment, which then fails to parse); text after the `>` is read
+    /// again the same way, so `Bob <b@x.com> Ann <a@x.com>` yields both. Other text is split on
+    /// white space. Each entry is then parsed as an [`EmailAddress`]; a failure or a repeat of an
+    /// earlier address is reported in [`ParsedPaste::rejected`] and the rest are kept.
+    ///
+    /// `Roster::invite_members` reads a paste this way before it invites anyone; a host may
+    /// call it to show what a paste holds before sending it.
+    ///
+    /// # Errors
+    /// Only for the paste as a whole, all naming [`Field::Paste`]:
+    /// [`ValidationError::TooLong`] over [`MAX_PASTE_BYTES`] (its `len` and `max` in bytes),
+    /// [`ValidationError::Empty`] when there is no entry at all, and
+    /// [`ValidationError::TooMany`] for more than `max_addresses` entries, valid or not.
+    pub fn parse(input: &str, max_addresses: usize) -> Result<Self, ValidationError> {
+        parse_paste(input, max_addresses)
+    }
+}
+
+/// What [`ParsedPaste::parse`] does.
 pub(crate) fn parse_paste(
     input: &str,
     max_addresses: usize,
