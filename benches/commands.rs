@@ -5,7 +5,8 @@
 //! ```
 //!
 //! PostgreSQL benches run when `ORGROSTER_TEST_POSTGRES_URL` is set. The listing benches'
-//! setup prints how much resident memory 100,000 members take in `MemoryStore`.
+//! setup prints how much resident memory 100,000 members take in `MemoryStore`, when the
+//! process's resident memory grew (see `report_growth`).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -223,7 +224,8 @@ fn bulk_invite(c: &mut Criterion) {
     }
 }
 
-fn resident_kib() -> u64 {
+/// The process's resident memory in KiB, where the system tells it.
+fn resident_kib() -> Option<u64> {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|s| {
@@ -231,7 +233,24 @@ fn resident_kib() -> u64 {
                 .nth(1)
                 .and_then(|p| p.parse::<u64>().ok())
         })
-        .map_or(0, |pages| pages * 4)
+        .map(|pages| pages * 4)
+}
+
+/// Prints how much resident memory 100,000 members took, when that was measured: the
+/// process's resident memory grows only when the allocator asks the system for more, and
+/// it may instead reuse memory that earlier benches freed, so no growth measures nothing.
+fn report_growth(before: Option<u64>, after: Option<u64>) {
+    match (before, after) {
+        (Some(before), Some(after)) if after > before => eprintln!(
+            "memory/100000 members: resident memory grew by {} KiB ({} bytes per member)",
+            after - before,
+            (after - before) * 1024 / 100_000
+        ),
+        _ => eprintln!(
+            "memory/100000 members: resident memory not measured (it did not grow: the \
+             allocator reused memory freed earlier, or the system does not tell it)"
+        ),
+    }
 }
 
 fn list_members(c: &mut Criterion) {
@@ -273,12 +292,7 @@ fn list_members(c: &mut Criterion) {
             }
         });
         if name == "memory" {
-            let after = resident_kib();
-            eprintln!(
-                "memory/100000 members: resident memory grew by {} KiB ({} bytes per member)",
-                after.saturating_sub(before),
-                after.saturating_sub(before) * 1024 / 100_000
-            );
+            report_growth(before, resident_kib());
         }
         let page = Page::after(middle.unwrap(), 50);
         c.bench_function(&format!("{name}/list_page_of_50_of_100000"), |b| {

@@ -1,8 +1,16 @@
 -- orgroster schema, SQLite dialect.
--- Times are microseconds since the Unix epoch, bound from the host's Clock (never SQL now()),
--- so time-dependent rules behave identically on every store and in tests.
--- Ids are UUID v7 (16-byte blobs): ordering by id is creation order, which keyset pagination uses.
+--
+-- Times are microseconds since the Unix epoch, bound from the host's Clock (never SQL's own
+-- clock), so that time-dependent rules behave the same on every store and in tests.
+-- Ids are UUID v7 (16-byte blobs): ordering by id is creation order, which keyset pagination
+-- uses. Every row carries its organization, and every read names it, so that an id of one
+-- organization never reads a row of another.
+--
+-- Invitations, audit events and the outbox keep their rows in their primary key's B-tree
+-- (WITHOUT ROWID) rather than in a rowid table plus an index on the blob key: one B-tree
+-- fewer to write for every row an invitation, an acceptance or a mail adds.
 
+-- Organizations (ORG-1, ORG-2, ORG-4).
 CREATE TABLE orgroster_organizations (
     id           BLOB PRIMARY KEY NOT NULL,
     name         TEXT NOT NULL,
@@ -15,6 +23,7 @@ CREATE TABLE orgroster_organizations (
     version      INTEGER NOT NULL
 );
 
+-- Members: one row per (organization, user) (INV-11, ROLE-1).
 CREATE TABLE orgroster_members (
     id              BLOB PRIMARY KEY NOT NULL,
     organization_id BLOB NOT NULL REFERENCES orgroster_organizations (id) ON DELETE CASCADE,
@@ -33,10 +42,12 @@ CREATE TABLE orgroster_members (
     -- ROLE-2: administrator (1) and team supervisor (4) are never held together.
     CONSTRAINT members_roles_not_cumulative CHECK ((roles & 5) <> 5)
 );
+-- The member listing, page by page in id order.
 CREATE INDEX orgroster_members_by_org ON orgroster_members (organization_id, id);
 
+-- Invitations, pending and closed alike: the audit of who was invited stays (INV-12).
 CREATE TABLE orgroster_invitations (
-    id                 BLOB PRIMARY KEY NOT NULL,
+    id                 BLOB NOT NULL,
     organization_id    BLOB NOT NULL REFERENCES orgroster_organizations (id) ON DELETE CASCADE,
     email              TEXT NOT NULL,
     email_key          TEXT NOT NULL,
@@ -54,13 +65,17 @@ CREATE TABLE orgroster_invitations (
     closed_at          INTEGER,
     closed_by          BLOB,
     version            INTEGER NOT NULL,
+    CONSTRAINT invitations_pk PRIMARY KEY (id),
+    -- A link opens one invitation (INV-3, INV-6).
     CONSTRAINT invitations_unique_token UNIQUE (token_hash)
-);
+) WITHOUT ROWID;
 -- INV-8: at most one pending invitation per (organization, email).
 CREATE UNIQUE INDEX invitations_one_pending_per_email
     ON orgroster_invitations (organization_id, email_key) WHERE status = 'pending';
+-- The invitation listing, page by page in id order.
 CREATE INDEX orgroster_invitations_by_org ON orgroster_invitations (organization_id, id);
 
+-- Teams (TEAM-1, TEAM-2).
 CREATE TABLE orgroster_teams (
     id                BLOB PRIMARY KEY NOT NULL,
     organization_id   BLOB NOT NULL REFERENCES orgroster_organizations (id) ON DELETE CASCADE,
@@ -70,41 +85,95 @@ CREATE TABLE orgroster_teams (
     suggested_courses TEXT NOT NULL,        -- JSON array, in display order (TEAM-2)
     created_at        INTEGER NOT NULL,
     version           INTEGER NOT NULL,
+    -- TEAM-1: names are unique per organization, regardless of case. No read checks them
+    -- first: this rule is the check.
     CONSTRAINT teams_unique_name UNIQUE (organization_id, name_key)
 );
+-- The team listing, page by page in id order.
 CREATE INDEX orgroster_teams_by_org ON orgroster_teams (organization_id, id);
 
+-- Who is in which team now; gone with the team or the member.
 CREATE TABLE orgroster_team_members (
     team_id         BLOB NOT NULL REFERENCES orgroster_teams (id) ON DELETE CASCADE,
     member_id       BLOB NOT NULL REFERENCES orgroster_members (id) ON DELETE CASCADE,
     organization_id BLOB NOT NULL,
     CONSTRAINT team_members_once PRIMARY KEY (team_id, member_id)
 );
+-- A member's teams: what supervisors may see and manage (TEAM-3).
 CREATE INDEX orgroster_team_members_by_member ON orgroster_team_members (member_id, team_id);
 
--- INV-12: the audit trail, append-only.
+-- INV-12: the audit trail, append-only, keyed in the order it is read.
 CREATE TABLE orgroster_events (
-    id              BLOB PRIMARY KEY NOT NULL,
+    id              BLOB NOT NULL,
     organization_id BLOB NOT NULL,
     at              INTEGER NOT NULL,
     actor           TEXT NOT NULL,          -- JSON
-    kind            TEXT NOT NULL           -- JSON
-);
-CREATE INDEX orgroster_events_by_org ON orgroster_events (organization_id, id);
+    kind            TEXT NOT NULL,          -- JSON
+    CONSTRAINT events_pk PRIMARY KEY (organization_id, id)
+) WITHOUT ROWID;
 
--- INV-9: mail written in the same transaction as the change that caused it.
+-- INV-9: mail written in the same transaction as the change that caused it. It holds no
+-- invitation token (INV-6): a link's token is derived from a key the host keeps outside the
+-- database when the email is rendered.
 CREATE TABLE orgroster_outbox (
-    id              BLOB PRIMARY KEY NOT NULL,
+    id              BLOB NOT NULL,
     organization_id BLOB NOT NULL,
     recipient       TEXT NOT NULL,
     content         TEXT NOT NULL,          -- JSON
-    secret          TEXT,                   -- the invitation token until delivery, then NULL
     status          TEXT NOT NULL,
     attempts        INTEGER NOT NULL,
     created_at      INTEGER NOT NULL,
     due_at          INTEGER NOT NULL,
     lease_until     INTEGER,
-    last_error      TEXT
-);
+    last_error      TEXT,
+    invitation_id   BLOB,                   -- the invitation an invitation mail is for
+    claim           BLOB,                   -- MSG-3: the claim holding the row, if any
+    CONSTRAINT outbox_pk PRIMARY KEY (id)
+) WITHOUT ROWID;
+-- The due mail a delivery pass claims (MSG-3).
 CREATE INDEX orgroster_outbox_due ON orgroster_outbox (due_at, id) WHERE status = 'pending';
+-- The failed mail an organization lists (MSG-2).
 CREATE INDEX orgroster_outbox_failed ON orgroster_outbox (organization_id, id) WHERE status = 'failed';
+-- INV-13: an invitation's queued mail, withdrawn by the commit that accepts, declines,
+-- revokes or resends it.
+CREATE INDEX orgroster_outbox_invitation ON orgroster_outbox (invitation_id)
+    WHERE status = 'pending' AND invitation_id IS NOT NULL;
+
+-- Learning activity (STAT-1), recorded once per (organization, event id): a retried event is
+-- not counted twice.
+CREATE TABLE orgroster_activities (
+    organization_id BLOB NOT NULL,
+    id              TEXT NOT NULL,          -- the host's event id
+    user_id         BLOB NOT NULL,
+    course          TEXT NOT NULL,
+    kind            TEXT NOT NULL,          -- enrolled, progress, completed, certificate, time_spent
+    value           INTEGER NOT NULL,       -- percent for progress, seconds for time spent, else 0
+    at              INTEGER NOT NULL,
+    CONSTRAINT activities_once PRIMARY KEY (organization_id, id)
+);
+-- The statistics of an organization read one period of its activity (STAT-2, STAT-3): this
+-- index holds every column they need, in time order, so they never visit the table. New
+-- events, which arrive in time order, are appended at its end.
+CREATE INDEX orgroster_activities_by_time ON orgroster_activities
+    (organization_id, at, user_id, kind, value, course);
+-- A member's own figures and the per-member export read one member's events of a period
+-- (STAT-2, STAT-4, TEAM-4): with the time index alone any member could make the database
+-- read the whole organization's activity. It holds the columns the figures read, so they
+-- never visit the table. Its insert positions are random (one learner after another), which
+-- makes recording dearer: a member's read must not depend on the size of the organization.
+CREATE INDEX orgroster_activities_by_user ON orgroster_activities
+    (organization_id, user_id, at, kind, value, course);
+
+-- TEAM-4: the history of team memberships, so that a team's figures count a member's events
+-- only while they were in it. A member's stints in one team never overlap.
+CREATE TABLE orgroster_team_stints (
+    organization_id BLOB NOT NULL,
+    team_id         BLOB NOT NULL,          -- no foreign key: stints outlive a deleted team
+    user_id         BLOB NOT NULL,
+    joined_at       INTEGER NOT NULL,
+    left_at         INTEGER                 -- NULL while the member belongs to the team
+);
+-- A team's members over a period.
+CREATE INDEX orgroster_team_stints_by_team ON orgroster_team_stints (team_id, joined_at);
+-- A member's stints: closed when they leave, looked up for each event of a team's figures.
+CREATE INDEX orgroster_team_stints_by_user ON orgroster_team_stints (organization_id, user_id);

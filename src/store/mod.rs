@@ -7,12 +7,10 @@
 //! passes all of it. [`MemoryStore`] is the reference implementation.
 
 mod memory;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) mod plan;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) mod sql;
+mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 

@@ -1,39 +1,30 @@
 //! `PostgresStore`: several service instances sharing one database (feature `postgres`).
+//! This file holds its connection setup, its [`Backend`] on sqlx's PostgreSQL driver, and the
+//! statements PostgreSQL writes its own way.
 
-use std::{borrow::Cow, sync::Arc};
+use std::time::Duration;
 
 use sqlx::{
-    PgConnection, Postgres, Transaction,
-    pool::PoolConnection,
-    postgres::{PgPool, PgPoolOptions},
+    Column as _, Row as _, TypeInfo as _, ValueRef as _,
+    postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow},
 };
 
 use super::{
     StoreError,
-    plan::{Plan, Step, one_statement},
-    sql,
+    sql::{
+        SqlStore, apply_migrations,
+        backend::{Arg, Backend, Row, Statement, Transaction, Value, backend, corrupt, map_error},
+        queries::{ActivityStatements, Dialect, Migration, ScopeStatements, TeamsStatements},
+    },
 };
-
-mod warm;
-
-use warm::{Conns, Lent};
 
 /// Keeps the roster in PostgreSQL, so that any number of service instances can share it.
 ///
-/// Every commit is atomic at READ COMMITTED (one statement when its writes are independent of
-/// each other, otherwise one transaction): each write checks the version it was
+/// Every commit is one transaction at READ COMMITTED: each write checks the version it was
 /// decided on, unique rules are database constraints, and the outbox is claimed with
 /// `FOR UPDATE SKIP LOCKED`, so instances never send the same mail at once. Tables carry the
-/// `orgroster_` prefix; migrations are tracked in `_orgroster_migrations`.
-///
-/// A connection the store has just run a statement on is kept aside for its next statement
-/// until it has been idle for a quarter to half a second, instead of going back through the
-/// pool, whose liveness checks (a round trip when a connection is handed out, another when it
-/// is given back) would triple a command's round trips. Nothing is set aside while the pool
-/// is full or one of the store's commands waits for it. Set aside, a connection is not in the
-/// pool's idle list: a host sharing the pool, or closing it, may wait that long for it; and
-/// the pool's hooks and lifetime checks see it about once a second rather than on every
-/// command. A read whose connection turns out dead runs again, once, on another.
+/// `orgroster_` prefix; migrations are tracked in `_orgroster_migrations`. The pool is used
+/// as sqlx hands it out.
 ///
 /// TLS is not compiled in: on anything but a trusted network, enable one of sqlx's TLS
 /// features in your own `Cargo.toml` (Cargo unifies features) and use `sslmode=require`.
@@ -49,123 +40,34 @@ use warm::{Conns, Lent};
 /// let roster = Roster::builder(store, RecordingMailer::new(), link_key).build();
 /// # Ok(()) }
 /// ```
+pub type PostgresStore = SqlStore<PostgresBackend>;
+
+/// PostgreSQL under the SQL store: a pool.
 #[derive(Debug, Clone)]
-pub struct PostgresStore {
-    conns: Arc<Conns>,
+pub struct PostgresBackend {
+    pool: PgPool,
 }
 
-/// The statements where PostgreSQL differs from SQLite.
-mod dialect {
-    use crate::store::sql::Migration;
+/// How long after its last use a connection is handed out unchecked.
+const RECENT: Duration = Duration::from_secs(1);
 
-    // The lookups by a list of keys probe the unique index once per distinct key, whatever
-    // the planner believes about the table. The plain `key IN (SELECT …)` form could be
-    // planned, on stale statistics (a table right after a bulk insert, before autoanalyze),
-    // as a nested loop comparing every row of the organization with every key. `LIMIT 1`
-    // keeps the lateral subquery from being pulled up into a join the planner could
-    // reorder; each key matches at most one row anyway (a unique index).
-    /// The ids of `$2` (a JSON list) with no member in `$1`, as text: usually none. The
-    /// members found are locked against removal (`FOR KEY SHARE`, which a role change does
-    /// not wait for) until the transaction ends, so none is removed before the activity
-    /// recorded in it commits. A lateral probe with `LIMIT 1` rather than `NOT EXISTS`,
-    /// which the planner may turn into a hash of every member of the organization.
-    pub(super) const USERS_NOT_MEMBERS: &str = "SELECT k.user_id::text FROM (SELECT DISTINCT \
-         jsonb_array_elements_text($2::jsonb)::uuid AS user_id) AS k LEFT JOIN LATERAL \
-         (SELECT 1 AS hit FROM orgroster_members AS t WHERE t.organization_id = $1 \
-         AND t.user_id = k.user_id LIMIT 1 FOR KEY SHARE) AS m ON true WHERE m.hit IS NULL";
-    /// One row per distinct email key (`$2`, a JSON list) of organization `$1`: whether a
-    /// member has it, its pending invitation if any, and on every row the seat counts at `$3`
-    /// when `$count` holds (zeros otherwise); a single row of counts alone for an empty list.
-    /// Each address probes the unique indexes of members and pending invitations.
-    /// (As `EXISTS`, the planner may hash every member of the organization and probe the
-    /// hash: it did for a single address on statistics taken when the organization was
-    /// small, a scan of all its members per invitation, 0.8 ms at 1,000 members.)
-    macro_rules! invitation_targets {
-        ($($count:tt)*) => {
-            concat!(
-                "SELECT k.email_key AS target_key, mm.hit IS NOT NULL AS is_member, i.*, \
-                 s.seat_members, s.seat_pending FROM ",
-                crate::store::sql::seat_counts!($($count)*),
-                " LEFT JOIN (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS email_key) AS k \
-                 ON true LEFT JOIN LATERAL (SELECT 1 AS hit FROM orgroster_members AS mm \
-                 WHERE mm.organization_id = $1 AND mm.email_key = k.email_key LIMIT 1) AS mm \
-                 ON true LEFT JOIN LATERAL (SELECT id, organization_id, email, invitee_first_name, \
-                 invitee_last_name, role, team_id, status, token_hash, invited_by, created_at, \
-                 sent_at, expires_at, resend_count, closed_at, closed_by, version \
-                 FROM orgroster_invitations AS t WHERE t.organization_id = $1 \
-                 AND t.status = 'pending' AND t.email_key = k.email_key LIMIT 1) AS i ON true"
-            )
-        };
-    }
-    /// See [`invitation_context`](crate::store::sql::invitation_context).
-    pub(super) const INVITATION_CONTEXT: &str =
-        crate::store::sql::invitation_context!(invitation_targets!(crate::store::sql::capped!()));
-    /// Taken in turns across organizations (spec: MSG-3); `SKIP LOCKED`: two instances
-    /// claiming at once take disjoint rows. The window runs in a sublink because `FOR
-    /// UPDATE` is not allowed beside a window function; the lock re-checks the lease of
-    /// each row it takes.
-    pub(super) const CLAIM_OUTBOX: &str = "UPDATE orgroster_outbox SET lease_until = $1, \
-         claim = $4, attempts = attempts + 1 WHERE id IN (SELECT id FROM orgroster_outbox \
-         WHERE id IN (SELECT id FROM (SELECT id, due_at, ROW_NUMBER() OVER \
-         (PARTITION BY organization_id ORDER BY due_at, id) AS turn FROM orgroster_outbox \
-         WHERE status = 'pending' AND due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)) \
-         AS due ORDER BY turn, due_at, id LIMIT $3) AND status = 'pending' \
-         AND (lease_until IS NULL OR lease_until <= $2) FOR UPDATE SKIP LOCKED) \
-         RETURNING id, organization_id, recipient, content, status, attempts, created_at, \
-         due_at, lease_until, last_error";
-    /// The team ids of a JSON list of hex strings (`$4`).
-    pub(super) const TEAM_LIST: &str = "SELECT jsonb_array_elements_text($4::jsonb)::uuid";
-    /// PostgreSQL numbers its parameters.
-    pub(super) const ANONYMOUS_PARAMS: bool = false;
-    /// A plain read, no `FOR SHARE`: a change to the organization committed before the
-    /// statement fails the check, one committed after it is ordered after this commit (see
-    /// `OrganizationWrite::Check`). Share-locking the row made every invitation write the
-    /// row's lock marker (a multixact when several hold it): WAL and contention on the
-    /// organization's one row for nothing.
-    pub(super) const PLAN: crate::store::plan::Dialect = crate::store::plan::Dialect {
-        anonymous: ANONYMOUS_PARAMS,
-        check_org: "SELECT 1 FROM orgroster_organizations WHERE id = $1 AND version = $2",
-    };
-    /// Byte-by-byte ordering of text, as Rust orders strings (the database's collation may
-    /// differ).
-    pub(super) const BYTEWISE: &str = " COLLATE \"C\"";
-    /// The planner picks the per-member index for one member's events from its statistics.
-    pub(super) const BY_MEMBER: &str = "";
-    /// Serializes migrations across processes for the length of the transaction.
-    pub(super) const MIGRATION_LOCK: Option<&str> =
-        Some("SELECT pg_advisory_xact_lock(7306394815522617713)");
-    pub(super) const MIGRATIONS: &[Migration] = &[
-        (
-            1,
-            "initial",
-            include_str!("../../migrations/postgres/0001_initial.sql"),
-        ),
-        (
-            2,
-            "activity",
-            include_str!("../../migrations/postgres/0002_activity.sql"),
-        ),
-        (
-            3,
-            "activity_by_time_covering",
-            include_str!("../../migrations/postgres/0003_activity_by_time_covering.sql"),
-        ),
-        (
-            4,
-            "one_statement_commit",
-            include_str!("../../migrations/postgres/0004_one_statement_commit.sql"),
-        ),
-        (
-            6,
-            "activity_by_member",
-            include_str!("../../migrations/postgres/0006_activity_by_member.sql"),
-        ),
-        (
-            7,
-            "outbox_claims",
-            include_str!("../../migrations/postgres/0007_outbox_claims.sql"),
-        ),
-    ];
+/// The options of the pools the store makes itself. sqlx checks every connection with a
+/// round trip before handing it out, unless told otherwise; here only those idle for
+/// [`RECENT`] or longer are checked (as sqlx's documentation of `before_acquire` shows): a
+/// connection just given back was checked then, by sqlx, and is in use again at once while
+/// the store is busy.
+fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(16)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= RECENT {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 impl PostgresStore {
@@ -174,11 +76,10 @@ impl PostgresStore {
     /// # Errors
     /// [`StoreError::Backend`] when the URL is malformed or the server cannot be reached.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
+        let pool = pool_options()
             .connect(url)
             .await
-            .map_err(|e| sql::backend("postgres", e))?;
+            .map_err(|e| backend(NAME, e))?;
         Ok(Self::new(pool))
     }
 
@@ -187,124 +88,375 @@ impl PostgresStore {
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the server cannot be reached.
-    pub async fn connect_with(
-        options: sqlx::postgres::PgConnectOptions,
-    ) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+        let pool = pool_options()
             .connect_with(options)
             .await
-            .map_err(|e| sql::backend("postgres", e))?;
+            .map_err(|e| backend(NAME, e))?;
         Ok(Self::new(pool))
     }
 
-    /// Wraps a pool the host built.
+    /// Wraps a pool the host built, used as it is.
     pub fn new(pool: PgPool) -> Self {
-        Self {
-            conns: Arc::new(Conns::new(pool)),
-        }
+        Self::from_backend(PostgresBackend { pool })
     }
 
     /// The pool, for hosts that share it.
     pub fn pool(&self) -> &PgPool {
-        &self.conns.pool
+        &self.backend().pool
     }
 
     /// Closes the pool's connections after the commands under way: for a clean shutdown.
     /// Commands afterwards fail with a store error.
     pub async fn close(&self) {
-        // The pool's close waits for every connection out of it, those set aside too. It
-        // marks the pool closed when called, and from then on nothing is set aside.
-        let closing = self.conns.pool.close();
-        self.conns.give_back_all();
-        closing.await;
+        self.backend().pool.close().await;
     }
 
-    /// A connection for one short read (a one-statement commit takes one the same way): see
-    /// [`warm`].
-    async fn reader(&self) -> Result<Lent, StoreError> {
-        self.conns.lend().await.map_err(Self::err)
-    }
-
-    /// A pool connection for a read of several statements (statistics).
-    async fn long_reader(&self) -> Result<PoolConnection<Postgres>, StoreError> {
-        let pool = &self.conns.pool;
-        self.conns
-            .wait_for_pool(pool.acquire())
-            .await
-            .map_err(Self::err)
-    }
-
-    async fn write_tx(&self) -> Result<(Transaction<'static, Postgres>, ()), StoreError> {
-        let pool = &self.conns.pool;
-        let tx = self
-            .conns
-            .wait_for_pool(pool.begin())
-            .await
-            .map_err(Self::err)?;
-        Ok((tx, ()))
-    }
-
-    /// Runs a commit's plan: as one statement when its steps are independent (one round
-    /// trip), otherwise statement by statement in a transaction.
-    async fn commit_plan(&self, plan: Plan) -> Result<(), StoreError> {
-        if let Some(sql) = one_statement(&plan) {
-            let expects: Vec<_> = plan.steps.iter().map(|s| s.expect).collect();
-            let args = plan.steps.into_iter().flat_map(|s| s.args).collect();
-            let q = sqlx::query::<Postgres>(sqlx::AssertSqlSafe(sql));
-            let mut conn = self.conns.lend().await.map_err(Self::err)?;
-            let result = Self::bind_args(q, args).execute(&mut *conn).await;
-            // Not run again if its connection is lost: whether it was applied is not known.
-            return match conn.finish(result) {
-                Ok(_) => Ok(()),
-                Err(e) => Err(Self::plan_error(e, &expects)),
-            };
-        }
-        let (mut tx, ()) = self.write_tx().await?;
-        match Self::run_steps(&mut tx, plan.steps).await {
-            Ok(()) => tx.commit().await.map_err(Self::err),
-            Err(e) => {
-                // Dropping the transaction rolls it back as well; an explicit rollback
-                // returns the connection to the pool clean at once.
-                let _ = tx.rollback().await;
-                Err(e)
-            }
-        }
-    }
-
-    /// Runs a plan statement by statement on `conn` (inside the caller's transaction).
-    async fn run_steps(conn: &mut PgConnection, steps: Vec<Step>) -> Result<(), StoreError> {
-        for step in steps {
-            // Statements with a fixed text are prepared once per connection; the batched
-            // inserts vary with their row count and would crowd the cache.
-            let persistent = matches!(step.sql, Cow::Borrowed(_));
-            let is_query = step.is_query();
-            let q = sqlx::query::<Postgres>(sqlx::AssertSqlSafe(step.sql)).persistent(persistent);
-            let q = Self::bind_args(q, step.args);
-            let rows = if is_query {
-                u64::from(
-                    q.fetch_optional(&mut *conn)
-                        .await
-                        .map_err(Self::err)?
-                        .is_some(),
-                )
-            } else {
-                q.execute(&mut *conn)
-                    .await
-                    .map_err(Self::err)?
-                    .rows_affected()
-            };
-            if let Some(expect) = step.expect
-                && rows != 1
-            {
-                return Err(expect.error());
-            }
-        }
-        Ok(())
+    /// Applies the embedded migrations that have not run yet, in order, each in its own
+    /// transaction under an advisory lock, so running it twice, or from two processes at
+    /// once, is safe. Bookkeeping lives in orgroster's own `_orgroster_migrations` table,
+    /// never in the host's `_sqlx_migrations`.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the database fails or an applied migration was edited
+    /// afterwards (its checksum differs).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        apply_migrations(self.backend()).await
     }
 }
 
-sql::sql_store!(PostgresStore, Postgres, "postgres", dialect);
+/// The store's name, in errors.
+const NAME: &str = "postgres";
+
+fn err(e: sqlx::Error) -> StoreError {
+    map_error(NAME, e)
+}
+
+/// A statement as sqlx runs it.
+fn query(statement: Statement) -> sqlx::query::Query<'static, sqlx::Postgres, PgArguments> {
+    let mut q = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(statement.sql))
+        .persistent(statement.persistent);
+    for arg in statement.args {
+        q = match arg {
+            Arg::Uuid(v) => q.bind(v),
+            Arg::OptUuid(v) => q.bind(v),
+            Arg::Int(v) => q.bind(v),
+            Arg::OptInt(v) => q.bind(v),
+            Arg::Text(v) => q.bind(v),
+            Arg::OptText(v) => q.bind(v),
+            Arg::Bytes(v) => q.bind(v),
+        };
+    }
+    q
+}
+
+/// A row as PostgreSQL typed its columns.
+fn row(r: &PgRow) -> Result<Row, StoreError> {
+    let mut values = Vec::with_capacity(r.columns().len());
+    for (i, column) in r.columns().iter().enumerate() {
+        if r.try_get_raw(i).map_err(err)?.is_null() {
+            values.push(Value::Null);
+            continue;
+        }
+        values.push(match column.type_info().name() {
+            "UUID" => Value::Uuid(r.try_get(i).map_err(err)?),
+            "INT8" => Value::Int(r.try_get(i).map_err(err)?),
+            "INT4" => Value::Int(i64::from(r.try_get::<i32, _>(i).map_err(err)?)),
+            "INT2" => Value::Int(i64::from(r.try_get::<i16, _>(i).map_err(err)?)),
+            "BOOL" => Value::Bool(r.try_get(i).map_err(err)?),
+            "TEXT" | "VARCHAR" => Value::Text(r.try_get(i).map_err(err)?),
+            "BYTEA" => Value::Bytes(r.try_get(i).map_err(err)?),
+            other => return Err(corrupt(NAME, format!("a column of type {other}"))),
+        });
+    }
+    Ok(Row(values))
+}
+
+fn rows(rows: &[PgRow]) -> Result<Vec<Row>, StoreError> {
+    rows.iter().map(row).collect()
+}
+
+#[async_trait::async_trait]
+impl Backend for PostgresBackend {
+    const NAME: &'static str = NAME;
+    const NUMBERED_PARAMS: bool = true;
+    const SQL: Dialect = POSTGRES;
+    type Tx = PostgresTransaction;
+
+    async fn read(&self, statement: Statement) -> Result<Vec<Row>, StoreError> {
+        rows(&query(statement).fetch_all(&self.pool).await.map_err(err)?)
+    }
+
+    async fn read_all(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(err)?;
+        let mut results = Vec::with_capacity(statements.len());
+        for statement in statements {
+            results.push(rows(
+                &query(statement).fetch_all(&mut *conn).await.map_err(err)?,
+            )?);
+        }
+        Ok(results)
+    }
+
+    async fn begin(&self) -> Result<PostgresTransaction, StoreError> {
+        let tx = self.pool.begin().await.map_err(err)?;
+        Ok(PostgresTransaction { tx })
+    }
+}
+
+/// A transaction on one pool connection.
+#[derive(Debug)]
+pub(crate) struct PostgresTransaction {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+}
+
+#[async_trait::async_trait]
+impl Transaction for PostgresTransaction {
+    async fn execute(&mut self, statement: Statement) -> Result<u64, StoreError> {
+        let done = query(statement).execute(&mut *self.tx).await.map_err(err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn fetch(&mut self, statement: Statement) -> Result<Vec<Row>, StoreError> {
+        rows(
+            &query(statement)
+                .fetch_all(&mut *self.tx)
+                .await
+                .map_err(err)?,
+        )
+    }
+
+    async fn execute_script(&mut self, sql: &'static str) -> Result<(), StoreError> {
+        sqlx::raw_sql(sql)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(err)
+            .map(drop)
+    }
+
+    async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await.map_err(err)
+    }
+}
+
+/// The statements where PostgreSQL differs from SQLite.
+const POSTGRES: Dialect = Dialect {
+    invitation_context: INVITATION_CONTEXT,
+    users_not_members: USERS_NOT_MEMBERS,
+    claim_outbox: CLAIM_OUTBOX,
+    member_statistics: ScopeStatements {
+        totals: MEMBER_TOTALS,
+        courses: MEMBER_COURSES,
+        weeks: MEMBER_WEEKS,
+    },
+    team_statistics: ScopeStatements {
+        totals: TEAM_TOTALS,
+        courses: TEAM_COURSES,
+        weeks: TEAM_WEEKS,
+    },
+    teams_statistics: TeamsStatements {
+        totals: TEAMS_TOTALS,
+        members: TEAMS_MEMBERS,
+        invited: TEAMS_INVITED,
+        courses: TEAMS_COURSES,
+        weeks: TEAMS_WEEKS,
+    },
+    member_activity: ActivityStatements {
+        organization: ORGANIZATION_ACTIVITY,
+        team: TEAM_ACTIVITY,
+        member: MEMBER_ACTIVITY,
+    },
+    migration_lock: Some(MIGRATION_LOCK),
+    migrations: MIGRATIONS,
+};
+
+/// Serializes migrating processes for the length of the migration's transaction.
+const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(7306394815522617713)";
+
+/// Applied migrations are checksummed: never edit one, add the next.
+const MIGRATIONS: &[Migration] = &[(
+    1,
+    "initial",
+    include_str!("../../migrations/postgres/0001_initial.sql"),
+)];
+
+/// See [`Dialect::invitation_context`]. Each address probes the unique indexes of members and
+/// pending invitations, whatever the planner believes about the tables: as `key IN (SELECT …)`
+/// or `EXISTS` it could plan, on stale statistics (a table right after a bulk insert, before
+/// autoanalyze), a scan or a hash of every row of the organization per invitation. `LIMIT 1`
+/// keeps each lateral subquery from being pulled up into a join the planner could reorder;
+/// each key matches at most one row anyway (a unique index).
+pub(super) const INVITATION_CONTEXT: &str = "SELECT o.id, o.name, o.licenses, o.capabilities, o.seat_cap, o.created_at, o.version, \
+     m.id, m.organization_id, m.user_id, m.email, m.first_name, m.last_name, m.roles, \
+     m.joined_at, m.invitation_id, m.version, k.email_key, mm.hit IS NOT NULL, i.id, \
+     i.organization_id, i.email, i.invitee_first_name, i.invitee_last_name, i.role, \
+     i.team_id, i.status, i.token_hash, i.invited_by, i.created_at, i.sent_at, i.expires_at, \
+     i.resend_count, i.closed_at, i.closed_by, i.version, CASE WHEN o.seat_cap IS NOT NULL \
+     THEN (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1) ELSE 0 END, \
+     CASE WHEN o.seat_cap IS NOT NULL THEN (SELECT COUNT(*) FROM orgroster_invitations WHERE \
+     organization_id = $1 AND status = 'pending' AND expires_at > $3) ELSE 0 END FROM \
+     orgroster_organizations AS o LEFT JOIN orgroster_members AS m ON m.organization_id = \
+     o.id AND m.user_id = $4 LEFT JOIN (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) \
+     AS email_key) AS k ON true LEFT JOIN LATERAL (SELECT 1 AS hit FROM orgroster_members AS \
+     t WHERE t.organization_id = $1 AND t.email_key = k.email_key LIMIT 1) AS mm ON true \
+     LEFT JOIN LATERAL (SELECT id, organization_id, email, invitee_first_name, \
+     invitee_last_name, role, team_id, status, token_hash, invited_by, created_at, sent_at, \
+     expires_at, resend_count, closed_at, closed_by, version FROM orgroster_invitations AS t \
+     WHERE t.organization_id = $1 AND t.status = 'pending' AND t.email_key = k.email_key \
+     LIMIT 1) AS i ON true WHERE o.id = $1";
+/// See [`Dialect::users_not_members`]. The members found are locked against removal (`FOR KEY
+/// SHARE`, which a role change does not wait for) until the transaction ends. A lateral probe
+/// with `LIMIT 1` rather than `NOT EXISTS`, which the planner may turn into a hash of every
+/// member of the organization.
+const USERS_NOT_MEMBERS: &str = "SELECT k.user_id::text FROM (SELECT DISTINCT jsonb_array_elements_text($2::jsonb)::uuid \
+     AS user_id) AS k LEFT JOIN LATERAL (SELECT 1 AS hit FROM orgroster_members AS t WHERE \
+     t.organization_id = $1 AND t.user_id = k.user_id LIMIT 1 FOR KEY SHARE) AS m ON true \
+     WHERE m.hit IS NULL";
+/// See [`Dialect::claim_outbox`]. Taken in turns across organizations (spec: MSG-3); `SKIP
+/// LOCKED`: two instances claiming at once take disjoint rows. The window runs in a sublink
+/// because `FOR UPDATE` is not allowed beside a window function; the lock re-checks the
+/// lease of each row it takes.
+const CLAIM_OUTBOX: &str = "UPDATE orgroster_outbox SET lease_until = $1, claim = $4, attempts = attempts + 1 WHERE \
+     id IN (SELECT id FROM orgroster_outbox WHERE id IN (SELECT id FROM (SELECT id, due_at, \
+     ROW_NUMBER() OVER (PARTITION BY organization_id ORDER BY due_at, id) AS turn FROM \
+     orgroster_outbox WHERE status = 'pending' AND due_at <= $2 AND (lease_until IS NULL OR \
+     lease_until <= $2)) AS due ORDER BY turn, due_at, id LIMIT $3) AND status = 'pending' \
+     AND (lease_until IS NULL OR lease_until <= $2) FOR UPDATE SKIP LOCKED) RETURNING id, \
+     organization_id, recipient, content, status, attempts, created_at, due_at, lease_until, \
+     last_error";
+/// See [`ScopeStatements::totals`]. A member's events are read through the per-member index.
+pub(super) const MEMBER_TOTALS: &str = "SELECT COUNT(DISTINCT user_id), CAST(COALESCE(SUM(CASE WHEN kind = 'enrolled' THEN 1 \
+     ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN kind = 'completed' THEN 1 ELSE \
+     0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN kind = 'certificate' THEN 1 ELSE 0 \
+     END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN kind = 'time_spent' THEN value ELSE 0 \
+     END), 0) AS BIGINT), (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1 \
+     AND user_id = $4 AND joined_at < $3 AND $2 < $3), (SELECT COUNT(*) FROM \
+     orgroster_invitations WHERE organization_id = $1 AND created_at >= $2 AND created_at < \
+     $3 AND email_key = (SELECT email_key FROM orgroster_members WHERE organization_id = $1 \
+     AND user_id = $4)) FROM (SELECT user_id, course, kind, value, at FROM \
+     orgroster_activities WHERE organization_id = $1 AND user_id = $4 AND at >= $2 AND at < \
+     $3) AS e";
+/// See [`ScopeStatements::courses`].
+const MEMBER_COURSES: &str = "SELECT course, COUNT(DISTINCT user_id) FROM (SELECT user_id, course, kind, value, at \
+     FROM orgroster_activities WHERE organization_id = $1 AND user_id = $4 AND at >= $2 AND \
+     at < $3) AS e GROUP BY course";
+/// See [`ScopeStatements::weeks`].
+const MEMBER_WEEKS: &str = "SELECT w, COUNT(DISTINCT user_id), CAST(SUM(CASE WHEN kind = 'completed' THEN 1 ELSE 0 \
+     END) AS BIGINT), CAST(SUM(CASE WHEN kind = 'time_spent' THEN value ELSE 0 END) AS \
+     BIGINT) FROM (SELECT user_id, kind, value, (at - 345600000000) / 604800000000 - CASE \
+     WHEN at < 345600000000 AND (at - 345600000000) % 604800000000 <> 0 THEN 1 ELSE 0 END AS \
+     w FROM (SELECT user_id, course, kind, value, at FROM orgroster_activities WHERE \
+     organization_id = $1 AND user_id = $4 AND at >= $2 AND at < $3) AS e) AS weeks GROUP BY \
+     w ORDER BY w";
+/// See [`ScopeStatements::totals`]. A team's events are read member by member, within each of their stints,
+/// through the per-member index (spec: TEAM-4): never in proportion to the rest of the
+/// organization's activity.
+const TEAM_TOTALS: &str = "SELECT COUNT(DISTINCT user_id), CAST(COALESCE(SUM(CASE WHEN kind = 'enrolled' THEN 1 \
+     ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN kind = 'completed' THEN 1 ELSE \
+     0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN kind = 'certificate' THEN 1 ELSE 0 \
+     END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN kind = 'time_spent' THEN value ELSE 0 \
+     END), 0) AS BIGINT), (SELECT COUNT(DISTINCT user_id) FROM orgroster_team_stints WHERE \
+     organization_id = $1 AND team_id = $4 AND joined_at < $3 AND (left_at IS NULL OR \
+     (left_at > $2 AND left_at > joined_at))), (SELECT COUNT(*) FROM orgroster_invitations \
+     WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3 AND team_id = $4) \
+     FROM (SELECT a.user_id, a.course, a.kind, a.value, a.at FROM orgroster_team_stints AS s \
+     CROSS JOIN orgroster_activities AS a WHERE s.organization_id = $1 AND s.team_id = $4 \
+     AND s.joined_at < $3 AND (s.left_at IS NULL OR s.left_at > $2) AND a.organization_id = \
+     $1 AND a.user_id = s.user_id AND a.at >= $2 AND a.at < $3 AND a.at >= s.joined_at AND \
+     (s.left_at IS NULL OR a.at < s.left_at)) AS e";
+/// See [`ScopeStatements::courses`].
+const TEAM_COURSES: &str = "SELECT course, COUNT(DISTINCT user_id) FROM (SELECT a.user_id, a.course, a.kind, \
+     a.value, a.at FROM orgroster_team_stints AS s CROSS JOIN orgroster_activities AS a \
+     WHERE s.organization_id = $1 AND s.team_id = $4 AND s.joined_at < $3 AND (s.left_at IS \
+     NULL OR s.left_at > $2) AND a.organization_id = $1 AND a.user_id = s.user_id AND a.at \
+     >= $2 AND a.at < $3 AND a.at >= s.joined_at AND (s.left_at IS NULL OR a.at < \
+     s.left_at)) AS e GROUP BY course";
+/// See [`ScopeStatements::weeks`].
+const TEAM_WEEKS: &str = "SELECT w, COUNT(DISTINCT user_id), CAST(SUM(CASE WHEN kind = 'completed' THEN 1 ELSE 0 \
+     END) AS BIGINT), CAST(SUM(CASE WHEN kind = 'time_spent' THEN value ELSE 0 END) AS \
+     BIGINT) FROM (SELECT user_id, kind, value, (at - 345600000000) / 604800000000 - CASE \
+     WHEN at < 345600000000 AND (at - 345600000000) % 604800000000 <> 0 THEN 1 ELSE 0 END AS \
+     w FROM (SELECT a.user_id, a.course, a.kind, a.value, a.at FROM orgroster_team_stints AS \
+     s CROSS JOIN orgroster_activities AS a WHERE s.organization_id = $1 AND s.team_id = $4 \
+     AND s.joined_at < $3 AND (s.left_at IS NULL OR s.left_at > $2) AND a.organization_id = \
+     $1 AND a.user_id = s.user_id AND a.at >= $2 AND a.at < $3 AND a.at >= s.joined_at AND \
+     (s.left_at IS NULL OR a.at < s.left_at)) AS e) AS weeks GROUP BY w ORDER BY w";
+/// See [`TeamsStatements::totals`]. One scan of the period's events, each looking its member's stints up by
+/// `(organization_id, user_id)`; `CROSS JOIN` keeps that order on SQLite, whose planner
+/// assumes few rows without `ANALYZE` statistics. A member's stints in one team never
+/// overlap, so an event meets at most one stint per team.
+const TEAMS_TOTALS: &str = "SELECT s.team_id, COUNT(DISTINCT u.user_id), CAST(COALESCE(SUM(CASE WHEN u.kind = \
+     'enrolled' THEN 1 ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN u.kind = \
+     'completed' THEN 1 ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN u.kind = \
+     'certificate' THEN 1 ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN u.kind = \
+     'time_spent' THEN u.value ELSE 0 END), 0) AS BIGINT) FROM (SELECT user_id, kind, value, \
+     at FROM orgroster_activities WHERE organization_id = $1 AND at >= $2 AND at < $3) AS u \
+     CROSS JOIN orgroster_team_stints AS s WHERE s.organization_id = $1 AND s.user_id = \
+     u.user_id AND s.joined_at <= u.at AND (s.left_at IS NULL OR s.left_at > u.at) AND \
+     s.team_id IN (SELECT jsonb_array_elements_text($4::jsonb)::uuid) GROUP BY s.team_id";
+/// See [`TeamsStatements::members`].
+const TEAMS_MEMBERS: &str = "SELECT team_id, COUNT(DISTINCT user_id) FROM orgroster_team_stints WHERE \
+     organization_id = $1 AND joined_at < $3 AND (left_at IS NULL OR (left_at > $2 AND \
+     left_at > joined_at)) AND team_id IN (SELECT \
+     jsonb_array_elements_text($4::jsonb)::uuid) GROUP BY team_id";
+/// See [`TeamsStatements::invited`].
+const TEAMS_INVITED: &str = "SELECT team_id, COUNT(*) FROM orgroster_invitations WHERE organization_id = $1 AND \
+     created_at >= $2 AND created_at < $3 AND team_id IN (SELECT \
+     jsonb_array_elements_text($4::jsonb)::uuid) GROUP BY team_id";
+/// See [`TeamsStatements::courses`].
+const TEAMS_COURSES: &str = "SELECT s.team_id, u.course, COUNT(DISTINCT u.user_id) FROM (SELECT user_id, course, at \
+     FROM orgroster_activities WHERE organization_id = $1 AND at >= $2 AND at < $3) AS u \
+     CROSS JOIN orgroster_team_stints AS s WHERE s.organization_id = $1 AND s.user_id = \
+     u.user_id AND s.joined_at <= u.at AND (s.left_at IS NULL OR s.left_at > u.at) AND \
+     s.team_id IN (SELECT jsonb_array_elements_text($4::jsonb)::uuid) GROUP BY s.team_id, \
+     u.course";
+/// See [`TeamsStatements::weeks`].
+const TEAMS_WEEKS: &str = "SELECT s.team_id, u.w, COUNT(DISTINCT u.user_id), CAST(SUM(CASE WHEN u.kind = \
+     'completed' THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(CASE WHEN u.kind = 'time_spent' \
+     THEN u.value ELSE 0 END) AS BIGINT) FROM (SELECT user_id, kind, value, at, (at - \
+     345600000000) / 604800000000 - CASE WHEN at < 345600000000 AND (at - 345600000000) % \
+     604800000000 <> 0 THEN 1 ELSE 0 END AS w FROM orgroster_activities WHERE \
+     organization_id = $1 AND at >= $2 AND at < $3) AS u CROSS JOIN orgroster_team_stints AS \
+     s WHERE s.organization_id = $1 AND s.user_id = u.user_id AND s.joined_at <= u.at AND \
+     (s.left_at IS NULL OR s.left_at > u.at) AND s.team_id IN (SELECT \
+     jsonb_array_elements_text($4::jsonb)::uuid) GROUP BY s.team_id, u.w";
+/// See [`ActivityStatements`].
+pub(super) const ORGANIZATION_ACTIVITY: &str = "WITH page AS (SELECT id, user_id, email, first_name, last_name FROM orgroster_members \
+     WHERE organization_id = $1 AND id > $4 ORDER BY id LIMIT $5) SELECT p.id, p.user_id, \
+     p.email, p.first_name, p.last_name, CAST(COALESCE(SUM(CASE WHEN a.kind = 'enrolled' \
+     THEN 1 ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN a.kind = 'completed' \
+     THEN 1 ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN a.kind = 'certificate' \
+     THEN 1 ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN a.kind = 'time_spent' \
+     THEN a.value ELSE 0 END), 0) AS BIGINT), MAX(a.at) FROM page AS p LEFT JOIN \
+     orgroster_activities AS a ON a.organization_id = $1 AND a.user_id = p.user_id AND a.at \
+     >= $2 AND a.at < $3 GROUP BY p.id, p.user_id, p.email, p.first_name, p.last_name ORDER \
+     BY p.id";
+/// See [`ActivityStatements`].
+pub(super) const TEAM_ACTIVITY: &str = "WITH page AS (SELECT id, user_id, email, first_name, last_name FROM orgroster_members \
+     WHERE organization_id = $1 AND id > $4 AND user_id IN (SELECT user_id FROM \
+     orgroster_team_stints WHERE organization_id = $1 AND team_id = $6 AND joined_at < $3 \
+     AND (left_at IS NULL OR (left_at > $2 AND left_at > joined_at))) ORDER BY id LIMIT $5) \
+     SELECT p.id, p.user_id, p.email, p.first_name, p.last_name, CAST(COALESCE(SUM(CASE WHEN \
+     a.kind = 'enrolled' THEN 1 ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN \
+     a.kind = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN \
+     a.kind = 'certificate' THEN 1 ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN \
+     a.kind = 'time_spent' THEN a.value ELSE 0 END), 0) AS BIGINT), MAX(a.at) FROM page AS p \
+     LEFT JOIN orgroster_activities AS a ON a.organization_id = $1 AND a.user_id = p.user_id \
+     AND a.at >= $2 AND a.at < $3 AND EXISTS (SELECT 1 FROM orgroster_team_stints AS s WHERE \
+     s.organization_id = $1 AND s.team_id = $6 AND s.user_id = a.user_id AND s.joined_at <= \
+     a.at AND (s.left_at IS NULL OR s.left_at > a.at)) GROUP BY p.id, p.user_id, p.email, \
+     p.first_name, p.last_name ORDER BY p.id";
+/// See [`ActivityStatements`].
+pub(super) const MEMBER_ACTIVITY: &str = "WITH page AS (SELECT id, user_id, email, first_name, last_name FROM orgroster_members \
+     WHERE organization_id = $1 AND id > $4 AND user_id = $6 ORDER BY id LIMIT $5) SELECT \
+     p.id, p.user_id, p.email, p.first_name, p.last_name, CAST(COALESCE(SUM(CASE WHEN a.kind \
+     = 'enrolled' THEN 1 ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN a.kind = \
+     'completed' THEN 1 ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN a.kind = \
+     'certificate' THEN 1 ELSE 0 END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN a.kind = \
+     'time_spent' THEN a.value ELSE 0 END), 0) AS BIGINT), MAX(a.at) FROM page AS p LEFT \
+     JOIN orgroster_activities AS a ON a.organization_id = $1 AND a.user_id = p.user_id AND \
+     a.at >= $2 AND a.at < $3 GROUP BY p.id, p.user_id, p.email, p.first_name, p.last_name \
+     ORDER BY p.id";
 
 #[cfg(test)]
 mod tests {
@@ -321,8 +473,7 @@ mod tests {
     /// BUFFERS)`.
     async fn context_pages(pool: &PgPool, org: uuid::Uuid) -> u64 {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {}",
-            dialect::INVITATION_CONTEXT
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {INVITATION_CONTEXT}"
         )))
         .bind(org)
         .bind(r#"["newcomer@example.com", "member-7@example.com", "invited-7@example.com"]"#)
@@ -353,13 +504,6 @@ mod tests {
     }
 
     impl Fresh {
-        /// Reads a (missing) organization; how many connections are aside afterwards.
-        async fn aside_after_a_read(&self) -> usize {
-            let org = crate::OrganizationId::new();
-            assert_eq!(self.store.organization(org).await.unwrap(), None);
-            self.store.conns.aside_len()
-        }
-
         /// Closes the store and drops its schema.
         async fn finish(self) {
             self.store.close().await;
@@ -455,24 +599,32 @@ mod tests {
         fresh.finish().await;
     }
 
-    /// The backends of `app`.
-    async fn backends(admin: &PgPool, app: &str) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1")
-            .bind(app)
-            .fetch_one(admin)
-            .await
-            .unwrap()
+    /// The pools the store makes check only the connections idle for a while before handing
+    /// them out; a host's pool is used with the host's options.
+    #[tokio::test]
+    async fn only_the_pools_the_store_makes_skip_the_check_of_a_recently_used_connection() {
+        let Ok(url) = std::env::var("ORGROSTER_TEST_POSTGRES_URL") else {
+            eprintln!("skipped: set ORGROSTER_TEST_POSTGRES_URL to run it");
+            return;
+        };
+        let made = PostgresStore::connect(&url).await.unwrap();
+        assert!(!made.pool().options().get_test_before_acquire());
+        made.close().await;
+        let hosts = PostgresStore::new(PgPool::connect(&url).await.unwrap());
+        assert!(hosts.pool().options().get_test_before_acquire());
+        hosts.close().await;
     }
 
-    /// A read on a connection set aside that was killed meanwhile runs again on a checked
-    /// one: the host sees nothing of it.
+    /// A connection killed while idle in the store's pool is checked before it is handed out
+    /// again, once it has been idle for a while: the host sees nothing of it.
     #[tokio::test]
-    async fn a_read_whose_connection_was_killed_while_aside_runs_again_on_a_checked_one() {
-        let Some(fresh) = fresh_store(4, "aside").await else {
+    async fn a_connection_killed_while_idle_is_replaced_before_its_next_use() {
+        let Some(fresh) = fresh_store_with(pool_options().max_connections(1), "idle").await else {
             return;
         };
         let store = &fresh.store;
-        assert_eq!(fresh.aside_after_a_read().await, 1);
+        let org = crate::OrganizationId::new();
+        assert_eq!(store.organization(org).await.unwrap(), None);
         sqlx::query(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
         )
@@ -483,113 +635,17 @@ mod tests {
         while backends(&fresh.admin, &fresh.app).await > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        assert_eq!(store.conns.aside_len(), 1, "still aside, dead");
-        // Run again on a new connection from the pool.
-        assert_eq!(fresh.aside_after_a_read().await, 1);
-        assert_eq!(backends(&fresh.admin, &fresh.app).await, 1);
+        tokio::time::sleep(RECENT).await;
+        assert_eq!(store.organization(org).await.unwrap(), None);
         fresh.finish().await;
     }
 
-    /// While a command of the store waits for the pool, a connection whose statement ended
-    /// goes back to the pool, where the command gets it, rather than aside.
-    #[tokio::test]
-    async fn a_connection_goes_back_to_the_pool_while_a_command_waits_for_one() {
-        let Some(fresh) = fresh_store(2, "wait").await else {
-            return;
-        };
-        let store = &fresh.store;
-        let org = crate::OrganizationId::new();
-        let first = store.conns.lend().await.unwrap();
-        let second = store.conns.lend().await.unwrap();
-        let waiter = tokio::spawn({
-            let store = store.clone();
-            async move { store.organization(org).await }
-        });
-        while store.conns.waiting() == 0 {
-            tokio::task::yield_now().await;
-        }
-        first.finish(Ok(())).unwrap();
-        let aside = store.conns.aside_len();
-        assert_eq!(aside, 0, "set aside while a command waited");
-        assert_eq!(waiter.await.unwrap().unwrap(), None);
-        // No one waits now, and the pool has a connection to give (once sqlx has taken the
-        // waiter's back): set aside.
-        while store.pool().num_idle() == 0 {
-            tokio::task::yield_now().await;
-        }
-        second.finish(Ok(())).unwrap();
-        assert_eq!(store.conns.aside_len(), 1);
-        fresh.finish().await;
-    }
-
-    /// On a pool of one connection nothing is set aside: the store's next transaction, or
-    /// the host, would wait for it.
-    #[tokio::test]
-    async fn a_store_on_a_full_pool_sets_nothing_aside() {
-        let Some(fresh) = fresh_store(1, "full").await else {
-            return;
-        };
-        assert_eq!(fresh.aside_after_a_read().await, 0);
-        fresh.finish().await;
-    }
-
-    /// A host closing the pool it shares with the store is not kept waiting for ever by a
-    /// connection set aside: it goes back to the pool once idle.
-    #[tokio::test]
-    async fn a_host_closing_the_shared_pool_gets_the_connections_set_aside_back() {
-        let Some(fresh) = fresh_store(4, "close").await else {
-            return;
-        };
-        let store = &fresh.store;
-        assert_eq!(fresh.aside_after_a_read().await, 1);
-        // Without the reaper, the close waits for ever: a deadlock guard, not a timing.
-        tokio::time::timeout(std::time::Duration::from_secs(30), store.pool().close())
+    /// The backends of `app`.
+    async fn backends(admin: &PgPool, app: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1")
+            .bind(app)
+            .fetch_one(admin)
             .await
-            .expect("the pool closed");
-        assert_eq!(store.conns.aside_len(), 0);
-        drop_schema(fresh.admin, &fresh.schema).await;
-    }
-
-    /// A store dropped where there is no runtime (after the host's last `block_on`, or
-    /// after its runtime is gone) gives back the connections it set aside without a panic,
-    /// although sqlx does that in a task (and spawns one more for a pool with a minimum).
-    #[test]
-    fn a_store_dropped_outside_its_runtime_or_after_it_lets_go_quietly() {
-        let runtime = || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-        };
-        let rt = runtime();
-        let pool = PgPoolOptions::new().max_connections(4).min_connections(1);
-        let Some(Fresh {
-            store,
-            admin,
-            schema,
-            ..
-        }) = rt.block_on(fresh_store_with(pool, "drop"))
-        else {
-            return;
-        };
-        let org = crate::OrganizationId::new();
-        rt.block_on(store.organization(org)).unwrap();
-        assert_eq!(store.conns.aside_len(), 1);
-        // The runtime is there, but not entered.
-        drop(store);
-        let url = std::env::var("ORGROSTER_TEST_POSTGRES_URL").unwrap();
-        let pool = PgPoolOptions::new().max_connections(4).min_connections(1);
-        let connecting = pool.connect_with(options(&url, &schema));
-        let store = PostgresStore::new(rt.block_on(connecting).unwrap());
-        rt.block_on(store.organization(org)).unwrap();
-        assert_eq!(store.conns.aside_len(), 1);
-        drop(admin);
-        drop(rt);
-        // The store's reaper went with the runtime, giving back what was aside.
-        assert_eq!(store.conns.aside_len(), 0);
-        drop(store);
-        let rt = runtime();
-        let admin = rt.block_on(PgPool::connect(&url)).unwrap();
-        rt.block_on(drop_schema(admin, &schema));
+            .unwrap()
     }
 }

@@ -4,8 +4,7 @@
 //! side of the PostgreSQL protocol: every time the server answers, the client's messages
 //! since its last answer were one round trip. A round trip whose messages are a lone `Sync`
 //! is sqlx's liveness ping (on taking a connection from the pool, and on giving it back),
-//! counted apart from the round trips that run statements. The pool here holds one
-//! connection, with and without the ping on acquire.
+//! counted apart from the round trips that run statements: they are what sqlx's pool costs.
 //!
 //! Run with `--nocapture` to see the table; `docs/PERFORMANCE.md` says how to read it.
 
@@ -311,9 +310,8 @@ async fn counted_roster(url: &str, schema: &str, port: u16, ping_on_acquire: boo
 }
 
 /// Round trips per command, with sqlx's default pool (a ping before every use of a
-/// connection) and with that ping turned off. A single invitation and an acceptance (into a
-/// team or not) take at most 2 round trips of statements: one read of what the command
-/// decides on and the commit as one statement.
+/// connection) and with that ping turned off. A command reads once, then commits in one
+/// transaction: `BEGIN`, one statement per step of its change set, `COMMIT`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trips_per_command() {
     let Some(url) = pg::url() else {
@@ -357,12 +355,16 @@ async fn round_trips_per_command() {
         );
     }
     for (_, rows) in &tables {
-        // One read and one commit. An acceptance into a team too: its read brings the team,
-        // and its commit is one statement.
+        // One read, then the transaction: an invitation's checks the organization's
+        // version and inserts the invitation, its event and its mail (4 steps); an
+        // acceptance checks the organization, updates the invitation, withdraws its queued
+        // mail, inserts the member and its events (5 steps), and into a team also adds the
+        // membership and opens its stint (7 steps). The read brings the team: none is read
+        // apart.
         for (command, most) in [
-            ("invite_member (no team)", 2),
-            ("accept_invitation (no team)", 2),
-            ("accept_invitation (into a team)", 2),
+            ("invite_member (no team)", 1 + 2 + 4),
+            ("accept_invitation (no team)", 1 + 2 + 5),
+            ("accept_invitation (into a team)", 1 + 2 + 7),
         ] {
             let (_, (statements, _)) = rows
                 .iter()
