@@ -454,74 +454,139 @@ pub(crate) fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
 /// A dynamically dispatched store, as the service holds it.
 pub type DynStore = dyn Store;
 
-macro_rules! forward_store {
-    ($($ptr:tt)*) => {
-        #[async_trait::async_trait]
-        #[deny(clippy::missing_trait_methods)]
-        impl<S: Store + ?Sized> Store for $($ptr)*<S> {
-            async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
-                (**self).organization(id).await
-            }
-            async fn organization_with_member(&self, org: OrganizationId, user: UserId) -> Result<Option<(Organization, Option<Member>)>, StoreError> {
-                (**self).organization_with_member(org, user).await
-            }
-            async fn member(&self, org: OrganizationId, user: UserId) -> Result<Option<Member>, StoreError> {
-                (**self).member(org, user).await
-            }
-            async fn members(&self, org: OrganizationId, filter: MemberFilter, page: Page) -> Result<Vec<Member>, StoreError> {
-                (**self).members(org, filter, page).await
-            }
-            async fn teams_of(&self, org: OrganizationId, member: MemberId) -> Result<Vec<TeamId>, StoreError> {
-                (**self).teams_of(org, member).await
-            }
-            async fn invitation(&self, org: OrganizationId, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
-                (**self).invitation(org, id).await
-            }
-            async fn invitations(&self, org: OrganizationId, filter: InvitationFilter, page: Page) -> Result<Vec<Invitation>, StoreError> {
-                (**self).invitations(org, filter, page).await
-            }
-            async fn seat_usage(&self, org: OrganizationId, now: DateTime<Utc>) -> Result<SeatUsage, StoreError> {
-                (**self).seat_usage(org, now).await
-            }
-            async fn invitation_context(&self, org: OrganizationId, user: UserId, emails: &[EmailAddress], now: DateTime<Utc>) -> Result<Option<InvitationContext>, StoreError> {
-                (**self).invitation_context(org, user, emails, now).await
-            }
-            async fn link_context(&self, hash: &TokenHash, user: Option<UserId>, now: DateTime<Utc>) -> Result<Option<LinkContext>, StoreError> {
-                (**self).link_context(hash, user, now).await
-            }
-            async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError> {
-                (**self).team(org, id).await
-            }
-            async fn teams(&self, org: OrganizationId, page: Page) -> Result<Vec<Team>, StoreError> {
-                (**self).teams(org, page).await
-            }
-            async fn events(&self, org: OrganizationId, page: Page) -> Result<Vec<Event>, StoreError> {
-                (**self).events(org, page).await
-            }
-            async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError> {
-                (**self).commit(changes).await
-            }
-            async fn claim_outbox(&self, claim: ClaimId, now: DateTime<Utc>, lease: Duration, limit: usize) -> Result<Vec<OutboxMessage>, StoreError> {
-                (**self).claim_outbox(claim, now, lease, limit).await
-            }
-            async fn settle_outbox(&self, claim: ClaimId, id: OutboxId, settlement: Settlement) -> Result<bool, StoreError> {
-                (**self).settle_outbox(claim, id, settlement).await
-            }
-            async fn failed_outbox(&self, org: OrganizationId, page: Page) -> Result<Vec<OutboxMessage>, StoreError> {
-                (**self).failed_outbox(org, page).await
-            }
-            async fn record_activities(&self, org: OrganizationId, activities: &[Activity]) -> Result<Recorded, StoreError> {
-                (**self).record_activities(org, activities).await
-            }
-            async fn statistics(&self, org: OrganizationId, scopes: &[StatsScope], period: Period) -> Result<Vec<Statistics>, StoreError> {
-                (**self).statistics(org, scopes, period).await
-            }
-            async fn member_activity(&self, org: OrganizationId, scope: StatsScope, period: Period, page: Page) -> Result<Vec<MemberActivity>, StoreError> {
-                (**self).member_activity(org, scope, period, page).await
-            }
-        }
-    };
+/// A shared store is a store: hosts hand the roster an `Arc` of the store they also keep.
+#[async_trait::async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
+        (**self).organization(id).await
+    }
+    async fn organization_with_member(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<(Organization, Option<Member>)>, StoreError> {
+        (**self).organization_with_member(org, user).await
+    }
+    async fn member(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<Member>, StoreError> {
+        (**self).member(org, user).await
+    }
+    async fn members(
+        &self,
+        org: OrganizationId,
+        filter: MemberFilter,
+        page: Page,
+    ) -> Result<Vec<Member>, StoreError> {
+        (**self).members(org, filter, page).await
+    }
+    async fn teams_of(
+        &self,
+        org: OrganizationId,
+        member: MemberId,
+    ) -> Result<Vec<TeamId>, StoreError> {
+        (**self).teams_of(org, member).await
+    }
+    async fn invitation(
+        &self,
+        org: OrganizationId,
+        id: InvitationId,
+    ) -> Result<Option<Invitation>, StoreError> {
+        (**self).invitation(org, id).await
+    }
+    async fn invitations(
+        &self,
+        org: OrganizationId,
+        filter: InvitationFilter,
+        page: Page,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        (**self).invitations(org, filter, page).await
+    }
+    async fn seat_usage(
+        &self,
+        org: OrganizationId,
+        now: DateTime<Utc>,
+    ) -> Result<SeatUsage, StoreError> {
+        (**self).seat_usage(org, now).await
+    }
+    async fn invitation_context(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+        emails: &[EmailAddress],
+        now: DateTime<Utc>,
+    ) -> Result<Option<InvitationContext>, StoreError> {
+        (**self).invitation_context(org, user, emails, now).await
+    }
+    async fn link_context(
+        &self,
+        hash: &TokenHash,
+        user: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LinkContext>, StoreError> {
+        (**self).link_context(hash, user, now).await
+    }
+    async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError> {
+        (**self).team(org, id).await
+    }
+    async fn teams(&self, org: OrganizationId, page: Page) -> Result<Vec<Team>, StoreError> {
+        (**self).teams(org, page).await
+    }
+    async fn events(&self, org: OrganizationId, page: Page) -> Result<Vec<Event>, StoreError> {
+        (**self).events(org, page).await
+    }
+    async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError> {
+        (**self).commit(changes).await
+    }
+    async fn claim_outbox(
+        &self,
+        claim: ClaimId,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        (**self).claim_outbox(claim, now, lease, limit).await
+    }
+    async fn settle_outbox(
+        &self,
+        claim: ClaimId,
+        id: OutboxId,
+        settlement: Settlement,
+    ) -> Result<bool, StoreError> {
+        (**self).settle_outbox(claim, id, settlement).await
+    }
+    async fn failed_outbox(
+        &self,
+        org: OrganizationId,
+        page: Page,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        (**self).failed_outbox(org, page).await
+    }
+    async fn record_activities(
+        &self,
+        org: OrganizationId,
+        activities: &[Activity],
+    ) -> Result<Recorded, StoreError> {
+        (**self).record_activities(org, activities).await
+    }
+    async fn statistics(
+        &self,
+        org: OrganizationId,
+        scopes: &[StatsScope],
+        period: Period,
+    ) -> Result<Vec<Statistics>, StoreError> {
+        (**self).statistics(org, scopes, period).await
+    }
+    async fn member_activity(
+        &self,
+        org: OrganizationId,
+        scope: StatsScope,
+        period: Period,
+        page: Page,
+    ) -> Result<Vec<MemberActivity>, StoreError> {
+        (**self).member_activity(org, scope, period, page).await
+    }
 }
-
-forward_store!(std::sync::Arc);
-forward_store!(Box);
