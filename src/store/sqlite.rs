@@ -249,7 +249,11 @@ impl Backend for SqliteBackend {
 
     async fn begin(&self) -> Result<SqliteTransaction, StoreError> {
         let turn = Arc::clone(&self.writers).lock_owned().await;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+        let tx = self
+            .commands
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(err)?;
         Ok(SqliteTransaction { tx, _turn: turn })
     }
 }
