@@ -10,6 +10,42 @@ use crate::fixture::{World, actor};
 use super::{Completed, Enrolled, at, event, now, progress, time, top, week};
 
 #[tokio::test]
+async fn a_strangers_event_that_repeats_an_id_of_the_batch_is_refused_as_a_strangers() {
+    // spec: STAT-1 — an event of someone who is not a member is refused as such, even when
+    // its id repeats one recorded earlier in the batch (the store only sees the events it
+    // is asked to record, so the stranger is checked apart).
+    let w = World::new().await;
+    let ana = w.join("ana", Role::Member, None).await;
+    let stranger = actor("stranger");
+    let now = now(&w);
+    let batch = vec![
+        event("e-1", &ana, "sql-101", Enrolled, now),
+        event("e-1", &stranger, "sql-101", Enrolled, now),
+        event("e-1", &ana, "sql-101", Completed, now),
+    ];
+    let receipt = w.roster.record_activity(w.org, &batch).await.unwrap();
+    assert_eq!(receipt.recorded, 1);
+    let reasons: Vec<(usize, &str, &ActivityError)> = receipt
+        .rejected
+        .iter()
+        .map(|(i, id, e)| (*i, id.as_str(), e))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (1, "e-1", &ActivityError::UnknownMember),
+            (
+                2,
+                "e-1",
+                &ActivityError::DuplicateId {
+                    id: "e-1".to_owned()
+                }
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_batch_keeps_its_good_events_and_refuses_each_bad_one_with_its_reason() {
     // spec: STAT-1, ERR-1, ERR-3
     let w = World::new().await;
