@@ -1,0 +1,330 @@
+//! A change set applied to the state one write at a time, each with its undo, so that the
+//! first write that breaks a rule takes the others back (spec: ERR-2).
+
+use chrono::DateTime;
+
+use super::state::*;
+use crate::domain::{
+    activity::TeamStint,
+    changes::{ChangeSet, OrganizationWrite, Write},
+    ids::{InvitationId, MemberId, OrganizationId, TeamId},
+    invitation::{Invitation, InvitationStatus},
+    member::Member,
+    organization::Organization,
+    team::Team,
+};
+use crate::store::{StoreError, constraint};
+
+/// How to take one applied write back.
+pub(super) enum Undo {
+    OrgCreated(OrganizationId),
+    Org(Organization),
+    Member(MemberId, Option<Member>),
+    Invitation(InvitationId, Option<Invitation>),
+    Team(TeamId, Option<Team>),
+    TeamMember(TeamId, MemberId, bool),
+    StintOpened,
+    StintClosed(usize),
+}
+
+pub(super) fn check_version(
+    stored: Option<u64>,
+    expected: u64,
+    entity: &'static str,
+) -> Result<(), StoreError> {
+    match (stored, expected) {
+        (None, 0) => Ok(()),
+        (Some(_), 0) => Err(StoreError::Duplicate {
+            constraint: constraint::PRIMARY_KEY,
+        }),
+        (Some(v), e) if v == e => Ok(()),
+        _ => Err(StoreError::Conflict { entity }),
+    }
+}
+
+pub(super) fn apply_org(
+    state: &mut State,
+    changes: &ChangeSet,
+    undo: &mut Vec<Undo>,
+) -> Result<(), StoreError> {
+    let id = changes.organization;
+    match &changes.organization_write {
+        OrganizationWrite::Untouched => {
+            state.org_mut(id)?;
+        }
+        write @ (OrganizationWrite::Touch { expected_version }
+        | OrganizationWrite::Check { expected_version }) => {
+            let org = state.org_mut(id)?;
+            check_version(
+                Some(org.organization.version),
+                *expected_version,
+                "organization",
+            )?;
+            if matches!(write, OrganizationWrite::Touch { .. }) {
+                undo.push(Undo::Org(org.organization.clone()));
+                org.organization.version += 1;
+            }
+        }
+        OrganizationWrite::Put(new) => {
+            if new.id != id {
+                return Err(StoreError::Missing {
+                    entity: "organization",
+                });
+            }
+            let stored = state.org(id).map(|o| o.organization.version);
+            check_version(stored, new.version, "organization")?;
+            let mut new = new.clone();
+            new.version += 1;
+            match state.orgs.get_mut(&id) {
+                Some(org) => undo.push(Undo::Org(std::mem::replace(&mut org.organization, new))),
+                None => {
+                    state.orgs.insert(id, Org::new(new));
+                    undo.push(Undo::OrgCreated(id));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn apply_write(
+    state: &mut State,
+    org_id: OrganizationId,
+    write: &Write,
+    undo: &mut Vec<Undo>,
+) -> Result<(), StoreError> {
+    match write {
+        Write::PutMember(member) => {
+            let org = state.org_mut(org_id)?;
+            if member.organization != org_id {
+                return Err(StoreError::Missing {
+                    entity: "organization",
+                });
+            }
+            let old = org.members.get(&member.id).cloned();
+            check_version(old.as_ref().map(|m| m.version), member.version, "member")?;
+            if old.as_ref().is_some_and(|o| o.user != member.user) {
+                return Err(StoreError::Conflict { entity: "member" });
+            }
+            if org
+                .by_user
+                .get(&member.user)
+                .is_some_and(|id| *id != member.id)
+            {
+                return Err(StoreError::Duplicate {
+                    constraint: constraint::ONE_MEMBER_PER_USER,
+                });
+            }
+            if org
+                .by_email
+                .get(member.email.key())
+                .is_some_and(|id| *id != member.id)
+            {
+                return Err(StoreError::Duplicate {
+                    constraint: constraint::ONE_MEMBER_PER_EMAIL,
+                });
+            }
+            let mut new = member.clone();
+            new.version += 1;
+            org.set_member(member.id, Some(new));
+            undo.push(Undo::Member(member.id, old));
+        }
+        Write::DeleteMember {
+            member,
+            expected_version,
+            at,
+        } => {
+            let org = state.org_mut(org_id)?;
+            let Some(old) = org.members.get(member).cloned() else {
+                return Err(StoreError::Conflict { entity: "member" });
+            };
+            check_version(Some(old.version), *expected_version, "member")?;
+            let teams: Vec<TeamId> = org
+                .member_teams
+                .range((*member, TeamId::from_uuid(uuid::Uuid::nil()))..)
+                .take_while(|(m, _)| m == member)
+                .map(|(_, t)| *t)
+                .collect();
+            for team in teams {
+                org.set_team_member(team, *member, false);
+                undo.push(Undo::TeamMember(team, *member, true));
+            }
+            org.close_stints(*at, undo, |s| s.user == old.user);
+            org.set_member(*member, None);
+            undo.push(Undo::Member(*member, Some(old)));
+        }
+        Write::PutInvitation(invitation) => {
+            let org = state.org_mut(org_id)?;
+            if invitation.organization != org_id {
+                return Err(StoreError::Missing {
+                    entity: "organization",
+                });
+            }
+            let old = org.invitations.get(&invitation.id).cloned();
+            check_version(
+                old.as_ref().map(|i| i.version),
+                invitation.version,
+                "invitation",
+            )?;
+            if invitation.status == InvitationStatus::Pending
+                && org
+                    .pending_by_email
+                    .get(invitation.email.key())
+                    .is_some_and(|id| *id != invitation.id)
+            {
+                return Err(StoreError::Duplicate {
+                    constraint: constraint::ONE_PENDING_PER_EMAIL,
+                });
+            }
+            if state
+                .tokens
+                .get(&invitation.token_hash)
+                .is_some_and(|(_, id)| *id != invitation.id)
+            {
+                return Err(StoreError::Duplicate {
+                    constraint: constraint::UNIQUE_TOKEN,
+                });
+            }
+            let mut new = invitation.clone();
+            new.version += 1;
+            state.set_invitation(org_id, invitation.id, Some(new));
+            undo.push(Undo::Invitation(invitation.id, old));
+        }
+        Write::PutTeam(team) => {
+            let org = state.org_mut(org_id)?;
+            if team.organization != org_id {
+                return Err(StoreError::Missing {
+                    entity: "organization",
+                });
+            }
+            let old = org.teams.get(&team.id).cloned();
+            check_version(old.as_ref().map(|t| t.version), team.version, "team")?;
+            if org
+                .team_names
+                .get(&team.name.key())
+                .is_some_and(|id| *id != team.id)
+            {
+                return Err(StoreError::Duplicate {
+                    constraint: constraint::UNIQUE_TEAM_NAME,
+                });
+            }
+            let mut new = team.clone();
+            new.version += 1;
+            org.set_team(team.id, Some(new));
+            undo.push(Undo::Team(team.id, old));
+        }
+        Write::DeleteTeam {
+            team,
+            expected_version,
+            at,
+        } => {
+            let org = state.org_mut(org_id)?;
+            let Some(old) = org.teams.get(team).cloned() else {
+                return Err(StoreError::Conflict { entity: "team" });
+            };
+            check_version(Some(old.version), *expected_version, "team")?;
+            let members: Vec<MemberId> = org
+                .team_members
+                .range((*team, MemberId::from_uuid(uuid::Uuid::nil()))..)
+                .take_while(|(t, _)| t == team)
+                .map(|(_, m)| *m)
+                .collect();
+            for member in members {
+                org.set_team_member(*team, member, false);
+                undo.push(Undo::TeamMember(*team, member, true));
+            }
+            org.close_stints(*at, undo, |s| s.team == *team);
+            org.set_team(*team, None);
+            undo.push(Undo::Team(*team, Some(old)));
+        }
+        Write::AddTeamMember { team, member, at } => {
+            let org = state.org_mut(org_id)?;
+            if !org.teams.contains_key(team) {
+                return Err(StoreError::Missing { entity: "team" });
+            }
+            let Some(user) = org.members.get(member).map(|m| m.user) else {
+                return Err(StoreError::Missing { entity: "member" });
+            };
+            if org.team_members.contains(&(*team, *member)) {
+                return Err(StoreError::Duplicate {
+                    constraint: constraint::ONE_TEAM_MEMBERSHIP,
+                });
+            }
+            org.set_team_member(*team, *member, true);
+            undo.push(Undo::TeamMember(*team, *member, false));
+            // No earlier than the user's last stint in the team ended: stints never overlap,
+            // whatever the clocks of the instances that wrote them (spec: TEAM-4).
+            let joined_at = org
+                .stints
+                .iter()
+                .filter(|s| s.team == *team && s.user == user)
+                .filter_map(|s| s.left_at)
+                .fold(*at, DateTime::max);
+            org.stints.push(TeamStint {
+                team: *team,
+                user,
+                joined_at,
+                left_at: None,
+            });
+            undo.push(Undo::StintOpened);
+        }
+        Write::RemoveTeamMember { team, member, at } => {
+            let org = state.org_mut(org_id)?;
+            if !org.team_members.contains(&(*team, *member)) {
+                return Err(StoreError::Conflict {
+                    entity: "team membership",
+                });
+            }
+            let user = org.members.get(member).map(|m| m.user);
+            org.set_team_member(*team, *member, false);
+            undo.push(Undo::TeamMember(*team, *member, true));
+            org.close_stints(*at, undo, |s| s.team == *team && Some(s.user) == user);
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn rollback(state: &mut State, org_id: OrganizationId, undo: Vec<Undo>) {
+    for step in undo.into_iter().rev() {
+        match step {
+            Undo::OrgCreated(id) => {
+                state.orgs.remove(&id);
+            }
+            Undo::Org(old) => {
+                if let Some(org) = state.orgs.get_mut(&old.id) {
+                    org.organization = old;
+                }
+            }
+            Undo::Member(id, old) => {
+                if let Some(org) = state.orgs.get_mut(&org_id) {
+                    org.set_member(id, old);
+                }
+            }
+            Undo::Invitation(id, old) => state.set_invitation(org_id, id, old),
+            Undo::Team(id, old) => {
+                if let Some(org) = state.orgs.get_mut(&org_id) {
+                    org.set_team(id, old);
+                }
+            }
+            Undo::StintOpened => {
+                if let Some(org) = state.orgs.get_mut(&org_id) {
+                    org.stints.pop();
+                }
+            }
+            Undo::StintClosed(i) => {
+                if let Some(stint) = state
+                    .orgs
+                    .get_mut(&org_id)
+                    .and_then(|o| o.stints.get_mut(i))
+                {
+                    stint.left_at = None;
+                }
+            }
+            Undo::TeamMember(team, member, present) => {
+                if let Some(org) = state.orgs.get_mut(&org_id) {
+                    org.set_team_member(team, member, present);
+                }
+            }
+        }
+    }
+}
