@@ -173,3 +173,19 @@ CREATE TABLE orgroster_team_stints (
 CREATE INDEX orgroster_team_stints_by_team ON orgroster_team_stints (team_id, joined_at);
 -- A member's stints: closed when they leave, looked up for each event of a team's figures.
 CREATE INDEX orgroster_team_stints_by_user ON orgroster_team_stints (organization_id, user_id);
+
+-- A commit whose steps do not read each other's writes runs as one statement, every step a
+-- data-modifying WITH clause (src/store/postgres/one_statement.rs). A version check or
+-- existence check that does not hold must abort that statement, and so every write of the
+-- commit: the statement passes each checked step's row count here, and this raises, naming
+-- the step, when it is not exactly 1.
+CREATE FUNCTION orgroster_expect(affected bigint, step integer) RETURNS integer
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF affected <> 1 THEN
+        RAISE EXCEPTION 'orgroster: a checked write of the commit did not apply at step %', step
+            USING ERRCODE = 'OR409';
+    END IF;
+    RETURN 0;
+END
+$$;

@@ -2,6 +2,8 @@
 //! This file holds its connection setup, its [`Backend`] on sqlx's PostgreSQL driver, and the
 //! statements PostgreSQL writes its own way.
 
+mod one_statement;
+
 use std::time::Duration;
 
 use sqlx::{
@@ -14,9 +16,12 @@ use super::{
     sql::{
         SqlStore, apply_migrations,
         backend::{Arg, Backend, Row, Statement, Transaction, Value, backend, corrupt, map_error},
+        commit_in_transaction,
+        plan::Step,
         queries::{ActivityStatements, Dialect, Migration, ScopeStatements, TeamsStatements},
     },
 };
+use crate::domain::changes::ChangeSet;
 
 /// Keeps the roster in PostgreSQL, so that any number of service instances can share it.
 ///
@@ -201,6 +206,21 @@ impl Backend for PostgresBackend {
     async fn begin(&self) -> Result<PostgresTransaction, StoreError> {
         let tx = self.pool.begin().await.map_err(err)?;
         Ok(PostgresTransaction { tx })
+    }
+
+    /// As one statement when it can (see [`one_statement`]), else in a transaction.
+    async fn commit(&self, changes: &ChangeSet, steps: Vec<Step>) -> Result<(), StoreError> {
+        let (statement, checks) = match one_statement::fuse(changes, steps) {
+            Ok(fused) => fused,
+            Err(steps) => return commit_in_transaction(self, steps).await,
+        };
+        match query(statement).execute(&self.pool).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(e
+                .as_database_error()
+                .and_then(|db| checks.failed_check(db.code().as_deref(), db.message()))
+                .unwrap_or_else(|| err(e))),
+        }
     }
 }
 

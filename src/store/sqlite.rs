@@ -18,9 +18,12 @@ use super::{
     sql::{
         SqlStore, apply_migrations,
         backend::{Arg, Backend, Row, Statement, Transaction, Value, backend, corrupt, map_error},
+        commit_in_transaction,
+        plan::Step,
         queries::{ActivityStatements, Dialect, Migration, ScopeStatements, TeamsStatements},
     },
 };
+use crate::domain::changes::ChangeSet;
 
 /// Keeps the roster in one SQLite database: a file (WAL mode, safe across processes on one
 /// machine) or `sqlite::memory:`.
@@ -255,6 +258,10 @@ impl Backend for SqliteBackend {
             .await
             .map_err(err)?;
         Ok(SqliteTransaction { tx, _turn: turn })
+    }
+
+    async fn commit(&self, _changes: &ChangeSet, steps: Vec<Step>) -> Result<(), StoreError> {
+        commit_in_transaction(self, steps).await
     }
 }
 

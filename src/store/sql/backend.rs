@@ -6,8 +6,11 @@ use std::borrow::Cow;
 
 use uuid::Uuid;
 
-use super::queries::Dialect;
-use crate::store::{StoreError, constraint};
+use super::{plan::Step, queries::Dialect};
+use crate::{
+    domain::changes::ChangeSet,
+    store::{StoreError, constraint},
+};
 
 /// One bound value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +87,11 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug + 'static {
 
     /// Begins a transaction that will write.
     async fn begin(&self) -> Result<Self::Tx, StoreError>;
+
+    /// Applies a commit, planned as `steps` from `changes`: all of it or none, failing with
+    /// the error of the first step whose check does not hold. The plain way is
+    /// [`commit_in_transaction`](super::commit_in_transaction).
+    async fn commit(&self, changes: &ChangeSet, steps: Vec<Step>) -> Result<(), StoreError>;
 }
 
 /// A transaction of a [`Backend`]. Dropped without [`Transaction::commit`], it rolls back.

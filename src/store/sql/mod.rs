@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use self::{
     backend::{Arg, Backend, Row, Statement, Transaction, corrupt},
-    plan::{BATCH_ROWS, insert_rows},
+    plan::{BATCH_ROWS, Step, insert_rows},
     queries::{
         ACTIVITIES_ONCE, ACTIVITY_INSERT_COLUMNS, APPLIED_MIGRATIONS, EVENTS_PAGE,
         FAILED_OUTBOX_PAGE, INSERT_ACTIVITIES, INVITATIONS_PAGE, LINK_CONTEXT, MEMBERS_PAGE,
@@ -67,6 +67,29 @@ impl<B> SqlStore<B> {
     pub(crate) fn backend(&self) -> &B {
         &self.backend
     }
+}
+
+/// Runs a commit's `steps` in one transaction of `backend`, step by step, and rolls it back
+/// at the first step whose check fails: how a [`Backend`] commits unless it has a faster way.
+pub(crate) async fn commit_in_transaction<B: Backend>(
+    backend: &B,
+    steps: Vec<Step>,
+) -> Result<(), StoreError> {
+    let mut tx = backend.begin().await?;
+    for step in steps {
+        let affected = if step.reads {
+            tx.fetch(step.statement).await?.len() as u64
+        } else {
+            tx.execute(step.statement).await?
+        };
+        if let Some(expect) = step.expect
+            && affected != 1
+        {
+            // Dropped, the transaction rolls back: nothing of the commit stays.
+            return Err(expect.error());
+        }
+    }
+    tx.commit().await
 }
 
 /// Runs one read.
@@ -533,21 +556,7 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError> {
         let steps = plan::plan(&changes, B::NUMBERED_PARAMS)?;
-        let mut tx = self.backend.begin().await?;
-        for step in steps {
-            let affected = if step.reads {
-                tx.fetch(step.statement).await?.len() as u64
-            } else {
-                tx.execute(step.statement).await?
-            };
-            if let Some(expect) = step.expect
-                && affected != 1
-            {
-                // Dropped, the transaction rolls back: nothing of the commit stays.
-                return Err(expect.error());
-            }
-        }
-        tx.commit().await
+        self.backend.commit(&changes, steps).await
     }
 
     async fn claim_outbox(
