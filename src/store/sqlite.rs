@@ -2,6 +2,8 @@
 //! This file holds its connection setup, its [`Backend`] on sqlx's SQLite driver, and the
 //! statements SQLite writes its own way.
 
+mod batch;
+
 use std::{str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
@@ -260,8 +262,12 @@ impl Backend for SqliteBackend {
         Ok(SqliteTransaction { tx, _turn: turn })
     }
 
+    /// In one batch when it can (see [`batch`]), else step by step.
     async fn commit(&self, _changes: &ChangeSet, steps: Vec<Step>) -> Result<(), StoreError> {
-        commit_in_transaction(self, steps).await
+        match batch::Batch::of(steps) {
+            Ok(batch) => batch.run(self).await,
+            Err(steps) => commit_in_transaction(self, steps).await,
+        }
     }
 }
 
