@@ -44,6 +44,9 @@ CREATE TABLE orgroster_members (
 );
 -- The member listing, page by page in id order.
 CREATE INDEX orgroster_members_by_org ON orgroster_members (organization_id, id);
+-- A user's organizations, for their account menu (USR-4): one range of this index, whatever
+-- the number of organizations.
+CREATE INDEX orgroster_members_by_user ON orgroster_members (user_id, organization_id);
 
 -- Invitations, pending and closed alike: the audit of who was invited stays (INV-12).
 CREATE TABLE orgroster_invitations (
@@ -177,3 +180,16 @@ CREATE TABLE orgroster_team_stints (
 CREATE INDEX orgroster_team_stints_by_team ON orgroster_team_stints (team_id, joined_at);
 -- A member's stints: closed when they leave, looked up for each event of a team's figures.
 CREATE INDEX orgroster_team_stints_by_user ON orgroster_team_stints (organization_id, user_id);
+
+-- A commit runs as one batch of statements, BEGIN IMMEDIATE to COMMIT, in one call into
+-- SQLite (src/store/sqlite/batch.rs). After each checked step (a version check, an existence
+-- check) the batch inserts here whether the step touched exactly one row; anything else
+-- raises, naming the step, which stops the batch before its COMMIT. The store then rolls the
+-- transaction back: nothing of the commit stays.
+CREATE VIEW orgroster_expect (step, ok) AS SELECT 0, 1 WHERE 0;
+
+CREATE TRIGGER orgroster_expect_raise INSTEAD OF INSERT ON orgroster_expect
+WHEN NEW.ok IS NOT 1
+BEGIN
+    SELECT RAISE(ABORT, 'orgroster: a checked write of the commit did not apply at step ' || NEW.step);
+END;

@@ -3,6 +3,7 @@
 //! statements SQLite writes its own way.
 
 mod batch;
+mod home;
 
 use std::{str::FromStr, sync::Arc, time::Duration};
 
@@ -51,22 +52,26 @@ pub type SqliteStore = SqlStore<SqliteBackend>;
 
 /// SQLite under the SQL store.
 ///
-/// The one optimisation kept below the port (what it buys is in `docs/PERFORMANCE.md`):
-/// for a database file the store opens itself, commands run on one connection of their own,
-/// their commits and their short reads alike, and only the reads that may take long
-/// (statistics, exports) go to the other connections. SQLite drops a connection's whole page
-/// cache when another connection has written since its last read, so with reads and commits
-/// spread over a pool every command re-reads from the file the pages it touches; on one
-/// connection they stay cached. A pool the host gives is used as it is.
+/// For a database file the store opens itself, the commands' short reads and commits run on
+/// a connection of their own (see `home`), and only the reads that may take long
+/// (statistics, exports) go to the pool. A pool the host gives, and an in-memory database,
+/// serve everything from the pool.
 #[derive(Debug, Clone)]
 pub struct SqliteBackend {
     /// The pool: the host's, or the store's own for the reads that may take long.
     pool: SqlitePool,
-    /// Where commits and the short reads of commands run: `pool` itself, or for a database
-    /// file the store opened, a pool of one connection.
-    commands: SqlitePool,
-    /// This process's writers take turns here rather than in SQLite's busy handler.
-    writers: Arc<Mutex<()>>,
+    /// Where commands run.
+    commands: Commands,
+}
+
+/// Where a store's commands run.
+#[derive(Debug, Clone)]
+enum Commands {
+    /// On the connection of their own of a database file the store opened.
+    Home(Arc<home::Home>),
+    /// On the pool, this process's writers taking turns here rather than in SQLite's busy
+    /// handler.
+    Pool { writers: Arc<Mutex<()>> },
 }
 
 impl SqliteStore {
@@ -105,14 +110,12 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(|e| backend(NAME, e))?;
-        let commands = pool_options(1)
-            .connect_with(options)
-            .await
-            .map_err(|e| backend(NAME, e))?;
+        let home = home::Home::new(options);
+        // Opened now, so that a file that cannot be opened fails here.
+        drop(home.lend().await?);
         Ok(Self::from_backend(SqliteBackend {
             pool,
-            commands,
-            writers: Arc::default(),
+            commands: Commands::Home(Arc::new(home)),
         }))
     }
 
@@ -130,9 +133,10 @@ impl SqliteStore {
     /// (`foreign_keys(true)`, the default of `SqliteConnectOptions`) and a busy timeout.
     pub fn new(pool: SqlitePool) -> Self {
         Self::from_backend(SqliteBackend {
-            commands: pool.clone(),
             pool,
-            writers: Arc::default(),
+            commands: Commands::Pool {
+                writers: Arc::default(),
+            },
         })
     }
 
@@ -147,7 +151,9 @@ impl SqliteStore {
     /// it). Commands afterwards fail with a store error.
     pub async fn close(&self) {
         let backend = self.backend();
-        backend.commands.close().await;
+        if let Commands::Home(home) = &backend.commands {
+            home.close().await;
+        }
         backend.pool.close().await;
     }
 
@@ -233,12 +239,16 @@ impl Backend for SqliteBackend {
     type Tx = SqliteTransaction;
 
     async fn read(&self, statement: Statement) -> Result<Vec<Row>, StoreError> {
-        rows(
-            &query(statement)
-                .fetch_all(&self.commands)
-                .await
-                .map_err(err)?,
-        )
+        let home = match &self.commands {
+            Commands::Home(home) => home.lend_if_free().await.transpose()?,
+            Commands::Pool { .. } => None,
+        };
+        let found = match home {
+            Some(mut lent) => query(statement).fetch_all(lent.conn()?).await,
+            None => query(statement).fetch_all(&self.pool).await,
+        }
+        .map_err(err)?;
+        rows(&found)
     }
 
     async fn read_all(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>, StoreError> {
@@ -253,42 +263,83 @@ impl Backend for SqliteBackend {
     }
 
     async fn begin(&self) -> Result<SqliteTransaction, StoreError> {
-        let turn = Arc::clone(&self.writers).lock_owned().await;
-        let tx = self
-            .commands
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(err)?;
-        Ok(SqliteTransaction { tx, _turn: turn })
+        match &self.commands {
+            Commands::Home(home) => {
+                let mut lent = home.lend().await?;
+                lent.begin().await?;
+                Ok(SqliteTransaction::Home(lent))
+            }
+            Commands::Pool { writers } => {
+                let turn = Arc::clone(writers).lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+                Ok(SqliteTransaction::Pool { tx, _turn: turn })
+            }
+        }
     }
 
-    /// In one batch when it can (see [`batch`]), else step by step.
+    /// In one call when it can (see [`batch`]), else step by step.
     async fn commit(&self, _changes: &ChangeSet, steps: Vec<Step>) -> Result<(), StoreError> {
-        match batch::Batch::of(steps) {
-            Ok(batch) => batch.run(self).await,
-            Err(steps) => commit_in_transaction(self, steps).await,
+        let batch = match batch::Batch::of(steps) {
+            Ok(batch) => batch,
+            Err(steps) => return commit_in_transaction(self, steps).await,
+        };
+        match &self.commands {
+            Commands::Home(home) => {
+                let mut lent = home.lend().await?;
+                lent.set_open(true);
+                let result = batch.run(lent.conn()?).await;
+                lent.set_open(matches!(&result, Err(failed) if !failed.ended));
+                result.map_err(|failed| failed.error)
+            }
+            Commands::Pool { writers } => {
+                let _turn = writers.lock().await;
+                let mut conn = self.pool.acquire().await.map_err(err)?;
+                match batch.run(&mut conn).await {
+                    Ok(()) => Ok(()),
+                    Err(failed) => {
+                        if !failed.ended {
+                            // It may hold the batch's transaction open: not for anyone else.
+                            conn.close_on_drop();
+                        }
+                        Err(failed.error)
+                    }
+                }
+            }
         }
     }
 }
 
-/// A write transaction, holding this process's writers' turn until it ends.
+/// A write transaction: on the home connection, or on a pool connection holding this
+/// process's writers' turn until it ends.
 #[derive(Debug)]
-pub(crate) struct SqliteTransaction {
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
-    _turn: OwnedMutexGuard<()>,
+pub(crate) enum SqliteTransaction {
+    Home(home::Lent),
+    Pool {
+        tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+        _turn: OwnedMutexGuard<()>,
+    },
+}
+
+impl SqliteTransaction {
+    fn conn(&mut self) -> Result<&mut sqlx::SqliteConnection, StoreError> {
+        match self {
+            Self::Home(lent) => lent.conn(),
+            Self::Pool { tx, .. } => Ok(&mut *tx),
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl Transaction for SqliteTransaction {
     async fn execute(&mut self, statement: Statement) -> Result<u64, StoreError> {
-        let done = query(statement).execute(&mut *self.tx).await.map_err(err)?;
+        let done = query(statement).execute(self.conn()?).await.map_err(err)?;
         Ok(done.rows_affected())
     }
 
     async fn fetch(&mut self, statement: Statement) -> Result<Vec<Row>, StoreError> {
         rows(
             &query(statement)
-                .fetch_all(&mut *self.tx)
+                .fetch_all(self.conn()?)
                 .await
                 .map_err(err)?,
         )
@@ -296,14 +347,17 @@ impl Transaction for SqliteTransaction {
 
     async fn execute_script(&mut self, sql: &'static str) -> Result<(), StoreError> {
         sqlx::raw_sql(sql)
-            .execute(&mut *self.tx)
+            .execute(self.conn()?)
             .await
             .map_err(err)
             .map(drop)
     }
 
     async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await.map_err(err)
+        match self {
+            Self::Home(mut lent) => lent.commit().await,
+            Self::Pool { tx, .. } => tx.commit().await.map_err(err),
+        }
     }
 }
 

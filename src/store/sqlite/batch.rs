@@ -1,21 +1,27 @@
-//! SQLite's batched commit: the optimisation kept below the port for SQLite's commits (what
+//! SQLite's one-call commit: the optimisation kept below the port for SQLite's commits (what
 //! it buys, measured against the plain transaction, is in `docs/PERFORMANCE.md`).
 //!
 //! sqlx runs each SQLite connection on a thread of its own, so every statement a command runs
 //! is a hop to that thread and back. A commit run step by step costs a hop for `BEGIN`, one
-//! per statement and one for `COMMIT`; here its statements go in one text, run by one call,
-//! and the thread streams back each statement's result as it finishes: three hops whatever
-//! the commit's size. The checks are the plain path's, made on the streamed results in
-//! order: the first that fails drops the transaction, which rolls back every statement of
-//! the batch, those run after it included.
+//! per statement and one for `COMMIT`. Here the whole commit, from `BEGIN IMMEDIATE` to
+//! `COMMIT`, is one text of statements run by one call. The checks a step must pass are made
+//! in SQL: after each checked step, the batch inserts into the view `orgroster_expect` (see
+//! the migration) whether the step touched exactly one row, and the view's trigger raises,
+//! naming the step, when it did not. The raise stops the batch before its `COMMIT`; the
+//! store then rolls the transaction back, so nothing of the commit stays, and maps the step
+//! to its error. Whoever runs a batch ends a transaction it leaves open (its future dropped,
+//! the rollback failed) before the connection serves anyone else.
+//!
+//! sqlx's SQLite driver runs several statements given as one text; its documentation calls
+//! that behaviour deprecated, so an upgrade of sqlx must keep the conformance suite passing.
 
-use sqlx::{Either, Executor as _};
+use sqlx::{Executor as _, SqliteConnection};
 
-use super::{SqliteBackend, err};
+use super::{err, query};
 use crate::store::{
     StoreError,
     sql::{
-        backend::{Arg, Backend as _, Statement, Transaction as _, corrupt},
+        backend::{Arg, Statement},
         plan::{Expect, Step},
     },
 };
@@ -24,12 +30,15 @@ use crate::store::{
 /// runs step by step.
 const MAX_PARAMS: usize = 32_766;
 
+/// The start of the message the view's trigger raises, followed by the step's index.
+const CHECK_MESSAGE: &str = "orgroster: a checked write of the commit did not apply at step ";
+
 /// A commit's steps as one text of statements, every parameter an anonymous `?`.
 #[derive(Debug)]
 pub(super) struct Batch {
     statement: Statement,
-    /// Each step's kind and check, in order.
-    steps: Vec<(bool, Option<Expect>)>,
+    /// Each step's check, by step index (what a raised check names).
+    checks: Vec<Option<Expect>>,
 }
 
 impl Batch {
@@ -40,66 +49,79 @@ impl Batch {
         if params > MAX_PARAMS {
             return Err(steps);
         }
-        let mut sql = String::new();
+        let mut sql = String::from("BEGIN IMMEDIATE");
         let mut args = Vec::with_capacity(params);
         let mut persistent = true;
         let mut checks = Vec::with_capacity(steps.len());
-        for step in steps {
-            if !sql.is_empty() {
-                sql.push_str("; ");
+        for (i, step) in steps.into_iter().enumerate() {
+            sql.push_str("; ");
+            let mut text = String::new();
+            anonymize(
+                &mut text,
+                &step.statement.sql,
+                step.statement.args,
+                &mut args,
+            );
+            match (step.expect.is_some(), step.reads) {
+                (false, _) => sql.push_str(&text),
+                // A read is checked by the rows it finds.
+                (true, true) => {
+                    sql.push_str(&format!(
+                        "INSERT INTO orgroster_expect (step, ok) SELECT {i}, COUNT(*) = 1 FROM \
+                         ({text})"
+                    ));
+                }
+                // A write by the rows it changed.
+                (true, false) => {
+                    sql.push_str(&text);
+                    sql.push_str(&format!(
+                        "; INSERT INTO orgroster_expect (step, ok) VALUES ({i}, changes() = 1)"
+                    ));
+                }
             }
-            anonymize(&mut sql, &step.statement.sql, step.statement.args, &mut args);
             persistent &= step.statement.persistent;
-            checks.push((step.reads, step.expect));
+            checks.push(step.expect);
         }
+        sql.push_str("; COMMIT");
         let mut statement = Statement::new(sql, args);
         // A command's commit recurs with the same text; a bulk write's depends on its size.
         statement.persistent = persistent;
-        Ok(Self {
-            statement,
-            steps: checks,
-        })
+        Ok(Self { statement, checks })
     }
 
-    /// Runs the batch in one transaction of `backend`, checking each step's result as it
-    /// comes back, and commits when every check held.
-    pub(super) async fn run(self, backend: &SqliteBackend) -> Result<(), StoreError> {
-        let mut tx = backend.begin().await?;
-        let mut results = (&mut *tx.tx).fetch_many(super::query(self.statement));
-        let mut step = 0;
-        let mut rows = 0_u64;
-        while let Some(result) = std::future::poll_fn(|cx| results.as_mut().poll_next(cx))
-            .await
-            .transpose()
-            .map_err(err)?
-        {
-            let done = match result {
-                Either::Right(_) => {
-                    rows += 1;
-                    continue;
-                }
-                Either::Left(done) => done,
-            };
-            let Some(&(reads, expect)) = self.steps.get(step) else {
-                return Err(corrupt(super::NAME, "a batch ran more statements than it holds"));
-            };
-            // A read's statement changes nothing: its count is the rows it returned.
-            let affected = if reads { rows } else { done.rows_affected() };
-            if let Some(expect) = expect
-                && affected != 1
-            {
-                // Dropped, the transaction rolls back: nothing of the commit stays.
-                return Err(expect.error());
-            }
-            step += 1;
-            rows = 0;
-        }
-        drop(results);
-        if step != self.steps.len() {
-            return Err(corrupt(super::NAME, "a batch ran fewer statements than it holds"));
-        }
-        tx.commit().await
+    /// Runs the batch on `conn`: committed whole, or rolled back with the error of the first
+    /// step that failed. A failure says whether the rollback ended the transaction.
+    pub(super) async fn run(self, conn: &mut SqliteConnection) -> Result<(), Failed> {
+        let Err(e) = conn.execute(query(self.statement)).await else {
+            return Ok(());
+        };
+        // The batch stopped before its COMMIT: roll back what it did.
+        let ended = conn.execute("ROLLBACK").await.is_ok();
+        let failed = e
+            .as_database_error()
+            .and_then(|db| {
+                db.message()
+                    .strip_prefix(CHECK_MESSAGE)?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .and_then(|step: usize| *self.checks.get(step)?);
+        Err(Failed {
+            error: failed.map_or_else(|| err(e), Expect::error),
+            ended,
+        })
     }
+}
+
+/// A batch that did not commit.
+#[derive(Debug)]
+pub(super) struct Failed {
+    /// Why.
+    pub(super) error: StoreError,
+    /// Whether its transaction was rolled back; if not, the connection may still hold it
+    /// open.
+    pub(super) ended: bool,
 }
 
 /// Appends `sql` with each `$N` as `?`, pushing the `N`th of `step_args` for it (again for
@@ -139,6 +161,7 @@ fn anonymize(out: &mut String, sql: &str, step_args: Vec<Arg>, args: &mut Vec<Ar
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sql::plan::Step;
 
     #[test]
     fn anonymizing_binds_each_use_of_a_parameter_in_order() {
@@ -164,6 +187,45 @@ mod tests {
             args,
             [2, 1, 2, 3, 4].map(Arg::Int).to_vec(),
             "each use of a parameter binds its value again"
+        );
+    }
+
+    #[test]
+    fn a_batch_checks_each_checked_step_and_commits_last() {
+        let step = |sql: &'static str, reads, expect| Step {
+            statement: Statement::new(sql, vec![Arg::Int(7)]),
+            reads,
+            expect,
+        };
+        let batch = Batch::of(vec![
+            step(
+                "SELECT 1 FROM o WHERE id = $1",
+                true,
+                Some(Expect::Missing("o")),
+            ),
+            step("INSERT INTO e VALUES (?)", false, None),
+            step(
+                "UPDATE i SET v = v + 1 WHERE id = $1",
+                false,
+                Some(Expect::Conflict("i")),
+            ),
+        ])
+        .expect("small enough");
+        assert_eq!(
+            batch.statement.sql,
+            "BEGIN IMMEDIATE; INSERT INTO orgroster_expect (step, ok) SELECT 0, COUNT(*) = 1 \
+             FROM (SELECT 1 FROM o WHERE id = ?); INSERT INTO e VALUES (?); UPDATE i SET v = \
+             v + 1 WHERE id = ?; INSERT INTO orgroster_expect (step, ok) VALUES (2, changes() \
+             = 1); COMMIT"
+        );
+        assert_eq!(batch.statement.args.len(), 3);
+        assert_eq!(
+            batch.checks,
+            [
+                Some(Expect::Missing("o")),
+                None,
+                Some(Expect::Conflict("i"))
+            ]
         );
     }
 }
