@@ -125,7 +125,7 @@ pub use domain::{
     invitation::{
         Accepted, BulkInviteReport, Invitation, InvitationCreated, InvitationStatus, InvitationView,
     },
-    member::{Member, MembershipStatus},
+    member::{Member, Membership, MembershipStatus},
     organization::{
         Capabilities, Capability, License, LicenseKind, Organization, OrganizationCreated,
         SeatUsage,

@@ -78,6 +78,8 @@ pub enum Permission {
     CreatePayPerUseLicense,
     /// Change one's own first and last name (spec: USR-1).
     UpdateOwnProfile,
+    /// Leave the organization on one's own (spec: MEM-1).
+    LeaveOrganization,
     /// Open a personal resource: a List, saved card or login credentials (spec: USR-2).
     AccessPersonalResource,
 }
@@ -118,6 +120,7 @@ fn serde_plain_name(p: Permission) -> &'static str {
         P::PurchaseWithCard => "purchase_with_card",
         P::CreatePayPerUseLicense => "create_pay_per_use_license",
         P::UpdateOwnProfile => "update_own_profile",
+        P::LeaveOrganization => "leave_organization",
         P::AccessPersonalResource => "access_personal_resource",
     }
 }
@@ -241,7 +244,13 @@ fn reach(role: Role, permission: Permission) -> Reach {
             A | M,
         ) => All,
         (P::PurchaseWithCard, A) => Own,
-        (P::ViewOwnActivity | P::DownloadOwnCertificates | P::UpdateOwnProfile, _) => Own,
+        (
+            P::ViewOwnActivity
+            | P::DownloadOwnCertificates
+            | P::UpdateOwnProfile
+            | P::LeaveOrganization,
+            _,
+        ) => Own,
         (P::AccessPersonalResource, _) => Own,
         (P::ViewOrganization, _) => All,
         _ => No,

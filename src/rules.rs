@@ -66,6 +66,20 @@
 //! Licenses, course-completion history and integrations tied to the original account do not
 //! follow them.
 //!
+//! ### USR-4 — A user's organizations
+//!
+//! *(design)* A signed-in user sees every organization they belong to, with its name and
+//! their roles: the account menu from which an administrator enters the administrator area
+//! (`Roster::memberships`, one indexed read on every store).
+//!
+//! # Membership lifecycle (MEM)
+//!
+//! ### MEM-1 — Leaving
+//!
+//! *(design)* A member can leave an organization on their own (`Roster::leave_organization`):
+//! their team memberships end, the audit trail records it, and they can be invited again. The
+//! last administrator cannot leave (ADM-5).
+//!
 //! # Administrators (ADM)
 //!
 //! ### ADM-1 — Administrators are equals

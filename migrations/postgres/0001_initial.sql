@@ -40,6 +40,9 @@ CREATE TABLE orgroster_members (
 );
 -- The member listing, page by page in id order.
 CREATE INDEX orgroster_members_by_org ON orgroster_members (organization_id, id);
+-- A user's organizations, for their account menu (USR-4): one range of this index, whatever
+-- the number of organizations.
+CREATE INDEX orgroster_members_by_user ON orgroster_members (user_id, organization_id);
 
 -- Invitations, pending and closed alike: the audit of who was invited stays (INV-12).
 CREATE TABLE orgroster_invitations (

@@ -269,3 +269,103 @@ pub async fn ids_of_another_organization_read_nothing(store: Arc<DynStore>) {
             .contains(&team_b.id)
     );
 }
+
+/// A user's organizations (spec: USR-4): every organization they belong to and no other, each
+/// with its name and their membership, in organization-id order, page by page, without the
+/// organization they were removed from; a commit that fails lists nothing new.
+pub async fn memberships_list_a_users_organizations(store: Arc<DynStore>) {
+    let user = UserId::new();
+    let mut expected = Vec::new();
+    for i in 0..5 {
+        let mut org = new_org();
+        org.name = OrganizationName::parse(format!("Account {i}")).unwrap();
+        store
+            .commit(ChangeSet::new(org.id, OrganizationWrite::Put(org.clone())))
+            .await
+            .unwrap();
+        // Someone else in every organization: not theirs to list.
+        let other = new_member(org.id, email("other", org.id));
+        put(&*store, org.id, vec![Write::PutMember(other)])
+            .await
+            .unwrap();
+        if i == 2 {
+            continue;
+        }
+        let mut member = new_member(org.id, email("menu", org.id));
+        member.user = user;
+        if i == 1 {
+            member.roles = RoleSet::learner().grant(Role::Administrator).unwrap();
+        }
+        put(&*store, org.id, vec![Write::PutMember(member.clone())])
+            .await
+            .unwrap();
+        expected.push((org.id, org.name.clone(), member.id, member.roles));
+    }
+    expected.sort_by_key(|(org, ..)| *org);
+    let listed = |rows: &[crate::domain::member::Membership]| {
+        rows.iter()
+            .map(|m| {
+                (
+                    m.member.organization,
+                    m.organization_name.clone(),
+                    m.member.id,
+                    m.member.roles,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let all = store.memberships(user, Page::first(10)).await.unwrap();
+    assert_eq!(
+        listed(&all),
+        expected,
+        "every organization of theirs, in id order"
+    );
+    assert!(
+        all.iter()
+            .all(|m| m.member.user == user && m.member.version == 1)
+    );
+    let first = store.memberships(user, Page::first(3)).await.unwrap();
+    let rest = store
+        .memberships(user, Page::after(first[2].member.organization, 3))
+        .await
+        .unwrap();
+    assert_eq!(listed(&first), expected[..3]);
+    assert_eq!(listed(&rest), expected[3..], "the page after the third");
+
+    // Removed from one: it leaves their list. A failed commit adds nothing.
+    let (gone, ..) = expected.remove(0);
+    let member = store.member(gone, user).await.unwrap().unwrap();
+    put(
+        &*store,
+        gone,
+        vec![Write::DeleteMember {
+            member: member.id,
+            expected_version: member.version,
+            at: t0(),
+        }],
+    )
+    .await
+    .unwrap();
+    let mut failed = new_org();
+    failed.name = OrganizationName::parse("Never Stored").unwrap();
+    let mut joined = new_member(failed.id, email("menu", failed.id));
+    joined.user = user;
+    let mut changes = ChangeSet::new(failed.id, OrganizationWrite::Put(failed.clone()));
+    changes.writes = vec![
+        Write::PutMember(joined.clone()),
+        Write::PutMember(Member {
+            id: MemberId::new(),
+            ..joined
+        }),
+    ];
+    assert!(store.commit(changes).await.is_err(), "one user twice");
+    let after = store.memberships(user, Page::first(10)).await.unwrap();
+    assert_eq!(listed(&after), expected);
+    assert!(
+        store
+            .memberships(UserId::new(), Page::first(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

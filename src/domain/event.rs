@@ -156,6 +156,13 @@ pub enum EventKind {
         /// The member's address.
         email: EmailAddress,
     },
+    /// A member left the organization on their own (spec: MEM-1).
+    MemberLeft {
+        /// The member's user.
+        user: UserId,
+        /// The member's address.
+        email: EmailAddress,
+    },
     /// A team was created.
     TeamCreated {
         /// The team.

@@ -7,7 +7,7 @@ use super::{
     email::EmailAddress,
     ids::{InvitationId, MemberId, OrganizationId, UserId},
     role::{Role, RoleSet},
-    text::Profile,
+    text::{OrganizationName, Profile},
 };
 
 /// A user's membership in one organization, always `Active`: a membership that is on offer
@@ -38,6 +38,28 @@ impl Member {
     /// Whether the member is an administrator.
     pub fn is_administrator(&self) -> bool {
         self.roles.contains(Role::Administrator)
+    }
+}
+
+/// One organization a user belongs to, as their account menu lists it (spec: USR-4): the
+/// organization's name beside the user's membership in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Membership {
+    /// The organization's name.
+    pub organization_name: OrganizationName,
+    /// The user's membership in it: the organization's id, their roles, the email they
+    /// joined with, when they joined.
+    pub member: Member,
+}
+
+impl Membership {
+    /// `member`, in the organization named `organization_name`.
+    pub fn new(organization_name: OrganizationName, member: Member) -> Self {
+        Self {
+            organization_name,
+            member,
+        }
     }
 }
 
@@ -167,15 +189,43 @@ pub(crate) fn remove_member(
     member: Member,
     administrators: u64,
 ) -> Result<Decision<Member>, DomainError> {
+    let event = EventKind::MemberRemoved {
+        user: member.user,
+        email: member.email.clone(),
+    };
+    depart(ctx, organization, member, administrators, event)
+}
+
+/// Decides a member leaving the organization on their own (spec: MEM-1): as a removal, their
+/// team memberships go with them, and they can be invited again.
+///
+/// # Errors
+/// [`DomainError::LastAdministrator`] (spec: ADM-5, MEM-1).
+pub(crate) fn leave(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    member: Member,
+    administrators: u64,
+) -> Result<Decision<Member>, DomainError> {
+    let event = EventKind::MemberLeft {
+        user: member.user,
+        email: member.email.clone(),
+    };
+    depart(ctx, organization, member, administrators, event)
+}
+
+/// A member's row deleted, with `event` in the audit trail, unless they are the last
+/// administrator.
+fn depart(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    member: Member,
+    administrators: u64,
+    event: EventKind,
+) -> Result<Decision<Member>, DomainError> {
     keep_an_administrator(&member, administrators)?;
     let mut changes = touch(organization);
-    changes.events.push(ctx.event(
-        organization.id,
-        EventKind::MemberRemoved {
-            user: member.user,
-            email: member.email.clone(),
-        },
-    ));
+    changes.events.push(ctx.event(organization.id, event));
     changes.writes.push(Write::DeleteMember {
         member: member.id,
         expected_version: member.version,

@@ -1,6 +1,6 @@
 //! Members and roles: listings, one member, a member's own profile, granting and revoking
-//! roles, removing members, and the administrator team (spec: ROLE-1..5, ADM-1, ADM-5,
-//! USR-1).
+//! roles, removing members, leaving, and the administrator team (spec: ROLE-1..5, ADM-1,
+//! ADM-5, USR-1, MEM-1).
 
 use serde::Serialize;
 
@@ -179,6 +179,37 @@ impl Roster {
             let administrators = self.administrators(org).await?;
             Ok(self.decide(now, actor.as_event_actor(), |ctx| {
                 member::remove_member(ctx, &access.organization, target, administrators)
+            })?)
+        })
+        .await
+    }
+
+    /// The actor leaves the organization on their own (spec: MEM-1): their team memberships
+    /// end (closing their time in each team's figures, TEAM-4), the audit trail records it,
+    /// and they can be invited again. Every member may leave, administrators included,
+    /// except the last administrator (spec: ADM-5).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] (not a member), [`Error::LastAdministrator`], [`Error::NotFound`],
+    /// [`Error::Conflict`], [`Error::Store`].
+    pub async fn leave_organization(&self, actor: &Actor, org: OrganizationId) -> Result<Member> {
+        self.run(|now| async move {
+            let access = self
+                .access(
+                    org,
+                    actor,
+                    Permission::LeaveOrganization,
+                    Scope::OwnedBy(actor.user),
+                )
+                .await?;
+            let administrators = self.administrators(org).await?;
+            let Access {
+                organization,
+                member: leaver,
+                ..
+            } = access;
+            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
+                member::leave(ctx, &organization, leaver, administrators)
             })?)
         })
         .await

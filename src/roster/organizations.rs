@@ -1,5 +1,6 @@
-//! Organizations: creating one, the back office's licenses, capabilities and seat cap, what
-//! members see of it, the host's own permission checks, and the audit trail.
+//! Organizations: a user's organizations, creating one, the back office's licenses,
+//! capabilities and seat cap, what members see of it, the host's own permission checks, and
+//! the audit trail.
 
 use super::{Actor, Listing, Roster, listing};
 #[cfg(doc)]
@@ -8,6 +9,7 @@ use crate::{
     domain::{
         event::{Event, EventActor},
         ids::{LicenseId, OrganizationId},
+        member::Membership,
         organization::{
             self, Capabilities, Founder, LicenseKind, Organization, OrganizationCreated, SeatUsage,
         },
@@ -19,6 +21,20 @@ use crate::{
 };
 
 impl Roster {
+    /// A page of the organizations the actor belongs to, each with its name and the actor's
+    /// membership in it (roles, the email they joined with, when they joined), in a stable
+    /// order: the account menu from which an administrator enters the administrator area
+    /// (spec: USR-4). Everyone lists their own; nobody lists another user's.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub async fn memberships(&self, actor: &Actor, page: Page) -> Result<Listing<Membership>> {
+        let rows = self.store.memberships(actor.user, page).await?;
+        Ok(listing(rows, page, |m: &Membership| {
+            m.member.organization.as_uuid()
+        }))
+    }
+
     /// Creates an organization; `actor` becomes its first administrator.
     ///
     /// # Errors

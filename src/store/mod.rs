@@ -31,7 +31,7 @@ use crate::domain::{
     event::Event,
     ids::{ClaimId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
     invitation::{Invitation, InvitationStatus},
-    member::Member,
+    member::{Member, Membership},
     organization::{Organization, SeatUsage},
     outbox::{OutboxMessage, Settlement},
     role::Role,
@@ -294,6 +294,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         page: Page,
     ) -> Result<Vec<Member>, StoreError>;
 
+    /// A page of the organizations `user` belongs to, each with its name and the user's
+    /// membership, in organization-id order (`page.after` is an organization id) (spec:
+    /// USR-4). One indexed read: its cost does not depend on how many organizations exist.
+    async fn memberships(&self, user: UserId, page: Page) -> Result<Vec<Membership>, StoreError>;
+
     /// The teams `member` belongs to, by id.
     async fn teams_of(
         &self,
@@ -482,6 +487,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         page: Page,
     ) -> Result<Vec<Member>, StoreError> {
         (**self).members(org, filter, page).await
+    }
+    async fn memberships(&self, user: UserId, page: Page) -> Result<Vec<Membership>, StoreError> {
+        (**self).memberships(user, page).await
     }
     async fn teams_of(
         &self,

@@ -1,6 +1,6 @@
 //! Service-level tests of `orgroster`, one module per area, so that the test of a rule is
 //! found from its id: `organizations` (ORG), `invitations/` (INV, ADM-4), `roles` (ROLE, ADM,
-//! USR), `teams` (TEAM), `messages` (MSG-1, ADM-3), `analytics/` (STAT), `delivery/` (the
+//! USR), `lifecycle` (MEM), `teams` (TEAM), `messages` (MSG-1, ADM-3), `analytics/` (STAT), `delivery/` (the
 //! outbox, links' mail, SMTP: INV-9, INV-13, MSG-2, MSG-3). Beside them: the authorization
 //! `matrix`, every `errors` variant, `bad_input` and `foreign_ids`, `races` and `contention`
 //! between commands, `durability/` (several processes on one database, crashes, a failing
@@ -22,6 +22,7 @@ mod errors;
 mod fixture;
 mod foreign_ids;
 mod invitations;
+mod lifecycle;
 mod matrix;
 mod messages;
 mod organizations;

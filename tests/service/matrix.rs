@@ -1,5 +1,5 @@
 //! The authorization matrix: every command and host action, for every kind of actor, written
-//! out literally from the spec (ROLE-1, ROLE-4, ADM-2, TEAM-3, USR-1, USR-2) and never
+//! out literally from the spec (ROLE-1, ROLE-4, ADM-2, TEAM-3, USR-1, USR-2, MEM-1) and never
 //! computed from the policy code. Each cell runs in a fresh world, so one allowed command
 //! cannot change what another cell sees.
 
@@ -57,6 +57,8 @@ const TABLE: &[(&str, Permission, [Expect; 8])] = &[
     ("seat_usage",                Permission::ManageMembers,         [Allow, Deny,  Deny,  Deny,  Allow, Deny,  Deny, Deny]),
     // Profiles (spec: USR-1).
     ("update_profile (own)",      Permission::UpdateOwnProfile,      [Allow, Allow, Allow, Allow, Allow, Allow, Deny, Deny]),
+    // Leaving (spec: MEM-1): every member, on their own.
+    ("leave_organization",        Permission::LeaveOrganization,     [Allow, Allow, Allow, Allow, Allow, Allow, Deny, Deny]),
     ("organization_for",          Permission::ViewOrganization,      [Allow, Allow, Allow, Allow, Allow, Allow, Deny, Deny]),
     ("teams",                     Permission::ViewOrganization,      [Allow, Allow, Allow, Allow, Allow, Allow, Deny, Deny]),
     // Teams and team pages (spec: TEAM-1, TEAM-3).
@@ -224,6 +226,7 @@ impl Cast {
                 .update_profile(who, o, profile("Renamed", "Self"))
                 .await
                 .map(drop),
+            "leave_organization" => r.leave_organization(who, o).await.map(drop),
             "organization_for" => r.organization_for(who, o).await.map(drop),
             "teams" => r.teams(who, o, Page::first(10)).await.map(drop),
             "create_team" => r.create_team(who, o, team_name("C")).await.map(drop),

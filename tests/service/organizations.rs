@@ -1,11 +1,12 @@
 //! Organizations: the licenses and capabilities they hold (ORG-1), the legacy integration that
 //! leaves them without an administrator team (ORG-2), the license a second administrator needs
-//! (ORG-3), and the seat cap that counts pending invitations (ORG-4).
+//! (ORG-3), the seat cap that counts pending invitations (ORG-4), and a user's organizations
+//! (USR-4).
 
 use chrono::Duration;
 use orgroster::{
-    BulkLineError, Capabilities, Capability, CourseId, Error, HostAction, LicenseKind, Permission,
-    Role,
+    BulkLineError, Capabilities, Capability, CourseId, Error, HostAction, LicenseKind, Page,
+    Permission, Role,
 };
 
 use crate::fixture::{
@@ -367,4 +368,97 @@ async fn the_seat_cap_counts_pending_unexpired_invitations_at_invite_and_at_acce
     w.accept(&carl, &carl_invite.token).await;
     let usage = w.roster.seat_usage(&w.founder, w.org).await.unwrap();
     assert_eq!((usage.members, usage.pending_invitations), (2, 1));
+}
+
+#[tokio::test]
+async fn a_user_sees_every_organization_they_belong_to_with_its_name_and_their_roles() {
+    // spec: USR-4
+    let w = World::new().await;
+    let learner = w.join("menu", Role::Member, None).await;
+    // A second organization, created by the same learner: they are its administrator.
+    let own = w
+        .roster
+        .create_organization(
+            &learner,
+            "Learner's Own Academy".parse().expect("a valid name"),
+            profile("Menu", "Learner"),
+        )
+        .await
+        .expect("creating an organization")
+        .organization
+        .id;
+    // A third one they do not belong to.
+    w.roster
+        .create_organization(
+            &actor("stranger"),
+            "Elsewhere".parse().expect("a valid name"),
+            profile("Some", "One"),
+        )
+        .await
+        .expect("creating an organization");
+
+    let menu = w
+        .roster
+        .memberships(&learner, Page::first(10))
+        .await
+        .expect("their organizations");
+    let mut expected = vec![
+        (w.org, "Northwind Learning".to_owned(), vec![Role::Member]),
+        (
+            own,
+            "Learner's Own Academy".to_owned(),
+            vec![Role::Administrator, Role::Member],
+        ),
+    ];
+    expected.sort_by_key(|(org, ..)| *org);
+    let listed: Vec<_> = menu
+        .items
+        .iter()
+        .map(|m| {
+            (
+                m.member.organization,
+                m.organization_name.as_str().to_owned(),
+                m.member.roles.iter().collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, expected);
+    assert!(menu.next.is_none(), "one page held them all");
+
+    // Paged one at a time, the same two, in the same order.
+    let first = w
+        .roster
+        .memberships(&learner, Page::first(1))
+        .await
+        .expect("the first page");
+    let next = first.next.expect("a full page has a next one");
+    let second = w
+        .roster
+        .memberships(&learner, next)
+        .await
+        .expect("the second page");
+    assert_eq!(
+        [&first.items[..], &second.items[..]].concat(),
+        menu.items,
+        "pages follow each other"
+    );
+
+    // Removed from an organization, it leaves their menu.
+    w.roster
+        .remove_member(&w.founder, w.org, learner.user)
+        .await
+        .expect("removing the learner");
+    let after = w
+        .roster
+        .memberships(&learner, Page::first(10))
+        .await
+        .expect("their organizations");
+    assert_eq!(
+        after
+            .items
+            .iter()
+            .map(|m| m.member.organization)
+            .collect::<Vec<_>>(),
+        [own]
+    );
 }

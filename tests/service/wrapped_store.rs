@@ -8,8 +8,9 @@ use chrono::{DateTime, Duration, Utc};
 use orgroster::{
     Activity, ChangeSet, ClaimId, DynStore, EmailAddress, Event, Invitation, InvitationContext,
     InvitationFilter, InvitationId, LinkContext, Member, MemberActivity, MemberFilter, MemberId,
-    Organization, OrganizationId, OutboxId, OutboxMessage, Page, Period, Recorded, SeatUsage,
-    Settlement, Statistics, StatsScope, Store, StoreError, Team, TeamId, TokenHash, UserId,
+    Membership, Organization, OrganizationId, OutboxId, OutboxMessage, Page, Period, Recorded,
+    SeatUsage, Settlement, Statistics, StatsScope, Store, StoreError, Team, TeamId, TokenHash,
+    UserId,
 };
 
 /// What a [`HookedStore`] runs before each commit.
@@ -104,6 +105,9 @@ impl<H: CommitHook> Store for HookedStore<H> {
         page: Page,
     ) -> Result<Vec<Member>, StoreError> {
         self.inner.members(org, filter, page).await
+    }
+    async fn memberships(&self, user: UserId, page: Page) -> Result<Vec<Membership>, StoreError> {
+        self.inner.memberships(user, page).await
     }
     async fn teams_of(
         &self,

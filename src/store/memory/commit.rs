@@ -126,7 +126,7 @@ pub(super) fn apply_write(
             }
             let mut new = member.clone();
             new.version += 1;
-            org.set_member(member.id, Some(new));
+            state.set_member(org_id, member.id, Some(new));
             undo.push(Undo::Member(member.id, old));
         }
         Write::DeleteMember {
@@ -150,7 +150,7 @@ pub(super) fn apply_write(
                 undo.push(Undo::TeamMember(team, *member, true));
             }
             org.close_stints(*at, undo, |s| s.user == old.user);
-            org.set_member(*member, None);
+            state.set_member(org_id, *member, None);
             undo.push(Undo::Member(*member, Some(old)));
         }
         Write::PutInvitation(invitation) => {
@@ -295,11 +295,7 @@ pub(super) fn rollback(state: &mut State, org_id: OrganizationId, undo: Vec<Undo
                     org.organization = old;
                 }
             }
-            Undo::Member(id, old) => {
-                if let Some(org) = state.orgs.get_mut(&org_id) {
-                    org.set_member(id, old);
-                }
-            }
+            Undo::Member(id, old) => state.set_member(org_id, id, old),
             Undo::Invitation(id, old) => state.set_invitation(org_id, id, old),
             Undo::Team(id, old) => {
                 if let Some(org) = state.orgs.get_mut(&org_id) {

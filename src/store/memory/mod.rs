@@ -18,7 +18,7 @@ use crate::domain::{
     event::Event,
     ids::{ClaimId, EventId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
     invitation::Invitation,
-    member::Member,
+    member::{Member, Membership},
     organization::{Organization, SeatUsage},
     outbox::{OutboxMessage, OutboxStatus, Settlement, in_turns},
     team::Team,
@@ -106,6 +106,27 @@ impl Store for MemoryStore {
                     .cloned()
             })
             .flatten())
+    }
+
+    async fn memberships(&self, user: UserId, page: Page) -> Result<Vec<Membership>, StoreError> {
+        let state = self.lock();
+        let after = page.after.map(OrganizationId::from_uuid);
+        let start = (
+            user,
+            after.unwrap_or(OrganizationId::from_uuid(uuid::Uuid::nil())),
+        );
+        Ok(state
+            .memberships
+            .range(start..)
+            .take_while(|(u, _)| *u == user)
+            .filter(|(_, org)| Some(*org) != after)
+            .filter_map(|(_, org)| {
+                let o = state.orgs.get(org)?;
+                let member = o.by_user.get(&user).and_then(|id| o.members.get(id))?;
+                Some(Membership::new(o.organization.name.clone(), member.clone()))
+            })
+            .take(page.len())
+            .collect())
     }
 
     async fn members(

@@ -29,6 +29,8 @@ pub(super) struct State {
     pub(super) unsent: BTreeMap<OutboxId, Option<ClaimId>>,
     /// The pending rows of each invitation, withdrawn when it changes (spec: INV-13).
     pub(super) unsent_by_invitation: HashMap<InvitationId, Vec<OutboxId>>,
+    /// Every user's organizations, for their account menu (spec: USR-4).
+    pub(super) memberships: BTreeSet<(UserId, OrganizationId)>,
 }
 
 impl State {
@@ -353,6 +355,21 @@ impl State {
         self.orgs.get_mut(&id).ok_or(StoreError::Missing {
             entity: "organization",
         })
+    }
+
+    /// Replaces the member with id `id` of `org` by `new`, keeping the organization's indexes
+    /// and the users' memberships right. No checks.
+    pub(super) fn set_member(&mut self, org: OrganizationId, id: MemberId, new: Option<Member>) {
+        let Some(o) = self.orgs.get_mut(&org) else {
+            return;
+        };
+        if let Some(old) = o.members.get(&id) {
+            self.memberships.remove(&(old.user, org));
+        }
+        if let Some(new) = &new {
+            self.memberships.insert((new.user, org));
+        }
+        o.set_member(id, new);
     }
 
     pub(super) fn set_invitation(

@@ -43,7 +43,10 @@ const MAX_PARAMS: usize = 65_535;
 /// The commit as one statement and the checks of its steps, or its steps back when it must
 /// run step by step: they are not [`independent`], or together they take more parameters
 /// than one statement may.
-pub(super) fn fuse(changes: &ChangeSet, steps: Vec<Step>) -> Result<(Statement, Checks), Vec<Step>> {
+pub(super) fn fuse(
+    changes: &ChangeSet,
+    steps: Vec<Step>,
+) -> Result<(Statement, Checks), Vec<Step>> {
     let params: usize = steps.iter().map(|s| s.statement.args.len()).sum();
     if !independent(changes) || params > MAX_PARAMS {
         return Err(steps);
@@ -200,9 +203,11 @@ mod tests {
         let steps = plan(&changes, true).expect("a plan");
         let (statement, checks) = fuse(&changes, steps).expect("independent");
         assert!(statement.sql.starts_with("WITH s0 AS (UPDATE"));
-        assert!(statement.sql.ends_with(
-            " RETURNING 1) SELECT 0 + orgroster_expect((SELECT count(*) FROM s0), 0)"
-        ));
+        assert!(
+            statement.sql.ends_with(
+                " RETURNING 1) SELECT 0 + orgroster_expect((SELECT count(*) FROM s0), 0)"
+            )
+        );
         let message = format!("{CHECK_MESSAGE}0");
         assert!(matches!(
             checks.failed_check(Some(CHECK_FAILED), &message),

@@ -23,9 +23,10 @@ use self::{
     queries::{
         ACTIVITIES_ONCE, ACTIVITY_INSERT_COLUMNS, APPLIED_MIGRATIONS, EVENTS_PAGE,
         FAILED_OUTBOX_PAGE, INSERT_ACTIVITIES, INVITATIONS_PAGE, LINK_CONTEXT, MEMBERS_PAGE,
-        MIGRATIONS_TABLE, ORG_WITH_MEMBER, ORGANIZATION_STATISTICS, RECORD_MIGRATION, SEAT_USAGE,
-        SELECT_INVITATION, SELECT_MEMBER, SELECT_ORG, SELECT_TEAM, SETTLE_FAILED, SETTLE_RELEASED,
-        SETTLE_RETRY, SETTLE_SENT, ScopeStatements, TEAM_MEMBERS_PAGE, TEAMS_OF, TEAMS_PAGE,
+        MEMBERSHIPS_PAGE, MIGRATIONS_TABLE, ORG_WITH_MEMBER, ORGANIZATION_STATISTICS,
+        RECORD_MIGRATION, SEAT_USAGE, SELECT_INVITATION, SELECT_MEMBER, SELECT_ORG, SELECT_TEAM,
+        SETTLE_FAILED, SETTLE_RELEASED, SETTLE_RETRY, SETTLE_SENT, ScopeStatements,
+        TEAM_MEMBERS_PAGE, TEAMS_OF, TEAMS_PAGE,
     },
     rows::{Cols, all, micros, time, to_json},
 };
@@ -42,7 +43,7 @@ use crate::domain::{
     event::Event,
     ids::{ClaimId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
     invitation::Invitation,
-    member::Member,
+    member::{Member, Membership},
     organization::{Organization, SeatUsage},
     outbox::{OutboxMessage, Settlement, in_turns},
     team::Team,
@@ -388,6 +389,12 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<Option<Member>, StoreError> {
         let args = vec![Arg::Uuid(org.as_uuid()), Arg::Uuid(user.as_uuid())];
         read_one(&self.backend, SELECT_MEMBER, args, rows::member).await
+    }
+
+    async fn memberships(&self, user: UserId, page: Page) -> Result<Vec<Membership>, StoreError> {
+        let args = vec![Arg::Uuid(user.as_uuid()), after(page), limit(page)];
+        let rows = read(&self.backend, MEMBERSHIPS_PAGE, args).await?;
+        all(&rows, rows::membership)
     }
 
     async fn members(

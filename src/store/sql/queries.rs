@@ -125,6 +125,12 @@ pub(crate) const SEAT_USAGE: &str = "SELECT (SELECT COUNT(*) FROM orgroster_memb
 pub(crate) const SELECT_MEMBER: &str = "SELECT id, organization_id, user_id, email, first_name, last_name, roles, joined_at, \
      invitation_id, version FROM orgroster_members WHERE organization_id = $1 AND user_id = \
      $2";
+/// The organizations of user `$1` after organization `$2`, at most `$3`: each one's name, then
+/// the membership (spec: USR-4).
+pub(crate) const MEMBERSHIPS_PAGE: &str = "SELECT o.name, m.id, m.organization_id, m.user_id, m.email, m.first_name, m.last_name, \
+     m.roles, m.joined_at, m.invitation_id, m.version FROM orgroster_members AS m JOIN \
+     orgroster_organizations AS o ON o.id = m.organization_id WHERE m.user_id = $1 AND \
+     m.organization_id > $2 ORDER BY m.organization_id LIMIT $3";
 /// Members of `$1` after `$2` holding any role of the bits `$3` (0: all), at most `$4`.
 pub(crate) const MEMBERS_PAGE: &str = "SELECT id, organization_id, user_id, email, first_name, last_name, roles, joined_at, \
      invitation_id, version FROM orgroster_members WHERE organization_id = $1 AND id > $2 \

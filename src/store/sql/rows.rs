@@ -11,7 +11,7 @@ use crate::domain::{
     event::Event,
     ids::{EventId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
     invitation::{Invitation, InvitationStatus},
-    member::Member,
+    member::{Member, Membership},
     organization::{Organization, SeatUsage},
     outbox::{OutboxMessage, OutboxStatus},
     role::{Role, RoleSet},
@@ -203,6 +203,12 @@ pub(crate) fn member(c: &mut Cols<'_>) -> Result<Member, StoreError> {
         invitation: c.opt_uuid()?.map(InvitationId::from_uuid),
         version: c.version()?,
     })
+}
+
+/// A membership: the organization's name, then `MEMBER_COLUMNS`.
+pub(crate) fn membership(c: &mut Cols<'_>) -> Result<Membership, StoreError> {
+    let name = parsed(OrganizationName::parse(c.text()?))?;
+    Ok(Membership::new(name, member(c)?))
 }
 
 /// `MEMBER_COLUMNS` of an outer join: NULLs for no member.
