@@ -161,6 +161,13 @@ pub enum Error {
     /// The member does not belong to the team.
     #[error("the member does not belong to this team")]
     NotInTeam,
+    /// The email cannot be queued again: it was not given up, or it carries an invitation's
+    /// link that no longer works (spec: MSG-3).
+    #[error("this email cannot be retried: {reason}")]
+    MailNotRetriable {
+        /// Why, and what to do instead.
+        reason: String,
+    },
     /// Another team of the organization has this name, regardless of case.
     #[error("a team with this name already exists in the organization; choose another name")]
     TeamNameTaken,
@@ -212,6 +219,7 @@ impl From<DomainError> for Error {
             DomainError::LicenseNotFound => Self::NotFound {
                 entity: EntityKind::License,
             },
+            DomainError::MailNotRetriable { reason } => Self::MailNotRetriable { reason },
         }
     }
 }

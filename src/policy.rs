@@ -80,6 +80,8 @@ pub enum Permission {
     UpdateOwnProfile,
     /// Leave the organization on one's own (spec: MEM-1).
     LeaveOrganization,
+    /// Queue again an email that was given up (spec: MSG-3).
+    RetryMail,
     /// Open a personal resource: a List, saved card or login credentials (spec: USR-2).
     AccessPersonalResource,
 }
@@ -121,6 +123,7 @@ fn serde_plain_name(p: Permission) -> &'static str {
         P::CreatePayPerUseLicense => "create_pay_per_use_license",
         P::UpdateOwnProfile => "update_own_profile",
         P::LeaveOrganization => "leave_organization",
+        P::RetryMail => "retry_mail",
         P::AccessPersonalResource => "access_personal_resource",
     }
 }
@@ -233,7 +236,7 @@ fn reach(role: Role, permission: Permission) -> Reach {
         }
         (P::InviteLearners | P::ManageTeams | P::MessageEveryone | P::ViewAuditTrail, A) => All,
         (P::DownloadCourses | P::DeliverCourses | P::ReceiveNotifications, A) => All,
-        (P::CreatePayPerUseLicense, A) => All,
+        (P::CreatePayPerUseLicense | P::RetryMail, A) => All,
         (P::ManageTeamMembers | P::EditTeamPage | P::MessageTeam, A) => All,
         (P::ManageTeamMembers | P::EditTeamPage | P::MessageTeam, S) => OwnTeams,
         (P::ViewTeam | P::ViewTeamAnalytics, A | M) => All,

@@ -297,7 +297,10 @@
 //! *(design)* Two delivery workers never both send one email, however long a pass takes:
 //! only the claim that holds a row records what became of it, and a pass starts an email
 //! only while enough of its lease is left. One organization's large broadcast does not hold
-//! back another organization's mail for more than one pass.
+//! back another organization's mail for more than one pass. An administrator can retry an
+//! email that failed for good (`Roster::retry_mail`): it is queued again, the reason it
+//! failed kept in the audit trail; an invitation's email whose link no longer works (the
+//! invitation answered, revoked, resent or expired) cannot be retried.
 //!
 //! # Errors and input (ERR)
 //!

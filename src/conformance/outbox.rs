@@ -305,3 +305,89 @@ pub async fn concurrent_claims_never_share_a_row(store: Arc<DynStore>) {
     }
     assert_eq!(seen, ids);
 }
+
+/// A given-up mail is queued again by `Write::RequeueMail` (spec: MSG-3): readable by id,
+/// claimable at once with its attempts from zero, its error cleared; a mail that is not
+/// failed, or of another organization, is a conflict that leaves the commit unapplied.
+pub async fn failed_mail_is_queued_again_once(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let now = t0() - Duration::days(11_000)
+        + Duration::minutes(i64::from(org.id.as_uuid().as_bytes()[15]));
+    let row = mail(org.id, email("retried", org.id), now);
+    let mut c = changes(&org, vec![]);
+    c.outbox = vec![row.clone()];
+    store.commit(c).await.unwrap();
+    let claim = ClaimId::new();
+    assert_eq!(claim_mine(&store, org.id, claim, now).await.len(), 1);
+    let failed = Settlement::Failed {
+        error: "mailbox full".to_owned(),
+    };
+    assert!(store.settle_outbox(claim, row.id, failed).await.unwrap());
+    let stored = store.outbox_message(org.id, row.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, OutboxStatus::Failed);
+    assert_eq!(stored.last_error.as_deref(), Some("mailbox full"));
+    let other = stored_org(&*store).await;
+    assert!(
+        store
+            .outbox_message(other.id, row.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "another organization's mail reads as none"
+    );
+
+    // Of another organization: a conflict, and nothing of that commit stays.
+    let mut foreign = changes(
+        &other,
+        vec![Write::RequeueMail {
+            mail: row.id,
+            at: now,
+        }],
+    );
+    foreign.outbox = vec![mail(other.id, email("beside", other.id), now)];
+    assert!(matches!(
+        store.commit(foreign).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(
+        claim_mine(&store, other.id, ClaimId::new(), now)
+            .await
+            .is_empty()
+    );
+
+    let later = now + Duration::minutes(1);
+    let requeue = || {
+        vec![Write::RequeueMail {
+            mail: row.id,
+            at: later,
+        }]
+    };
+    put(&*store, org.id, requeue()).await.unwrap();
+    let again = store.outbox_message(org.id, row.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            again.status,
+            again.attempts,
+            again.due_at,
+            again.lease_until,
+            again.last_error
+        ),
+        (OutboxStatus::Pending, 0, later, None, None)
+    );
+    assert!(
+        store
+            .failed_outbox(org.id, Page::first(10))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no longer failed"
+    );
+    let claimed = claim_mine(&store, org.id, ClaimId::new(), later).await;
+    assert_eq!(claimed.len(), 1, "claimable once due");
+    assert_eq!(claimed[0].attempts, 1);
+    // Queued (and claimed) now, not failed: requeueing it again is a conflict.
+    assert!(matches!(
+        put(&*store, org.id, requeue()).await,
+        Err(StoreError::Conflict { .. })
+    ));
+}

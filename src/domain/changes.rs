@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{
     event::{Event, EventActor, EventKind},
-    ids::{EventId, InvitationId, MemberId, OrganizationId, TeamId},
+    ids::{EventId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId},
     invitation::Invitation,
     member::Member,
     organization::Organization,
@@ -108,6 +108,15 @@ pub enum Write {
         /// The member.
         member: MemberId,
         /// When.
+        at: DateTime<Utc>,
+    },
+    /// Queue again an email that was given up (spec: MSG-3): due `at`, its attempts counted
+    /// from zero, its last error cleared. One that is not failed (sent, queued, or gone) is
+    /// `StoreError::Conflict`.
+    RequeueMail {
+        /// The outbox row.
+        mail: OutboxId,
+        /// When it is due.
         at: DateTime<Utc>,
     },
 }

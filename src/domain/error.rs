@@ -68,4 +68,10 @@ pub enum DomainError {
     /// The organization holds no license with the id given.
     #[error("the organization holds no such license")]
     LicenseNotFound,
+    /// The email was not given up, or its link no longer works (spec: MSG-3).
+    #[error("the email cannot be retried: {reason}")]
+    MailNotRetriable {
+        /// Why.
+        reason: String,
+    },
 }

@@ -230,4 +230,13 @@ pub enum EventKind {
         /// Why.
         reason: String,
     },
+    /// An administrator queued a given-up email again (spec: MSG-3).
+    MailRetried {
+        /// The outbox row.
+        outbox: OutboxId,
+        /// The address.
+        to: EmailAddress,
+        /// Why it had been given up.
+        reason: Option<String>,
+    },
 }

@@ -202,6 +202,60 @@ use super::{
     team::Team,
 };
 
+/// Decides queueing again an email that was given up, for an administrator (spec: MSG-3):
+/// due `ctx.now`, its attempts counted from zero, and the reason it had failed kept in the
+/// audit trail. `link_refusal` is why the link an invitation's email carries no longer opens
+/// the invitation, as delivery would find it (`None` for other mail, or a link that works):
+/// such an email would only be given up again.
+///
+/// # Errors
+/// [`DomainError::MailNotRetriable`] when the email is not failed, or its link is dead.
+pub(crate) fn retry(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    mut message: OutboxMessage,
+    link_refusal: Option<String>,
+) -> Result<Decision<OutboxMessage>, super::error::DomainError> {
+    let refuse = |reason: String| super::error::DomainError::MailNotRetriable { reason };
+    match message.status {
+        OutboxStatus::Failed => {}
+        OutboxStatus::Pending => {
+            return Err(refuse("it is still queued for delivery".to_owned()));
+        }
+        OutboxStatus::Sent => return Err(refuse("it was sent".to_owned())),
+    }
+    if let Some(reason) = link_refusal {
+        return Err(refuse(reason));
+    }
+    let mut changes = ChangeSet::new(
+        organization.id,
+        OrganizationWrite::Check {
+            expected_version: organization.version,
+        },
+    );
+    changes.events.push(ctx.event(
+        organization.id,
+        EventKind::MailRetried {
+            outbox: message.id,
+            to: message.to.clone(),
+            reason: message.last_error.clone(),
+        },
+    ));
+    changes.writes.push(super::changes::Write::RequeueMail {
+        mail: message.id,
+        at: ctx.now,
+    });
+    message.status = OutboxStatus::Pending;
+    message.attempts = 0;
+    message.due_at = ctx.now;
+    message.lease_until = None;
+    message.last_error = None;
+    Ok(Decision {
+        outcome: message,
+        changes,
+    })
+}
+
 /// Mail to members being addressed page by page: the shell reads the recipients a page at a
 /// time and [`address`](Self::address)es each, so no more than a page of members is held at
 /// once; [`finish`](Self::finish) decides. Every email is queued in the one commit, so it

@@ -1,19 +1,18 @@
 //! Mail delivery: passes that claim queued mail, send it and record what became of it, the
-//! ready-made delivery loop, and the mail given up (spec: INV-9, MSG-2, MSG-3, INV-13).
+//! ready-made delivery loop, the mail given up and retrying it (spec: INV-9, MSG-2, MSG-3,
+//! INV-13).
 
 use chrono::Duration;
 
 use super::{Actor, Listing, Roster, listing};
-#[cfg(any(doc, feature = "runtime-tokio"))]
-use crate::error::Error;
 use crate::{
     domain::{
         delivery::{Jitter, Retries, Sent, fits_in_lease, given_up, link_refusal, settle},
         event::EventActor,
-        ids::{ClaimId, OrganizationId},
-        outbox::{MailContent, OutboxMessage, Settlement},
+        ids::{ClaimId, OrganizationId, OutboxId},
+        outbox::{self, MailContent, OutboxMessage, Settlement},
     },
-    error::Result,
+    error::{EntityKind, Error, Result},
     policy::{Permission, Scope},
     store::Page,
 };
@@ -137,6 +136,55 @@ impl Roster {
             .await?;
         let rows = self.store.failed_outbox(org, page).await?;
         Ok(listing(rows, page, |m: &OutboxMessage| m.id.as_uuid()))
+    }
+
+    /// Queues again an email that was given up, for an administrator who fixed its cause (a
+    /// mailbox that was full, an address corrected at the provider): it is due at once, its
+    /// attempts counted from zero, and the reason it had failed stays in the audit trail
+    /// (spec: MSG-3). An invitation's email is retried only while its link still opens the
+    /// invitation: one whose invitation was answered, revoked, resent or has expired is
+    /// refused, with what to do instead.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`] (no such email in the organization),
+    /// [`Error::MailNotRetriable`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn retry_mail(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        mail: OutboxId,
+    ) -> Result<OutboxMessage> {
+        self.run(|now| async move {
+            let access = self
+                .access(org, actor, Permission::RetryMail, Scope::Organization)
+                .await?;
+            let message = self
+                .store
+                .outbox_message(org, mail)
+                .await?
+                .ok_or(Error::NotFound {
+                    entity: EntityKind::OutboxMessage,
+                })?;
+            let refusal = match &message.content {
+                MailContent::Invitation {
+                    invitation,
+                    generation,
+                    ..
+                } => {
+                    let stored = self.store.invitation(org, *invitation).await?;
+                    let token = self.link_key.token(*invitation, *generation);
+                    link_refusal(stored.as_ref(), &token, now).map(|refusal| match refusal {
+                        Settlement::Failed { error } => error,
+                        other => format!("{other:?}"),
+                    })
+                }
+                _ => None,
+            };
+            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
+                outbox::retry(ctx, &access.organization, message, refusal)
+            })?)
+        })
+        .await
     }
 
     /// One delivery pass: claims up to `limit` due mails with a lease, sends them, marks them

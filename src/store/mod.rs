@@ -399,6 +399,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         settlement: Settlement,
     ) -> Result<bool, StoreError>;
 
+    /// The outbox row `id` of `org`, whatever its status.
+    async fn outbox_message(
+        &self,
+        org: OrganizationId,
+        id: OutboxId,
+    ) -> Result<Option<OutboxMessage>, StoreError>;
+
     /// A page of failed outbox rows of `org`, by id (spec: MSG-2: nothing silently dropped).
     async fn failed_outbox(
         &self,
@@ -565,6 +572,13 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         settlement: Settlement,
     ) -> Result<bool, StoreError> {
         (**self).settle_outbox(claim, id, settlement).await
+    }
+    async fn outbox_message(
+        &self,
+        org: OrganizationId,
+        id: OutboxId,
+    ) -> Result<Option<OutboxMessage>, StoreError> {
+        (**self).outbox_message(org, id).await
     }
     async fn failed_outbox(
         &self,

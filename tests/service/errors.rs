@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::Duration;
 use orgroster::{
-    AcceptOptions, Capabilities, Capability, DynStore, EmailAddress, EntityKind, Error,
-    InvitationId, InvitationStatus, OrganizationId, Permission, Role, Roster, StoreError, TeamId,
-    UserId,
+    AcceptOptions, Capabilities, Capability, Clock as _, DynStore, EmailAddress, EntityKind, Error,
+    InvitationId, InvitationStatus, OrganizationId, Permission, Role, Roster, Store, StoreError,
+    TeamId, UserId,
 };
 
 use crate::fixture::{World, actor, assert_actionable, email, newcomer, profile, team_name};
@@ -580,4 +580,29 @@ fn faulty_roster(w: &World) -> (Roster, FaultyStore) {
     .clock(w.clock.clone())
     .build();
     (roster, faulty)
+}
+
+#[tokio::test]
+async fn retrying_an_email_that_is_still_queued_fails_with_mail_not_retriable() {
+    // spec: ERR-1, ERR-2, MSG-3
+    let w = World::new().await;
+    w.invite(&actor("queued"), Role::Member, None).await;
+    let queued = w
+        .store
+        .claim_outbox(
+            orgroster::ClaimId::new(),
+            w.clock.now(),
+            Duration::zero(),
+            10,
+        )
+        .await
+        .unwrap()
+        .pop()
+        .expect("the invitation's email, queued");
+    fails_unchanged!(
+        w,
+        w.roster.retry_mail(&w.founder, w.org, queued.id),
+        Error::MailNotRetriable { .. },
+        &["cannot be retried", "still queued"]
+    );
 }

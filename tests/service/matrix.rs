@@ -1,15 +1,15 @@
 //! The authorization matrix: every command and host action, for every kind of actor, written
-//! out literally from the spec (ROLE-1, ROLE-4, ADM-2, TEAM-3, USR-1, USR-2, MEM-1) and never
+//! out literally from the spec (ROLE-1, ROLE-4, ADM-2, TEAM-3, USR-1, USR-2, MEM-1, MSG-3) and never
 //! computed from the policy code. Each cell runs in a fresh world, so one allowed command
 //! cannot change what another cell sees.
 
 use orgroster::{
-    Actor, Audience, Capabilities, Capability, Error, HostAction, InvitationFilter, InvitationId,
-    MemberFilter, Message, Page, Permission, Role, Subject, SuggestedCourses, TeamId, TeamPage,
-    UserId,
+    Actor, Audience, Capabilities, Capability, Error, FailingMailer, HostAction, InvitationFilter,
+    InvitationId, MemberFilter, Message, OutboxId, OutboxMessage, Page, Permission, Role, Roster,
+    Store, Subject, SuggestedCourses, TeamId, TeamPage, UserId,
 };
 
-use crate::fixture::{World, actor, email, profile, team_name};
+use crate::fixture::{World, actor, all_pages, email, profile, team_name};
 
 /// What a cell expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +80,7 @@ const TABLE: &[(&str, Permission, [Expect; 8])] = &[
     // History and mail (spec: INV-12, MSG-2).
     ("audit_trail",               Permission::ViewAuditTrail,        [Allow, Deny,  Deny,  Deny,  Allow, Deny,  Deny, Deny]),
     ("failed_mail",               Permission::ViewAuditTrail,        [Allow, Deny,  Deny,  Deny,  Allow, Deny,  Deny, Deny]),
+    ("retry_mail",                Permission::RetryMail,             [Allow, Deny,  Deny,  Deny,  Allow, Deny,  Deny, Deny]),
     // Host actions (spec: ADM-2, USR-2, ROLE-1, STAT-2).
     ("DownloadCourse",            Permission::DownloadCourses,       [Allow, Deny,  Deny,  Deny,  Allow, Deny,  Deny, Deny]),
     ("DeliverCourse",             Permission::DeliverCourses,        [Allow, Deny,  Deny,  Deny,  Allow, Deny,  Deny, Deny]),
@@ -110,6 +111,8 @@ struct Cast {
     insider: UserId,
     /// A pending learner invitation: resent, revoked.
     pending: InvitationId,
+    /// The pending invitation's email, given up: retried.
+    failed: OutboxId,
 }
 
 impl Cast {
@@ -145,6 +148,26 @@ impl Cast {
         let insider = w.join("insider", Role::Manager, Some(a)).await.user;
         w.put_in_team(b, insider).await;
         let pending = w.invite(&actor("pending"), Role::Member, None).await;
+        // Every queued email given up by a mail server that refuses them for good.
+        Roster::builder(
+            w.store.clone(),
+            FailingMailer::always_permanent(),
+            orgroster::LinkKey::from_bytes([7; 32]),
+        )
+        .clock(w.clock.clone())
+        .build()
+        .deliver_mail(1000)
+        .await
+        .expect("a delivery pass");
+        let failed = all_pages(
+            |page| w.store.failed_outbox(w.org, page),
+            |m: &OutboxMessage| m.id.as_uuid(),
+        )
+        .await
+        .into_iter()
+        .find(|m| m.invitation() == Some(pending.invitation.id))
+        .expect("the pending invitation's email, given up")
+        .id;
         Self {
             actors: [
                 administrator,
@@ -161,6 +184,7 @@ impl Cast {
             outsider,
             insider,
             pending: pending.invitation.id,
+            failed,
             world,
         }
     }
@@ -254,6 +278,7 @@ impl Cast {
                 .map(drop),
             "audit_trail" => r.audit_trail(who, o, Page::default()).await.map(drop),
             "failed_mail" => r.failed_mail(who, o, Page::default()).await.map(drop),
+            "retry_mail" => r.retry_mail(who, o, self.failed).await.map(drop),
             "DownloadCourse" => host(HostAction::DownloadCourse).await,
             "DeliverCourse" => host(HostAction::DeliverCourse).await,
             "ViewReports" => host(HostAction::ViewReports).await,

@@ -168,6 +168,13 @@ impl<H: CommitHook> Store for HookedStore<H> {
     ) -> Result<bool, StoreError> {
         self.inner.settle_outbox(claim, id, settlement).await
     }
+    async fn outbox_message(
+        &self,
+        org: OrganizationId,
+        id: OutboxId,
+    ) -> Result<Option<OutboxMessage>, StoreError> {
+        self.inner.outbox_message(org, id).await
+    }
     async fn failed_outbox(
         &self,
         org: OrganizationId,

@@ -11,6 +11,7 @@ use crate::domain::{
     invitation::{Invitation, InvitationStatus},
     member::Member,
     organization::Organization,
+    outbox::{OutboxMessage, OutboxStatus},
     team::Team,
 };
 use crate::store::{StoreError, constraint};
@@ -25,6 +26,8 @@ pub(super) enum Undo {
     TeamMember(TeamId, MemberId, bool),
     StintOpened,
     StintClosed(usize),
+    /// A failed mail queued again: as it was.
+    Mail(OutboxMessage),
 }
 
 pub(super) fn check_version(
@@ -268,6 +271,30 @@ pub(super) fn apply_write(
             });
             undo.push(Undo::StintOpened);
         }
+        Write::RequeueMail { mail, at } => {
+            let Some(message) = state
+                .outbox
+                .get_mut(mail)
+                .filter(|m| m.organization == org_id && m.status == OutboxStatus::Failed)
+            else {
+                return Err(StoreError::Conflict { entity: "mail" });
+            };
+            undo.push(Undo::Mail(message.clone()));
+            message.status = OutboxStatus::Pending;
+            message.attempts = 0;
+            message.due_at = *at;
+            message.lease_until = None;
+            message.last_error = None;
+            let invitation = message.invitation();
+            state.unsent.insert(*mail, None);
+            if let Some(invitation) = invitation {
+                state
+                    .unsent_by_invitation
+                    .entry(invitation)
+                    .or_default()
+                    .push(*mail);
+            }
+        }
         Write::RemoveTeamMember { team, member, at } => {
             let org = state.org_mut(org_id)?;
             if !org.team_members.contains(&(*team, *member)) {
@@ -315,6 +342,13 @@ pub(super) fn rollback(state: &mut State, org_id: OrganizationId, undo: Vec<Undo
                 {
                     stint.left_at = None;
                 }
+            }
+            Undo::Mail(old) => {
+                state.unsent.remove(&old.id);
+                if let Some(invitation) = old.invitation() {
+                    state.forget_unsent(invitation, old.id);
+                }
+                state.outbox.insert(old.id, old);
             }
             Undo::TeamMember(team, member, present) => {
                 if let Some(org) = state.orgs.get_mut(&org_id) {

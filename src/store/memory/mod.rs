@@ -395,6 +395,19 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
+    async fn outbox_message(
+        &self,
+        org: OrganizationId,
+        id: OutboxId,
+    ) -> Result<Option<OutboxMessage>, StoreError> {
+        Ok(self
+            .lock()
+            .outbox
+            .get(&id)
+            .filter(|m| m.organization == org)
+            .cloned())
+    }
+
     async fn failed_outbox(
         &self,
         org: OrganizationId,

@@ -101,8 +101,8 @@ impl Checks {
 }
 
 /// Whether no step of the commit reads a row another step writes, so that all of them can
-/// run against one snapshot: the commit puts organizations, invitations, members and teams
-/// (each row at most once), queues mail and records events. Team memberships and deletions
+/// run against one snapshot: the commit puts organizations, invitations, members and teams,
+/// queues mail again (each row at most once), queues mail and records events. Team memberships and deletions
 /// do not qualify: opening and closing a stint reads the member's row, and a deletion
 /// closes the stints of the row it removes.
 fn independent(changes: &ChangeSet) -> bool {
@@ -112,6 +112,7 @@ fn independent(changes: &ChangeSet) -> bool {
             Write::PutInvitation(i) => i.id.as_uuid(),
             Write::PutMember(m) => m.id.as_uuid(),
             Write::PutTeam(t) => t.id.as_uuid(),
+            Write::RequeueMail { mail, .. } => mail.as_uuid(),
             Write::DeleteMember { .. }
             | Write::DeleteTeam { .. }
             | Write::AddTeamMember { .. }

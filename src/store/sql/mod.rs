@@ -24,8 +24,8 @@ use self::{
         ACTIVITIES_ONCE, ACTIVITY_INSERT_COLUMNS, APPLIED_MIGRATIONS, EVENTS_PAGE,
         FAILED_OUTBOX_PAGE, INSERT_ACTIVITIES, INVITATIONS_PAGE, LINK_CONTEXT, MEMBERS_PAGE,
         MEMBERSHIPS_PAGE, MIGRATIONS_TABLE, ORG_WITH_MEMBER, ORGANIZATION_STATISTICS,
-        RECORD_MIGRATION, SEAT_USAGE, SELECT_INVITATION, SELECT_MEMBER, SELECT_ORG, SELECT_TEAM,
-        SETTLE_FAILED, SETTLE_RELEASED, SETTLE_RETRY, SETTLE_SENT, ScopeStatements,
+        RECORD_MIGRATION, SEAT_USAGE, SELECT_INVITATION, SELECT_MEMBER, SELECT_ORG, SELECT_OUTBOX,
+        SELECT_TEAM, SETTLE_FAILED, SETTLE_RELEASED, SETTLE_RETRY, SETTLE_SENT, ScopeStatements,
         TEAM_MEMBERS_PAGE, TEAMS_OF, TEAMS_PAGE,
     },
     rows::{Cols, all, micros, time, to_json},
@@ -610,6 +610,15 @@ impl<B: Backend> Store for SqlStore<B> {
         let settled = tx.execute(Statement::new(sql, args)).await?;
         tx.commit().await?;
         Ok(settled == 1)
+    }
+
+    async fn outbox_message(
+        &self,
+        org: OrganizationId,
+        id: OutboxId,
+    ) -> Result<Option<OutboxMessage>, StoreError> {
+        let args = vec![Arg::Uuid(org.as_uuid()), Arg::Uuid(id.as_uuid())];
+        read_one(&self.backend, SELECT_OUTBOX, args, rows::outbox).await
     }
 
     async fn failed_outbox(

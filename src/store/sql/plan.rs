@@ -11,7 +11,7 @@ use super::{
         ADD_TEAM_MEMBER, CHECK_ORG, CLOSE_MEMBER_STINTS, CLOSE_STINT, CLOSE_TEAM_STINTS,
         DELETE_MEMBER, DELETE_TEAM, EVENT_INSERT_COLUMNS, INSERT_EVENTS, INSERT_INVITATIONS,
         INSERT_MEMBER, INSERT_ORG, INSERT_OUTBOX, INSERT_TEAM, INVITATION_INSERT_COLUMNS,
-        OPEN_STINT, ORG_EXISTS, OUTBOX_INSERT_COLUMNS, REMOVE_TEAM_MEMBER, TOUCH_ORG,
+        OPEN_STINT, ORG_EXISTS, OUTBOX_INSERT_COLUMNS, REMOVE_TEAM_MEMBER, REQUEUE_MAIL, TOUCH_ORG,
         UPDATE_INVITATION, UPDATE_MEMBER, UPDATE_ORG, UPDATE_TEAM, WITHDRAW_INVITATION_MAIL,
     },
     rows::{micros, status_name, to_json, version_param},
@@ -308,6 +308,15 @@ pub(crate) fn plan(changes: &ChangeSet, numbered: bool) -> Result<Vec<Step>, Sto
                 ));
                 steps.push(Step::write(OPEN_STINT, stint, None));
             }
+            Write::RequeueMail { mail, at } => steps.push(Step::write(
+                REQUEUE_MAIL,
+                vec![
+                    Arg::Uuid(mail.as_uuid()),
+                    Arg::Uuid(org),
+                    Arg::Int(micros(*at)),
+                ],
+                Some(Expect::Conflict("mail")),
+            )),
             Write::RemoveTeamMember { team, member, at } => {
                 let key = vec![
                     Arg::Uuid(team.as_uuid()),

@@ -265,6 +265,14 @@ pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO orgroster_outbox (id, organi
      status, attempts, created_at, due_at, lease_until, last_error) VALUES";
 /// The values of each row of [`INSERT_OUTBOX`].
 pub(crate) const OUTBOX_INSERT_COLUMNS: usize = 11;
+/// The mail `$2` of `$1`.
+pub(crate) const SELECT_OUTBOX: &str = "SELECT id, organization_id, recipient, content, status, attempts, created_at, due_at, \
+     lease_until, last_error FROM orgroster_outbox WHERE organization_id = $1 AND id = $2";
+/// The failed mail `$1` of `$2`, queued again: due at `$3`, its attempts from zero (spec:
+/// MSG-3).
+pub(crate) const REQUEUE_MAIL: &str = "UPDATE orgroster_outbox SET status = 'pending', attempts = 0, due_at = $3, lease_until = \
+     NULL, claim = NULL, last_error = NULL WHERE id = $1 AND organization_id = $2 AND status = \
+     'failed'";
 /// Failed mail of `$1` after `$2`, at most `$3`.
 pub(crate) const FAILED_OUTBOX_PAGE: &str = "SELECT id, organization_id, recipient, content, status, attempts, created_at, due_at, \
      lease_until, last_error FROM orgroster_outbox WHERE organization_id = $1 AND status = \

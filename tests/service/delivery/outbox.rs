@@ -1,11 +1,12 @@
 //! Mail delivery through the outbox: mail queued in the command's own commit, retries,
-//! give-ups, leases and stable ids (spec: INV-9, MSG-2, MSG-3).
+//! give-ups, leases and stable ids, and an administrator retrying mail given up (spec:
+//! INV-9, MSG-2, MSG-3).
 
 use chrono::Duration;
 use orgroster::{
-    Actor, Capabilities, Capability, ClaimId, Clock, DeliveryConfig, EmailAddress, EventKind,
-    FailingMailer, LicenseKind, ManualClock, MemoryStore, OrganizationId, Page, Profile, Role,
-    Roster, RosterConfig, Store, UserId,
+    Actor, Capabilities, Capability, ClaimId, Clock, DeliveryConfig, EmailAddress, Error,
+    EventKind, FailingMailer, LicenseKind, ManualClock, MemoryStore, OrganizationId, OutboxMessage,
+    OutboxStatus, Page, Permission, Profile, Role, Roster, RosterConfig, Store, UserId,
 };
 
 use crate::fixture::{World, actor};
@@ -483,4 +484,158 @@ async fn debug_output_of_mail_and_mailers_holds_no_acceptance_link() {
     assert!(outputs[0].contains(sent[0].to.as_str()));
     assert!(outputs[0].contains(&sent[0].subject));
     assert!(outputs[0].contains(&format!("<{} bytes elided>", sent[0].text.len())));
+}
+
+/// The world's founder's invitation to `who`, given up by a delivery pass whose mail server
+/// refuses it for good: its outbox row.
+async fn given_up(w: &World, who: &Actor) -> OutboxMessage {
+    w.invite(who, Role::Member, None).await;
+    let down = Roster::builder(
+        w.store.clone(),
+        FailingMailer::always_permanent(),
+        orgroster::LinkKey::from_bytes([7; 32]),
+    )
+    .clock(w.clock.clone())
+    .build();
+    let report = down.deliver_mail(10).await.unwrap();
+    assert_eq!(report.failed, 1);
+    let failed = w
+        .roster
+        .failed_mail(&w.founder, w.org, Page::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(failed.len(), 1);
+    failed.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn an_administrator_retries_an_email_given_up_and_it_goes_out_with_its_reason_kept() {
+    // spec: MSG-3, MSG-2
+    let w = World::new().await;
+    let sam = actor("sam");
+    let failed = given_up(&w, &sam).await;
+    let reason = failed.last_error.clone();
+    assert!(reason.is_some());
+
+    let lee = w.join("lee", Role::Member, None).await;
+    let err = w
+        .roster
+        .retry_mail(&lee, w.org, failed.id)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Forbidden {
+            permission: Permission::RetryMail
+        }
+    ));
+
+    let retried = w
+        .roster
+        .retry_mail(&w.founder, w.org, failed.id)
+        .await
+        .expect("an administrator retries it");
+    assert_eq!(retried.id, failed.id);
+    assert_eq!(
+        (
+            retried.status,
+            retried.attempts,
+            retried.last_error.as_deref()
+        ),
+        (OutboxStatus::Pending, 0, None)
+    );
+    let event = w.events().await.pop().unwrap();
+    assert!(
+        matches!(&event.kind, EventKind::MailRetried { outbox, to, reason: kept }
+            if *outbox == failed.id && *to == sam.email && *kept == reason),
+        "{event:?}"
+    );
+    assert!(
+        w.roster
+            .failed_mail(&w.founder, w.org, Page::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    // Queued again, it cannot be retried twice.
+    let err = w
+        .roster
+        .retry_mail(&w.founder, w.org, failed.id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::MailNotRetriable { reason } if reason.contains("queued")),
+        "{err:?}"
+    );
+
+    // The next pass sends it, with a link that opens the invitation.
+    w.mailer.take();
+    let report = w.roster.deliver_mail(10).await.unwrap();
+    assert_eq!(report.sent, 1);
+    let sent = w.mailer.take();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, sam.email);
+}
+
+#[tokio::test]
+async fn an_email_whose_invitation_is_no_longer_pending_or_unknown_cannot_be_retried() {
+    // spec: MSG-3, INV-13, ERR-2
+    let w = World::new().await;
+    let sam = actor("sam");
+    let failed = given_up(&w, &sam).await;
+    let invitation = failed.invitation().expect("an invitation's email");
+    w.roster
+        .revoke_invitation(&w.founder, w.org, invitation)
+        .await
+        .unwrap();
+    let before = w.snapshot().await;
+    let err = w
+        .roster
+        .retry_mail(&w.founder, w.org, failed.id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::MailNotRetriable { reason } if reason.contains("no longer pending")),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("cannot be retried"), "{err}");
+    for unknown in [orgroster::OutboxId::new(), failed.id] {
+        let org = if unknown == failed.id {
+            // The same id, asked of another organization.
+            other_organization(&w).await
+        } else {
+            w.org
+        };
+        let err = w
+            .roster
+            .retry_mail(&w.founder, org, unknown)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::NotFound {
+                    entity: orgroster::EntityKind::OutboxMessage
+                }
+            ),
+            "{err:?}"
+        );
+    }
+    assert_eq!(w.snapshot().await, before, "nothing changed");
+}
+
+/// Another organization the world's founder administers.
+async fn other_organization(w: &World) -> OrganizationId {
+    w.roster
+        .create_organization(
+            &w.founder,
+            "Elsewhere".parse().unwrap(),
+            Profile::parse("Maya", "Founder").unwrap(),
+        )
+        .await
+        .unwrap()
+        .organization
+        .id
 }
