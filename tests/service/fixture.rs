@@ -7,11 +7,11 @@ use std::future::Future;
 
 use chrono::Duration;
 use orgroster::{
-    AcceptOptions, Accepted, Actor, Capabilities, Capability, Clock, CourseId, EmailAddress, Error,
-    Event, Invitation, InvitationCreated, InvitationFilter, InvitationToken, LicenseKind,
-    ManualClock, Member, MemberFilter, MemberId, MemoryStore, Message, Organization,
-    OrganizationId, Page, Profile, RecordingMailer, Role, Roster, SeatUsage, Store, StoreError,
-    Subject, Team, TeamId, TeamName, UserId,
+    AcceptOptions, Accepted, Actor, Capabilities, Capability, Clock, CourseId, DeliveryReport,
+    EmailAddress, Error, Event, FailingMailer, Invitation, InvitationCreated, InvitationFilter,
+    InvitationToken, LicenseKind, ManualClock, Member, MemberFilter, MemberId, MemoryStore,
+    Message, Organization, OrganizationId, Page, Profile, RecordingMailer, Role, Roster, SeatUsage,
+    Store, StoreError, Subject, Team, TeamId, TeamName, UserId,
 };
 use uuid::Uuid;
 
@@ -178,6 +178,20 @@ impl World {
             org,
             founder,
         }
+    }
+
+    /// One delivery pass of the world's queued mail through `mailer` instead of the world's.
+    pub(crate) async fn deliver_through(&self, mailer: FailingMailer) -> DeliveryReport {
+        Roster::builder(
+            self.store.clone(),
+            mailer,
+            orgroster::LinkKey::from_bytes([7; 32]),
+        )
+        .clock(self.clock.clone())
+        .build()
+        .deliver_mail(1000)
+        .await
+        .expect("a delivery pass")
     }
 
     /// Moves the clock forward.

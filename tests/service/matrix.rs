@@ -5,8 +5,8 @@
 
 use orgroster::{
     Actor, Audience, Capabilities, Capability, Error, FailingMailer, HostAction, InvitationFilter,
-    InvitationId, MemberFilter, Message, OutboxId, OutboxMessage, Page, Permission, Role, Roster,
-    Store, Subject, SuggestedCourses, TeamId, TeamPage, UserId,
+    InvitationId, MemberFilter, Message, OutboxId, OutboxMessage, Page, Permission, Role, Store,
+    Subject, SuggestedCourses, TeamId, TeamPage, UserId,
 };
 
 use crate::fixture::{World, actor, all_pages, email, profile, team_name};
@@ -149,16 +149,7 @@ impl Cast {
         w.put_in_team(b, insider).await;
         let pending = w.invite(&actor("pending"), Role::Member, None).await;
         // Every queued email given up by a mail server that refuses them for good.
-        Roster::builder(
-            w.store.clone(),
-            FailingMailer::always_permanent(),
-            orgroster::LinkKey::from_bytes([7; 32]),
-        )
-        .clock(w.clock.clone())
-        .build()
-        .deliver_mail(1000)
-        .await
-        .expect("a delivery pass");
+        w.deliver_through(FailingMailer::always_permanent()).await;
         let failed = all_pages(
             |page| w.store.failed_outbox(w.org, page),
             |m: &OutboxMessage| m.id.as_uuid(),

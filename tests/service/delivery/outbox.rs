@@ -102,14 +102,7 @@ async fn mail_queued_while_the_mail_server_is_down_is_retried_and_never_silently
     let sam = actor("sam");
     let invited = w.invite(&sam, Role::Member, None).await;
 
-    let down = Roster::builder(
-        w.store.clone(),
-        FailingMailer::always_transient(),
-        orgroster::LinkKey::from_bytes([7; 32]),
-    )
-    .clock(w.clock.clone())
-    .build();
-    let report = down.deliver_mail(10).await.unwrap();
+    let report = w.deliver_through(FailingMailer::always_transient()).await;
     assert_eq!((report.sent, report.retried, report.failed), (0, 1, 0));
     assert_eq!(
         w.roster.deliver_mail(10).await.unwrap().sent,
@@ -490,14 +483,7 @@ async fn debug_output_of_mail_and_mailers_holds_no_acceptance_link() {
 /// refuses it for good: its outbox row.
 async fn given_up(w: &World, who: &Actor) -> OutboxMessage {
     w.invite(who, Role::Member, None).await;
-    let down = Roster::builder(
-        w.store.clone(),
-        FailingMailer::always_permanent(),
-        orgroster::LinkKey::from_bytes([7; 32]),
-    )
-    .clock(w.clock.clone())
-    .build();
-    let report = down.deliver_mail(10).await.unwrap();
+    let report = w.deliver_through(FailingMailer::always_permanent()).await;
     assert_eq!(report.failed, 1);
     let failed = w
         .roster
