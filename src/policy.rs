@@ -82,6 +82,8 @@ pub enum Permission {
     LeaveOrganization,
     /// Queue again an email that was given up (spec: MSG-3).
     RetryMail,
+    /// Rename the organization (spec: ORG-5).
+    RenameOrganization,
     /// Open a personal resource: a List, saved card or login credentials (spec: USR-2).
     AccessPersonalResource,
 }
@@ -124,6 +126,7 @@ fn serde_plain_name(p: Permission) -> &'static str {
         P::UpdateOwnProfile => "update_own_profile",
         P::LeaveOrganization => "leave_organization",
         P::RetryMail => "retry_mail",
+        P::RenameOrganization => "rename_organization",
         P::AccessPersonalResource => "access_personal_resource",
     }
 }
@@ -236,7 +239,7 @@ fn reach(role: Role, permission: Permission) -> Reach {
         }
         (P::InviteLearners | P::ManageTeams | P::MessageEveryone | P::ViewAuditTrail, A) => All,
         (P::DownloadCourses | P::DeliverCourses | P::ReceiveNotifications, A) => All,
-        (P::CreatePayPerUseLicense | P::RetryMail, A) => All,
+        (P::CreatePayPerUseLicense | P::RetryMail | P::RenameOrganization, A) => All,
         (P::ManageTeamMembers | P::EditTeamPage | P::MessageTeam, A) => All,
         (P::ManageTeamMembers | P::EditTeamPage | P::MessageTeam, S) => OwnTeams,
         (P::ViewTeam | P::ViewTeamAnalytics, A | M) => All,

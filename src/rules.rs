@@ -48,6 +48,12 @@
 //! invitations both occupy a seat. The cap is checked atomically when inviting and again when
 //! accepting; a command that would exceed it fails and states by how many seats.
 //!
+//! ### ORG-5 — Renaming an organization
+//!
+//! *(design)* Administrators can rename their organization (`Roster::rename_organization`);
+//! mail queued afterwards and every listing carry the new name, and the audit trail records
+//! both names.
+//!
 //! # Users, profiles and private resources (USR)
 //!
 //! ### USR-1 — Only the owner edits a profile

@@ -84,6 +84,13 @@ pub enum EventKind {
         /// The new capabilities.
         capabilities: Capabilities,
     },
+    /// An administrator renamed the organization (spec: ORG-5).
+    OrganizationRenamed {
+        /// The name before.
+        from: OrganizationName,
+        /// The name now.
+        to: OrganizationName,
+    },
     /// The seat cap changed (spec: ORG-4).
     SeatCapChanged {
         /// The new cap.

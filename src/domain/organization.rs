@@ -334,6 +334,22 @@ pub(crate) fn set_capabilities(
     )
 }
 
+/// Decides renaming the organization, for an administrator (spec: ORG-5). Invitations
+/// already sent keep the name they were sent with; mail queued from now on carries the new
+/// one.
+pub(crate) fn rename(
+    ctx: &mut Context<'_>,
+    mut organization: Organization,
+    name: OrganizationName,
+) -> Decision<Organization> {
+    let from = std::mem::replace(&mut organization.name, name.clone());
+    put(
+        ctx,
+        organization,
+        EventKind::OrganizationRenamed { from, to: name },
+    )
+}
+
 /// Decides a new seat cap (back office, spec: ORG-4). Lowering it below current usage is
 /// allowed: existing members stay, and no new seat is taken until usage is under the cap.
 pub(crate) fn set_seat_cap(

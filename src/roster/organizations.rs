@@ -137,6 +137,35 @@ impl Roster {
         .await
     }
 
+    /// Renames the organization, for its administrators (spec: ORG-5). Invitations already
+    /// sent keep the name they were sent with; mail queued from now on, and every listing,
+    /// carries the new one.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn rename_organization(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        name: OrganizationName,
+    ) -> Result<Organization> {
+        let name = &name;
+        self.run(|now| async move {
+            let access = self
+                .access(
+                    org,
+                    actor,
+                    Permission::RenameOrganization,
+                    Scope::Organization,
+                )
+                .await?;
+            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
+                organization::rename(ctx, access.organization, name.clone())
+            }))
+        })
+        .await
+    }
+
     /// The organization, for any of its members.
     ///
     /// # Errors

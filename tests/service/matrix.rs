@@ -1,7 +1,7 @@
 //! The authorization matrix: every command and host action, for every kind of actor, written
-//! out literally from the spec (ROLE-1, ROLE-4, ADM-2, TEAM-3, USR-1, USR-2, MEM-1, MSG-3) and never
-//! computed from the policy code. Each cell runs in a fresh world, so one allowed command
-//! cannot change what another cell sees.
+//! out literally from the spec (ROLE-1, ROLE-4, ADM-2, TEAM-3, USR-1, USR-2, MEM-1, MSG-3,
+//! ORG-5) and never computed from the policy code. Each cell runs in a fresh world, so one
+//! allowed command cannot change what another cell sees.
 
 use orgroster::{
     Actor, Audience, Capabilities, Capability, Error, FailingMailer, HostAction, InvitationFilter,
@@ -59,6 +59,7 @@ const TABLE: &[(&str, Permission, [Expect; 8])] = &[
     ("update_profile (own)",      Permission::UpdateOwnProfile,      [Allow, Allow, Allow, Allow, Allow, Allow, Deny, Deny]),
     // Leaving (spec: MEM-1): every member, on their own.
     ("leave_organization",        Permission::LeaveOrganization,     [Allow, Allow, Allow, Allow, Allow, Allow, Deny, Deny]),
+    ("rename_organization",       Permission::RenameOrganization,    [Allow, Deny,  Deny,  Deny,  Allow, Deny,  Deny, Deny]),
     ("organization_for",          Permission::ViewOrganization,      [Allow, Allow, Allow, Allow, Allow, Allow, Deny, Deny]),
     ("teams",                     Permission::ViewOrganization,      [Allow, Allow, Allow, Allow, Allow, Allow, Deny, Deny]),
     // Teams and team pages (spec: TEAM-1, TEAM-3).
@@ -242,6 +243,10 @@ impl Cast {
                 .await
                 .map(drop),
             "leave_organization" => r.leave_organization(who, o).await.map(drop),
+            "rename_organization" => r
+                .rename_organization(who, o, "Renamed".parse().expect("a valid name"))
+                .await
+                .map(drop),
             "organization_for" => r.organization_for(who, o).await.map(drop),
             "teams" => r.teams(who, o, Page::first(10)).await.map(drop),
             "create_team" => r.create_team(who, o, team_name("C")).await.map(drop),

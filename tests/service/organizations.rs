@@ -1,12 +1,12 @@
 //! Organizations: the licenses and capabilities they hold (ORG-1), the legacy integration that
 //! leaves them without an administrator team (ORG-2), the license a second administrator needs
-//! (ORG-3), the seat cap that counts pending invitations (ORG-4), and a user's organizations
-//! (USR-4).
+//! (ORG-3), the seat cap that counts pending invitations (ORG-4), renaming (ORG-5), and a
+//! user's organizations (USR-4).
 
 use chrono::Duration;
 use orgroster::{
-    BulkLineError, Capabilities, Capability, CourseId, Error, HostAction, LicenseKind, Page,
-    Permission, Role,
+    BulkLineError, Capabilities, Capability, CourseId, Error, EventKind, HostAction, LicenseKind,
+    Page, Permission, Role,
 };
 
 use crate::fixture::{
@@ -461,4 +461,69 @@ async fn a_user_sees_every_organization_they_belong_to_with_its_name_and_their_r
             .collect::<Vec<_>>(),
         [own]
     );
+}
+
+#[tokio::test]
+async fn an_administrator_renames_the_organization_and_what_follows_carries_the_new_name() {
+    // spec: ORG-5, USR-4
+    let w = World::new().await;
+    let lee = w.join("lee", Role::Member, None).await;
+    let before = w.snapshot().await;
+    let err = w
+        .roster
+        .rename_organization(&lee, w.org, "Lee's Own".parse().expect("a valid name"))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Forbidden {
+            permission: Permission::RenameOrganization
+        }
+    ));
+    assert_eq!(w.snapshot().await, before, "refused, nothing changed");
+
+    let renamed = w
+        .roster
+        .rename_organization(
+            &w.founder,
+            w.org,
+            "Northwind Academy".parse().expect("a valid name"),
+        )
+        .await
+        .expect("an administrator renames it");
+    assert_eq!(renamed.name.as_str(), "Northwind Academy");
+    let seen = w
+        .roster
+        .organization_for(&lee, w.org)
+        .await
+        .expect("a member sees it");
+    assert_eq!(seen.name.as_str(), "Northwind Academy");
+    let menu = w
+        .roster
+        .memberships(&lee, Page::first(10))
+        .await
+        .expect("their organizations");
+    assert_eq!(
+        menu.items[0].organization_name.as_str(),
+        "Northwind Academy"
+    );
+    let event = w.events().await.pop().expect("an event");
+    assert!(
+        matches!(&event.kind, EventKind::OrganizationRenamed { from, to }
+            if from.as_str() == "Northwind Learning" && to.as_str() == "Northwind Academy"),
+        "{event:?}"
+    );
+
+    // An invitation sent from now on names the organization by its new name.
+    w.mailer.take();
+    w.invite(&actor("sam"), Role::Member, None).await;
+    w.roster.deliver_mail(10).await.expect("a delivery pass");
+    let sent = w.mailer.take();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].text.contains("Northwind Academy"),
+        "{}",
+        sent[0].text
+    );
+    assert!(!sent[0].text.contains("Northwind Learning"));
 }

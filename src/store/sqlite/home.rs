@@ -32,6 +32,7 @@ pub(super) struct Home {
     slot: Arc<Mutex<Slot>>,
 }
 
+/// What the home's mutex guards.
 #[derive(Debug, Default)]
 pub(crate) struct Slot {
     conn: Option<SqliteConnection>,
