@@ -48,11 +48,12 @@
 //! invitations both occupy a seat. The cap is checked atomically when inviting and again when
 //! accepting; a command that would exceed it fails and states by how many seats.
 //!
-//! ### ORG-5 — Renaming an organization
+//! ### ORG-5 — Renaming and deleting an organization
 //!
 //! *(design)* Administrators can rename their organization (`Roster::rename_organization`);
 //! mail queued afterwards and every listing carry the new name, and the audit trail records
-//! both names.
+//! both names. The platform's back office can delete an organization with all its data
+//! (`Roster::delete_organization`): afterwards no store holds any row of it.
 //!
 //! # Users, profiles and private resources (USR)
 //!

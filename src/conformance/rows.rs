@@ -212,3 +212,140 @@ pub async fn events_are_kept_in_order(store: Arc<DynStore>) {
     let got: Vec<EventId> = first.iter().chain(rest.iter()).map(|e| e.id).collect();
     assert_eq!(got, expected);
 }
+
+/// Deleting an organization removes every row of it and nothing of any other (spec: ORG-5):
+/// members, invitations and their links, teams and memberships, the audit trail, mail and
+/// learning activity; a second deletion finds nothing.
+pub async fn deleting_an_organization_leaves_nothing_of_it(store: Arc<DynStore>) {
+    let now = t0();
+    let mut orgs = Vec::new();
+    for name in ["gone", "kept"] {
+        let org = stored_org(&*store).await;
+        let member = new_member(org.id, email(&format!("{name}.member"), org.id));
+        let team = new_team(org.id, "Deleted Along");
+        let mut invitation = new_invitation(org.id, email(&format!("{name}.invitee"), org.id), now);
+        invitation.token_hash = token(if name == "gone" { 41 } else { 42 }).hash();
+        let mut c = changes(
+            &org,
+            vec![
+                Write::PutMember(member.clone()),
+                Write::PutTeam(team.clone()),
+                Write::PutInvitation(invitation.clone()),
+            ],
+        );
+        c.events = vec![event(org.id)];
+        c.outbox = vec![invitation_mail(&invitation, now)];
+        store.commit(c).await.unwrap();
+        put(
+            &*store,
+            org.id,
+            vec![Write::AddTeamMember {
+                team: team.id,
+                member: member.id,
+                at: now,
+            }],
+        )
+        .await
+        .unwrap();
+        let recorded = store
+            .record_activities(org.id, &[learning(org.id, member.user, 1)])
+            .await
+            .unwrap();
+        assert!(matches!(recorded, Recorded::New(_)), "{recorded:?}");
+        orgs.push((org, member, team, invitation));
+    }
+    let period =
+        crate::domain::activity::Period::new(t0() - Duration::days(1), t0() + Duration::days(1))
+            .unwrap();
+
+    let (gone, member, team, invitation) = &orgs[0];
+    assert!(store.delete_organization(gone.id).await.unwrap());
+    assert!(store.organization(gone.id).await.unwrap().is_none());
+    assert!(store.member(gone.id, member.user).await.unwrap().is_none());
+    assert!(all_members(&*store, gone.id).await.is_empty());
+    assert!(
+        store
+            .memberships(member.user, Page::first(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .invitation(gone.id, invitation.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .link_context(&invitation.token_hash, None, now)
+            .await
+            .unwrap()
+            .is_none(),
+        "its links open nothing"
+    );
+    assert!(store.team(gone.id, team.id).await.unwrap().is_none());
+    assert!(store.teams_of(gone.id, member.id).await.unwrap().is_empty());
+    assert!(
+        store
+            .events(gone.id, Page::first(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let claimed = store
+        .claim_outbox(ClaimId::new(), now, Duration::zero(), 10_000)
+        .await
+        .unwrap();
+    assert!(
+        claimed.iter().all(|m| m.organization != gone.id),
+        "its mail is gone"
+    );
+    let activity = store
+        .member_activity(
+            gone.id,
+            crate::domain::activity::StatsScope::Organization,
+            period,
+            Page::first(10),
+        )
+        .await
+        .unwrap();
+    assert!(activity.is_empty(), "its activity is gone");
+    assert!(
+        !store.delete_organization(gone.id).await.unwrap(),
+        "nothing left to delete"
+    );
+
+    // The other organization keeps everything.
+    let (kept, member, team, invitation) = &orgs[1];
+    assert!(store.organization(kept.id).await.unwrap().is_some());
+    assert!(store.member(kept.id, member.user).await.unwrap().is_some());
+    assert!(
+        store
+            .invitation(kept.id, invitation.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.teams_of(kept.id, member.id).await.unwrap(), [team.id]);
+    assert_eq!(
+        store.events(kept.id, Page::first(10)).await.unwrap().len(),
+        1
+    );
+    assert!(
+        claimed.iter().any(|m| m.organization == kept.id),
+        "its mail stays"
+    );
+    assert_eq!(
+        stats_of(
+            &*store,
+            kept.id,
+            crate::domain::activity::StatsScope::Organization,
+            period
+        )
+        .await
+        .enrolments,
+        1
+    );
+}

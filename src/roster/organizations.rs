@@ -1,10 +1,8 @@
-//! Organizations: a user's organizations, creating one, the back office's licenses,
-//! capabilities and seat cap, what members see of it, the host's own permission checks, and
-//! the audit trail.
+//! Organizations: a user's organizations, creating, renaming and deleting one, the back
+//! office's licenses, capabilities and seat cap, what members see of it, the host's own
+//! permission checks, and the audit trail.
 
 use super::{Actor, Listing, Roster, listing};
-#[cfg(doc)]
-use crate::error::Error;
 use crate::{
     domain::{
         event::{Event, EventActor},
@@ -15,7 +13,7 @@ use crate::{
         },
         text::{OrganizationName, Profile},
     },
-    error::Result,
+    error::{EntityKind, Error, Result},
     policy::{HostAction, Permission, Scope},
     store::Page,
 };
@@ -164,6 +162,23 @@ impl Roster {
             }))
         })
         .await
+    }
+
+    /// Deletes an organization with all its data, for the platform's back office (spec: ORG-5):
+    /// members, invitations (their links stop working), teams and their history, the audit
+    /// trail, its mail, sent or queued, and its learning activity. Nothing of it remains, its
+    /// audit trail included: a host that must keep a record of the deletion keeps it itself.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] (no such organization), [`Error::Store`].
+    pub async fn delete_organization(&self, org: OrganizationId) -> Result<()> {
+        if self.store.delete_organization(org).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound {
+                entity: EntityKind::Organization,
+            })
+        }
     }
 
     /// The organization, for any of its members.

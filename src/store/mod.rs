@@ -373,6 +373,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Applies a change set atomically (see the contract above).
     async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError>;
 
+    /// Deletes organization `org` with all its data, atomically: members, invitations, teams
+    /// and their history, the audit trail, its mail (sent or not) and its learning activity
+    /// (spec: ORG-5). Afterwards no read finds anything of it. Whether it existed.
+    async fn delete_organization(&self, org: OrganizationId) -> Result<bool, StoreError>;
+
     /// Leases up to `limit` pending outbox rows due at `now` whose lease has run out to
     /// `claim`, until `now + lease`, counting one attempt on each. The rows are taken in
     /// turns across organizations, each organization's oldest due first (the first due row of
@@ -555,6 +560,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError> {
         (**self).commit(changes).await
+    }
+    async fn delete_organization(&self, org: OrganizationId) -> Result<bool, StoreError> {
+        (**self).delete_organization(org).await
     }
     async fn claim_outbox(
         &self,

@@ -527,3 +527,61 @@ async fn an_administrator_renames_the_organization_and_what_follows_carries_the_
     );
     assert!(!sent[0].text.contains("Northwind Learning"));
 }
+
+#[tokio::test]
+async fn the_back_office_deletes_an_organization_and_nothing_of_it_answers_any_more() {
+    // spec: ORG-5
+    let w = World::new().await;
+    let lee = w.join("lee", Role::Member, None).await;
+    let sam = actor("sam");
+    let pending = w.invite(&sam, Role::Member, None).await;
+    let other = w
+        .roster
+        .create_organization(
+            &lee,
+            "Still Here".parse().expect("a valid name"),
+            profile("Lee", "Founder"),
+        )
+        .await
+        .expect("creating another organization")
+        .organization
+        .id;
+
+    w.roster
+        .delete_organization(w.org)
+        .await
+        .expect("the back office deletes it");
+    for who in [&w.founder, &lee] {
+        let err = w.roster.organization_for(who, w.org).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::NotFound {
+                    entity: orgroster::EntityKind::Organization
+                }
+            ),
+            "{err:?}"
+        );
+    }
+    let err = w
+        .roster
+        .accept_invitation(&sam, &pending.token.expose(), newcomer("Sam"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    let menu = w
+        .roster
+        .memberships(&lee, Page::first(10))
+        .await
+        .expect("their organizations");
+    assert_eq!(
+        menu.items
+            .iter()
+            .map(|m| m.member.organization)
+            .collect::<Vec<_>>(),
+        [other],
+        "only the organization that was not deleted"
+    );
+    let err = w.roster.delete_organization(w.org).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+}

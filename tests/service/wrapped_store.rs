@@ -168,6 +168,9 @@ impl<H: CommitHook> Store for HookedStore<H> {
     ) -> Result<bool, StoreError> {
         self.inner.settle_outbox(claim, id, settlement).await
     }
+    async fn delete_organization(&self, org: OrganizationId) -> Result<bool, StoreError> {
+        self.inner.delete_organization(org).await
+    }
     async fn outbox_message(
         &self,
         org: OrganizationId,

@@ -395,6 +395,32 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
+    async fn delete_organization(&self, org: OrganizationId) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let Some(gone) = state.orgs.remove(&org) else {
+            return Ok(false);
+        };
+        for member in gone.members.values() {
+            state.memberships.remove(&(member.user, org));
+        }
+        for invitation in gone.invitations.values() {
+            state.tokens.remove(&invitation.token_hash);
+            state.unsent_by_invitation.remove(&invitation.id);
+        }
+        let mail: Vec<OutboxId> = state
+            .outbox
+            .values()
+            .filter(|m| m.organization == org)
+            .map(|m| m.id)
+            .collect();
+        for id in mail {
+            state.outbox.remove(&id);
+            state.unsent.remove(&id);
+        }
+        Ok(true)
+    }
+
     async fn outbox_message(
         &self,
         org: OrganizationId,

@@ -21,9 +21,9 @@ use self::{
     backend::{Arg, Backend, Row, Statement, Transaction, corrupt},
     plan::{BATCH_ROWS, Step, insert_rows},
     queries::{
-        ACTIVITIES_ONCE, ACTIVITY_INSERT_COLUMNS, APPLIED_MIGRATIONS, EVENTS_PAGE,
-        FAILED_OUTBOX_PAGE, INSERT_ACTIVITIES, INVITATIONS_PAGE, LINK_CONTEXT, MEMBERS_PAGE,
-        MEMBERSHIPS_PAGE, MIGRATIONS_TABLE, ORG_WITH_MEMBER, ORGANIZATION_STATISTICS,
+        ACTIVITIES_ONCE, ACTIVITY_INSERT_COLUMNS, APPLIED_MIGRATIONS, DELETE_ORG, DELETE_ORG_ROWS,
+        EVENTS_PAGE, FAILED_OUTBOX_PAGE, INSERT_ACTIVITIES, INVITATIONS_PAGE, LINK_CONTEXT,
+        MEMBERS_PAGE, MEMBERSHIPS_PAGE, MIGRATIONS_TABLE, ORG_WITH_MEMBER, ORGANIZATION_STATISTICS,
         RECORD_MIGRATION, SEAT_USAGE, SELECT_INVITATION, SELECT_MEMBER, SELECT_ORG, SELECT_OUTBOX,
         SELECT_TEAM, SETTLE_FAILED, SETTLE_RELEASED, SETTLE_RETRY, SETTLE_SENT, ScopeStatements,
         TEAM_MEMBERS_PAGE, TEAMS_OF, TEAMS_PAGE,
@@ -610,6 +610,19 @@ impl<B: Backend> Store for SqlStore<B> {
         let settled = tx.execute(Statement::new(sql, args)).await?;
         tx.commit().await?;
         Ok(settled == 1)
+    }
+
+    async fn delete_organization(&self, org: OrganizationId) -> Result<bool, StoreError> {
+        let mut tx = self.backend.begin().await?;
+        for sql in DELETE_ORG_ROWS {
+            tx.execute(Statement::new(sql, vec![Arg::Uuid(org.as_uuid())]))
+                .await?;
+        }
+        let deleted = tx
+            .execute(Statement::new(DELETE_ORG, vec![Arg::Uuid(org.as_uuid())]))
+            .await?;
+        tx.commit().await?;
+        Ok(deleted == 1)
     }
 
     async fn outbox_message(

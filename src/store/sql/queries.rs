@@ -265,6 +265,22 @@ pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO orgroster_outbox (id, organi
      status, attempts, created_at, due_at, lease_until, last_error) VALUES";
 /// The values of each row of [`INSERT_OUTBOX`].
 pub(crate) const OUTBOX_INSERT_COLUMNS: usize = 11;
+/// Deletes organization `$1`'s rows of every other table (spec: ORG-5), in this order, before
+/// [`DELETE_ORG`]: each table named, rather than left to `ON DELETE CASCADE`, so that a host's
+/// SQLite pool without foreign keys loses nothing of it either.
+pub(crate) const DELETE_ORG_ROWS: [&str; 8] = [
+    "DELETE FROM orgroster_team_members WHERE team_id IN (SELECT id FROM orgroster_teams WHERE \
+     organization_id = $1)",
+    "DELETE FROM orgroster_teams WHERE organization_id = $1",
+    "DELETE FROM orgroster_invitations WHERE organization_id = $1",
+    "DELETE FROM orgroster_members WHERE organization_id = $1",
+    "DELETE FROM orgroster_team_stints WHERE organization_id = $1",
+    "DELETE FROM orgroster_activities WHERE organization_id = $1",
+    "DELETE FROM orgroster_events WHERE organization_id = $1",
+    "DELETE FROM orgroster_outbox WHERE organization_id = $1",
+];
+/// Deletes organization `$1`, once [`DELETE_ORG_ROWS`] emptied the rest.
+pub(crate) const DELETE_ORG: &str = "DELETE FROM orgroster_organizations WHERE id = $1";
 /// The mail `$2` of `$1`.
 pub(crate) const SELECT_OUTBOX: &str = "SELECT id, organization_id, recipient, content, status, attempts, created_at, due_at, \
      lease_until, last_error FROM orgroster_outbox WHERE organization_id = $1 AND id = $2";
