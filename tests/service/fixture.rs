@@ -180,6 +180,20 @@ impl World {
         }
     }
 
+    /// Another organization in the world's store, named `name`, created by `founder`.
+    pub(crate) async fn another_organization(&self, founder: &Actor, name: &str) -> OrganizationId {
+        self.roster
+            .create_organization(
+                founder,
+                name.parse().expect("a valid name"),
+                profile("Other", "Founder"),
+            )
+            .await
+            .expect("creating another organization")
+            .organization
+            .id
+    }
+
     /// One delivery pass of the world's queued mail through `mailer` instead of the world's.
     pub(crate) async fn deliver_through(&self, mailer: FailingMailer) -> DeliveryReport {
         Roster::builder(

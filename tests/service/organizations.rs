@@ -377,25 +377,11 @@ async fn a_user_sees_every_organization_they_belong_to_with_its_name_and_their_r
     let learner = w.join("menu", Role::Member, None).await;
     // A second organization, created by the same learner: they are its administrator.
     let own = w
-        .roster
-        .create_organization(
-            &learner,
-            "Learner's Own Academy".parse().expect("a valid name"),
-            profile("Menu", "Learner"),
-        )
-        .await
-        .expect("creating an organization")
-        .organization
-        .id;
+        .another_organization(&learner, "Learner's Own Academy")
+        .await;
     // A third one they do not belong to.
-    w.roster
-        .create_organization(
-            &actor("stranger"),
-            "Elsewhere".parse().expect("a valid name"),
-            profile("Some", "One"),
-        )
-        .await
-        .expect("creating an organization");
+    w.another_organization(&actor("stranger"), "Elsewhere")
+        .await;
 
     let menu = w
         .roster
@@ -535,17 +521,7 @@ async fn the_back_office_deletes_an_organization_and_nothing_of_it_answers_any_m
     let lee = w.join("lee", Role::Member, None).await;
     let sam = actor("sam");
     let pending = w.invite(&sam, Role::Member, None).await;
-    let other = w
-        .roster
-        .create_organization(
-            &lee,
-            "Still Here".parse().expect("a valid name"),
-            profile("Lee", "Founder"),
-        )
-        .await
-        .expect("creating another organization")
-        .organization
-        .id;
+    let other = w.another_organization(&lee, "Still Here").await;
 
     w.roster
         .delete_organization(w.org)

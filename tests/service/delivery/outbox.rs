@@ -590,7 +590,7 @@ async fn an_email_whose_invitation_is_no_longer_pending_or_unknown_cannot_be_ret
     for unknown in [orgroster::OutboxId::new(), failed.id] {
         let org = if unknown == failed.id {
             // The same id, asked of another organization.
-            other_organization(&w).await
+            w.another_organization(&w.founder, "Elsewhere").await
         } else {
             w.org
         };
@@ -610,18 +610,4 @@ async fn an_email_whose_invitation_is_no_longer_pending_or_unknown_cannot_be_ret
         );
     }
     assert_eq!(w.snapshot().await, before, "nothing changed");
-}
-
-/// Another organization the world's founder administers.
-async fn other_organization(w: &World) -> OrganizationId {
-    w.roster
-        .create_organization(
-            &w.founder,
-            "Elsewhere".parse().unwrap(),
-            Profile::parse("Maya", "Founder").unwrap(),
-        )
-        .await
-        .unwrap()
-        .organization
-        .id
 }
