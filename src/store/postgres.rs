@@ -15,7 +15,7 @@ use super::{
     StoreError,
     sql::{
         SqlStore, apply_migrations,
-        backend::{Arg, Backend, Row, Statement, Transaction, Value, backend, corrupt, map_error},
+        backend::{self, Backend, Row, Statement, Transaction, Value, backend, corrupt, map_error},
         commit_in_transaction,
         plan::Step,
         queries::{ActivityStatements, Dialect, Migration, ScopeStatements, TeamsStatements},
@@ -139,20 +139,7 @@ fn err(e: sqlx::Error) -> StoreError {
 
 /// A statement as sqlx runs it.
 fn query(statement: Statement) -> sqlx::query::Query<'static, sqlx::Postgres, PgArguments> {
-    let mut q = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(statement.sql))
-        .persistent(statement.persistent);
-    for arg in statement.args {
-        q = match arg {
-            Arg::Uuid(v) => q.bind(v),
-            Arg::OptUuid(v) => q.bind(v),
-            Arg::Int(v) => q.bind(v),
-            Arg::OptInt(v) => q.bind(v),
-            Arg::Text(v) => q.bind(v),
-            Arg::OptText(v) => q.bind(v),
-            Arg::Bytes(v) => q.bind(v),
-        };
-    }
-    q
+    backend::query(statement)
 }
 
 /// A row as PostgreSQL typed its columns.

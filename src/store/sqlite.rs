@@ -20,7 +20,7 @@ use super::{
     StoreError,
     sql::{
         SqlStore, apply_migrations,
-        backend::{Arg, Backend, Row, Statement, Transaction, Value, backend, corrupt, map_error},
+        backend::{self, Backend, Row, Statement, Transaction, Value, backend, corrupt, map_error},
         commit_in_transaction,
         plan::Step,
         queries::{ActivityStatements, Dialect, Migration, ScopeStatements, TeamsStatements},
@@ -191,20 +191,7 @@ fn err(e: sqlx::Error) -> StoreError {
 
 /// A statement as sqlx runs it.
 fn query(statement: Statement) -> sqlx::query::Query<'static, sqlx::Sqlite, SqliteArguments> {
-    let mut q = sqlx::query::<sqlx::Sqlite>(sqlx::AssertSqlSafe(statement.sql))
-        .persistent(statement.persistent);
-    for arg in statement.args {
-        q = match arg {
-            Arg::Uuid(v) => q.bind(v),
-            Arg::OptUuid(v) => q.bind(v),
-            Arg::Int(v) => q.bind(v),
-            Arg::OptInt(v) => q.bind(v),
-            Arg::Text(v) => q.bind(v),
-            Arg::OptText(v) => q.bind(v),
-            Arg::Bytes(v) => q.bind(v),
-        };
-    }
-    q
+    backend::query(statement)
 }
 
 /// A row as SQLite typed its values.

@@ -46,6 +46,34 @@ impl Statement {
     }
 }
 
+/// `statement` as sqlx runs it on the database `DB`, its arguments bound in order.
+pub(crate) fn query<DB>(statement: Statement) -> sqlx::query::Query<'static, DB, DB::Arguments>
+where
+    DB: sqlx::Database + sqlx::database::HasStatementCache,
+    Uuid: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    Option<Uuid>: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    i64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    Option<i64>: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    Option<String>: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    Vec<u8>: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let mut q =
+        sqlx::query::<DB>(sqlx::AssertSqlSafe(statement.sql)).persistent(statement.persistent);
+    for arg in statement.args {
+        q = match arg {
+            Arg::Uuid(v) => q.bind(v),
+            Arg::OptUuid(v) => q.bind(v),
+            Arg::Int(v) => q.bind(v),
+            Arg::OptInt(v) => q.bind(v),
+            Arg::Text(v) => q.bind(v),
+            Arg::OptText(v) => q.bind(v),
+            Arg::Bytes(v) => q.bind(v),
+        };
+    }
+    q
+}
+
 /// One value of a row, as the driver decoded it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Value {
