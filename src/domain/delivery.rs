@@ -59,15 +59,27 @@ pub(crate) enum Sent {
 }
 
 /// What to record instead of sending an invitation's mail whose link, derived again as
-/// `token`, no longer opens the `invitation` as stored at `now`: it is gone, answered or
-/// revoked, expired, or was resent since (or the link key changed). Such mail is given up
-/// with the reason (spec: INV-6, INV-13). `None`: the mail may go out.
+/// `token`, no longer opens the `invitation` as stored at `now`: such mail is given up with
+/// the reason of [`dead_link`] (spec: INV-6, INV-13). `None`: the mail may go out.
 pub(crate) fn link_refusal(
     invitation: Option<&Invitation>,
     token: &InvitationToken,
     now: DateTime<Utc>,
 ) -> Option<Settlement> {
-    let reason = match invitation {
+    dead_link(invitation, token, now).map(|reason| Settlement::Failed {
+        error: reason.to_owned(),
+    })
+}
+
+/// Why a link derived as `token` no longer opens the `invitation` as stored at `now`: it is
+/// gone, answered or revoked, expired, or was resent since (or the link key changed).
+/// `None`: the link works.
+pub(crate) fn dead_link(
+    invitation: Option<&Invitation>,
+    token: &InvitationToken,
+    now: DateTime<Utc>,
+) -> Option<&'static str> {
+    Some(match invitation {
         None => "the invitation no longer exists",
         Some(i) if i.status != InvitationStatus::Pending => {
             "the invitation is no longer pending: its link would not work"
@@ -80,9 +92,6 @@ pub(crate) fn link_refusal(
              key changed since it was sent): resend the invitation"
         }
         Some(_) => return None,
-    };
-    Some(Settlement::Failed {
-        error: reason.to_owned(),
     })
 }
 

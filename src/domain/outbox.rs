@@ -204,7 +204,7 @@ use super::{
 
 /// Decides queueing again an email that was given up, for an administrator (spec: MSG-3):
 /// due `ctx.now`, its attempts counted from zero, and the reason it had failed kept in the
-/// audit trail. `link_refusal` is why the link an invitation's email carries no longer opens
+/// audit trail. `dead_link` is why the link an invitation's email carries no longer opens
 /// the invitation, as delivery would find it (`None` for other mail, or a link that works):
 /// such an email would only be given up again.
 ///
@@ -214,7 +214,7 @@ pub(crate) fn retry(
     ctx: &mut Context<'_>,
     organization: &Organization,
     mut message: OutboxMessage,
-    link_refusal: Option<String>,
+    dead_link: Option<String>,
 ) -> Result<Decision<OutboxMessage>, super::error::DomainError> {
     let refuse = |reason: String| super::error::DomainError::MailNotRetriable { reason };
     match message.status {
@@ -224,7 +224,7 @@ pub(crate) fn retry(
         }
         OutboxStatus::Sent => return Err(refuse("it was sent".to_owned())),
     }
-    if let Some(reason) = link_refusal {
+    if let Some(reason) = dead_link {
         return Err(refuse(reason));
     }
     let mut changes = ChangeSet::new(

@@ -7,7 +7,9 @@ use chrono::Duration;
 use super::{Actor, Listing, Roster, listing};
 use crate::{
     domain::{
-        delivery::{Jitter, Retries, Sent, fits_in_lease, given_up, link_refusal, settle},
+        delivery::{
+            Jitter, Retries, Sent, dead_link, fits_in_lease, given_up, link_refusal, settle,
+        },
         event::EventActor,
         ids::{ClaimId, OrganizationId, OutboxId},
         outbox::{self, MailContent, OutboxMessage, Settlement},
@@ -173,10 +175,7 @@ impl Roster {
                 } => {
                     let stored = self.store.invitation(org, *invitation).await?;
                     let token = self.link_key.token(*invitation, *generation);
-                    link_refusal(stored.as_ref(), &token, now).map(|refusal| match refusal {
-                        Settlement::Failed { error } => error,
-                        other => format!("{other:?}"),
-                    })
+                    dead_link(stored.as_ref(), &token, now).map(str::to_owned)
                 }
                 _ => None,
             };

@@ -35,7 +35,8 @@ use crate::domain::changes::ChangeSet;
 /// before it reads anything and two writers never deadlock. Inside the process, writers also
 /// take turns on a lock of the store's, so that they queue instead of sleeping in SQLite's
 /// busy handler; across processes the busy timeout makes them wait. Foreign keys are on.
-/// It needs SQLite 3.41 or later (`unhex`); the bundled SQLite is 3.51.
+/// It needs SQLite 3.47 or later (`unhex`, and a computed message in the commit check's
+/// `RAISE`); the bundled SQLite is 3.51.
 ///
 /// # Examples
 /// ```no_run

@@ -55,7 +55,7 @@ impl Home {
         }
     }
 
-    /// Waits for the connection, opens it if needed, and ends a transaction left open on it.
+    /// Waits for the connection, and opens it if needed.
     pub(super) async fn lend(&self) -> Result<Lent, StoreError> {
         let slot = Arc::clone(&self.slot).lock_owned().await;
         self.prepare(slot).await
@@ -67,7 +67,7 @@ impl Home {
         Some(self.prepare(slot).await)
     }
 
-    /// Opens the connection if needed, and ends a transaction left open on it.
+    /// Opens the connection if needed, unless the store was closed.
     async fn prepare(&self, mut slot: OwnedMutexGuard<Slot>) -> Result<Lent, StoreError> {
         if slot.closed {
             return Err(backend(NAME, sqlx::Error::PoolClosed));
