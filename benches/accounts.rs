@@ -61,6 +61,7 @@ async fn organization_with(store: &DynStore, user: UserId, n: u64) -> Organizati
         roles: RoleSet::learner(),
         joined_at: org.created_at,
         invitation: None,
+        deactivated_at: None,
         version: 0,
     };
     let mut changes = ChangeSet::new(org.id, OrganizationWrite::Put(org.clone()));

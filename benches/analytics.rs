@@ -222,6 +222,7 @@ fn learner(org: OrganizationId, n: usize, profile: &Profile, joined_at: DateTime
         roles: RoleSet::learner(),
         joined_at,
         invitation: None,
+        deactivated_at: None,
         version: 0,
     }
 }

@@ -281,6 +281,7 @@ fn list_members(c: &mut Criterion) {
                         roles: RoleSet::learner(),
                         joined_at: organization.created_at,
                         invitation: None,
+                        deactivated_at: None,
                         version: 0,
                     };
                     if n == 50_000 {

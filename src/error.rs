@@ -69,6 +69,12 @@ pub enum Error {
         /// The missing capability.
         capability: Capability,
     },
+    /// The actor's membership in the organization is deactivated: they can do nothing in it
+    /// until an administrator reactivates them (spec: MEM-2, ROLE-4).
+    #[error(
+        "your membership in this organization is deactivated; ask one of its administrators to reactivate it"
+    )]
+    Deactivated,
     /// No such entity in this organization.
     #[error("{entity} not found; check the id and the organization")]
     NotFound {
@@ -161,6 +167,12 @@ pub enum Error {
     /// The member does not belong to the team.
     #[error("the member does not belong to this team")]
     NotInTeam,
+    /// The member is deactivated already (spec: MEM-2).
+    #[error("this member is already deactivated; reactivate them instead")]
+    AlreadyDeactivated,
+    /// The member is active: there is nothing to reactivate (spec: MEM-2).
+    #[error("this member is active; only a deactivated member can be reactivated")]
+    NotDeactivated,
     /// The email cannot be queued again: it was not given up, or it carries an invitation's
     /// link that no longer works (spec: MSG-3).
     #[error("this email cannot be retried: {reason}")]
@@ -220,6 +232,8 @@ impl From<DomainError> for Error {
                 entity: EntityKind::License,
             },
             DomainError::MailNotRetriable { reason } => Self::MailNotRetriable { reason },
+            DomainError::AlreadyDeactivated => Self::AlreadyDeactivated,
+            DomainError::NotDeactivated => Self::NotDeactivated,
         }
     }
 }

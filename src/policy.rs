@@ -272,10 +272,25 @@ fn capability(permission: Permission) -> Option<Capability> {
     }
 }
 
+/// The subject's membership in `organization`, when they may act there at all: a
+/// deactivated member may not (spec: MEM-2).
+fn acting_member<'s>(
+    subject: Subject<'s>,
+    organization: &Organization,
+    permission: Permission,
+) -> Result<&'s Member, Error> {
+    match subject.member.filter(|m| m.organization == organization.id) {
+        None => Err(Error::Forbidden { permission }),
+        Some(member) if !member.is_active() => Err(Error::Deactivated),
+        Some(member) => Ok(member),
+    }
+}
+
 /// Decides whether `subject` may use `permission` in `scope` of `organization`.
 ///
 /// # Errors
-/// [`Error::Forbidden`] naming the permission (spec: ROLE-4); [`Error::LegacyIntegration`]
+/// [`Error::Forbidden`] naming the permission (spec: ROLE-4); [`Error::Deactivated`] for a
+/// deactivated member, whatever the permission (spec: MEM-2); [`Error::LegacyIntegration`]
 /// for administrator-team features of a legacy organization (spec: ORG-2);
 /// [`Error::CapabilityRequired`] when the organization lacks the capability (spec: ADM-2).
 pub(crate) fn authorize(
@@ -284,10 +299,7 @@ pub(crate) fn authorize(
     permission: Permission,
     scope: Scope,
 ) -> Result<(), Error> {
-    let forbidden = Error::Forbidden { permission };
-    let Some(member) = subject.member.filter(|m| m.organization == organization.id) else {
-        return Err(forbidden);
-    };
+    let member = acting_member(subject, organization, permission)?;
     let allowed = member
         .roles
         .iter()
@@ -303,7 +315,7 @@ pub(crate) fn authorize(
             _ => false,
         });
     if !allowed {
-        return Err(forbidden);
+        return Err(Error::Forbidden { permission });
     }
     if permission == Permission::ManageAdministrators && !organization.has_administrator_team() {
         return Err(Error::LegacyIntegration);
@@ -319,12 +331,13 @@ pub(crate) fn authorize(
 /// (spec: STAT-3, TEAM-4).
 ///
 /// # Errors
-/// [`Error::Forbidden`] naming the permission.
+/// [`Error::Forbidden`] naming the permission; [`Error::Deactivated`] (spec: MEM-2).
 pub(crate) fn authorize_somewhere(
     subject: Subject<'_>,
     organization: &Organization,
     permission: Permission,
 ) -> Result<(), Error> {
+    acting_member(subject, organization, permission)?;
     let mut scopes = std::iter::once(Scope::Organization)
         .chain(subject.teams.iter().map(|team| Scope::Team(*team)));
     if scopes.any(|scope| authorize(subject, organization, permission, scope).is_ok()) {
@@ -395,6 +408,7 @@ mod tests {
             roles,
             joined_at: DateTime::UNIX_EPOCH,
             invitation: None,
+            deactivated_at: None,
             version: 1,
         }
     }

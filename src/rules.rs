@@ -87,6 +87,15 @@
 //! their team memberships end, the audit trail records it, and they can be invited again. The
 //! last administrator cannot leave (ADM-5).
 //!
+//! ### MEM-2 — Deactivation
+//!
+//! *(design)* An administrator can deactivate a member (`Roster::deactivate_member`): at once
+//! every command and query refuses them (`Error::Deactivated`, ROLE-4), messages and
+//! notifications leave them out, and their seat is free; their roles, teams and history are
+//! kept, and listings show them as `Deactivated` (`MemberFilter::deactivated` lists them).
+//! `Roster::reactivate_member` gives everything back, within the seat cap (ORG-4). The last
+//! active administrator cannot be deactivated, removed, demoted, or leave (ADM-5).
+//!
 //! # Administrators (ADM)
 //!
 //! ### ADM-1 — Administrators are equals

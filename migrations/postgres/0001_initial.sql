@@ -31,6 +31,7 @@ CREATE TABLE orgroster_members (
     roles           BIGINT NOT NULL,      -- RoleSet bits: 1 admin, 2 manager, 4 supervisor, 8 member
     joined_at       BIGINT NOT NULL,
     invitation_id   UUID,
+    deactivated_at  BIGINT,                -- MEM-2: set while deactivated; NULL while active
     version         BIGINT NOT NULL,
     -- INV-11: a user is never a member of one organization twice, whatever races.
     CONSTRAINT members_one_per_user UNIQUE (organization_id, user_id),
@@ -38,8 +39,9 @@ CREATE TABLE orgroster_members (
     -- ROLE-2: administrator (1) and team supervisor (4) are never held together.
     CONSTRAINT members_roles_not_cumulative CHECK ((roles & 5) <> 5)
 );
--- The member listing, page by page in id order.
-CREATE INDEX orgroster_members_by_org ON orgroster_members (organization_id, id);
+-- The member listing, page by page in id order; with `deactivated_at`, it alone answers the
+-- count of active members that a seat cap needs (ORG-4, MEM-2).
+CREATE INDEX orgroster_members_by_org ON orgroster_members (organization_id, id, deactivated_at);
 -- A user's organizations, for their account menu (USR-4): one range of this index, whatever
 -- the number of organizations.
 CREATE INDEX orgroster_members_by_user ON orgroster_members (user_id, organization_id);

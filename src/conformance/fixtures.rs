@@ -68,6 +68,7 @@ pub(super) fn new_member(org: OrganizationId, mail: EmailAddress) -> Member {
         roles: RoleSet::learner(),
         joined_at: t0(),
         invitation: None,
+        deactivated_at: None,
         version: 0,
     }
 }

@@ -117,6 +117,110 @@ pub async fn member_filters_and_role_counts(store: Arc<DynStore>) {
     );
 }
 
+/// A deactivated member keeps their row, roles and teams, read back with the time of their
+/// deactivation by every read; member listings filter on it, in the organization and in a
+/// team; and the seats in use count active members only, in
+/// [`Store::seat_usage`](crate::Store::seat_usage) and in the combined reads under a seat
+/// cap (spec: MEM-2, ORG-4).
+pub async fn deactivated_members_are_kept_listed_apart_and_take_no_seat(store: Arc<DynStore>) {
+    let org = stored_org(&*store).await;
+    let team = new_team(org.id, "Dormant");
+    let active = new_member(org.id, email("active", org.id));
+    let mut dormant = new_member(org.id, email("dormant", org.id));
+    dormant.roles = RoleSet::learner().grant(Role::Manager).unwrap();
+    dormant.deactivated_at = Some(t0() + Duration::microseconds(1_234_567));
+    let writes = vec![
+        Write::PutTeam(team.clone()),
+        Write::PutMember(active.clone()),
+        Write::PutMember(dormant.clone()),
+        Write::AddTeamMember {
+            team: team.id,
+            member: active.id,
+            at: t0(),
+        },
+        Write::AddTeamMember {
+            team: team.id,
+            member: dormant.id,
+            at: t0(),
+        },
+    ];
+    put(&*store, org.id, writes).await.unwrap();
+    let stored = store.member(org.id, dormant.user).await.unwrap().unwrap();
+    assert_eq!(
+        stored.deactivated_at, dormant.deactivated_at,
+        "exact to the microsecond"
+    );
+    assert_eq!(stored.roles, dormant.roles);
+    let (_, read) = store
+        .organization_with_member(org.id, dormant.user)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.unwrap().deactivated_at, dormant.deactivated_at);
+    let menu = store
+        .memberships(dormant.user, Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(menu[0].member.deactivated_at, dormant.deactivated_at);
+
+    let ids = |filter: MemberFilter| {
+        let store = Arc::clone(&store);
+        async move {
+            let rows = store
+                .members(org.id, filter, Page::first(10))
+                .await
+                .unwrap();
+            rows.iter().map(|m| m.id).collect::<Vec<_>>()
+        }
+    };
+    let mut both = vec![active.id, dormant.id];
+    both.sort();
+    assert_eq!(ids(MemberFilter::default()).await, both);
+    assert_eq!(ids(MemberFilter::default().active()).await, vec![active.id]);
+    assert_eq!(
+        ids(MemberFilter::default().deactivated()).await,
+        vec![dormant.id]
+    );
+    let in_team = MemberFilter::default().in_team(team.id);
+    assert_eq!(ids(in_team).await, both);
+    assert_eq!(ids(in_team.active()).await, vec![active.id]);
+    assert_eq!(ids(in_team.deactivated()).await, vec![dormant.id]);
+    let managers = MemberFilter::default().with_role(Role::Manager);
+    assert_eq!(ids(managers.active()).await, Vec::<MemberId>::new());
+    assert_eq!(ids(managers.deactivated()).await, vec![dormant.id]);
+    assert_eq!(
+        store.teams_of(org.id, dormant.id).await.unwrap(),
+        vec![team.id],
+        "their teams are kept"
+    );
+
+    assert_eq!(store.seat_usage(org.id, t0()).await.unwrap().members, 1);
+    let mut capped = reload(&*store, org.id).await;
+    capped.seat_cap = Some(10);
+    store
+        .commit(ChangeSet::new(org.id, OrganizationWrite::Put(capped)))
+        .await
+        .unwrap();
+    let context = store
+        .invitation_context(org.id, active.user, &[email("new", org.id)], t0())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(context.targets.seats.map(|s| s.members), Some(1));
+
+    // Reactivated, the member takes a seat again.
+    let mut back = stored;
+    back.deactivated_at = None;
+    put(&*store, org.id, vec![Write::PutMember(back)])
+        .await
+        .unwrap();
+    assert_eq!(store.seat_usage(org.id, t0()).await.unwrap().members, 2);
+    assert_eq!(
+        ids(MemberFilter::default().deactivated()).await,
+        Vec::<MemberId>::new()
+    );
+}
+
 /// Reads given an id that belongs to another organization find nothing: a team, a member, an
 /// invitation of organization B read with organization A's id, even for a user who is a
 /// member of both, with activity in both (spec: ERR-1, TEAM-4).

@@ -68,6 +68,12 @@ pub enum DomainError {
     /// The organization holds no license with the id given.
     #[error("the organization holds no such license")]
     LicenseNotFound,
+    /// The member is deactivated already (spec: MEM-2).
+    #[error("the member is already deactivated")]
+    AlreadyDeactivated,
+    /// The member is active: there is nothing to reactivate (spec: MEM-2).
+    #[error("the member is not deactivated")]
+    NotDeactivated,
     /// The email was not given up, or its link no longer works (spec: MSG-3).
     #[error("the email cannot be retried: {reason}")]
     MailNotRetriable {

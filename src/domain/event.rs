@@ -170,6 +170,16 @@ pub enum EventKind {
         /// The member's address.
         email: EmailAddress,
     },
+    /// An administrator deactivated a member (spec: MEM-2).
+    MemberDeactivated {
+        /// The member's user.
+        user: UserId,
+    },
+    /// An administrator reactivated a deactivated member (spec: MEM-2).
+    MemberReactivated {
+        /// The member's user.
+        user: UserId,
+    },
     /// A team was created.
     TeamCreated {
         /// The team.

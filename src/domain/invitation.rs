@@ -591,6 +591,7 @@ pub(crate) fn accept(
         roles,
         joined_at: ctx.now,
         invitation: Some(invitation.id),
+        deactivated_at: None,
         version: 0,
     };
     let mut changes = ChangeSet::new(

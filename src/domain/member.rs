@@ -10,8 +10,9 @@ use super::{
     text::{OrganizationName, Profile},
 };
 
-/// A user's membership in one organization, always `Active`: a membership that is on offer
-/// but not yet taken is an [`Invitation`](super::invitation::Invitation) (spec: INV-1).
+/// A user's membership in one organization, active or deactivated (spec: MEM-2): a
+/// membership that is on offer but not yet taken is an
+/// [`Invitation`](super::invitation::Invitation) (spec: INV-1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     /// Its id; time-ordered, which keyset pagination relies on.
@@ -30,6 +31,10 @@ pub struct Member {
     pub joined_at: DateTime<Utc>,
     /// The invitation accepted to join; `None` for an organization's creator.
     pub invitation: Option<InvitationId>,
+    /// When an administrator deactivated the membership; `None` while it is active. A
+    /// deactivated member can do nothing in the organization, receives no mail from it and
+    /// takes no seat, and keeps their roles, teams and history (spec: MEM-2).
+    pub deactivated_at: Option<DateTime<Utc>>,
     /// Optimistic-concurrency version; 0 means not yet stored.
     pub version: u64,
 }
@@ -38,6 +43,20 @@ impl Member {
     /// Whether the member is an administrator.
     pub fn is_administrator(&self) -> bool {
         self.roles.contains(Role::Administrator)
+    }
+
+    /// Whether the member is active: not deactivated (spec: MEM-2).
+    pub fn is_active(&self) -> bool {
+        self.deactivated_at.is_none()
+    }
+
+    /// `Active` or `Deactivated`, as listings show it (spec: MEM-2).
+    pub fn status(&self) -> MembershipStatus {
+        if self.is_active() {
+            MembershipStatus::Active
+        } else {
+            MembershipStatus::Deactivated
+        }
     }
 }
 
@@ -76,6 +95,9 @@ pub enum MembershipStatus {
     },
     /// Accepted: a member.
     Active,
+    /// A member an administrator deactivated: no access, no mail, no seat, until
+    /// reactivated (spec: MEM-2).
+    Deactivated,
 }
 
 impl std::fmt::Display for MembershipStatus {
@@ -84,6 +106,7 @@ impl std::fmt::Display for MembershipStatus {
             Self::Pending { expired: false } => f.write_str("Pending"),
             Self::Pending { expired: true } => f.write_str("Pending (expired)"),
             Self::Active => f.write_str("Active"),
+            Self::Deactivated => f.write_str("Deactivated"),
         }
     }
 }
@@ -92,7 +115,7 @@ use super::{
     changes::{ChangeSet, Context, Decision, OrganizationWrite, Write},
     error::DomainError,
     event::EventKind,
-    organization::Organization,
+    organization::{Organization, SeatUsage},
 };
 
 fn touch(organization: &Organization) -> ChangeSet {
@@ -104,9 +127,11 @@ fn touch(organization: &Organization) -> ChangeSet {
     )
 }
 
-/// The last administrator can be neither removed nor demoted (spec: ADM-5).
+/// The last active administrator can be neither removed, demoted nor deactivated, and cannot
+/// leave (spec: ADM-5, MEM-2): `administrators` counts the active ones, and a deactivated
+/// administrator is not among them.
 fn keep_an_administrator(member: &Member, administrators: u64) -> Result<(), DomainError> {
-    if member.is_administrator() && administrators <= 1 {
+    if member.is_administrator() && member.is_active() && administrators <= 1 {
         return Err(DomainError::LastAdministrator);
     }
     Ok(())
@@ -135,7 +160,7 @@ pub(crate) fn grant_role(
     Ok(put_member(ctx, organization, member, kind))
 }
 
-/// Writes the member's new roles, with the event that says what changed.
+/// Writes the member as changed, with the event that says what changed.
 fn put_member(
     ctx: &mut Context<'_>,
     organization: &Organization,
@@ -235,6 +260,57 @@ fn depart(
         outcome: member,
         changes,
     })
+}
+
+/// Decides deactivating a member (spec: MEM-2): from now on they can do nothing in the
+/// organization, receive none of its mail and take no seat; their roles, teams and history
+/// stay. The organization's version is bumped, so a concurrent decision counting seats or
+/// administrators is decided again.
+///
+/// # Errors
+/// [`DomainError::AlreadyDeactivated`], [`DomainError::LastAdministrator`] (the last active
+/// administrator, spec: ADM-5).
+pub(crate) fn deactivate(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    mut member: Member,
+    administrators: u64,
+) -> Result<Decision<Member>, DomainError> {
+    if !member.is_active() {
+        return Err(DomainError::AlreadyDeactivated);
+    }
+    keep_an_administrator(&member, administrators)?;
+    member.deactivated_at = Some(ctx.now);
+    let kind = EventKind::MemberDeactivated { user: member.user };
+    Ok(put_member(ctx, organization, member, kind))
+}
+
+/// Decides reactivating a deactivated member (spec: MEM-2): everything they had is theirs
+/// again, and they take a seat again, which the seat cap must leave free (spec: ORG-4).
+///
+/// # Errors
+/// [`DomainError::NotDeactivated`], [`DomainError::SeatLimit`].
+pub(crate) fn reactivate(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    mut member: Member,
+    seats: SeatUsage,
+) -> Result<Decision<Member>, DomainError> {
+    if member.is_active() {
+        return Err(DomainError::NotDeactivated);
+    }
+    if let Some(cap) = organization.seat_cap {
+        let excess = seats
+            .used()
+            .saturating_add(1)
+            .saturating_sub(u64::from(cap));
+        if excess > 0 {
+            return Err(DomainError::SeatLimit { cap, excess });
+        }
+    }
+    member.deactivated_at = None;
+    let kind = EventKind::MemberReactivated { user: member.user };
+    Ok(put_member(ctx, organization, member, kind))
 }
 
 /// Decides a profile change by its owner (spec: USR-1). The policy has already checked that

@@ -241,6 +241,7 @@ pub(crate) fn create_organization(
         roles: RoleSet::learner().grant(Role::Administrator)?,
         joined_at: ctx.now,
         invitation: None,
+        deactivated_at: None,
         version: 0,
     };
     let mut changes = ChangeSet::new(

@@ -482,7 +482,7 @@ impl Roster {
     /// The seats in use, counted only when the organization caps them (spec: ORG-4): no
     /// decision reads them otherwise, and counting takes time in proportion to the
     /// organization. Uncapped, the count is zero.
-    async fn seats_if_capped(
+    pub(super) async fn seats_if_capped(
         &self,
         organization: &Organization,
         now: DateTime<Utc>,

@@ -1,6 +1,6 @@
 //! Members and roles: listings, one member, a member's own profile, granting and revoking
-//! roles, removing members, leaving, and the administrator team (spec: ROLE-1..5, ADM-1,
-//! ADM-5, USR-1, MEM-1).
+//! roles, removing, deactivating and reactivating members, leaving, and the administrator
+//! team (spec: ROLE-1..5, ADM-1, ADM-5, USR-1, MEM-1, MEM-2).
 
 use serde::Serialize;
 
@@ -30,7 +30,7 @@ pub struct AdministratorEntry {
     pub email: EmailAddress,
     /// The name, when known.
     pub profile: Option<Profile>,
-    /// Active, or Pending with its expiry flag (spec: INV-2).
+    /// Active, Deactivated (spec: MEM-2), or Pending with its expiry flag (spec: INV-2).
     pub status: MembershipStatus,
     /// The member, when active.
     pub user: Option<UserId>,
@@ -168,17 +168,59 @@ impl Roster {
         user: UserId,
     ) -> Result<Member> {
         self.run(|now| async move {
-            let access = self
-                .access(org, actor, Permission::ManageMembers, Scope::Organization)
-                .await?;
-            let target = self.target_member(org, user).await?;
-            if target.is_administrator() {
-                // An administrator's row also needs ManageAdministrators (spec: ADM-1).
-                access.allow(Permission::ManageAdministrators, Scope::Organization)?;
-            }
+            let (access, target) = self.managed_member(actor, org, user).await?;
             let administrators = self.administrators(org).await?;
             Ok(self.decide(now, actor.as_event_actor(), |ctx| {
                 member::remove_member(ctx, &access.organization, target, administrators)
+            })?)
+        })
+        .await
+    }
+
+    /// Deactivates a member (spec: MEM-2): at once they can do nothing in the organization
+    /// (every command and query refuses them with [`Error::Deactivated`]), receive none of
+    /// its messages and notifications, and no longer take a seat; their roles, teams and
+    /// history stay, and they show as `Deactivated` in listings. The last active
+    /// administrator cannot be deactivated (spec: ADM-5).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::LegacyIntegration`] (an administrator, ORG-2),
+    /// [`Error::AlreadyDeactivated`], [`Error::LastAdministrator`], [`Error::NotFound`],
+    /// [`Error::Conflict`], [`Error::Store`].
+    pub async fn deactivate_member(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<Member> {
+        self.run(|now| async move {
+            let (access, target) = self.managed_member(actor, org, user).await?;
+            let administrators = self.administrators(org).await?;
+            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
+                member::deactivate(ctx, &access.organization, target, administrators)
+            })?)
+        })
+        .await
+    }
+
+    /// Reactivates a deactivated member (spec: MEM-2): their access, mail and seat come back
+    /// with the roles and teams they kept, within the seat cap (spec: ORG-4).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::LegacyIntegration`] (an administrator, ORG-2),
+    /// [`Error::NotDeactivated`], [`Error::SeatLimit`], [`Error::NotFound`],
+    /// [`Error::Conflict`], [`Error::Store`].
+    pub async fn reactivate_member(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<Member> {
+        self.run(|now| async move {
+            let (access, target) = self.managed_member(actor, org, user).await?;
+            let seats = self.seats_if_capped(&access.organization, now).await?;
+            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
+                member::reactivate(ctx, &access.organization, target, seats)
             })?)
         })
         .await
@@ -235,10 +277,7 @@ impl Roster {
         .await?;
         let now = self.now();
         let mut entries = Vec::new();
-        let filter = MemberFilter {
-            role: Some(Role::Administrator),
-            team: None,
-        };
+        let filter = MemberFilter::default().with_role(Role::Administrator);
         let mut page = Page::first(Page::MAX_LIMIT);
         loop {
             let rows = self.store.members(org, filter, page).await?;
@@ -246,9 +285,9 @@ impl Roster {
                 .then(|| rows.last().map(|m| Page::after(m.id, page.limit)))
                 .flatten();
             entries.extend(rows.into_iter().map(|m| AdministratorEntry {
+                status: m.status(),
                 email: m.email,
                 profile: Some(m.profile),
-                status: MembershipStatus::Active,
                 user: Some(m.user),
                 invitation: None,
             }));
@@ -284,6 +323,25 @@ impl Roster {
         Ok(entries)
     }
 
+    /// The member `user` with the actor's access to manage their membership: members need
+    /// `ManageMembers`, an administrator `ManageAdministrators` as well (spec: ADM-1,
+    /// ROLE-4).
+    async fn managed_member(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<(Access, Member)> {
+        let access = self
+            .access(org, actor, Permission::ManageMembers, Scope::Organization)
+            .await?;
+        let target = self.target_member(org, user).await?;
+        if target.is_administrator() {
+            access.allow(Permission::ManageAdministrators, Scope::Organization)?;
+        }
+        Ok((access, target))
+    }
+
     /// The member whose `role` changes, with the actor's access to change it: roles need
     /// `ManageRoles`, the Administrator role `ManageAdministrators` as well (spec: ADM-1,
     /// ROLE-4), judged on the one membership the command read.
@@ -306,13 +364,12 @@ impl Roster {
 }
 
 impl Roster {
-    /// How many administrators `org` has, counted up to two: enough to tell whether a
-    /// member is the last one (spec: ADM-5).
+    /// How many active administrators `org` has, counted up to two: enough to tell whether a
+    /// member is the last one (spec: ADM-5, MEM-2).
     async fn administrators(&self, org: OrganizationId) -> Result<u64> {
-        let filter = MemberFilter {
-            role: Some(Role::Administrator),
-            team: None,
-        };
+        let filter = MemberFilter::default()
+            .with_role(Role::Administrator)
+            .active();
         let rows = self.store.members(org, filter, Page::first(2)).await?;
         Ok(rows.len() as u64)
     }

@@ -44,18 +44,16 @@ impl Roster {
         body: Message,
     ) -> Result<u64> {
         let (permission, scope, filter) = match audience {
+            // A deactivated member receives nothing (spec: MEM-2).
             Audience::Everyone => (
                 Permission::MessageEveryone,
                 Scope::Organization,
-                MemberFilter::default(),
+                MemberFilter::default().active(),
             ),
             Audience::Team(team) => (
                 Permission::MessageTeam,
                 Scope::Team(team),
-                MemberFilter {
-                    role: None,
-                    team: Some(team),
-                },
+                MemberFilter::default().in_team(team).active(),
             ),
         };
         let (subject, body) = (&subject, &body);
@@ -95,10 +93,9 @@ impl Roster {
         let (subject, body) = (&subject, &body);
         self.run(|now| async move {
             let organization = self.organization(org).await?;
-            let filter = MemberFilter {
-                role: Some(Role::Administrator),
-                team: None,
-            };
+            let filter = MemberFilter::default()
+                .with_role(Role::Administrator)
+                .active();
             let mut draft = MailDraft::notification(&organization, subject.clone(), body.clone());
             self.addressed(&mut draft, org, filter, now, EventActor::System)
                 .await?;

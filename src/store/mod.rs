@@ -148,6 +148,9 @@ pub struct MemberFilter {
     pub role: Option<Role>,
     /// Only members of this team.
     pub team: Option<TeamId>,
+    /// Only deactivated members (`Some(true)`), only active ones (`Some(false)`), or both
+    /// (spec: MEM-2).
+    pub deactivated: Option<bool>,
 }
 
 impl MemberFilter {
@@ -160,6 +163,18 @@ impl MemberFilter {
     /// Only members of `team`.
     pub fn in_team(mut self, team: TeamId) -> Self {
         self.team = Some(team);
+        self
+    }
+
+    /// Only active members: those who can act and receive mail (spec: MEM-2).
+    pub fn active(mut self) -> Self {
+        self.deactivated = Some(false);
+        self
+    }
+
+    /// Only deactivated members (spec: MEM-2).
+    pub fn deactivated(mut self) -> Self {
+        self.deactivated = Some(true);
         self
     }
 }

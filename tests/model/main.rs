@@ -1,7 +1,8 @@
 //! Model-based test of [`Roster`] (STYLE 9): proptest-state-machine drives random sequences of
-//! invitations, answers, resends, revocations, clock moves, role and team changes through a
-//! `Roster` over a store with a [`ManualClock`], compares every result with a small pure
-//! reference model, and checks the spec's global invariants after every step.
+//! invitations, answers, resends, revocations, clock moves, role and team changes,
+//! deactivation, reactivation and leaving (MEM-1, MEM-2) through a `Roster` over a store with
+//! a [`ManualClock`], compares every result with a small pure reference model, and checks the
+//! spec's global invariants after every step.
 //!
 //! The store is plugged in through [`Backend`]: the same model runs against [`MemoryStore`]
 //! (many cases), `SqliteStore` (feature `sqlite`, an in-memory database per case) and

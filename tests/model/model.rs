@@ -28,6 +28,8 @@ pub(crate) struct ModelMember {
     pub(crate) teams: BTreeSet<usize>,
     /// The invitation accepted to join (the founder has none).
     pub(crate) invitation: Option<usize>,
+    /// Deactivated by an administrator (spec: MEM-2).
+    pub(crate) deactivated: bool,
 }
 
 /// What a bulk invitation reports: `(line, user)` invited in paste order, and
@@ -97,6 +99,32 @@ impl Model {
         self.has_role(user, Role::Administrator)
     }
 
+    fn is_deactivated(&self, user: usize) -> bool {
+        self.members.get(&user).is_some_and(|m| m.deactivated)
+    }
+
+    /// Administrators who are not deactivated: never none (spec: ADM-5, MEM-2).
+    pub(crate) fn active_administrators(&self) -> Vec<usize> {
+        self.with_role(Role::Administrator)
+            .into_iter()
+            .filter(|u| !self.is_deactivated(*u))
+            .collect()
+    }
+
+    /// Whether `user` is the last active administrator, whom nothing may take away.
+    fn last_active_administrator(&self, user: usize) -> bool {
+        self.is_admin(user) && !self.is_deactivated(user) && self.active_administrators().len() <= 1
+    }
+
+    /// A deactivated actor is refused whatever they ask, before any permission (spec: MEM-2).
+    fn active_actor(&self, actor: usize) -> Result<(), String> {
+        if self.is_deactivated(actor) {
+            Err("Deactivated".into())
+        } else {
+            Ok(())
+        }
+    }
+
     pub(crate) fn with_role(&self, role: Role) -> Vec<usize> {
         self.members
             .iter()
@@ -115,14 +143,15 @@ impl Model {
         (self.invitations[latest].status == InvitationStatus::Pending).then_some(latest)
     }
 
-    /// Members and pending, unexpired invitations (spec: ORG-4).
+    /// Active members and pending, unexpired invitations (spec: ORG-4, MEM-2).
     pub(crate) fn used(&self) -> u64 {
         let pending = self
             .invitations
             .iter()
             .filter(|i| i.status == InvitationStatus::Pending && !self.expired(i))
             .count();
-        (self.members.len() + pending) as u64
+        let active = self.members.values().filter(|m| !m.deactivated).count();
+        (active + pending) as u64
     }
 
     /// The refusal of one more seat, when every seat is taken (spec: ORG-4).
@@ -180,6 +209,7 @@ impl Model {
 
     fn admin_or(&self, actor: usize, permission: &str) -> Result<(), String> {
         // spec: ROLE-1, ROLE-4 — only administrators manage members, roles and invitations.
+        self.active_actor(actor)?;
         if self.is_admin(actor) {
             Ok(())
         } else {
@@ -273,6 +303,7 @@ impl Model {
                     roles: BTreeSet::from([Role::Member, invitation.role]),
                     teams: invitation.team.into_iter().collect(),
                     invitation: Some(id),
+                    deactivated: false,
                 };
                 self.members.insert(*signer, member);
                 Ok(None)
@@ -357,7 +388,7 @@ impl Model {
                 if !member.roles.contains(role) {
                     return Err(format!("RoleNotHeld({role})"));
                 }
-                if *role == Role::Administrator && self.with_role(Role::Administrator).len() <= 1 {
+                if *role == Role::Administrator && self.last_active_administrator(*user) {
                     return Err("LastAdministrator".into());
                 }
                 self.members.get_mut(user).unwrap().roles.remove(role);
@@ -367,7 +398,46 @@ impl Model {
                 // spec: ADM-5; the member leaves their teams too.
                 self.admin_or(*actor, "manage_members")?;
                 self.member_of(*user)?;
-                if self.is_admin(*user) && self.with_role(Role::Administrator).len() <= 1 {
+                if self.last_active_administrator(*user) {
+                    return Err("LastAdministrator".into());
+                }
+                self.members.remove(user);
+                Ok(None)
+            }
+            Transition::Deactivate { actor, user } => {
+                // Order: actor → member → already deactivated → last active administrator.
+                self.admin_or(*actor, "manage_members")?;
+                if self.member_of(*user)?.deactivated {
+                    return Err("AlreadyDeactivated".into());
+                }
+                if self.last_active_administrator(*user) {
+                    return Err("LastAdministrator".into());
+                }
+                self.members.get_mut(user).unwrap().deactivated = true;
+                Ok(None)
+            }
+            Transition::Reactivate { actor, user } => {
+                // Order: actor → member → not deactivated → a free seat (ORG-4).
+                self.admin_or(*actor, "manage_members")?;
+                if !self.member_of(*user)?.deactivated {
+                    return Err("NotDeactivated".into());
+                }
+                if let Some(cap) = self.cap {
+                    let excess = (self.used() + 1).saturating_sub(u64::from(cap));
+                    if excess > 0 {
+                        return Err(seat_limit(cap, excess));
+                    }
+                }
+                self.members.get_mut(user).unwrap().deactivated = false;
+                Ok(None)
+            }
+            Transition::Leave { user } => {
+                // spec: MEM-1 — every member on their own, but not the last administrator.
+                if !self.members.contains_key(user) {
+                    return Err(forbidden("leave_organization"));
+                }
+                self.active_actor(*user)?;
+                if self.last_active_administrator(*user) {
                     return Err("LastAdministrator".into());
                 }
                 self.members.remove(user);
@@ -411,6 +481,7 @@ impl Model {
     /// Administrators manage every team; supervisors the teams they belong to (spec:
     /// TEAM-3); the permission is checked before the team is looked up.
     fn team_manager(&self, actor: usize, team: usize) -> Result<(), String> {
+        self.active_actor(actor)?;
         let allowed = self.members.get(&actor).is_some_and(|m| {
             m.roles.contains(&Role::Administrator)
                 || (m.roles.contains(&Role::TeamSupervisor) && m.teams.contains(&team))

@@ -170,6 +170,9 @@ pub(crate) fn kind(error: &Error, start: DateTime<Utc>) -> String {
         Error::AlreadyInvited => "AlreadyInvited".into(),
         Error::AlreadyInTeam => "AlreadyInTeam".into(),
         Error::NotInTeam => "NotInTeam".into(),
+        Error::Deactivated => "Deactivated".into(),
+        Error::AlreadyDeactivated => "AlreadyDeactivated".into(),
+        Error::NotDeactivated => "NotDeactivated".into(),
         other => format!("unexpected: {other:?}"),
     }
 }
@@ -438,6 +441,18 @@ impl Sut {
                 .rt
                 .block_on(roster.set_seat_cap(org, *cap))
                 .map(|_| None),
+            Transition::Deactivate { actor, user } => self
+                .rt
+                .block_on(roster.deactivate_member(&self.actor(*actor), org, self.users[*user]))
+                .map(|_| None),
+            Transition::Reactivate { actor, user } => self
+                .rt
+                .block_on(roster.reactivate_member(&self.actor(*actor), org, self.users[*user]))
+                .map(|_| None),
+            Transition::Leave { user } => self
+                .rt
+                .block_on(roster.leave_organization(&self.actor(*user), org))
+                .map(|_| None),
         };
         result.map_err(|e| kind(&e, start))
     }
@@ -458,10 +473,14 @@ impl Sut {
         assert_eq!(now, self.at(model.today), "clock");
         let all = Page::first(Page::MAX_LIMIT);
 
-        // Listings are read as an administrator; there is always one (ADM-5).
+        // Listings are read as an active administrator; there is always one (ADM-5, MEM-2).
         let admins = model.with_role(Role::Administrator);
-        assert!(!admins.is_empty(), "model lost its last administrator");
-        let viewer = self.signed_in(admins[0], Case::Upper);
+        let active_admins = model.active_administrators();
+        assert!(
+            !active_admins.is_empty(),
+            "model lost its last active administrator"
+        );
+        let viewer = self.signed_in(active_admins[0], Case::Upper);
 
         // Members and their roles (spec: ROLE-2, ROLE-3, ROLE-5).
         let members = self
@@ -481,14 +500,22 @@ impl Sut {
                 "ROLE-2 broken for {user}: {roles:?}"
             );
             // spec: INV-11 — a user is never a member twice.
-            assert!(listed.insert(user, roles).is_none(), "{user} listed twice");
+            let row = (roles, m.status());
+            assert!(listed.insert(user, row).is_none(), "{user} listed twice");
         }
-        let expected: BTreeMap<usize, BTreeSet<Role>> = model
+        let status = |deactivated| {
+            if deactivated {
+                MembershipStatus::Deactivated
+            } else {
+                MembershipStatus::Active
+            }
+        };
+        let expected: BTreeMap<usize, (BTreeSet<Role>, MembershipStatus)> = model
             .members
             .iter()
-            .map(|(u, m)| (*u, m.roles.clone()))
+            .map(|(u, m)| (*u, (m.roles.clone(), status(m.deactivated))))
             .collect();
-        assert_eq!(listed, expected, "members and roles");
+        assert_eq!(listed, expected, "members, roles and status (MEM-2)");
 
         // Team memberships (spec: TEAM-1, TEAM-3).
         for (t, team) in self.teams.iter().enumerate() {
@@ -552,7 +579,7 @@ impl Sut {
             .collect();
         let mut expected: Vec<(usize, MembershipStatus)> = admins
             .iter()
-            .map(|u| (*u, MembershipStatus::Active))
+            .map(|u| (*u, status(model.members[u].deactivated)))
             .collect();
         expected.extend(
             model
@@ -565,7 +592,7 @@ impl Sut {
                 }),
         );
         let sorted = |mut v: Vec<(usize, MembershipStatus)>| {
-            v.sort_by_key(|(u, s)| (*u, matches!(s, MembershipStatus::Active)));
+            v.sort_by_key(|(u, s)| (*u, matches!(s, MembershipStatus::Pending { .. })));
             v
         };
         assert_eq!(sorted(listed), sorted(expected), "administrator team");
@@ -643,15 +670,21 @@ impl Sut {
             assert_eq!(teams, model.members[&user].teams, "teams of {user}");
         }
 
-        // spec: ADM-5 — at least one administrator.
-        let only_administrators = MemberFilter::default().with_role(Role::Administrator);
+        // spec: ADM-5, MEM-2 — at least one active administrator.
+        let only_administrators = MemberFilter::default()
+            .with_role(Role::Administrator)
+            .active();
         let administrators = store
             .members(org, only_administrators, Page::first(Page::MAX_LIMIT))
             .await
             .unwrap()
             .len() as u64;
-        assert!(administrators >= 1, "ADM-5: no administrator left");
-        assert_eq!(administrators, admins.len() as u64, "administrator count");
+        assert!(administrators >= 1, "ADM-5: no active administrator left");
+        assert_eq!(
+            administrators,
+            active_admins.len() as u64,
+            "active administrator count"
+        );
 
         // spec: ORG-4 — members and pending, unexpired invitations count; no command takes
         // usage above the cap (only lowering the cap can leave it above).

@@ -100,6 +100,20 @@ pub(crate) enum Transition {
     SetSeatCap {
         cap: Option<u32>,
     },
+    /// Spec: MEM-2.
+    Deactivate {
+        actor: usize,
+        user: usize,
+    },
+    /// Spec: MEM-2.
+    Reactivate {
+        actor: usize,
+        user: usize,
+    },
+    /// `user` leaves on their own (spec: MEM-1).
+    Leave {
+        user: usize,
+    },
 }
 
 /// The paste text and, per entry, its line and text (spec: INV-7: lines are reported).
@@ -230,6 +244,12 @@ impl ReferenceStateMachine for Reference {
             (2, state.links.keys().copied().collect()),
         ]);
         let member = pick(vec![(4, state.members.keys().copied().collect())]);
+        let deactivated: Vec<usize> = state
+            .members
+            .iter()
+            .filter(|(_, m)| m.deactivated)
+            .map(|(u, _)| *u)
+            .collect();
 
         let accept = |holder: BoxedStrategy<usize>, link: BoxedStrategy<Link>| {
             (
@@ -333,8 +353,27 @@ impl ReferenceStateMachine for Reference {
             ),
             (
                 2,
-                (admin, member.clone())
+                (admin.clone(), member.clone())
                     .prop_map(|(actor, user)| Transition::RemoveMember { actor, user })
+                    .boxed(),
+            ),
+            (
+                2,
+                (admin.clone(), member.clone())
+                    .prop_map(|(actor, user)| Transition::Deactivate { actor, user })
+                    .boxed(),
+            ),
+            (
+                2,
+                (admin, pick(vec![(4, deactivated)]))
+                    .prop_map(|(actor, user)| Transition::Reactivate { actor, user })
+                    .boxed(),
+            ),
+            (
+                1,
+                member
+                    .clone()
+                    .prop_map(|user| Transition::Leave { user })
                     .boxed(),
             ),
             (

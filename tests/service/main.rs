@@ -1,7 +1,8 @@
 //! Service-level tests of `orgroster`, one module per area, so that the test of a rule is
 //! found from its id: `organizations` (ORG), `invitations/` (INV, ADM-4), `roles` (ROLE, ADM,
-//! USR), `lifecycle` (MEM), `teams` (TEAM), `messages` (MSG-1, ADM-3), `analytics/` (STAT), `delivery/` (the
-//! outbox, links' mail, SMTP: INV-9, INV-13, MSG-2, MSG-3). Beside them: the authorization
+//! USR), `lifecycle` (MEM-1), `deactivation` (MEM-2), `teams` (TEAM), `messages` (MSG-1,
+//! ADM-3), `analytics/` (STAT), `delivery/` (the outbox, links' mail, SMTP: INV-9, INV-13,
+//! MSG-2, MSG-3). Beside them: the authorization
 //! `matrix`, every `errors` variant, `bad_input` and `foreign_ids`, `races` and `contention`
 //! between commands, `durability/` (several processes on one database, crashes, a failing
 //! database), PostgreSQL `round_trips`, and `spec_coverage`, which checks that every rule is
@@ -15,6 +16,7 @@
 mod analytics;
 mod bad_input;
 mod contention;
+mod deactivation;
 mod delivery;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod durability;

@@ -1,7 +1,7 @@
 //! The authorization matrix: every command and host action, for every kind of actor, written
-//! out literally from the spec (ROLE-1, ROLE-4, ADM-2, TEAM-3, USR-1, USR-2, MEM-1, MSG-3,
-//! ORG-5) and never computed from the policy code. Each cell runs in a fresh world, so one
-//! allowed command cannot change what another cell sees.
+//! out literally from the spec (ROLE-1, ROLE-4, ADM-2, TEAM-3, USR-1, USR-2, MEM-1, MEM-2,
+//! MSG-3, ORG-5) and never computed from the policy code. Each cell runs in a fresh world, so
+//! one allowed command cannot change what another cell sees.
 
 use orgroster::{
     Actor, Audience, Capabilities, Capability, Error, FailingMailer, HostAction, InvitationFilter,
@@ -54,6 +54,9 @@ const TABLE: &[(&str, Permission, [Expect; 8])] = &[
     ("grant_role",                Permission::ManageRoles,           [Allow, Deny,  Deny,  Deny,  Allow, Deny,  Deny, Deny]),
     ("revoke_role",               Permission::ManageRoles,           [Allow, Deny,  Deny,  Deny,  Allow, Deny,  Deny, Deny]),
     ("remove_member",             Permission::ManageMembers,         [Allow, Deny,  Deny,  Deny,  Allow, Deny,  Deny, Deny]),
+    // Deactivation (spec: MEM-2).
+    ("deactivate_member",         Permission::ManageMembers,         [Allow, Deny,  Deny,  Deny,  Allow, Deny,  Deny, Deny]),
+    ("reactivate_member",         Permission::ManageMembers,         [Allow, Deny,  Deny,  Deny,  Allow, Deny,  Deny, Deny]),
     ("seat_usage",                Permission::ManageMembers,         [Allow, Deny,  Deny,  Deny,  Allow, Deny,  Deny, Deny]),
     // Profiles (spec: USR-1).
     ("update_profile (own)",      Permission::UpdateOwnProfile,      [Allow, Allow, Allow, Allow, Allow, Allow, Deny, Deny]),
@@ -114,6 +117,10 @@ struct Cast {
     pending: InvitationId,
     /// The pending invitation's email, given up: retried.
     failed: OutboxId,
+    /// A learner an administrator deactivated: reactivated.
+    dormant: UserId,
+    /// An administrator who also holds Manager, deactivated: refused everything (MEM-2).
+    deactivated: Actor,
 }
 
 impl Cast {
@@ -148,6 +155,16 @@ impl Cast {
         let outsider = w.join("outsider", Role::Member, None).await.user;
         let insider = w.join("insider", Role::Manager, Some(a)).await.user;
         w.put_in_team(b, insider).await;
+        let dormant = w.join("dormant", Role::Member, Some(a)).await.user;
+        let deactivated = w
+            .join_with_manager("deactivated", Role::Administrator, None)
+            .await;
+        for user in [dormant, deactivated.user] {
+            w.roster
+                .deactivate_member(&w.founder, w.org, user)
+                .await
+                .expect("deactivating a member");
+        }
         let pending = w.invite(&actor("pending"), Role::Member, None).await;
         // Every queued email given up by a mail server that refuses them for good.
         w.deliver_through(FailingMailer::always_permanent()).await;
@@ -177,6 +194,8 @@ impl Cast {
             insider,
             pending: pending.invitation.id,
             failed,
+            dormant,
+            deactivated,
             world,
         }
     }
@@ -237,6 +256,8 @@ impl Cast {
                 .await
                 .map(drop),
             "remove_member" => r.remove_member(who, o, self.outsider).await.map(drop),
+            "deactivate_member" => r.deactivate_member(who, o, self.outsider).await.map(drop),
+            "reactivate_member" => r.reactivate_member(who, o, self.dormant).await.map(drop),
             "seat_usage" => r.seat_usage(who, o).await.map(drop),
             "update_profile (own)" => r
                 .update_profile(who, o, profile("Renamed", "Self"))
@@ -343,6 +364,25 @@ async fn every_command_and_host_action_allows_exactly_the_actors_the_spec_names(
         mismatches.len(),
         mismatches.join("\n")
     );
+}
+
+#[tokio::test]
+async fn a_deactivated_member_is_refused_every_command_and_host_action() {
+    // spec: MEM-2, ROLE-4 — an administrator and manager, who may otherwise do everything.
+    let mut mismatches = Vec::new();
+    for (command, _, _) in TABLE {
+        let cast = Cast::new().await;
+        let before = cast.world.snapshot().await;
+        match cast.run(command, &cast.deactivated).await {
+            Err(Error::Deactivated) => {
+                if cast.world.snapshot().await != before {
+                    mismatches.push(format!("{command}: refused but the state changed"));
+                }
+            }
+            other => mismatches.push(format!("{command}: expected Deactivated, got {other:?}")),
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
 
 #[test]

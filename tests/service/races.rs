@@ -1,4 +1,5 @@
-//! Races end in a decision, never in a store error (spec: ERR-1, ROLE-4, INV-11, TEAM-4).
+//! Races end in a decision, never in a store error (spec: ERR-1, ROLE-4, INV-11, TEAM-4,
+//! MEM-2).
 //!
 //! [`Interleaved`] runs another command's commit between a command's reads and its own
 //! commit, deterministically, on every store.
@@ -413,12 +414,51 @@ async fn a_message_racing_the_removal_of_its_sender(store: Arc<DynStore>) {
     );
 }
 
+/// Two administrators deactivate each other at once: the second decision read both as
+/// active, but the first commit changed the organization under it, so it is decided again
+/// and refused, its actor deactivated. One active administrator always stays.
+async fn two_administrators_deactivating_each_other(store: Arc<DynStore>) {
+    // spec: MEM-2, ADM-5, ROLE-4
+    let race = Race::new(store).await;
+    let ada = race.join("ada-admin", Role::Administrator, None).await;
+    let (founder, org, user, other) = (
+        race.founder.clone(),
+        race.org,
+        ada.user,
+        race.roster.clone(),
+    );
+    race.store.before_next_commit(move |_| async move {
+        other.deactivate_member(&founder, org, user).await.unwrap();
+    });
+    let result = race
+        .roster
+        .deactivate_member(&ada, race.org, race.founder.user)
+        .await;
+    assert!(!race.store.armed());
+    assert!(matches!(result, Err(Error::Deactivated)), "{result:?}");
+    let founder = race
+        .store
+        .member(race.org, race.founder.user)
+        .await
+        .unwrap()
+        .expect("the founder is a member");
+    assert!(founder.is_active(), "the first decision stands");
+    let ada = race
+        .store
+        .member(race.org, ada.user)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!ada.is_active());
+}
+
 #[tokio::test]
 async fn team_commands_racing_the_demotion_of_their_actor_are_refused_in_memory() {
     let store: Arc<DynStore> = Arc::new(MemoryStore::new());
     team_commands_racing_the_demotion_of_their_actor(store.clone()).await;
     a_team_page_racing_the_removal_of_its_supervisor(store.clone()).await;
-    a_message_racing_the_removal_of_its_sender(store).await;
+    a_message_racing_the_removal_of_its_sender(store.clone()).await;
+    two_administrators_deactivating_each_other(store).await;
 }
 
 #[tokio::test]
@@ -426,7 +466,8 @@ async fn team_commands_racing_the_demotion_of_their_actor_are_refused_on_sqlite(
     let store = sqlite().await;
     team_commands_racing_the_demotion_of_their_actor(store.clone()).await;
     a_team_page_racing_the_removal_of_its_supervisor(store.clone()).await;
-    a_message_racing_the_removal_of_its_sender(store).await;
+    a_message_racing_the_removal_of_its_sender(store.clone()).await;
+    two_administrators_deactivating_each_other(store).await;
 }
 
 #[cfg(feature = "postgres")]
@@ -435,7 +476,8 @@ async fn team_commands_racing_the_demotion_of_their_actor_are_refused_on_postgre
     on_postgres(|store| async move {
         team_commands_racing_the_demotion_of_their_actor(store.clone()).await;
         a_team_page_racing_the_removal_of_its_supervisor(store.clone()).await;
-        a_message_racing_the_removal_of_its_sender(store).await;
+        a_message_racing_the_removal_of_its_sender(store.clone()).await;
+        two_administrators_deactivating_each_other(store).await;
     })
     .await;
 }

@@ -138,7 +138,10 @@ impl Store for MemoryStore {
         let after = page.after.map(MemberId::from_uuid);
         Ok(self
             .read(org, |o| {
-                let role_ok = |m: &Member| filter.role.is_none_or(|r| m.roles.contains(r));
+                let role_ok = |m: &Member| {
+                    filter.role.is_none_or(|r| m.roles.contains(r))
+                        && filter.deactivated.is_none_or(|d| d != m.is_active())
+                };
                 match filter.team {
                     Some(team) => {
                         let start = (

@@ -81,7 +81,7 @@ impl Org {
     /// Members plus pending invitations holding a seat at `now` (spec: ORG-4).
     pub(super) fn seats(&self, now: DateTime<Utc>) -> SeatUsage {
         SeatUsage {
-            members: self.members.len() as u64,
+            members: self.members.values().filter(|m| m.is_active()).count() as u64,
             pending_invitations: self
                 .pending_by_email
                 .values()

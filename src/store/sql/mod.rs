@@ -404,6 +404,11 @@ impl<B: Backend> Store for SqlStore<B> {
         page: Page,
     ) -> Result<Vec<Member>, StoreError> {
         let role = Arg::Int(filter.role.map_or(0, |r| i64::from(r.bit())));
+        let status = Arg::Int(match filter.deactivated {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        });
         let rows = match filter.team {
             Some(team) => {
                 let args = vec![
@@ -412,11 +417,18 @@ impl<B: Backend> Store for SqlStore<B> {
                     after(page),
                     role,
                     limit(page),
+                    status,
                 ];
                 read(&self.backend, TEAM_MEMBERS_PAGE, args).await?
             }
             None => {
-                let args = vec![Arg::Uuid(org.as_uuid()), after(page), role, limit(page)];
+                let args = vec![
+                    Arg::Uuid(org.as_uuid()),
+                    after(page),
+                    role,
+                    limit(page),
+                    status,
+                ];
                 read(&self.backend, MEMBERS_PAGE, args).await?
             }
         };

@@ -228,6 +228,7 @@ pub(crate) fn plan(changes: &ChangeSet, numbered: bool) -> Result<Vec<Step>, Sto
                     Arg::Int(i64::from(m.roles.bits())),
                     Arg::Int(micros(m.joined_at)),
                     Arg::OptUuid(m.invitation.map(|i| i.as_uuid())),
+                    Arg::OptInt(m.deactivated_at.map(micros)),
                 ];
                 steps.push(put(
                     m.version,

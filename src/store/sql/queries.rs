@@ -4,7 +4,7 @@
 //! Statements return their columns in fixed orders, read back by [`rows`](super::rows):
 //! - an organization: `id, name, licenses, capabilities, seat_cap, created_at, version`;
 //! - a member: `id, organization_id, user_id, email, first_name, last_name, roles,
-//!   joined_at, invitation_id, version`;
+//!   joined_at, invitation_id, deactivated_at, version`;
 //! - an invitation: `id, organization_id, email, invitee_first_name, invitee_last_name,
 //!   role, team_id, status, token_hash, invited_by, created_at, sent_at, expires_at,
 //!   resend_count, closed_at, closed_by, version`;
@@ -97,7 +97,7 @@ pub(crate) const SELECT_ORG: &str = "SELECT id, name, licenses, capabilities, se
 /// The organization `$1` and the membership of user `$2` in it (NULLs for none).
 pub(crate) const ORG_WITH_MEMBER: &str = "SELECT o.id, o.name, o.licenses, o.capabilities, o.seat_cap, o.created_at, o.version, \
      m.id, m.organization_id, m.user_id, m.email, m.first_name, m.last_name, m.roles, \
-     m.joined_at, m.invitation_id, m.version FROM orgroster_organizations AS o LEFT JOIN \
+     m.joined_at, m.invitation_id, m.deactivated_at, m.version FROM orgroster_organizations AS o LEFT JOIN \
      orgroster_members AS m ON m.organization_id = o.id AND m.user_id = $2 WHERE o.id = $1";
 /// A new organization, at version 1.
 pub(crate) const INSERT_ORG: &str = "INSERT INTO orgroster_organizations (id, name, licenses, capabilities, seat_cap, \
@@ -114,45 +114,47 @@ pub(crate) const CHECK_ORG: &str =
     "SELECT 1 FROM orgroster_organizations WHERE id = $1 AND version = $2";
 /// One row if the organization `$1` exists.
 pub(crate) const ORG_EXISTS: &str = "SELECT 1 FROM orgroster_organizations WHERE id = $1";
-/// The seats in use in organization `$1` at `$2` (spec: ORG-4): members, and pending
-/// invitations not yet expired.
-pub(crate) const SEAT_USAGE: &str = "SELECT (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1), (SELECT \
-     COUNT(*) FROM orgroster_invitations WHERE organization_id = $1 AND status = 'pending' \
-     AND expires_at > $2)";
+/// The seats in use in organization `$1` at `$2` (spec: ORG-4): active members (MEM-2), and
+/// pending invitations not yet expired.
+pub(crate) const SEAT_USAGE: &str = "SELECT (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1 AND \
+     deactivated_at IS NULL), (SELECT COUNT(*) FROM orgroster_invitations WHERE \
+     organization_id = $1 AND status = 'pending' AND expires_at > $2)";
 
 // ----- members -------------------------------------------------------------------------
 /// The member of organization `$1` who is user `$2`.
 pub(crate) const SELECT_MEMBER: &str = "SELECT id, organization_id, user_id, email, first_name, last_name, roles, joined_at, \
-     invitation_id, version FROM orgroster_members WHERE organization_id = $1 AND user_id = \
+     invitation_id, deactivated_at, version FROM orgroster_members WHERE organization_id = $1 AND user_id = \
      $2";
 /// The organizations of user `$1` after organization `$2`, at most `$3`: each one's name, then
 /// the membership (spec: USR-4).
 pub(crate) const MEMBERSHIPS_PAGE: &str = "SELECT o.name, m.id, m.organization_id, m.user_id, m.email, m.first_name, m.last_name, \
-     m.roles, m.joined_at, m.invitation_id, m.version FROM orgroster_members AS m JOIN \
+     m.roles, m.joined_at, m.invitation_id, m.deactivated_at, m.version FROM orgroster_members AS m JOIN \
      orgroster_organizations AS o ON o.id = m.organization_id WHERE m.user_id = $1 AND \
      m.organization_id > $2 ORDER BY m.organization_id LIMIT $3";
-/// Members of `$1` after `$2` holding any role of the bits `$3` (0: all), at most `$4`.
+/// Members of `$1` after `$2` holding any role of the bits `$3` (0: all), active or not as
+/// `$5` says (0: both, 1: active only, 2: deactivated only), at most `$4`.
 pub(crate) const MEMBERS_PAGE: &str = "SELECT id, organization_id, user_id, email, first_name, last_name, roles, joined_at, \
-     invitation_id, version FROM orgroster_members WHERE organization_id = $1 AND id > $2 \
-     AND ($3 = 0 OR (roles & $3) <> 0) ORDER BY id LIMIT $4";
-/// Members of team `$1` of `$2` after `$3` holding any role of the bits `$4` (0: all), at
-/// most `$5`.
+     invitation_id, deactivated_at, version FROM orgroster_members WHERE organization_id = \
+     $1 AND id > $2 AND ($3 = 0 OR (roles & $3) <> 0) AND ($5 = 0 OR ($5 = 1) = \
+     (deactivated_at IS NULL)) ORDER BY id LIMIT $4";
+/// Members of team `$1` of `$2` after `$3` holding any role of the bits `$4` (0: all),
+/// active or not as `$6` says (as in [`MEMBERS_PAGE`]), at most `$5`.
 pub(crate) const TEAM_MEMBERS_PAGE: &str = "SELECT m.id, m.organization_id, m.user_id, m.email, m.first_name, m.last_name, m.roles, \
-     m.joined_at, m.invitation_id, m.version FROM orgroster_team_members AS tm JOIN \
+     m.joined_at, m.invitation_id, m.deactivated_at, m.version FROM orgroster_team_members AS tm JOIN \
      orgroster_members AS m ON m.id = tm.member_id WHERE tm.team_id = $1 AND \
-     tm.organization_id = $2 AND tm.member_id > $3 AND ($4 = 0 OR (m.roles & $4) <> 0) ORDER \
-     BY tm.member_id LIMIT $5";
+     tm.organization_id = $2 AND tm.member_id > $3 AND ($4 = 0 OR (m.roles & $4) <> 0) AND ($6 \
+     = 0 OR ($6 = 1) = (m.deactivated_at IS NULL)) ORDER BY tm.member_id LIMIT $5";
 /// The teams member `$1` of `$2` is in.
 pub(crate) const TEAMS_OF: &str = "SELECT team_id FROM orgroster_team_members WHERE member_id = $1 AND organization_id = \
      $2 ORDER BY team_id";
 /// A new member, at version 1.
 pub(crate) const INSERT_MEMBER: &str = "INSERT INTO orgroster_members (id, organization_id, user_id, email, email_key, \
-     first_name, last_name, roles, joined_at, invitation_id, version) VALUES ($1, $2, $3, \
-     $4, $5, $6, $7, $8, $9, $10, 1)";
-/// The member `$1` read at version `$11`, changed.
+     first_name, last_name, roles, joined_at, invitation_id, deactivated_at, version) VALUES \
+     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)";
+/// The member `$1` read at version `$12`, changed.
 pub(crate) const UPDATE_MEMBER: &str = "UPDATE orgroster_members SET email = $4, email_key = $5, first_name = $6, last_name = \
-     $7, roles = $8, joined_at = $9, invitation_id = $10, version = version + 1 WHERE id = \
-     $1 AND organization_id = $2 AND user_id = $3 AND version = $11";
+     $7, roles = $8, joined_at = $9, invitation_id = $10, deactivated_at = $11, version = version + 1 \
+     WHERE id = $1 AND organization_id = $2 AND user_id = $3 AND version = $12";
 /// The member `$1` of `$2` read at version `$3`, removed (its team memberships go with it).
 pub(crate) const DELETE_MEMBER: &str =
     "DELETE FROM orgroster_members WHERE id = $1 AND organization_id = $2 AND version = $3";
@@ -179,8 +181,8 @@ pub(crate) const LINK_CONTEXT: &str = "SELECT i.id, i.organization_id, i.email, 
      i.expires_at, i.resend_count, i.closed_at, i.closed_by, i.version, o.id, o.name, \
      o.licenses, o.capabilities, o.seat_cap, o.created_at, o.version, m.id, \
      m.organization_id, m.user_id, m.email, m.first_name, m.last_name, m.roles, m.joined_at, \
-     m.invitation_id, m.version, CASE WHEN o.seat_cap IS NOT NULL THEN (SELECT COUNT(*) FROM \
-     orgroster_members WHERE organization_id = o.id) ELSE 0 END, CASE WHEN o.seat_cap IS NOT \
+     m.invitation_id, m.deactivated_at, m.version, CASE WHEN o.seat_cap IS NOT NULL THEN (SELECT COUNT(*) FROM \
+     orgroster_members WHERE organization_id = o.id AND deactivated_at IS NULL) ELSE 0 END, CASE WHEN o.seat_cap IS NOT \
      NULL THEN (SELECT COUNT(*) FROM orgroster_invitations WHERE organization_id = o.id AND \
      status = 'pending' AND expires_at > $3) ELSE 0 END, t.id, t.organization_id, t.name, \
      t.message, t.suggested_courses, t.created_at, t.version FROM orgroster_invitations AS i \

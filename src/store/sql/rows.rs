@@ -201,6 +201,7 @@ pub(crate) fn member(c: &mut Cols<'_>) -> Result<Member, StoreError> {
         ))?,
         joined_at: c.time()?,
         invitation: c.opt_uuid()?.map(InvitationId::from_uuid),
+        deactivated_at: c.opt_time()?,
         version: c.version()?,
     })
 }
@@ -221,7 +222,7 @@ pub(crate) fn opt_member(c: &mut Cols<'_>) -> Result<Option<Member>, StoreError>
 }
 
 /// How many columns a member is read from.
-const MEMBER_WIDTH: usize = 10;
+const MEMBER_WIDTH: usize = 11;
 /// How many columns an invitation is read from.
 pub(crate) const INVITATION_WIDTH: usize = 17;
 /// How many columns a team is read from.

@@ -215,6 +215,7 @@ async fn exporting_1200_members_streams_them_in_pages_of_500() {
             roles: RoleSet::learner(),
             joined_at: organization.created_at,
             invitation: None,
+            deactivated_at: None,
             version: 0,
         };
         if n % 100 == 0 {
