@@ -117,6 +117,7 @@ pub use domain::{
     bulk::{BulkLineError, MAX_PASTE_BYTES, ParsedPaste, RejectedEntry},
     changes::{ChangeSet, OrganizationWrite, Write},
     email::EmailAddress,
+    erasure::{Erased, Person},
     event::{Event, EventActor, EventKind},
     ids::{
         ClaimId, EventId, InvitationId, LicenseId, MemberId, OrganizationId, OutboxId, TeamId,

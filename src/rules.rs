@@ -77,7 +77,18 @@
 //!
 //! *(design)* A signed-in user sees every organization they belong to, with its name and
 //! their roles: the account menu from which an administrator enters the administrator area
-//! (`Roster::memberships`, one indexed read on every store).
+//! (`Roster::memberships`, one indexed read on every store), and whether each membership is
+//! active or deactivated (MEM-2).
+//!
+//! ### USR-5 — Erasure
+//!
+//! *(design)* On request, the back office erases a member's personal data from one
+//! organization (`Roster::erase_member`): the membership ends as a removal does, and a
+//! pseudonym (a fresh user id, an address in the reserved `.invalid` domain, a placeholder
+//! name) takes their user id, email and names in the organization's invitations, audit trail,
+//! outbox, learning activity and team stints, so its figures keep their counts. The last
+//! active administrator cannot be erased (ADM-5). SQLite overwrites what it deletes and
+//! empties its write-ahead log after an erasure, so no byte of the files keeps them.
 //!
 //! # Membership lifecycle (MEM)
 //!

@@ -139,6 +139,9 @@ CREATE TABLE orgroster_outbox (
 CREATE INDEX orgroster_outbox_due ON orgroster_outbox (due_at, id) WHERE status = 'pending';
 -- The failed mail an organization lists (MSG-2).
 CREATE INDEX orgroster_outbox_failed ON orgroster_outbox (organization_id, id) WHERE status = 'failed';
+-- An organization's mail, whatever its status: what an erasure rewrites (USR-5) and what
+-- deleting the organization removes (ORG-5), found without reading the whole outbox.
+CREATE INDEX orgroster_outbox_by_org ON orgroster_outbox (organization_id, id);
 -- INV-13: an invitation's queued mail, withdrawn by the commit that accepts, declines,
 -- revokes or resends it.
 CREATE INDEX orgroster_outbox_invitation ON orgroster_outbox (invitation_id)

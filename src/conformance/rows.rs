@@ -349,3 +349,128 @@ pub async fn deleting_an_organization_leaves_nothing_of_it(store: Arc<DynStore>)
         1
     );
 }
+
+/// The writes of an erasure (spec: USR-5): an invitation rewritten keeps its queued mail
+/// (unlike a change of the invitation, its link still works); an event and a mail are
+/// rewritten in place, whatever the mail's status; the member's learning activity and team
+/// stints pass to the pseudonym, so every figure but the count of members stays; an event
+/// that is not there fails the whole commit. [`Store::outbox`](crate::Store::outbox) lists
+/// an organization's mail whatever its status, and no other organization's.
+pub async fn erasure_rewrites_rows_and_keeps_the_figures(store: Arc<DynStore>) {
+    use crate::domain::activity::{Period, StatsScope};
+    let now = t0();
+    let org = stored_org(&*store).await;
+    let other = stored_org(&*store).await;
+    let member = new_member(org.id, email("erased", org.id));
+    let team = new_team(org.id, "Erasure");
+    let mut invitation = new_invitation(org.id, member.email.clone(), now);
+    invitation.token_hash = token(43).hash();
+    let mut named = event(org.id);
+    named.actor = EventActor::User { user: member.user };
+    let queued = invitation_mail(&invitation, now);
+    let mut c = changes(
+        &org,
+        vec![
+            Write::PutMember(member.clone()),
+            Write::PutTeam(team.clone()),
+            Write::PutInvitation(invitation.clone()),
+        ],
+    );
+    c.events = vec![named.clone()];
+    c.outbox = vec![queued.clone()];
+    store.commit(c).await.unwrap();
+    let elsewhere = mail(other.id, email("elsewhere", other.id), now);
+    let mut c = changes(&reload(&*store, other.id).await, vec![]);
+    c.outbox = vec![elsewhere];
+    store.commit(c).await.unwrap();
+    put(
+        &*store,
+        org.id,
+        vec![Write::AddTeamMember {
+            team: team.id,
+            member: member.id,
+            at: now - Duration::days(1),
+        }],
+    )
+    .await
+    .unwrap();
+    store
+        .record_activities(org.id, &[learning(org.id, member.user, 1)])
+        .await
+        .unwrap();
+    let period = Period::new(now - Duration::days(2), now + Duration::days(2)).unwrap();
+    let scopes = [StatsScope::Organization, StatsScope::Team(team.id)];
+    let figures = |mut all: Vec<crate::domain::activity::Statistics>| {
+        for s in &mut all {
+            s.members = 0;
+        }
+        all
+    };
+    let before = figures(store.statistics(org.id, &scopes, period).await.unwrap());
+    assert_eq!(before[1].enrolments, 1, "her enrolment counts for the team");
+
+    let pseudonym = UserId::new();
+    let erased_email = email("pseudonym", org.id);
+    let mut rewritten_invitation = store
+        .invitation(org.id, invitation.id)
+        .await
+        .unwrap()
+        .unwrap();
+    rewritten_invitation.email = erased_email.clone();
+    let mut rewritten_event = named.clone();
+    rewritten_event.actor = EventActor::User { user: pseudonym };
+    let mut rewritten_mail = queued.clone();
+    rewritten_mail.to = erased_email.clone();
+    let erasure = |missing: Option<Event>| {
+        let mut writes = vec![
+            Write::DeleteMember {
+                member: member.id,
+                expected_version: 1,
+                at: now + Duration::hours(1),
+            },
+            Write::RewriteInvitation(rewritten_invitation.clone()),
+            Write::RewriteEvent(rewritten_event.clone()),
+            Write::RewriteMail(rewritten_mail.clone()),
+            Write::Pseudonymize {
+                user: member.user,
+                pseudonym,
+            },
+        ];
+        writes.extend(missing.map(Write::RewriteEvent));
+        writes
+    };
+    // An event that is not there: nothing of the erasure is applied.
+    let err = put(&*store, org.id, erasure(Some(event(org.id))))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    assert!(store.member(org.id, member.user).await.unwrap().is_some());
+    assert_eq!(
+        store.events(org.id, Page::first(10)).await.unwrap(),
+        vec![named]
+    );
+
+    put(&*store, org.id, erasure(None)).await.unwrap();
+    assert!(store.member(org.id, member.user).await.unwrap().is_none());
+    let stored = store
+        .invitation(org.id, invitation.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.email, erased_email);
+    assert_eq!(stored.version, rewritten_invitation.version + 1);
+    assert_eq!(
+        store.events(org.id, Page::first(10)).await.unwrap(),
+        vec![rewritten_event]
+    );
+    let outbox = store.outbox(org.id, Page::first(10)).await.unwrap();
+    assert_eq!(
+        outbox.len(),
+        1,
+        "the other organization's mail is not listed"
+    );
+    assert_eq!(outbox[0].to, erased_email, "rewritten, still queued");
+    assert_eq!(outbox[0].status, OutboxStatus::Pending);
+    let after = figures(store.statistics(org.id, &scopes, period).await.unwrap());
+    assert_eq!(after, before, "the figures keep their counts");
+}

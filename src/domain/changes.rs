@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{
     event::{Event, EventActor, EventKind},
-    ids::{EventId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId},
+    ids::{EventId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
     invitation::Invitation,
     member::Member,
     organization::Organization,
@@ -119,6 +119,24 @@ pub enum Write {
         /// When it is due.
         at: DateTime<Utc>,
     },
+    /// Rewrite who an invitation names (its address and invitee, who sent and closed it),
+    /// read at its version, to erase a person (spec: USR-5). Unlike
+    /// [`Write::PutInvitation`], its queued mail stays: its link still works.
+    RewriteInvitation(Invitation),
+    /// Rewrite the actor and record of a stored event of the audit trail, to erase a person
+    /// (spec: USR-5); absent is `StoreError::Conflict`.
+    RewriteEvent(Event),
+    /// Rewrite the recipient and content of an outbox row, whatever its status, to erase a
+    /// person (spec: USR-5); a row gone since (withdrawn, or its organization's) is skipped.
+    RewriteMail(OutboxMessage),
+    /// Put `pseudonym` in place of `user` in the organization's learning activity and team
+    /// stints, so its figures keep their counts (spec: USR-5).
+    Pseudonymize {
+        /// The user erased.
+        user: UserId,
+        /// Who stands for them now.
+        pseudonym: UserId,
+    },
 }
 
 /// Everything one command changes in one organization.
@@ -137,6 +155,14 @@ pub struct ChangeSet {
 }
 
 impl ChangeSet {
+    /// Whether it erases a person's data (spec: USR-5): a store that keeps copies of
+    /// overwritten rows (a write-ahead log) lets them go once it commits.
+    pub fn erases(&self) -> bool {
+        self.writes
+            .iter()
+            .any(|w| matches!(w, Write::Pseudonymize { .. }))
+    }
+
     /// An empty change set for `organization`.
     pub fn new(organization: OrganizationId, organization_write: OrganizationWrite) -> Self {
         Self {

@@ -180,6 +180,12 @@ pub enum EventKind {
         /// The member's user.
         user: UserId,
     },
+    /// A member's personal data was erased from the organization on request; `user` is the
+    /// pseudonym that stands for them in the organization's history (spec: USR-5).
+    MemberErased {
+        /// The pseudonym's user id.
+        user: UserId,
+    },
     /// A team was created.
     TeamCreated {
         /// The team.

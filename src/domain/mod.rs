@@ -10,6 +10,7 @@ pub(crate) mod bulk;
 pub(crate) mod changes;
 pub(crate) mod delivery;
 pub(crate) mod email;
+pub(crate) mod erasure;
 pub(crate) mod error;
 pub(crate) mod event;
 pub(crate) mod ids;

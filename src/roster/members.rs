@@ -366,7 +366,7 @@ impl Roster {
 impl Roster {
     /// How many active administrators `org` has, counted up to two: enough to tell whether a
     /// member is the last one (spec: ADM-5, MEM-2).
-    async fn administrators(&self, org: OrganizationId) -> Result<u64> {
+    pub(super) async fn administrators(&self, org: OrganizationId) -> Result<u64> {
         let filter = MemberFilter::default()
             .with_role(Role::Administrator)
             .active();

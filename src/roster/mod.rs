@@ -8,6 +8,7 @@
 
 mod analytics;
 mod delivery;
+mod erasure;
 mod invitations;
 mod members;
 mod messages;

@@ -433,6 +433,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         page: Page,
     ) -> Result<Vec<OutboxMessage>, StoreError>;
 
+    /// A page of every outbox row of `org` whatever its status (queued, sent, failed), by
+    /// id: what an erasure reads (spec: USR-5).
+    async fn outbox(
+        &self,
+        org: OrganizationId,
+        page: Page,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+
     /// Records learning events of members of `org`, idempotently per (organization, event
     /// id): nothing is counted twice (spec: STAT-1). The events have been checked otherwise.
     ///
@@ -609,6 +617,13 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         page: Page,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         (**self).failed_outbox(org, page).await
+    }
+    async fn outbox(
+        &self,
+        org: OrganizationId,
+        page: Page,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        (**self).outbox(org, page).await
     }
     async fn record_activities(
         &self,

@@ -93,6 +93,9 @@ impl SqliteStore {
             })
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // What is deleted or rewritten is overwritten with zeros in the file, not left in
+            // free space: an erasure leaves no copy behind (spec: USR-5).
+            .pragma("secure_delete", "on")
             .busy_timeout(Duration::from_secs(10));
         if memory {
             // An in-memory database lives as long as its connections and is shared through
@@ -265,8 +268,44 @@ impl Backend for SqliteBackend {
         }
     }
 
-    /// In one call when it can (see [`batch`]), else step by step.
-    async fn commit(&self, _changes: &ChangeSet, steps: Vec<Step>) -> Result<(), StoreError> {
+    /// In one call when it can (see [`batch`]), else step by step. After an erasure, the
+    /// write-ahead log is folded into the database and emptied, so that no copy of what was
+    /// erased stays in it (spec: USR-5).
+    async fn commit(&self, changes: &ChangeSet, steps: Vec<Step>) -> Result<(), StoreError> {
+        self.apply(steps).await?;
+        if changes.erases() {
+            self.empty_the_log().await?;
+        }
+        Ok(())
+    }
+}
+
+impl SqliteBackend {
+    /// Folds the write-ahead log into the database and truncates it to nothing, waiting for
+    /// readers through the busy timeout. A file the store did not open in WAL mode has no
+    /// log: then this does nothing.
+    async fn empty_the_log(&self) -> Result<(), StoreError> {
+        const CHECKPOINT: &str = "PRAGMA wal_checkpoint(TRUNCATE)";
+        match &self.commands {
+            Commands::Home(home) => {
+                let mut lent = home.lend().await?;
+                sqlx::query(CHECKPOINT)
+                    .execute(lent.conn()?)
+                    .await
+                    .map_err(err)?;
+            }
+            Commands::Pool { .. } => {
+                sqlx::query(CHECKPOINT)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a commit's steps: in one call when it can (see [`batch`]), else step by step.
+    async fn apply(&self, steps: Vec<Step>) -> Result<(), StoreError> {
         let batch = match batch::Batch::of(steps) {
             Ok(batch) => batch,
             Err(steps) => return commit_in_transaction(self, steps).await,

@@ -1,6 +1,6 @@
 //! Service-level tests of `orgroster`, one module per area, so that the test of a rule is
 //! found from its id: `organizations` (ORG), `invitations/` (INV, ADM-4), `roles` (ROLE, ADM,
-//! USR), `lifecycle` (MEM-1), `deactivation` (MEM-2), `teams` (TEAM), `messages` (MSG-1,
+//! USR), `erasure` (USR-5), `lifecycle` (MEM-1), `deactivation` (MEM-2), `teams` (TEAM), `messages` (MSG-1,
 //! ADM-3), `analytics/` (STAT), `delivery/` (the outbox, links' mail, SMTP: INV-9, INV-13,
 //! MSG-2, MSG-3). Beside them: the authorization
 //! `matrix`, every `errors` variant, `bad_input` and `foreign_ids`, `races` and `contention`
@@ -20,6 +20,7 @@ mod deactivation;
 mod delivery;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod durability;
+mod erasure;
 mod errors;
 mod fixture;
 mod foreign_ids;

@@ -185,6 +185,13 @@ impl<H: CommitHook> Store for HookedStore<H> {
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         self.inner.failed_outbox(org, page).await
     }
+    async fn outbox(
+        &self,
+        org: OrganizationId,
+        page: Page,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.inner.outbox(org, page).await
+    }
     async fn record_activities(
         &self,
         org: OrganizationId,

@@ -7,7 +7,8 @@ use super::state::*;
 use crate::domain::{
     activity::TeamStint,
     changes::{ChangeSet, OrganizationWrite, Write},
-    ids::{InvitationId, MemberId, OrganizationId, TeamId},
+    event::Event,
+    ids::{InvitationId, MemberId, OrganizationId, TeamId, UserId},
     invitation::{Invitation, InvitationStatus},
     member::Member,
     organization::Organization,
@@ -28,6 +29,15 @@ pub(super) enum Undo {
     StintClosed(usize),
     /// A failed mail queued again: as it was.
     Mail(OutboxMessage),
+    /// A mail rewritten: as it was, its delivery state untouched.
+    MailRewritten(OutboxMessage),
+    /// An event rewritten: as it was.
+    Event(Event),
+    /// The activity and stints of `user` given to `pseudonym`: given back.
+    Pseudonymized {
+        user: UserId,
+        pseudonym: UserId,
+    },
 }
 
 pub(super) fn check_version(
@@ -295,6 +305,51 @@ pub(super) fn apply_write(
                     .push(*mail);
             }
         }
+        Write::RewriteInvitation(invitation) => {
+            let org = state.org_mut(org_id)?;
+            let old = org.invitations.get(&invitation.id).cloned();
+            if invitation.organization != org_id || old.is_none() {
+                return Err(StoreError::Conflict {
+                    entity: "invitation",
+                });
+            }
+            check_version(
+                old.as_ref().map(|i| i.version),
+                invitation.version,
+                "invitation",
+            )?;
+            let mut new = invitation.clone();
+            new.version += 1;
+            state.set_invitation(org_id, invitation.id, Some(new));
+            undo.push(Undo::Invitation(invitation.id, old));
+        }
+        Write::RewriteEvent(event) => {
+            let org = state.org_mut(org_id)?;
+            let Some(stored) = org.events.get_mut(&event.id) else {
+                return Err(StoreError::Conflict { entity: "event" });
+            };
+            let old = std::mem::replace(stored, event.clone());
+            undo.push(Undo::Event(old));
+        }
+        Write::RewriteMail(mail) => {
+            if let Some(stored) = state
+                .outbox
+                .get_mut(&mail.id)
+                .filter(|m| m.organization == org_id)
+            {
+                let old = stored.clone();
+                stored.to = mail.to.clone();
+                stored.content = mail.content.clone();
+                undo.push(Undo::MailRewritten(old));
+            }
+        }
+        Write::Pseudonymize { user, pseudonym } => {
+            state.org_mut(org_id)?.pseudonymize(*user, *pseudonym);
+            undo.push(Undo::Pseudonymized {
+                user: *user,
+                pseudonym: *pseudonym,
+            });
+        }
         Write::RemoveTeamMember { team, member, at } => {
             let org = state.org_mut(org_id)?;
             if !org.team_members.contains(&(*team, *member)) {
@@ -349,6 +404,19 @@ pub(super) fn rollback(state: &mut State, org_id: OrganizationId, undo: Vec<Undo
                     state.forget_unsent(invitation, old.id);
                 }
                 state.outbox.insert(old.id, old);
+            }
+            Undo::MailRewritten(old) => {
+                state.outbox.insert(old.id, old);
+            }
+            Undo::Event(old) => {
+                if let Some(org) = state.orgs.get_mut(&org_id) {
+                    org.events.insert(old.id, old);
+                }
+            }
+            Undo::Pseudonymized { user, pseudonym } => {
+                if let Some(org) = state.orgs.get_mut(&org_id) {
+                    org.pseudonymize(pseudonym, user);
+                }
             }
             Undo::TeamMember(team, member, present) => {
                 if let Some(org) = state.orgs.get_mut(&org_id) {

@@ -448,6 +448,17 @@ impl Store for MemoryStore {
         }))
     }
 
+    async fn outbox(
+        &self,
+        org: OrganizationId,
+        page: Page,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let after = page.after.map(OutboxId::from_uuid);
+        Ok(page_of(&self.lock().outbox, after, page, |m| {
+            m.organization == org
+        }))
+    }
+
     async fn record_activities(
         &self,
         org: OrganizationId,

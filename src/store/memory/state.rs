@@ -78,6 +78,16 @@ pub(super) struct Org {
 }
 
 impl Org {
+    /// Gives `user`'s learning activity and team stints to `pseudonym` (spec: USR-5).
+    pub(super) fn pseudonymize(&mut self, user: UserId, pseudonym: UserId) {
+        for activity in self.activities.values_mut().filter(|a| a.user == user) {
+            activity.user = pseudonym;
+        }
+        for stint in self.stints.iter_mut().filter(|s| s.user == user) {
+            stint.user = pseudonym;
+        }
+    }
+
     /// Members plus pending invitations holding a seat at `now` (spec: ORG-4).
     pub(super) fn seats(&self, now: DateTime<Utc>) -> SeatUsage {
         SeatUsage {

@@ -24,9 +24,9 @@ use self::{
         ACTIVITIES_ONCE, ACTIVITY_INSERT_COLUMNS, APPLIED_MIGRATIONS, DELETE_ORG, DELETE_ORG_ROWS,
         EVENTS_PAGE, FAILED_OUTBOX_PAGE, INSERT_ACTIVITIES, INVITATIONS_PAGE, LINK_CONTEXT,
         MEMBERS_PAGE, MEMBERSHIPS_PAGE, MIGRATIONS_TABLE, ORG_WITH_MEMBER, ORGANIZATION_STATISTICS,
-        RECORD_MIGRATION, SEAT_USAGE, SELECT_INVITATION, SELECT_MEMBER, SELECT_ORG, SELECT_OUTBOX,
-        SELECT_TEAM, SETTLE_FAILED, SETTLE_RELEASED, SETTLE_RETRY, SETTLE_SENT, ScopeStatements,
-        TEAM_MEMBERS_PAGE, TEAMS_OF, TEAMS_PAGE,
+        OUTBOX_PAGE, RECORD_MIGRATION, SEAT_USAGE, SELECT_INVITATION, SELECT_MEMBER, SELECT_ORG,
+        SELECT_OUTBOX, SELECT_TEAM, SETTLE_FAILED, SETTLE_RELEASED, SETTLE_RETRY, SETTLE_SENT,
+        ScopeStatements, TEAM_MEMBERS_PAGE, TEAMS_OF, TEAMS_PAGE,
     },
     rows::{Cols, all, micros, time, to_json},
 };
@@ -644,6 +644,16 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<Option<OutboxMessage>, StoreError> {
         let args = vec![Arg::Uuid(org.as_uuid()), Arg::Uuid(id.as_uuid())];
         read_one(&self.backend, SELECT_OUTBOX, args, rows::outbox).await
+    }
+
+    async fn outbox(
+        &self,
+        org: OrganizationId,
+        page: Page,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let args = vec![Arg::Uuid(org.as_uuid()), after(page), limit(page)];
+        let rows = read(&self.backend, OUTBOX_PAGE, args).await?;
+        all(&rows, rows::outbox)
     }
 
     async fn failed_outbox(

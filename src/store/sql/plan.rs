@@ -11,8 +11,10 @@ use super::{
         ADD_TEAM_MEMBER, CHECK_ORG, CLOSE_MEMBER_STINTS, CLOSE_STINT, CLOSE_TEAM_STINTS,
         DELETE_MEMBER, DELETE_TEAM, EVENT_INSERT_COLUMNS, INSERT_EVENTS, INSERT_INVITATIONS,
         INSERT_MEMBER, INSERT_ORG, INSERT_OUTBOX, INSERT_TEAM, INVITATION_INSERT_COLUMNS,
-        OPEN_STINT, ORG_EXISTS, OUTBOX_INSERT_COLUMNS, REMOVE_TEAM_MEMBER, REQUEUE_MAIL, TOUCH_ORG,
-        UPDATE_INVITATION, UPDATE_MEMBER, UPDATE_ORG, UPDATE_TEAM, WITHDRAW_INVITATION_MAIL,
+        OPEN_STINT, ORG_EXISTS, OUTBOX_INSERT_COLUMNS, PSEUDONYMIZE_ACTIVITIES,
+        PSEUDONYMIZE_STINTS, REMOVE_TEAM_MEMBER, REQUEUE_MAIL, REWRITE_EVENT, REWRITE_MAIL,
+        TOUCH_ORG, UPDATE_INVITATION, UPDATE_MEMBER, UPDATE_ORG, UPDATE_TEAM,
+        WITHDRAW_INVITATION_MAIL,
     },
     rows::{micros, status_name, to_json, version_param},
 };
@@ -318,6 +320,51 @@ pub(crate) fn plan(changes: &ChangeSet, numbered: bool) -> Result<Vec<Step>, Sto
                 ],
                 Some(Expect::Conflict("mail")),
             )),
+            Write::RewriteInvitation(inv) => {
+                if inv.organization != changes.organization {
+                    return Err(missing());
+                }
+                // The same update as a change of the invitation, but its mail stays queued:
+                // its link still works (spec: USR-5).
+                let mut args = Vec::with_capacity(INVITATION_INSERT_COLUMNS);
+                invitation_args(inv, &mut args);
+                args.push(Arg::Int(version_param(inv.version)?));
+                steps.push(Step::write(
+                    UPDATE_INVITATION,
+                    args,
+                    Some(Expect::Conflict("invitation")),
+                ));
+            }
+            Write::RewriteEvent(e) => steps.push(Step::write(
+                REWRITE_EVENT,
+                vec![
+                    Arg::Uuid(e.id.as_uuid()),
+                    Arg::Uuid(org),
+                    Arg::Text(to_json(&e.actor)?),
+                    Arg::Text(to_json(&e.kind)?),
+                ],
+                Some(Expect::Conflict("event")),
+            )),
+            Write::RewriteMail(m) => steps.push(Step::write(
+                REWRITE_MAIL,
+                vec![
+                    Arg::Uuid(m.id.as_uuid()),
+                    Arg::Uuid(org),
+                    Arg::Text(m.to.as_str().to_owned()),
+                    Arg::Text(to_json(&m.content)?),
+                ],
+                None,
+            )),
+            Write::Pseudonymize { user, pseudonym } => {
+                for sql in [PSEUDONYMIZE_ACTIVITIES, PSEUDONYMIZE_STINTS] {
+                    let args = vec![
+                        Arg::Uuid(org),
+                        Arg::Uuid(user.as_uuid()),
+                        Arg::Uuid(pseudonym.as_uuid()),
+                    ];
+                    steps.push(Step::write(sql, args, None));
+                }
+            }
             Write::RemoveTeamMember { team, member, at } => {
                 let key = vec![
                     Arg::Uuid(team.as_uuid()),

@@ -291,6 +291,16 @@ pub(crate) const SELECT_OUTBOX: &str = "SELECT id, organization_id, recipient, c
 pub(crate) const REQUEUE_MAIL: &str = "UPDATE orgroster_outbox SET status = 'pending', attempts = 0, due_at = $3, lease_until = \
      NULL, claim = NULL, last_error = NULL WHERE id = $1 AND organization_id = $2 AND status = \
      'failed'";
+/// Mail of `$1` after `$2` whatever its status, at most `$3`.
+pub(crate) const OUTBOX_PAGE: &str = "SELECT id, organization_id, recipient, content, status, attempts, created_at, due_at, \
+     lease_until, last_error FROM orgroster_outbox WHERE organization_id = $1 AND id > $2 \
+     ORDER BY id LIMIT $3";
+/// The event `$1` of `$2`, its actor and record rewritten as `$3` and `$4` (spec: USR-5).
+pub(crate) const REWRITE_EVENT: &str =
+    "UPDATE orgroster_events SET actor = $3, kind = $4 WHERE id = $1 AND organization_id = $2";
+/// The mail `$1` of `$2`, its recipient and content rewritten as `$3` and `$4` (spec: USR-5).
+pub(crate) const REWRITE_MAIL: &str = "UPDATE orgroster_outbox SET recipient = $3, content = $4 WHERE id = $1 AND \
+     organization_id = $2";
 /// Failed mail of `$1` after `$2`, at most `$3`.
 pub(crate) const FAILED_OUTBOX_PAGE: &str = "SELECT id, organization_id, recipient, content, status, attempts, created_at, due_at, \
      lease_until, last_error FROM orgroster_outbox WHERE organization_id = $1 AND status = \
@@ -346,6 +356,13 @@ const ORGANIZATION_WEEKS: &str = "SELECT w, COUNT(DISTINCT user_id), CAST(SUM(CA
      WHEN at < 345600000000 AND (at - 345600000000) % 604800000000 <> 0 THEN 1 ELSE 0 END AS \
      w FROM (SELECT user_id, course, kind, value, at FROM orgroster_activities WHERE \
      organization_id = $1 AND at >= $2 AND at < $3) AS e) AS weeks GROUP BY w ORDER BY w";
+
+/// The learning activity of user `$2` of `$1`, now the pseudonym `$3`'s (spec: USR-5).
+pub(crate) const PSEUDONYMIZE_ACTIVITIES: &str =
+    "UPDATE orgroster_activities SET user_id = $3 WHERE organization_id = $1 AND user_id = $2";
+/// The team stints of user `$2` of `$1`, now the pseudonym `$3`'s (spec: USR-5).
+pub(crate) const PSEUDONYMIZE_STINTS: &str =
+    "UPDATE orgroster_team_stints SET user_id = $3 WHERE organization_id = $1 AND user_id = $2";
 
 // ----- migrations bookkeeping ----------------------------------------------------------
 /// orgroster's own bookkeeping, never the host's `_sqlx_migrations`.

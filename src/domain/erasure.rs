@@ -1,0 +1,309 @@
+//! Erasing a member's personal data from an organization on request (spec: USR-5).
+//!
+//! The membership ends, and wherever the organization still holds the member's user id,
+//! email or name (invitations, the audit trail, the outbox, learning activity and team
+//! stints), a pseudonym takes its place: a fresh user id, an address in the reserved
+//! `.invalid` domain, and a placeholder name. Rows are rewritten, never deleted, so the
+//! organization's figures and history keep their counts.
+//!
+//! Rows are matched and rewritten field by field, with every variant of the audit trail and
+//! of the outbox's content named: a new variant that carries a person cannot be forgotten
+//! here without the compiler saying so.
+
+use std::collections::HashSet;
+
+use super::{
+    changes::{ChangeSet, Context, Decision, OrganizationWrite, Write},
+    email::EmailAddress,
+    error::DomainError,
+    event::{Event, EventActor, EventKind},
+    ids::{InvitationId, UserId},
+    invitation::Invitation,
+    member::Member,
+    organization::Organization,
+    outbox::{MailContent, OutboxMessage},
+    text::Profile,
+};
+
+/// Who a person is to the organization: the user id, the email they joined with and their
+/// name. Both the member whose data is erased and the pseudonym that replaces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// The host's user id.
+    pub user: UserId,
+    /// Their email; matched regardless of case.
+    pub email: EmailAddress,
+    /// Their name.
+    pub profile: Profile,
+}
+
+impl Person {
+    /// The person `member` is.
+    pub(crate) fn of(member: &Member) -> Self {
+        Self {
+            user: member.user,
+            email: member.email.clone(),
+            profile: member.profile.clone(),
+        }
+    }
+
+    /// Whether `invitation` was addressed to them, or sent or closed by them.
+    pub(crate) fn in_invitation(&self, invitation: &Invitation) -> bool {
+        invitation.email.key() == self.email.key()
+            || invitation.invited_by == self.user
+            || invitation.closed_by == Some(self.user)
+    }
+
+    /// Whether `event` names them: as its actor, or in what it records.
+    pub(crate) fn in_event(&self, event: &Event) -> bool {
+        self.erased_in_event(&mut event.clone(), None)
+    }
+
+    /// Whether `mail` is addressed to them or names them, or carries one of `invitations`
+    /// (those they sent: the mail names them as its inviter, whatever they were called).
+    pub(crate) fn in_mail(
+        &self,
+        mail: &OutboxMessage,
+        invitations: &HashSet<InvitationId>,
+    ) -> bool {
+        self.erased_in_mail(&mut mail.clone(), invitations, None)
+    }
+
+    /// Rewrites what names this person in `event` as `pseudonym` (when given); whether
+    /// anything named them.
+    fn erased_in_event(&self, event: &mut Event, pseudonym: Option<&Self>) -> bool {
+        let actor = match &mut event.actor {
+            EventActor::User { user } => self.user_in(user, pseudonym),
+            EventActor::Invitee { email } => self.email_in(email, pseudonym),
+            EventActor::System => false,
+        };
+        actor | self.erased_in_kind(&mut event.kind, pseudonym)
+    }
+
+    fn erased_in_kind(&self, kind: &mut EventKind, pseudonym: Option<&Self>) -> bool {
+        use EventKind as K;
+        match kind {
+            K::OrganizationCreated { creator: user, .. }
+            | K::ProfileUpdated { user }
+            | K::RoleGranted { user, .. }
+            | K::RoleRevoked { user, .. }
+            | K::MemberDeactivated { user }
+            | K::MemberReactivated { user }
+            | K::MemberErased { user }
+            | K::TeamMemberAdded { user, .. }
+            | K::TeamMemberRemoved { user, .. } => self.user_in(user, pseudonym),
+            K::InvitationSent { email, .. }
+            | K::InvitationResent { email, .. }
+            | K::InvitationDeclined { email, .. }
+            | K::InvitationRevoked { email, .. }
+            | K::MailFailed { to: email, .. }
+            | K::MailRetried { to: email, .. } => self.email_in(email, pseudonym),
+            K::InvitationAccepted { user, email, .. }
+            | K::MemberRemoved { user, email }
+            | K::MemberLeft { user, email } => {
+                self.user_in(user, pseudonym) | self.email_in(email, pseudonym)
+            }
+            K::LicenseAdded { .. }
+            | K::LicenseRemoved { .. }
+            | K::CapabilitiesChanged { .. }
+            | K::OrganizationRenamed { .. }
+            | K::SeatCapChanged { .. }
+            | K::TeamCreated { .. }
+            | K::TeamRenamed { .. }
+            | K::TeamDeleted { .. }
+            | K::TeamPageUpdated { .. }
+            | K::MessageSent { .. }
+            | K::NotificationSent { .. } => false,
+        }
+    }
+
+    fn erased_in_mail(
+        &self,
+        mail: &mut OutboxMessage,
+        invitations: &HashSet<InvitationId>,
+        pseudonym: Option<&Self>,
+    ) -> bool {
+        let to = self.email_in(&mut mail.to, pseudonym);
+        let content = match &mut mail.content {
+            MailContent::Invitation {
+                invitation,
+                inviter,
+                invitee,
+                ..
+            } => {
+                let sent_by_them = invitations.contains(invitation);
+                let inviter = if sent_by_them {
+                    replace(inviter, pseudonym.map(|p| &p.profile))
+                } else {
+                    self.profile_in(inviter, pseudonym)
+                };
+                // The name the inviter gave them, whatever it was (spec: ADM-4).
+                let invitee = match invitee {
+                    Some(profile) if to => replace(profile, pseudonym.map(|p| &p.profile)),
+                    Some(profile) => self.profile_in(profile, pseudonym),
+                    None => false,
+                };
+                inviter | invitee
+            }
+            MailContent::Message { from, .. } => self.profile_in(from, pseudonym),
+            MailContent::Notification { .. } => false,
+        };
+        to | content
+    }
+
+    fn user_in(&self, user: &mut UserId, pseudonym: Option<&Self>) -> bool {
+        *user == self.user && replace(user, pseudonym.map(|p| &p.user))
+    }
+
+    fn email_in(&self, email: &mut EmailAddress, pseudonym: Option<&Self>) -> bool {
+        email.key() == self.email.key() && replace(email, pseudonym.map(|p| &p.email))
+    }
+
+    fn profile_in(&self, profile: &mut Profile, pseudonym: Option<&Self>) -> bool {
+        *profile == self.profile && replace(profile, pseudonym.map(|p| &p.profile))
+    }
+}
+
+/// Puts `with` (when given) in place of `value`; always `true`: `value` named the person.
+fn replace<T: Clone>(value: &mut T, with: Option<&T>) -> bool {
+    if let Some(with) = with {
+        *value = with.clone();
+    }
+    true
+}
+
+/// What an organization holds that names a person, as [`Person::in_invitation`],
+/// [`Person::in_event`] and [`Person::in_mail`] find it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Mentions {
+    /// The invitations addressed to them, or sent or closed by them.
+    pub invitations: Vec<Invitation>,
+    /// The audit trail's events that name them.
+    pub events: Vec<Event>,
+    /// The outbox's mail addressed to them, naming them, or carrying an invitation they sent.
+    pub mail: Vec<OutboxMessage>,
+}
+
+impl Mentions {
+    /// `invitations`, `events` and `mail` naming the person.
+    pub(crate) fn new(
+        invitations: Vec<Invitation>,
+        events: Vec<Event>,
+        mail: Vec<OutboxMessage>,
+    ) -> Self {
+        Self {
+            invitations,
+            events,
+            mail,
+        }
+    }
+}
+
+/// What an erasure returns: who was erased, and the pseudonym that now stands for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Erased {
+    /// The membership that ended.
+    pub member: Member,
+    /// The pseudonym in its place.
+    pub pseudonym: Person,
+    /// How many invitations, events and emails were rewritten.
+    pub rewritten: usize,
+}
+
+/// The pseudonym of a fresh id: a user id, an address in the reserved `.invalid` domain
+/// (RFC 2606: it can never be delivered) and a placeholder name.
+fn pseudonym(id: uuid::Uuid) -> Result<Person, DomainError> {
+    Ok(Person {
+        user: UserId::from_uuid(id),
+        email: EmailAddress::parse(format!("erased-{}@erased.invalid", id.simple()))?,
+        profile: Profile::parse("Erased", "Member")?,
+    })
+}
+
+/// Decides erasing `member`'s personal data from `organization` (spec: USR-5): the membership
+/// ends as a removal does (their teams go, their stints close), and every row of `mentions`
+/// is rewritten with a pseudonym, as are their learning activity and team stints, so the
+/// organization's figures keep their counts. The audit trail records the erasure under the
+/// pseudonym.
+///
+/// # Errors
+/// [`DomainError::LastAdministrator`]: the last active administrator stays (spec: ADM-5);
+/// another must be appointed first.
+pub(crate) fn erase(
+    ctx: &mut Context<'_>,
+    organization: &Organization,
+    member: Member,
+    administrators: u64,
+    mentions: Mentions,
+) -> Result<Decision<Erased>, DomainError> {
+    if member.is_administrator() && member.is_active() && administrators <= 1 {
+        return Err(DomainError::LastAdministrator);
+    }
+    let person = Person::of(&member);
+    let pseudonym = pseudonym(ctx.fresh.uuid())?;
+    let mut changes = ChangeSet::new(
+        organization.id,
+        OrganizationWrite::Touch {
+            expected_version: organization.version,
+        },
+    );
+    changes.writes.push(Write::DeleteMember {
+        member: member.id,
+        expected_version: member.version,
+        at: ctx.now,
+    });
+    let sent: HashSet<InvitationId> = mentions
+        .invitations
+        .iter()
+        .filter(|i| i.invited_by == person.user)
+        .map(|i| i.id)
+        .collect();
+    let mut rewritten = 0;
+    for mut invitation in mentions.invitations {
+        let to_them = invitation.email.key() == person.email.key();
+        if to_them {
+            invitation.email = pseudonym.email.clone();
+            invitation.invitee = invitation.invitee.map(|_| pseudonym.profile.clone());
+        }
+        let by_them = person.user_in(&mut invitation.invited_by, Some(&pseudonym));
+        let closed = match &mut invitation.closed_by {
+            Some(user) => person.user_in(user, Some(&pseudonym)),
+            None => false,
+        };
+        if to_them | by_them | closed {
+            rewritten += 1;
+            changes.writes.push(Write::RewriteInvitation(invitation));
+        }
+    }
+    for mut event in mentions.events {
+        if person.erased_in_event(&mut event, Some(&pseudonym)) {
+            rewritten += 1;
+            changes.writes.push(Write::RewriteEvent(event));
+        }
+    }
+    for mut mail in mentions.mail {
+        if person.erased_in_mail(&mut mail, &sent, Some(&pseudonym)) {
+            rewritten += 1;
+            changes.writes.push(Write::RewriteMail(mail));
+        }
+    }
+    changes.writes.push(Write::Pseudonymize {
+        user: person.user,
+        pseudonym: pseudonym.user,
+    });
+    changes.events.push(ctx.event(
+        organization.id,
+        EventKind::MemberErased {
+            user: pseudonym.user,
+        },
+    ));
+    Ok(Decision {
+        outcome: Erased {
+            member,
+            pseudonym,
+            rewritten,
+        },
+        changes,
+    })
+}
