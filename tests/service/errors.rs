@@ -606,3 +606,63 @@ async fn retrying_an_email_that_is_still_queued_fails_with_mail_not_retriable() 
         &["cannot be retried", "still queued"]
     );
 }
+
+#[tokio::test]
+async fn a_deactivated_actor_fails_with_deactivated() {
+    // spec: MEM-2
+    let w = World::new().await;
+    let sam = w.join("sam", Role::Administrator, None).await;
+    w.roster
+        .deactivate_member(&w.founder, w.org, sam.user)
+        .await
+        .unwrap();
+    fails_unchanged!(
+        w,
+        w.roster.create_team(&sam, w.org, team_name("Night")),
+        Error::Deactivated,
+        &["deactivated", "reactivate"]
+    );
+}
+
+#[tokio::test]
+async fn deactivating_twice_or_reactivating_an_active_member_fails_typed() {
+    // spec: MEM-2
+    let w = World::new().await;
+    let ann = w.join("ann", Role::Member, None).await;
+    fails_unchanged!(
+        w,
+        w.roster.reactivate_member(&w.founder, w.org, ann.user),
+        Error::NotDeactivated,
+        &["active", "deactivated"]
+    );
+    w.roster
+        .deactivate_member(&w.founder, w.org, ann.user)
+        .await
+        .unwrap();
+    fails_unchanged!(
+        w,
+        w.roster.deactivate_member(&w.founder, w.org, ann.user),
+        Error::AlreadyDeactivated,
+        &["already deactivated", "reactivate"]
+    );
+}
+
+#[tokio::test]
+async fn erasing_a_non_member_or_the_last_administrator_fails_typed() {
+    // spec: USR-5, ADM-5
+    let w = World::new().await;
+    fails_unchanged!(
+        w,
+        w.roster.erase_member(w.org, actor("stranger").user),
+        Error::NotFound {
+            entity: EntityKind::Member
+        },
+        &["not found"]
+    );
+    fails_unchanged!(
+        w,
+        w.roster.erase_member(w.org, w.founder.user),
+        Error::LastAdministrator,
+        &["administrator", "first"]
+    );
+}
