@@ -8,6 +8,7 @@
 
 mod analytics;
 mod delivery;
+mod inbox;
 mod invitations;
 mod members;
 mod messages;
@@ -25,6 +26,7 @@ pub use self::delivery::{DeliveryLoop, DeliveryTotals};
 pub use self::{
     analytics::MAX_COMPARED_TEAMS,
     delivery::{DeliveryConfig, DeliveryReport},
+    inbox::InboxEntry,
     invitations::{AcceptOptions, EXISTING_ACCOUNT_WARNING, InvitationPreview},
     members::AdministratorEntry,
     messages::Audience,
