@@ -153,7 +153,7 @@ pub use policy::{HostAction, Permission, Scope};
 pub use report::ReportError;
 pub use roster::{
     AcceptOptions, Actor, AdministratorEntry, Audience, DeliveryConfig, DeliveryReport,
-    EXISTING_ACCOUNT_WARNING, InvitationPreview, Listing, MAX_COMPARED_TEAMS, Roster,
+    EXISTING_ACCOUNT_WARNING, InboxEntry, InvitationPreview, Listing, MAX_COMPARED_TEAMS, Roster,
     RosterBuilder, RosterConfig,
 };
 #[cfg(feature = "runtime-tokio")]
@@ -168,6 +168,7 @@ pub use store::PostgresStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 pub use store::{
-    DynStore, InvitationContext, InvitationFilter, InvitationTargets, LinkContext, MemberFilter,
-    MemoryStore, Page, Recorded, Store, StoreError, constraint,
+    DynStore, InboxInvitation, InvitationContext, InvitationFilter, InvitationLookup,
+    InvitationTargets, LinkContext, MemberFilter, MemoryStore, Page, Recorded, Store, StoreError,
+    constraint,
 };

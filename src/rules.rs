@@ -227,6 +227,19 @@
 //! delivery checks the link against the invitation just before rendering it. What no
 //! library can undo is a mail already handed to the transport when the invitation changes.
 //!
+//! ### INV-15 — The invitee's inbox
+//!
+//! *(design)* A signed-in user sees the pending invitations addressed to their email,
+//! compared case-insensitively, across every organization: each with its organization's name,
+//! the role, the team, who sent it and when it expires. Expired ones are still listed,
+//! flagged (INV-2); accepted, declined and revoked ones are not. The user can accept or
+//! decline one from there by its id, under exactly the rules of the link: the invited
+//! address, the existing-account warning (INV-5), the seat cap (ORG-4), expiry (INV-2) and
+//! ROLE-2. As no link is held, the invitation must be addressed to the user's email: an id
+//! of someone else's invitation is answered as an unknown one, and reveals nothing.
+//! `Roster::inbox` lists it; `Roster::accept_invitation_by_id` and
+//! `Roster::decline_invitation_by_id` answer from it.
+//!
 //! # Roles (ROLE)
 //!
 //! ### ROLE-1 — Four roles

@@ -74,6 +74,10 @@ CREATE UNIQUE INDEX invitations_one_pending_per_email
     ON orgroster_invitations (organization_id, email_key) WHERE status = 'pending';
 -- The invitation listing, page by page in id order.
 CREATE INDEX orgroster_invitations_by_org ON orgroster_invitations (organization_id, id);
+-- INV-15: an invitee's inbox, their pending invitations across organizations page by page
+-- in id order: one range of this index, whatever the number of invitations.
+CREATE INDEX orgroster_invitations_inbox ON orgroster_invitations (email_key, id)
+    WHERE status = 'pending';
 
 -- Teams (TEAM-1, TEAM-2).
 CREATE TABLE orgroster_teams (

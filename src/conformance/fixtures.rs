@@ -22,8 +22,8 @@ pub(super) use crate::{
     },
     mail::RecordingMailer,
     store::{
-        DynStore, InvitationFilter, InvitationTargets, MemberFilter, Page, Recorded, StoreError,
-        constraint,
+        DynStore, InboxInvitation, InvitationFilter, InvitationLookup, InvitationTargets,
+        MemberFilter, Page, Recorded, StoreError, constraint,
     },
 };
 

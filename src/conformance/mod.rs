@@ -8,7 +8,7 @@
 //!
 //! The cases live by theme: `rows` (round trips, versions, atomic commits, the audit trail),
 //! `listings` (pagination, filters, other organizations' ids), `invitations` (pending
-//! uniqueness, tokens, seats, the combined reads), `teams`, `outbox` (claims, leases,
+//! uniqueness, tokens, ids, seats, the combined reads, the invitee's inbox), `teams`, `outbox` (claims, leases,
 //! withdrawn mail), `concurrency` (races between commits) and `activity` (statistics, team
 //! stints).
 //!
@@ -60,6 +60,8 @@ pub const CASES: &[&str] = &[
     "erasure_rewrites_rows_and_keeps_the_figures",
     "one_pending_invitation_per_email",
     "invitations_are_found_by_current_token_hash",
+    "invitations_are_found_by_id_in_any_organization",
+    "the_inbox_lists_pending_invitations_across_organizations",
     "seat_usage_counts_members_and_unexpired_invitations",
     "combined_reads_agree_with_single_reads",
     "pagination_is_ordered_complete_and_stable",
@@ -108,6 +110,8 @@ macro_rules! store_conformance_tests {
             erasure_rewrites_rows_and_keeps_the_figures,
             one_pending_invitation_per_email,
             invitations_are_found_by_current_token_hash,
+            invitations_are_found_by_id_in_any_organization,
+            the_inbox_lists_pending_invitations_across_organizations,
             seat_usage_counts_members_and_unexpired_invitations,
             combined_reads_agree_with_single_reads,
             pagination_is_ordered_complete_and_stable,

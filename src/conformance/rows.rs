@@ -172,7 +172,11 @@ pub async fn commit_is_atomic(store: Arc<DynStore>) {
     );
     assert!(
         store
-            .link_context(&invitation.token_hash, None, t0())
+            .link_context(
+                InvitationLookup::TokenHash(invitation.token_hash),
+                None,
+                t0()
+            )
             .await
             .unwrap()
             .is_none()
@@ -279,11 +283,31 @@ pub async fn deleting_an_organization_leaves_nothing_of_it(store: Arc<DynStore>)
     );
     assert!(
         store
-            .link_context(&invitation.token_hash, None, now)
+            .link_context(
+                InvitationLookup::TokenHash(invitation.token_hash),
+                None,
+                now
+            )
             .await
             .unwrap()
             .is_none(),
         "its links open nothing"
+    );
+    assert!(
+        store
+            .link_context(InvitationLookup::Id(invitation.id), None, now)
+            .await
+            .unwrap()
+            .is_none(),
+        "its ids name nothing"
+    );
+    assert!(
+        store
+            .inbox(&invitation.email, Page::first(10))
+            .await
+            .unwrap()
+            .is_empty(),
+        "its invitations leave their invitees' inboxes"
     );
     assert!(store.team(gone.id, team.id).await.unwrap().is_none());
     assert!(store.teams_of(gone.id, member.id).await.unwrap().is_empty());
@@ -327,6 +351,16 @@ pub async fn deleting_an_organization_leaves_nothing_of_it(store: Arc<DynStore>)
             .await
             .unwrap()
             .is_some()
+    );
+    assert_eq!(
+        store
+            .inbox(&invitation.email, Page::first(10))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.invitation.id)
+            .collect::<Vec<_>>(),
+        [invitation.id]
     );
     assert_eq!(store.teams_of(kept.id, member.id).await.unwrap(), [team.id]);
     assert_eq!(

@@ -1,8 +1,10 @@
 //! Invitations: sending them one by one or from a paste, what a link shows, accepting and
-//! declining through it, resending, revoking, and the listing (spec: INV-1..13).
+//! declining through it or from the invitee's inbox, resending, revoking, and the listing
+//! (spec: INV-1..13, INV-15).
 //!
 //! Accepting and declining have no policy step: holding the link, and for accepting being
-//! signed in with the invited address, is the authority (spec: INV-6).
+//! signed in with the invited address, is the authority (spec: INV-6). From the inbox no link
+//! is held: being signed in with the invited address is (spec: INV-15).
 
 use std::collections::HashMap;
 
@@ -27,8 +29,23 @@ use crate::{
     },
     error::{EntityKind, Error, Result},
     policy::{Permission, Scope},
-    store::{InvitationContext, InvitationFilter, InvitationTargets, LinkContext, Page},
+    store::{
+        InvitationContext, InvitationFilter, InvitationLookup, InvitationTargets, LinkContext, Page,
+    },
 };
+
+/// How a command names the invitation it answers.
+#[derive(Debug, Clone, Copy)]
+enum Named<'a> {
+    /// By the token of its link: holding it is the authority (spec: INV-6).
+    Link(&'a str),
+    /// By its id, from the inbox of the user signed in with `email`: it must be addressed to
+    /// them (spec: INV-15).
+    Inbox {
+        id: InvitationId,
+        email: &'a EmailAddress,
+    },
+}
 
 /// What the invitee sees before deciding (spec: INV-5, INV-10). Looking never changes the
 /// invitation.
@@ -251,7 +268,7 @@ impl Roster {
             organization,
             team,
             ..
-        } = self.link_context(token, None, now).await?;
+        } = self.answer_context(Named::Link(token), None, now).await?;
         let team = team.map(|t| t.name);
         Ok(InvitationPreview {
             invitation: invitation.id,
@@ -283,6 +300,71 @@ impl Roster {
         token: &str,
         options: AcceptOptions,
     ) -> Result<Accepted> {
+        self.accept(actor, Named::Link(token), options).await
+    }
+
+    /// Accepts invitation `id` from the actor's inbox ([`Roster::inbox`]), under the rules of
+    /// the link (see [`Roster::accept_invitation`]; spec: INV-15). No link is held, so the
+    /// invitation must be addressed to the actor's email (any case): one addressed to someone
+    /// else is reported as not found, like an unknown id, and reveals nothing.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] (unknown, or addressed to someone else),
+    /// [`Error::InvitationNotPending`], [`Error::InvitationExpired`],
+    /// [`Error::WarningNotAcknowledged`], [`Error::AlreadyMember`], [`Error::SeatLimit`],
+    /// [`Error::LegacyIntegration`] and [`Error::NoLicense`] (an administrator invitation,
+    /// ORG-2, ORG-3), [`Error::Conflict`], [`Error::Store`].
+    pub async fn accept_invitation_by_id(
+        &self,
+        actor: &Actor,
+        id: InvitationId,
+        options: AcceptOptions,
+    ) -> Result<Accepted> {
+        let named = Named::Inbox {
+            id,
+            email: &actor.email,
+        };
+        self.accept(actor, named, options).await
+    }
+
+    /// Declines the invitation behind a link; holding the link is enough (spec: INV-1,
+    /// INV-2). The entry leaves the listing and stays in the audit trail (spec: INV-12).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`], [`Error::NotFound`], [`Error::InvitationNotPending`],
+    /// [`Error::InvitationExpired`], [`Error::Conflict`], [`Error::Store`].
+    pub async fn decline_invitation(&self, token: &str) -> Result<Invitation> {
+        self.decline(Named::Link(token)).await
+    }
+
+    /// Declines invitation `id` from the actor's inbox ([`Roster::inbox`]), under the rules
+    /// of the link (see [`Roster::decline_invitation`]; spec: INV-15). No link is held, so the
+    /// invitation must be addressed to the actor's email (any case): one addressed to someone
+    /// else is reported as not found, like an unknown id, and reveals nothing.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] (unknown, or addressed to someone else),
+    /// [`Error::InvitationNotPending`], [`Error::InvitationExpired`], [`Error::Conflict`],
+    /// [`Error::Store`].
+    pub async fn decline_invitation_by_id(
+        &self,
+        actor: &Actor,
+        id: InvitationId,
+    ) -> Result<Invitation> {
+        self.decline(Named::Inbox {
+            id,
+            email: &actor.email,
+        })
+        .await
+    }
+
+    /// Accepts the invitation `named`, for the link and the inbox alike.
+    async fn accept(
+        &self,
+        actor: &Actor,
+        named: Named<'_>,
+        options: AcceptOptions,
+    ) -> Result<Accepted> {
         let acceptance = &Acceptance {
             user: actor.user,
             email: actor.email.clone(),
@@ -291,7 +373,7 @@ impl Roster {
             warning_acknowledged: options.warning_acknowledged,
         };
         self.run(|now| async move {
-            let link = self.link_context(token, Some(actor.user), now).await?;
+            let link = self.answer_context(named, Some(actor.user), now).await?;
             let (invitation, organization) = (link.invitation, link.organization);
             let state = AcceptState {
                 organization: &organization,
@@ -306,15 +388,10 @@ impl Roster {
         .await
     }
 
-    /// Declines the invitation behind a link; holding the link is enough (spec: INV-1,
-    /// INV-2). The entry leaves the listing and stays in the audit trail (spec: INV-12).
-    ///
-    /// # Errors
-    /// [`Error::Invalid`], [`Error::NotFound`], [`Error::InvitationNotPending`],
-    /// [`Error::InvitationExpired`], [`Error::Conflict`], [`Error::Store`].
-    pub async fn decline_invitation(&self, token: &str) -> Result<Invitation> {
+    /// Declines the invitation `named`, for the link and the inbox alike.
+    async fn decline(&self, named: Named<'_>) -> Result<Invitation> {
         self.run(|now| async move {
-            let link = self.link_context(token, None, now).await?;
+            let link = self.answer_context(named, None, now).await?;
             Ok(self.decide(now, EventActor::System, |ctx| {
                 invitation::decline(ctx, &link.organization, link.invitation)
             })?)
@@ -462,18 +539,32 @@ impl Roster {
         Ok((access, targets))
     }
 
-    /// The invitation behind a link, with its organization, `user`'s membership, the seats
-    /// if capped and the team it names: one read.
-    async fn link_context(
+    /// The invitation `named`, with its organization, `user`'s membership, the seats if
+    /// capped and the team it names: one read.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a malformed token; [`Error::NotFound`] for an unknown or
+    /// superseded link, an unknown id, or an id of an invitation addressed to someone other
+    /// than the inbox's owner.
+    async fn answer_context(
         &self,
-        token: &str,
+        named: Named<'_>,
         user: Option<UserId>,
         now: DateTime<Utc>,
     ) -> Result<LinkContext> {
-        let token = InvitationToken::parse(token)?;
+        let (lookup, invitee) = match named {
+            Named::Link(token) => {
+                let token = InvitationToken::parse(token)?;
+                (InvitationLookup::TokenHash(token.hash()), None)
+            }
+            Named::Inbox { id, email } => (InvitationLookup::Id(id), Some(email)),
+        };
         self.store
-            .link_context(&token.hash(), user, now)
+            .link_context(lookup, user, now)
             .await?
+            // Without the link, an invitation addressed to someone else is as good as
+            // unknown: ids must not tell a user about others' invitations (spec: INV-15).
+            .filter(|link| invitee.is_none_or(|email| link.invitation.email.key() == email.key()))
             .ok_or(Error::NotFound {
                 entity: EntityKind::Invitation,
             })

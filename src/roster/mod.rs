@@ -9,6 +9,7 @@
 mod analytics;
 mod delivery;
 mod erasure;
+mod inbox;
 mod invitations;
 mod members;
 mod messages;
@@ -26,6 +27,7 @@ pub use self::delivery::{DeliveryLoop, DeliveryTotals};
 pub use self::{
     analytics::MAX_COMPARED_TEAMS,
     delivery::{DeliveryConfig, DeliveryReport},
+    inbox::InboxEntry,
     invitations::{AcceptOptions, EXISTING_ACCOUNT_WARNING, InvitationPreview},
     members::AdministratorEntry,
     messages::Audience,

@@ -36,6 +36,7 @@ use crate::domain::{
     outbox::{OutboxMessage, Settlement},
     role::Role,
     team::Team,
+    text::{OrganizationName, Profile, TeamName},
     token::TokenHash,
 };
 pub(crate) use crate::error::BoxError;
@@ -222,7 +223,22 @@ pub struct InvitationContext {
     pub targets: InvitationTargets,
 }
 
-/// What accepting, declining or previewing a link is decided on, read at once by
+/// How [`Store::link_context`] names the invitation it reads: by its link, or by its id from
+/// the invitee's inbox (spec: INV-6, INV-15).
+///
+/// Not `#[non_exhaustive]`: a store must answer every way of naming an invitation, so a new
+/// one is meant to break the stores that do not know it yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationLookup {
+    /// The invitation whose current link's token has this hash: a superseded link's hash
+    /// finds nothing (spec: INV-3, INV-6).
+    TokenHash(TokenHash),
+    /// The invitation with this id, whatever its status, in whichever organization holds it
+    /// (ids are unique across organizations).
+    Id(InvitationId),
+}
+
+/// What accepting, declining or previewing an invitation is decided on, read at once by
 /// [`Store::link_context`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkContext {
@@ -236,6 +252,20 @@ pub struct LinkContext {
     pub seats: Option<SeatUsage>,
     /// The team the invitation names, if it still exists in the organization.
     pub team: Option<Team>,
+}
+
+/// A pending invitation as its invitee's inbox lists it, read by [`Store::inbox`] (spec:
+/// INV-15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxInvitation {
+    /// The invitation.
+    pub invitation: Invitation,
+    /// Its organization's name.
+    pub organization_name: OrganizationName,
+    /// The name of the team it names, if that team still exists in the organization.
+    pub team_name: Option<TeamName>,
+    /// The name of who sent it, while they are a member of the organization.
+    pub inviter: Option<Profile>,
 }
 
 /// What [`Store::record_activities`] did with a batch of learning events.
@@ -363,18 +393,31 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
     ) -> Result<Option<InvitationContext>, StoreError>;
 
-    /// The invitation whose current link has the token hash `hash` (spec: INV-3, INV-6), its
+    /// The invitation `lookup` names — the one whose current link has a token hash (spec:
+    /// INV-3, INV-6), or the one with an id, whatever its status (spec: INV-15) — with its
     /// organization, `user`'s membership in it (none asked for when `user` is `None`), the
     /// seats in use at `now` when the organization has a seat cap, and the team the
     /// invitation names if it still exists in the organization: everything accepting,
-    /// declining or previewing a link is decided on (spec: INV-1, INV-11, ORG-4). `None` when
-    /// no invitation has this hash.
+    /// declining or previewing an invitation is decided on (spec: INV-1, INV-11, ORG-4).
+    /// `None` when no invitation is named so.
     async fn link_context(
         &self,
-        hash: &TokenHash,
+        lookup: InvitationLookup,
         user: Option<UserId>,
         now: DateTime<Utc>,
     ) -> Result<Option<LinkContext>, StoreError>;
+
+    /// A page of the pending invitations addressed to `email`, matched by its key (regardless
+    /// of case), across every organization, expired or not, by invitation id (`page.after` is
+    /// an invitation id): each with its organization's name, the name of the team it names
+    /// if that team still exists in the organization, and its inviter's name while the
+    /// inviter is a member of it (spec: INV-15). Closed invitations are never listed. One
+    /// indexed read: its cost does not depend on how many invitations exist.
+    async fn inbox(
+        &self,
+        email: &EmailAddress,
+        page: Page,
+    ) -> Result<Vec<InboxInvitation>, StoreError>;
 
     /// A team of `org` by id.
     async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError>;
@@ -566,11 +609,18 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     async fn link_context(
         &self,
-        hash: &TokenHash,
+        lookup: InvitationLookup,
         user: Option<UserId>,
         now: DateTime<Utc>,
     ) -> Result<Option<LinkContext>, StoreError> {
-        (**self).link_context(hash, user, now).await
+        (**self).link_context(lookup, user, now).await
+    }
+    async fn inbox(
+        &self,
+        email: &EmailAddress,
+        page: Page,
+    ) -> Result<Vec<InboxInvitation>, StoreError> {
+        (**self).inbox(email, page).await
     }
     async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError> {
         (**self).team(org, id).await

@@ -716,6 +716,31 @@ mod tests {
         }
     }
 
+    /// The invitee's inbox is one range of its partial index, whatever the number of
+    /// invitations (spec: INV-15).
+    #[tokio::test]
+    async fn the_inbox_is_read_through_its_partial_index() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let sql = crate::store::sql::queries::INBOX_PAGE;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        let plan: Vec<String> = rows
+            .iter()
+            .map(|r| sqlx::Row::get::<String, _>(r, 3))
+            .collect();
+        assert!(
+            plan.iter().any(|step| step
+                .contains("USING INDEX orgroster_invitations_inbox (email_key=? AND id>?)")),
+            "{plan:#?}"
+        );
+        assert!(
+            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+            "{plan:#?}"
+        );
+    }
+
     /// Closing the store closes every connection: the WAL is folded into the file and
     /// removed, and commands afterwards fail instead of reopening a connection.
     #[tokio::test]

@@ -128,6 +128,31 @@ async fn a_missing_organization_team_member_or_invitation_fails_with_not_found()
         },
         &["invitation not found"]
     );
+    // From the inbox: an unknown id, and one of another user's invitation (spec: INV-15).
+    let sams = w
+        .invite(&actor("sam"), Role::Member, None)
+        .await
+        .invitation
+        .id;
+    for id in [InvitationId::new(), sams] {
+        fails_unchanged!(
+            w,
+            w.roster
+                .accept_invitation_by_id(&w.founder, id, newcomer("Maya")),
+            Error::NotFound {
+                entity: EntityKind::Invitation
+            },
+            &["invitation not found"]
+        );
+        fails_unchanged!(
+            w,
+            w.roster.decline_invitation_by_id(&w.founder, id),
+            Error::NotFound {
+                entity: EntityKind::Invitation
+            },
+            &["invitation not found"]
+        );
+    }
 }
 
 #[tokio::test]

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use orgroster::{
-    Activity, ChangeSet, ClaimId, DynStore, EmailAddress, Event, Invitation, InvitationContext,
-    InvitationFilter, InvitationId, LinkContext, Member, MemberActivity, MemberFilter, MemberId,
-    Membership, Organization, OrganizationId, OutboxId, OutboxMessage, Page, Period, Recorded,
-    SeatUsage, Settlement, Statistics, StatsScope, Store, StoreError, Team, TeamId, TokenHash,
-    UserId,
+    Activity, ChangeSet, ClaimId, DynStore, EmailAddress, Event, InboxInvitation, Invitation,
+    InvitationContext, InvitationFilter, InvitationId, InvitationLookup, LinkContext, Member,
+    MemberActivity, MemberFilter, MemberId, Membership, Organization, OrganizationId, OutboxId,
+    OutboxMessage, Page, Period, Recorded, SeatUsage, Settlement, Statistics, StatsScope, Store,
+    StoreError, Team, TeamId, UserId,
 };
 
 /// What a [`HookedStore`] runs before each commit.
@@ -92,11 +92,18 @@ impl<H: CommitHook> Store for HookedStore<H> {
     }
     async fn link_context(
         &self,
-        hash: &TokenHash,
+        lookup: InvitationLookup,
         user: Option<UserId>,
         now: DateTime<Utc>,
     ) -> Result<Option<LinkContext>, StoreError> {
-        self.inner.link_context(hash, user, now).await
+        self.inner.link_context(lookup, user, now).await
+    }
+    async fn inbox(
+        &self,
+        email: &EmailAddress,
+        page: Page,
+    ) -> Result<Vec<InboxInvitation>, StoreError> {
+        self.inner.inbox(email, page).await
     }
     async fn members(
         &self,

@@ -2,14 +2,15 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
+    ops::Bound,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::{
-    InvitationContext, InvitationFilter, LinkContext, MemberFilter, Page, Recorded, Store,
-    StoreError, constraint,
+    InboxInvitation, InvitationContext, InvitationFilter, InvitationLookup, LinkContext,
+    MemberFilter, Page, Recorded, Store, StoreError, constraint,
 };
 use crate::domain::{
     activity::{Activity, MemberActivity, Period, Statistics, StatsScope, Tally},
@@ -22,7 +23,6 @@ use crate::domain::{
     organization::{Organization, SeatUsage},
     outbox::{OutboxMessage, OutboxStatus, Settlement, in_turns},
     team::Team,
-    token::TokenHash,
 };
 
 /// Keeps everything in memory behind one mutex: for tests, demos and single-process hosts
@@ -239,20 +239,27 @@ impl Store for MemoryStore {
 
     async fn link_context(
         &self,
-        hash: &TokenHash,
+        lookup: InvitationLookup,
         user: Option<UserId>,
         now: DateTime<Utc>,
     ) -> Result<Option<LinkContext>, StoreError> {
         let state = self.lock();
-        let Some((org, id)) = state.tokens.get(hash) else {
+        let found = match lookup {
+            InvitationLookup::TokenHash(hash) => state.tokens.get(&hash).copied(),
+            InvitationLookup::Id(id) => state.invitation_orgs.get(&id).map(|org| (*org, id)),
+        };
+        let Some((org, id)) = found else {
             return Ok(None);
         };
-        let Some(o) = state.org(*org) else {
+        let Some(o) = state.org(org) else {
             return Ok(None);
         };
         Ok(o.invitations
-            .get(id)
-            .filter(|i| i.token_hash == *hash)
+            .get(&id)
+            .filter(|i| match lookup {
+                InvitationLookup::TokenHash(hash) => i.token_hash == hash,
+                InvitationLookup::Id(_) => true,
+            })
             .map(|invitation| LinkContext {
                 invitation: invitation.clone(),
                 organization: o.organization.clone(),
@@ -260,6 +267,42 @@ impl Store for MemoryStore {
                 seats: o.organization.seats_counted_at(now).map(|at| o.seats(at)),
                 team: invitation.team.and_then(|t| o.teams.get(&t).cloned()),
             }))
+    }
+
+    async fn inbox(
+        &self,
+        email: &EmailAddress,
+        page: Page,
+    ) -> Result<Vec<InboxInvitation>, StoreError> {
+        let state = self.lock();
+        let key = email.key();
+        let start = match page.after {
+            Some(after) => Bound::Excluded((key.to_owned(), InvitationId::from_uuid(after))),
+            None => Bound::Included((key.to_owned(), InvitationId::from_uuid(uuid::Uuid::nil()))),
+        };
+        Ok(state
+            .inbox
+            .range((start, Bound::Unbounded))
+            .take_while(|(k, _)| k == key)
+            .filter_map(|(_, id)| {
+                let o = state.org(*state.invitation_orgs.get(id)?)?;
+                let invitation = o.invitations.get(id)?;
+                let inviter = o
+                    .by_user
+                    .get(&invitation.invited_by)
+                    .and_then(|m| o.members.get(m));
+                Some(InboxInvitation {
+                    invitation: invitation.clone(),
+                    organization_name: o.organization.name.clone(),
+                    team_name: invitation
+                        .team
+                        .and_then(|t| o.teams.get(&t))
+                        .map(|t| t.name.clone()),
+                    inviter: inviter.map(|m| m.profile.clone()),
+                })
+            })
+            .take(page.len())
+            .collect())
     }
 
     async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError> {
@@ -407,10 +450,7 @@ impl Store for MemoryStore {
         for member in gone.members.values() {
             state.memberships.remove(&(member.user, org));
         }
-        for invitation in gone.invitations.values() {
-            state.tokens.remove(&invitation.token_hash);
-            state.unsent_by_invitation.remove(&invitation.id);
-        }
+        state.forget_invitations(gone.invitations.values());
         let mail: Vec<OutboxId> = state
             .outbox
             .values()

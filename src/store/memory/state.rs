@@ -31,6 +31,11 @@ pub(super) struct State {
     pub(super) unsent_by_invitation: HashMap<InvitationId, Vec<OutboxId>>,
     /// Every user's organizations, for their account menu (spec: USR-4).
     pub(super) memberships: BTreeSet<(UserId, OrganizationId)>,
+    /// Every invitation's organization: an inbox names an invitation by its id alone (spec:
+    /// INV-15).
+    pub(super) invitation_orgs: HashMap<InvitationId, OrganizationId>,
+    /// The pending invitations by email key, then id: every invitee's inbox (spec: INV-15).
+    pub(super) inbox: BTreeSet<(String, InvitationId)>,
 }
 
 impl State {
@@ -396,13 +401,29 @@ impl State {
                 o.pending_by_email.remove(old.email.key());
             }
             self.tokens.remove(&old.token_hash);
+            self.invitation_orgs.remove(&id);
+            self.inbox.remove(&(old.email.key().to_owned(), id));
         }
         if let Some(new) = new {
             if new.status == InvitationStatus::Pending {
                 o.pending_by_email.insert(new.email.key().to_owned(), id);
+                self.inbox.insert((new.email.key().to_owned(), id));
             }
             self.tokens.insert(new.token_hash, (org, id));
+            self.invitation_orgs.insert(id, org);
             o.invitations.insert(id, new);
+        }
+    }
+
+    /// Forgets the invitations of a deleted organization in the indexes across
+    /// organizations: links, ids, inboxes and queued mail (spec: ORG-5).
+    pub(super) fn forget_invitations<'a>(&mut self, gone: impl Iterator<Item = &'a Invitation>) {
+        for invitation in gone {
+            self.tokens.remove(&invitation.token_hash);
+            self.unsent_by_invitation.remove(&invitation.id);
+            self.invitation_orgs.remove(&invitation.id);
+            self.inbox
+                .remove(&(invitation.email.key().to_owned(), invitation.id));
         }
     }
 }

@@ -22,17 +22,18 @@ use self::{
     plan::{BATCH_ROWS, Step, insert_rows},
     queries::{
         ACTIVITIES_ONCE, ACTIVITY_INSERT_COLUMNS, APPLIED_MIGRATIONS, DELETE_ORG, DELETE_ORG_ROWS,
-        EVENTS_PAGE, FAILED_OUTBOX_PAGE, INSERT_ACTIVITIES, INVITATIONS_PAGE, LINK_CONTEXT,
-        MEMBERS_PAGE, MEMBERSHIPS_PAGE, MIGRATIONS_TABLE, ORG_WITH_MEMBER, ORGANIZATION_STATISTICS,
-        OUTBOX_PAGE, RECORD_MIGRATION, SEAT_USAGE, SELECT_INVITATION, SELECT_MEMBER, SELECT_ORG,
-        SELECT_OUTBOX, SELECT_TEAM, SETTLE_FAILED, SETTLE_RELEASED, SETTLE_RETRY, SETTLE_SENT,
-        ScopeStatements, TEAM_MEMBERS_PAGE, TEAMS_OF, TEAMS_PAGE,
+        EVENTS_PAGE, FAILED_OUTBOX_PAGE, INBOX_PAGE, INSERT_ACTIVITIES, INVITATIONS_PAGE,
+        LINK_CONTEXT, LINK_CONTEXT_BY_ID, MEMBERS_PAGE, MEMBERSHIPS_PAGE, MIGRATIONS_TABLE,
+        ORG_WITH_MEMBER, ORGANIZATION_STATISTICS, OUTBOX_PAGE, RECORD_MIGRATION, SEAT_USAGE,
+        SELECT_INVITATION, SELECT_MEMBER, SELECT_ORG, SELECT_OUTBOX, SELECT_TEAM, SETTLE_FAILED,
+        SETTLE_RELEASED, SETTLE_RETRY, SETTLE_SENT, ScopeStatements, TEAM_MEMBERS_PAGE, TEAMS_OF,
+        TEAMS_PAGE,
     },
     rows::{Cols, all, micros, time, to_json},
 };
 use super::{
-    InvitationContext, InvitationFilter, InvitationTargets, LinkContext, MemberFilter, Page,
-    Recorded, Store, StoreError, lease_end,
+    InboxInvitation, InvitationContext, InvitationFilter, InvitationLookup, InvitationTargets,
+    LinkContext, MemberFilter, Page, Recorded, Store, StoreError, lease_end,
 };
 use crate::domain::{
     activity::{
@@ -48,7 +49,6 @@ use crate::domain::{
     outbox::{OutboxMessage, Settlement, in_turns},
     team::Team,
     text::CourseId,
-    token::TokenHash,
 };
 
 /// The SQL store over the backend `B`: `SqliteStore` and `PostgresStore` are this store
@@ -530,16 +530,22 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn link_context(
         &self,
-        hash: &TokenHash,
+        lookup: InvitationLookup,
         user: Option<UserId>,
         now: DateTime<Utc>,
     ) -> Result<Option<LinkContext>, StoreError> {
+        let (sql, named) = match lookup {
+            InvitationLookup::TokenHash(hash) => {
+                (LINK_CONTEXT, Arg::Bytes(hash.as_bytes().to_vec()))
+            }
+            InvitationLookup::Id(id) => (LINK_CONTEXT_BY_ID, Arg::Uuid(id.as_uuid())),
+        };
         let args = vec![
-            Arg::Bytes(hash.as_bytes().to_vec()),
+            named,
             Arg::OptUuid(user.map(|u| u.as_uuid())),
             Arg::Int(micros(now)),
         ];
-        read_one(&self.backend, LINK_CONTEXT, args, |c| {
+        read_one(&self.backend, sql, args, |c| {
             let invitation = rows::invitation(c)?;
             let organization = rows::organization(c)?;
             let member = rows::opt_member(c)?;
@@ -554,6 +560,16 @@ impl<B: Backend> Store for SqlStore<B> {
             })
         })
         .await
+    }
+
+    async fn inbox(
+        &self,
+        email: &EmailAddress,
+        page: Page,
+    ) -> Result<Vec<InboxInvitation>, StoreError> {
+        let args = vec![Arg::Text(email.key().to_owned()), after(page), limit(page)];
+        let rows = read(&self.backend, INBOX_PAGE, args).await?;
+        all(&rows, rows::inbox_invitation)
     }
 
     async fn team(&self, org: OrganizationId, id: TeamId) -> Result<Option<Team>, StoreError> {

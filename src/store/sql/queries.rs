@@ -190,6 +190,35 @@ pub(crate) const LINK_CONTEXT: &str = "SELECT i.id, i.organization_id, i.email, 
      orgroster_members AS m ON m.organization_id = o.id AND m.user_id = $2 LEFT JOIN \
      orgroster_teams AS t ON t.id = i.team_id AND t.organization_id = i.organization_id \
      WHERE i.token_hash = $1";
+/// As [`LINK_CONTEXT`], for the invitation with id `$1`, whatever its status (spec: INV-15).
+/// The same text but for the `WHERE` clause: a unit test below holds them together.
+pub(crate) const LINK_CONTEXT_BY_ID: &str = "SELECT i.id, i.organization_id, i.email, i.invitee_first_name, i.invitee_last_name, \
+     i.role, i.team_id, i.status, i.token_hash, i.invited_by, i.created_at, i.sent_at, \
+     i.expires_at, i.resend_count, i.closed_at, i.closed_by, i.version, o.id, o.name, \
+     o.licenses, o.capabilities, o.seat_cap, o.created_at, o.version, m.id, \
+     m.organization_id, m.user_id, m.email, m.first_name, m.last_name, m.roles, m.joined_at, \
+     m.invitation_id, m.deactivated_at, m.version, CASE WHEN o.seat_cap IS NOT NULL THEN (SELECT COUNT(*) FROM \
+     orgroster_members WHERE organization_id = o.id AND deactivated_at IS NULL) ELSE 0 END, CASE WHEN o.seat_cap IS NOT \
+     NULL THEN (SELECT COUNT(*) FROM orgroster_invitations WHERE organization_id = o.id AND \
+     status = 'pending' AND expires_at > $3) ELSE 0 END, t.id, t.organization_id, t.name, \
+     t.message, t.suggested_courses, t.created_at, t.version FROM orgroster_invitations AS i \
+     JOIN orgroster_organizations AS o ON o.id = i.organization_id LEFT JOIN \
+     orgroster_members AS m ON m.organization_id = o.id AND m.user_id = $2 LEFT JOIN \
+     orgroster_teams AS t ON t.id = i.team_id AND t.organization_id = i.organization_id \
+     WHERE i.id = $1";
+/// The pending invitations to the email key `$1` after invitation `$2`, at most `$3`, across
+/// organizations (spec: INV-15), from the partial index `orgroster_invitations_inbox`: an
+/// invitation's columns, then its organization's name, its team's name (NULL when the team
+/// is gone) and its inviter's first and last names (NULLs while the inviter is no member).
+/// Only the inviter's names are read of their membership.
+pub(crate) const INBOX_PAGE: &str = "SELECT i.id, i.organization_id, i.email, i.invitee_first_name, i.invitee_last_name, \
+     i.role, i.team_id, i.status, i.token_hash, i.invited_by, i.created_at, i.sent_at, \
+     i.expires_at, i.resend_count, i.closed_at, i.closed_by, i.version, o.name, t.name, \
+     m.first_name, m.last_name FROM orgroster_invitations AS i JOIN orgroster_organizations \
+     AS o ON o.id = i.organization_id LEFT JOIN orgroster_teams AS t ON t.id = i.team_id AND \
+     t.organization_id = i.organization_id LEFT JOIN orgroster_members AS m ON \
+     m.organization_id = i.organization_id AND m.user_id = i.invited_by WHERE i.email_key = \
+     $1 AND i.status = 'pending' AND i.id > $2 ORDER BY i.id LIMIT $3";
 /// New invitations, followed by rows of [`INVITATION_INSERT_COLUMNS`] values (see
 /// [`insert_rows`](super::plan::insert_rows)).
 pub(crate) const INSERT_INVITATIONS: &str = "INSERT INTO orgroster_invitations (id, organization_id, email, email_key, \
@@ -374,3 +403,18 @@ pub(crate) const APPLIED_MIGRATIONS: &str =
 /// Records migration `$1`.
 pub(crate) const RECORD_MIGRATION: &str = "INSERT INTO _orgroster_migrations (version, description, checksum, applied_at) VALUES \
      ($1, $2, $3, $4)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The two reads of what answering an invitation is decided on differ only in how they
+    /// name it: a column added to one must be added to the other.
+    #[test]
+    fn the_link_context_by_id_is_the_link_context_named_by_id() {
+        assert_eq!(
+            LINK_CONTEXT_BY_ID,
+            LINK_CONTEXT.replace("WHERE i.token_hash = $1", "WHERE i.id = $1")
+        );
+    }
+}

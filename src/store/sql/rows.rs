@@ -20,7 +20,7 @@ use crate::domain::{
     token::TokenHash,
     validation::Field,
 };
-use crate::store::StoreError;
+use crate::store::{InboxInvitation, StoreError};
 
 /// Where corrupt data is reported from: the row conversions are the same for every dialect.
 const SQL: &str = "sql";
@@ -262,6 +262,27 @@ pub(crate) fn invitation(c: &mut Cols<'_>) -> Result<Invitation, StoreError> {
         closed_at: c.opt_time()?,
         closed_by: c.opt_uuid()?.map(UserId::from_uuid),
         version: c.version()?,
+    })
+}
+
+/// A pending invitation of an inbox: `INVITATION_COLUMNS`, then its organization's name, its
+/// team's name (NULL for none) and its inviter's first and last names (NULLs for none).
+pub(crate) fn inbox_invitation(c: &mut Cols<'_>) -> Result<InboxInvitation, StoreError> {
+    let invitation = invitation(c)?;
+    let organization_name = parsed(OrganizationName::parse(c.text()?))?;
+    let team_name = c
+        .opt_text()?
+        .map(|name| parsed(TeamName::parse(name)))
+        .transpose()?;
+    let inviter = match (c.opt_text()?, c.opt_text()?) {
+        (Some(first), Some(last)) => Some(parsed(Profile::parse(first, last))?),
+        _ => None,
+    };
+    Ok(InboxInvitation {
+        invitation,
+        organization_name,
+        team_name,
+        inviter,
     })
 }
 
