@@ -74,6 +74,7 @@ async fn organization_with(store: &DynStore, user: UserId, n: u64, invited: u32)
         joined_at: org.created_at,
         invitation: None,
         deactivated_at: None,
+        metadata: None,
         version: 0,
     };
     let mut changes = ChangeSet::new(org.id, OrganizationWrite::Put(org.clone()));
@@ -110,6 +111,8 @@ fn invitation(org: OrganizationId, by: UserId, to: EmailAddress, now: DateTime<U
         resend_count: 0,
         closed_at: None,
         closed_by: None,
+        lifetime: None,
+        metadata: None,
         version: 0,
     }
 }

@@ -223,6 +223,7 @@ fn learner(org: OrganizationId, n: usize, profile: &Profile, joined_at: DateTime
         joined_at,
         invitation: None,
         deactivated_at: None,
+        metadata: None,
         version: 0,
     }
 }

@@ -282,6 +282,7 @@ fn list_members(c: &mut Criterion) {
                         joined_at: organization.created_at,
                         invitation: None,
                         deactivated_at: None,
+                        metadata: None,
                         version: 0,
                     };
                     if n == 50_000 {

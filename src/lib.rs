@@ -126,6 +126,7 @@ pub use domain::{
     invitation::{
         Accepted, BulkInviteReport, Invitation, InvitationCreated, InvitationStatus, InvitationView,
     },
+    invite_options::{InviteOptions, Lifetime, Metadata},
     member::{Member, Membership, MembershipStatus},
     organization::{
         Capabilities, Capability, License, LicenseKind, Organization, OrganizationCreated,

@@ -409,6 +409,7 @@ mod tests {
             joined_at: DateTime::UNIX_EPOCH,
             invitation: None,
             deactivated_at: None,
+            metadata: None,
             version: 1,
         }
     }

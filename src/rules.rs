@@ -227,6 +227,15 @@
 //! delivery checks the link against the invitation just before rendering it. What no
 //! library can undo is a mail already handed to the transport when the invitation changes.
 //!
+//! ### INV-14 — An invitation's own lifetime and metadata
+//!
+//! *(design)* An invitation may carry its own lifetime, from 1 hour to 30 days (`Lifetime`;
+//! the roster's setting otherwise), which every resend keeps, and a host-defined JSON object
+//! of at most 4 KiB (`Metadata`), which the membership it creates keeps (`Member::metadata`).
+//! `invite_member_with`, `invite_administrator_with` and `invite_members_with` (for the whole
+//! paste) take them as `InviteOptions`; a lifetime out of range or metadata too large or not
+//! an object is refused as invalid input before anything runs.
+//!
 //! ### INV-15 — The invitee's inbox
 //!
 //! *(design)* A signed-in user sees the pending invitations addressed to their email,

@@ -32,6 +32,7 @@ CREATE TABLE orgroster_members (
     joined_at       BIGINT NOT NULL,
     invitation_id   UUID,
     deactivated_at  BIGINT,                -- MEM-2: set while deactivated; NULL while active
+    metadata        TEXT,                  -- INV-14: the invitation's host metadata, JSON
     version         BIGINT NOT NULL,
     -- INV-11: a user is never a member of one organization twice, whatever races.
     CONSTRAINT members_one_per_user UNIQUE (organization_id, user_id),
@@ -65,6 +66,8 @@ CREATE TABLE orgroster_invitations (
     resend_count       BIGINT NOT NULL,
     closed_at          BIGINT,
     closed_by          UUID,
+    lifetime           BIGINT,             -- INV-14: its own lifetime in seconds, if any
+    metadata           TEXT,               -- INV-14: the host's metadata, JSON
     version            BIGINT NOT NULL,
     -- A link opens one invitation (INV-3, INV-6).
     CONSTRAINT invitations_unique_token UNIQUE (token_hash)

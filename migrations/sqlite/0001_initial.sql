@@ -36,6 +36,7 @@ CREATE TABLE orgroster_members (
     joined_at       INTEGER NOT NULL,
     invitation_id   BLOB,
     deactivated_at  INTEGER,               -- MEM-2: set while deactivated; NULL while active
+    metadata        TEXT,                  -- INV-14: the invitation's host metadata, JSON
     version         INTEGER NOT NULL,
     -- INV-11: a user is never a member of one organization twice, whatever races.
     CONSTRAINT members_one_per_user UNIQUE (organization_id, user_id),
@@ -69,6 +70,8 @@ CREATE TABLE orgroster_invitations (
     resend_count       INTEGER NOT NULL,
     closed_at          INTEGER,
     closed_by          BLOB,
+    lifetime           INTEGER,            -- INV-14: its own lifetime in seconds, if any
+    metadata           TEXT,               -- INV-14: the host's metadata, JSON
     version            INTEGER NOT NULL,
     CONSTRAINT invitations_pk PRIMARY KEY (id),
     -- A link opens one invitation (INV-3, INV-6).

@@ -69,6 +69,7 @@ pub(super) fn new_member(org: OrganizationId, mail: EmailAddress) -> Member {
         joined_at: t0(),
         invitation: None,
         deactivated_at: None,
+        metadata: None,
         version: 0,
     }
 }
@@ -94,6 +95,8 @@ pub(super) fn new_invitation(
         resend_count: 0,
         closed_at: None,
         closed_by: None,
+        lifetime: None,
+        metadata: None,
         version: 0,
     }
 }

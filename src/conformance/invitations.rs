@@ -769,3 +769,66 @@ pub async fn the_inbox_lists_pending_invitations_across_organizations(store: Arc
         .collect();
     assert_eq!(left, vec![in_a.id]);
 }
+
+/// An invitation's own lifetime and the host's metadata, and a membership's metadata, read
+/// back exactly by every read that returns them (spec: INV-14).
+pub async fn invitation_lifetime_and_metadata_round_trip(store: Arc<DynStore>) {
+    use crate::domain::invite_options::{Lifetime, Metadata};
+    let org = stored_org(&*store).await;
+    let metadata =
+        Metadata::parse(r#"{"cohort":"α-2027","nested":{"ids":[1,2,3]},"flag":true}"#).unwrap();
+    let mut invitation = new_invitation(org.id, email("options", org.id), t0());
+    invitation.token_hash = token(44).hash();
+    invitation.lifetime = Some(Lifetime::new(Duration::hours(36)).unwrap());
+    invitation.metadata = Some(metadata.clone());
+    let mut member = new_member(org.id, email("kept", org.id));
+    member.metadata = Some(metadata.clone());
+    put(
+        &*store,
+        org.id,
+        vec![
+            Write::PutInvitation(invitation.clone()),
+            Write::PutMember(member.clone()),
+        ],
+    )
+    .await
+    .unwrap();
+    let stored = store
+        .invitation(org.id, invitation.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.lifetime, invitation.lifetime);
+    assert_eq!(stored.metadata, Some(metadata.clone()));
+    let listed = store
+        .invitations(org.id, InvitationFilter::pending(), Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(listed, vec![stored.clone()]);
+    let link = store
+        .link_context(
+            InvitationLookup::TokenHash(invitation.token_hash),
+            None,
+            t0(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.invitation, stored);
+    let read = store.member(org.id, member.user).await.unwrap().unwrap();
+    assert_eq!(read.metadata, Some(metadata.clone()));
+    assert_eq!(all_members(&*store, org.id).await, vec![read]);
+    // Written again without them, they are gone.
+    let mut plain = stored;
+    plain.lifetime = None;
+    plain.metadata = None;
+    put(&*store, org.id, vec![Write::PutInvitation(plain.clone())])
+        .await
+        .unwrap();
+    let again = store
+        .invitation(org.id, invitation.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.lifetime, again.metadata), (None, None));
+}

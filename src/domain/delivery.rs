@@ -289,6 +289,8 @@ mod tests {
             resend_count: 0,
             closed_at: None,
             closed_by: None,
+            lifetime: None,
+            metadata: None,
             version: 1,
         };
         let reason =

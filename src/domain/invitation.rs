@@ -16,6 +16,7 @@ use super::{
     error::DomainError,
     event::{EventActor, EventKind},
     ids::{InvitationId, MemberId, OutboxId, TeamId, UserId},
+    invite_options::{InviteOptions, Lifetime, Metadata},
     member::Member,
     organization::{Organization, SeatUsage},
     outbox::{MailContent, OutboxMessage},
@@ -100,6 +101,11 @@ pub struct Invitation {
     pub closed_at: Option<DateTime<Utc>>,
     /// The user who accepted or revoked it.
     pub closed_by: Option<UserId>,
+    /// Its own lifetime, kept by every resend; the roster's setting when `None` (spec:
+    /// INV-14).
+    pub lifetime: Option<Lifetime>,
+    /// The host's metadata, which the membership it creates keeps (spec: INV-14).
+    pub metadata: Option<Metadata>,
     /// Optimistic-concurrency version; 0 means not yet stored.
     pub version: u64,
 }
@@ -306,11 +312,19 @@ pub(crate) struct InviteState<'a> {
     pub seats: SeatUsage,
     /// The team invitees join, when one was named.
     pub team: Option<&'a Team>,
-    /// How long a link works (spec: INV-2).
+    /// How long a link works unless the invitation has its own lifetime (spec: INV-2).
     pub ttl: Duration,
+    /// The invitations' own lifetime and metadata (spec: INV-14).
+    pub options: &'a InviteOptions,
 }
 
 impl InviteState<'_> {
+    /// How long a link of an invitation with `own` lifetime works: its own, else the
+    /// roster's (spec: INV-2, INV-14).
+    fn lifetime(&self, own: Option<Lifetime>) -> Duration {
+        own.map_or(self.ttl, Lifetime::duration)
+    }
+
     fn free_seats(&self) -> Option<u64> {
         self.organization
             .seat_cap
@@ -354,10 +368,12 @@ impl InviteState<'_> {
             invited_by: self.inviter.user,
             created_at: ctx.now,
             sent_at: ctx.now,
-            expires_at: expiry(ctx.now, self.ttl),
+            expires_at: expiry(ctx.now, self.lifetime(self.options.lifetime)),
             resend_count: 0,
             closed_at: None,
             closed_by: None,
+            lifetime: self.options.lifetime,
+            metadata: self.options.metadata.clone(),
             version: 0,
         }
     }
@@ -592,6 +608,7 @@ pub(crate) fn accept(
         joined_at: ctx.now,
         invitation: Some(invitation.id),
         deactivated_at: None,
+        metadata: invitation.metadata.clone(),
         version: 0,
     };
     let mut changes = ChangeSet::new(
@@ -723,7 +740,8 @@ pub(crate) fn resend(
     let token = ctx
         .fresh
         .link_token(invitation.id, invitation.resend_count.saturating_add(1));
-    let invitation = invitation.resend(token.hash(), ctx.now, state.ttl)?;
+    let ttl = state.lifetime(invitation.lifetime);
+    let invitation = invitation.resend(token.hash(), ctx.now, ttl)?;
     let mut changes = state.touch();
     changes
         .outbox

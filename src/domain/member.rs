@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     email::EmailAddress,
     ids::{InvitationId, MemberId, OrganizationId, UserId},
+    invite_options::Metadata,
     role::{Role, RoleSet},
     text::{OrganizationName, Profile},
 };
@@ -35,6 +36,8 @@ pub struct Member {
     /// deactivated member can do nothing in the organization, receives no mail from it and
     /// takes no seat, and keeps their roles, teams and history (spec: MEM-2).
     pub deactivated_at: Option<DateTime<Utc>>,
+    /// The host's metadata of the invitation accepted to join, if it had any (spec: INV-14).
+    pub metadata: Option<Metadata>,
     /// Optimistic-concurrency version; 0 means not yet stored.
     pub version: u64,
 }

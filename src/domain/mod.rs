@@ -15,6 +15,7 @@ pub(crate) mod error;
 pub(crate) mod event;
 pub(crate) mod ids;
 pub(crate) mod invitation;
+pub(crate) mod invite_options;
 pub(crate) mod member;
 pub(crate) mod organization;
 pub(crate) mod outbox;

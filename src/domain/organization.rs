@@ -242,6 +242,7 @@ pub(crate) fn create_organization(
         joined_at: ctx.now,
         invitation: None,
         deactivated_at: None,
+        metadata: None,
         version: 0,
     };
     let mut changes = ChangeSet::new(

@@ -40,6 +40,10 @@ pub enum Field {
     ActivityTime,
     /// The teams of a comparison.
     Teams,
+    /// An invitation's own lifetime (spec: INV-14).
+    Lifetime,
+    /// The host's metadata of an invitation (spec: INV-14).
+    Metadata,
 }
 
 impl fmt::Display for Field {
@@ -62,6 +66,8 @@ impl fmt::Display for Field {
             Self::Period => "period",
             Self::ActivityTime => "activity time",
             Self::Teams => "teams compared",
+            Self::Lifetime => "invitation lifetime",
+            Self::Metadata => "metadata",
         })
     }
 }

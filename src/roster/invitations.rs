@@ -22,6 +22,7 @@ use crate::{
             self, AcceptState, Acceptance, Accepted, AddressState, BulkInviteReport, Invitation,
             InvitationCreated, InvitationStatus, InvitationView, InviteState, NewInvitation,
         },
+        invite_options::InviteOptions,
         organization::{Organization, SeatUsage},
         role::Role,
         text::{OrganizationName, Profile, TeamName},
@@ -121,12 +122,31 @@ impl Roster {
         email: EmailAddress,
         profile: Profile,
     ) -> Result<InvitationCreated> {
+        let options = InviteOptions::default();
+        self.invite_administrator_with(actor, org, email, profile, options)
+            .await
+    }
+
+    /// [`Roster::invite_administrator`], with the invitation's own lifetime and the
+    /// metadata its membership keeps (spec: INV-14).
+    ///
+    /// # Errors
+    /// As [`Roster::invite_administrator`].
+    pub async fn invite_administrator_with(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        email: EmailAddress,
+        profile: Profile,
+        options: InviteOptions,
+    ) -> Result<InvitationCreated> {
         let new = NewInvitation {
             email,
             invitee: Some(profile),
             role: Role::Administrator,
         };
-        self.invite(actor, org, new, None, Permission::ManageAdministrators)
+        let permission = Permission::ManageAdministrators;
+        self.invite(actor, org, new, None, permission, options)
             .await
     }
 
@@ -145,12 +165,31 @@ impl Roster {
         role: Role,
         team: Option<TeamId>,
     ) -> Result<InvitationCreated> {
+        let options = InviteOptions::default();
+        self.invite_member_with(actor, org, email, role, team, options)
+            .await
+    }
+
+    /// [`Roster::invite_member`], with the invitation's own lifetime and the metadata its
+    /// membership keeps (spec: INV-14).
+    ///
+    /// # Errors
+    /// As [`Roster::invite_member`].
+    pub async fn invite_member_with(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        email: EmailAddress,
+        role: Role,
+        team: Option<TeamId>,
+        options: InviteOptions,
+    ) -> Result<InvitationCreated> {
         let new = NewInvitation {
             email,
             invitee: None,
             role,
         };
-        self.invite(actor, org, new, team, Permission::InviteLearners)
+        self.invite(actor, org, new, team, Permission::InviteLearners, options)
             .await
     }
 
@@ -161,8 +200,9 @@ impl Roster {
         new: NewInvitation,
         team: Option<TeamId>,
         permission: Permission,
+        options: InviteOptions,
     ) -> Result<InvitationCreated> {
-        let new = &new;
+        let (new, options) = (&new, &options);
         self.run(|now| async move {
             let emails = std::slice::from_ref(&new.email);
             let (access, targets) = self
@@ -186,6 +226,7 @@ impl Roster {
                 seats: targets.seats.unwrap_or_default(),
                 team: team.as_ref(),
                 ttl: self.config.invitation_ttl,
+                options,
             };
             Ok(self.decide(now, actor.as_event_actor(), |ctx| {
                 invitation::invite(ctx, &state, new.clone(), &existing)
@@ -212,6 +253,26 @@ impl Roster {
         role: Role,
         team: Option<TeamId>,
     ) -> Result<BulkInviteReport> {
+        let options = InviteOptions::default();
+        self.invite_members_with(actor, org, paste, role, team, options)
+            .await
+    }
+
+    /// [`Roster::invite_members`], every invitation of the paste with the same lifetime and
+    /// the same metadata for its membership (spec: INV-14).
+    ///
+    /// # Errors
+    /// As [`Roster::invite_members`].
+    pub async fn invite_members_with(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        paste: &str,
+        role: Role,
+        team: Option<TeamId>,
+        options: InviteOptions,
+    ) -> Result<BulkInviteReport> {
+        let options = &options;
         // Parsed once, but refused only after the permission check (spec: ROLE-4).
         let parsed = &parse_paste(paste, self.config.max_bulk_addresses);
         let emails: Vec<EmailAddress> = parsed
@@ -243,6 +304,7 @@ impl Roster {
                 seats: targets.seats.unwrap_or_default(),
                 team: team.as_ref(),
                 ttl: self.config.invitation_ttl,
+                options,
             };
             Ok(self.decide(now, actor.as_event_actor(), |ctx| {
                 invitation::invite_many(ctx, &state, parsed.clone(), role, &existing)
@@ -424,6 +486,7 @@ impl Roster {
                 seats: self.seats_if_capped(&access.organization, now).await?,
                 team: team.as_ref(),
                 ttl: self.config.invitation_ttl,
+                options: &InviteOptions::default(),
             };
             Ok(self.decide(now, actor.as_event_actor(), |ctx| {
                 invitation::resend(ctx, &state, invitation)

@@ -295,10 +295,10 @@ const MIGRATIONS: &[Migration] = &[(
 /// each key matches at most one row anyway (a unique index).
 pub(super) const INVITATION_CONTEXT: &str = "SELECT o.id, o.name, o.licenses, o.capabilities, o.seat_cap, o.created_at, o.version, \
      m.id, m.organization_id, m.user_id, m.email, m.first_name, m.last_name, m.roles, \
-     m.joined_at, m.invitation_id, m.deactivated_at, m.version, k.email_key, mm.hit IS NOT NULL, i.id, \
+     m.joined_at, m.invitation_id, m.deactivated_at, m.metadata, m.version, k.email_key, mm.hit IS NOT NULL, i.id, \
      i.organization_id, i.email, i.invitee_first_name, i.invitee_last_name, i.role, \
      i.team_id, i.status, i.token_hash, i.invited_by, i.created_at, i.sent_at, i.expires_at, \
-     i.resend_count, i.closed_at, i.closed_by, i.version, CASE WHEN o.seat_cap IS NOT NULL \
+     i.resend_count, i.closed_at, i.closed_by, i.lifetime, i.metadata, i.version, CASE WHEN o.seat_cap IS NOT NULL \
      THEN (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1 AND \
      deactivated_at IS NULL) ELSE 0 END, \
      CASE WHEN o.seat_cap IS NOT NULL THEN (SELECT COUNT(*) FROM orgroster_invitations WHERE \
@@ -309,7 +309,7 @@ pub(super) const INVITATION_CONTEXT: &str = "SELECT o.id, o.name, o.licenses, o.
      t WHERE t.organization_id = $1 AND t.email_key = k.email_key LIMIT 1) AS mm ON true \
      LEFT JOIN LATERAL (SELECT id, organization_id, email, invitee_first_name, \
      invitee_last_name, role, team_id, status, token_hash, invited_by, created_at, sent_at, \
-     expires_at, resend_count, closed_at, closed_by, version FROM orgroster_invitations AS t \
+     expires_at, resend_count, closed_at, closed_by, lifetime, metadata, version FROM orgroster_invitations AS t \
      WHERE t.organization_id = $1 AND t.status = 'pending' AND t.email_key = k.email_key \
      LIMIT 1) AS i ON true WHERE o.id = $1";
 /// See [`Dialect::users_not_members`]. The members found are locked against removal (`FOR KEY
@@ -584,16 +584,16 @@ mod tests {
             "INSERT INTO orgroster_organizations VALUES ($1, 'Big', '[]', '{}', NULL, 0, 1)",
             "INSERT INTO orgroster_members SELECT gen_random_uuid(), $1, gen_random_uuid(), \
              'member-' || n || '@example.com', 'member-' || n || '@example.com', 'A', 'B', 8, \
-             0, NULL, NULL, 1 FROM generate_series(1, 10) AS n",
+             0, NULL, NULL, NULL, 1 FROM generate_series(1, 10) AS n",
             "ANALYZE orgroster_members",
             "ANALYZE orgroster_invitations",
             "INSERT INTO orgroster_members SELECT gen_random_uuid(), $1, gen_random_uuid(), \
              'member-' || n || '@example.com', 'member-' || n || '@example.com', 'A', 'B', 8, \
-             0, NULL, NULL, 1 FROM generate_series(11, 20000) AS n",
+             0, NULL, NULL, NULL, 1 FROM generate_series(11, 20000) AS n",
             "INSERT INTO orgroster_invitations SELECT gen_random_uuid(), $1, \
              'invited-' || n || '@example.com', 'invited-' || n || '@example.com', NULL, NULL, \
              'member', NULL, 'pending', sha256(n::text::bytea), gen_random_uuid(), 0, 0, \
-             1000, 0, NULL, NULL, 1 FROM generate_series(1, 20000) AS n",
+             1000, 0, NULL, NULL, NULL, NULL, 1 FROM generate_series(1, 20000) AS n",
         ];
         for sql in statements {
             let q = sqlx::query(sqlx::AssertSqlSafe(sql));

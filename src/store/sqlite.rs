@@ -435,11 +435,11 @@ const MIGRATIONS: &[Migration] = &[(
 /// pending invitations (at most one pending per address: a partial unique index).
 pub(super) const INVITATION_CONTEXT: &str = "SELECT o.id, o.name, o.licenses, o.capabilities, o.seat_cap, o.created_at, o.version, \
      m.id, m.organization_id, m.user_id, m.email, m.first_name, m.last_name, m.roles, \
-     m.joined_at, m.invitation_id, m.deactivated_at, m.version, k.value, EXISTS (SELECT 1 FROM \
+     m.joined_at, m.invitation_id, m.deactivated_at, m.metadata, m.version, k.value, EXISTS (SELECT 1 FROM \
      orgroster_members AS mm WHERE mm.organization_id = $1 AND mm.email_key = k.value), \
      i.id, i.organization_id, i.email, i.invitee_first_name, i.invitee_last_name, i.role, \
      i.team_id, i.status, i.token_hash, i.invited_by, i.created_at, i.sent_at, i.expires_at, \
-     i.resend_count, i.closed_at, i.closed_by, i.version, CASE WHEN o.seat_cap IS NOT NULL \
+     i.resend_count, i.closed_at, i.closed_by, i.lifetime, i.metadata, i.version, CASE WHEN o.seat_cap IS NOT NULL \
      THEN (SELECT COUNT(*) FROM orgroster_members WHERE organization_id = $1 AND \
      deactivated_at IS NULL) ELSE 0 END, \
      CASE WHEN o.seat_cap IS NOT NULL THEN (SELECT COUNT(*) FROM orgroster_invitations WHERE \

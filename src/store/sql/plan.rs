@@ -22,6 +22,7 @@ use crate::{
     domain::{
         changes::{ChangeSet, OrganizationWrite, Write},
         invitation::Invitation,
+        invite_options::{Lifetime, Metadata},
     },
     store::StoreError,
 };
@@ -231,6 +232,7 @@ pub(crate) fn plan(changes: &ChangeSet, numbered: bool) -> Result<Vec<Step>, Sto
                     Arg::Int(micros(m.joined_at)),
                     Arg::OptUuid(m.invitation.map(|i| i.as_uuid())),
                     Arg::OptInt(m.deactivated_at.map(micros)),
+                    Arg::OptText(m.metadata.as_ref().map(Metadata::to_json)),
                 ];
                 steps.push(put(
                     m.version,
@@ -487,6 +489,8 @@ fn invitation_args(inv: &Invitation, args: &mut Vec<Arg>) {
         Arg::Int(i64::from(inv.resend_count)),
         Arg::OptInt(inv.closed_at.map(micros)),
         Arg::OptUuid(inv.closed_by.map(|u| u.as_uuid())),
+        Arg::OptInt(inv.lifetime.map(Lifetime::seconds)),
+        Arg::OptText(inv.metadata.as_ref().map(Metadata::to_json)),
     ]);
 }
 
@@ -544,6 +548,8 @@ mod tests {
             resend_count: 0,
             closed_at: None,
             closed_by: None,
+            lifetime: None,
+            metadata: None,
             version: 2,
         };
         let mut changes = ChangeSet::new(
@@ -575,7 +581,7 @@ mod tests {
             steps[1]
                 .statement
                 .sql
-                .ends_with("VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                .ends_with("VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         );
         assert_eq!(steps[1].statement.args.len(), INVITATION_INSERT_COLUMNS);
         assert_eq!(steps[3].statement.sql, WITHDRAW_INVITATION_MAIL);

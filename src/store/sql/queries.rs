@@ -4,10 +4,10 @@
 //! Statements return their columns in fixed orders, read back by [`rows`](super::rows):
 //! - an organization: `id, name, licenses, capabilities, seat_cap, created_at, version`;
 //! - a member: `id, organization_id, user_id, email, first_name, last_name, roles,
-//!   joined_at, invitation_id, deactivated_at, version`;
+//!   joined_at, invitation_id, deactivated_at, metadata, version`;
 //! - an invitation: `id, organization_id, email, invitee_first_name, invitee_last_name,
 //!   role, team_id, status, token_hash, invited_by, created_at, sent_at, expires_at,
-//!   resend_count, closed_at, closed_by, version`;
+//!   resend_count, closed_at, closed_by, lifetime, metadata, version`;
 //! - a team: `id, organization_id, name, message, suggested_courses, created_at, version`;
 //! - an audit event: `id, organization_id, at, actor, kind`;
 //! - an outbox row: `id, organization_id, recipient, content, status, attempts, created_at,
@@ -97,7 +97,7 @@ pub(crate) const SELECT_ORG: &str = "SELECT id, name, licenses, capabilities, se
 /// The organization `$1` and the membership of user `$2` in it (NULLs for none).
 pub(crate) const ORG_WITH_MEMBER: &str = "SELECT o.id, o.name, o.licenses, o.capabilities, o.seat_cap, o.created_at, o.version, \
      m.id, m.organization_id, m.user_id, m.email, m.first_name, m.last_name, m.roles, \
-     m.joined_at, m.invitation_id, m.deactivated_at, m.version FROM orgroster_organizations AS o LEFT JOIN \
+     m.joined_at, m.invitation_id, m.deactivated_at, m.metadata, m.version FROM orgroster_organizations AS o LEFT JOIN \
      orgroster_members AS m ON m.organization_id = o.id AND m.user_id = $2 WHERE o.id = $1";
 /// A new organization, at version 1.
 pub(crate) const INSERT_ORG: &str = "INSERT INTO orgroster_organizations (id, name, licenses, capabilities, seat_cap, \
@@ -123,24 +123,24 @@ pub(crate) const SEAT_USAGE: &str = "SELECT (SELECT COUNT(*) FROM orgroster_memb
 // ----- members -------------------------------------------------------------------------
 /// The member of organization `$1` who is user `$2`.
 pub(crate) const SELECT_MEMBER: &str = "SELECT id, organization_id, user_id, email, first_name, last_name, roles, joined_at, \
-     invitation_id, deactivated_at, version FROM orgroster_members WHERE organization_id = $1 AND user_id = \
+     invitation_id, deactivated_at, metadata, version FROM orgroster_members WHERE organization_id = $1 AND user_id = \
      $2";
 /// The organizations of user `$1` after organization `$2`, at most `$3`: each one's name, then
 /// the membership (spec: USR-4).
 pub(crate) const MEMBERSHIPS_PAGE: &str = "SELECT o.name, m.id, m.organization_id, m.user_id, m.email, m.first_name, m.last_name, \
-     m.roles, m.joined_at, m.invitation_id, m.deactivated_at, m.version FROM orgroster_members AS m JOIN \
+     m.roles, m.joined_at, m.invitation_id, m.deactivated_at, m.metadata, m.version FROM orgroster_members AS m JOIN \
      orgroster_organizations AS o ON o.id = m.organization_id WHERE m.user_id = $1 AND \
      m.organization_id > $2 ORDER BY m.organization_id LIMIT $3";
 /// Members of `$1` after `$2` holding any role of the bits `$3` (0: all), active or not as
 /// `$5` says (0: both, 1: active only, 2: deactivated only), at most `$4`.
 pub(crate) const MEMBERS_PAGE: &str = "SELECT id, organization_id, user_id, email, first_name, last_name, roles, joined_at, \
-     invitation_id, deactivated_at, version FROM orgroster_members WHERE organization_id = \
+     invitation_id, deactivated_at, metadata, version FROM orgroster_members WHERE organization_id = \
      $1 AND id > $2 AND ($3 = 0 OR (roles & $3) <> 0) AND ($5 = 0 OR ($5 = 1) = \
      (deactivated_at IS NULL)) ORDER BY id LIMIT $4";
 /// Members of team `$1` of `$2` after `$3` holding any role of the bits `$4` (0: all),
 /// active or not as `$6` says (as in [`MEMBERS_PAGE`]), at most `$5`.
 pub(crate) const TEAM_MEMBERS_PAGE: &str = "SELECT m.id, m.organization_id, m.user_id, m.email, m.first_name, m.last_name, m.roles, \
-     m.joined_at, m.invitation_id, m.deactivated_at, m.version FROM orgroster_team_members AS tm JOIN \
+     m.joined_at, m.invitation_id, m.deactivated_at, m.metadata, m.version FROM orgroster_team_members AS tm JOIN \
      orgroster_members AS m ON m.id = tm.member_id WHERE tm.team_id = $1 AND \
      tm.organization_id = $2 AND tm.member_id > $3 AND ($4 = 0 OR (m.roles & $4) <> 0) AND ($6 \
      = 0 OR ($6 = 1) = (m.deactivated_at IS NULL)) ORDER BY tm.member_id LIMIT $5";
@@ -149,12 +149,12 @@ pub(crate) const TEAMS_OF: &str = "SELECT team_id FROM orgroster_team_members WH
      $2 ORDER BY team_id";
 /// A new member, at version 1.
 pub(crate) const INSERT_MEMBER: &str = "INSERT INTO orgroster_members (id, organization_id, user_id, email, email_key, \
-     first_name, last_name, roles, joined_at, invitation_id, deactivated_at, version) VALUES \
-     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)";
-/// The member `$1` read at version `$12`, changed.
+     first_name, last_name, roles, joined_at, invitation_id, deactivated_at, metadata, \
+     version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1)";
+/// The member `$1` read at version `$13`, changed.
 pub(crate) const UPDATE_MEMBER: &str = "UPDATE orgroster_members SET email = $4, email_key = $5, first_name = $6, last_name = \
-     $7, roles = $8, joined_at = $9, invitation_id = $10, deactivated_at = $11, version = version + 1 \
-     WHERE id = $1 AND organization_id = $2 AND user_id = $3 AND version = $12";
+     $7, roles = $8, joined_at = $9, invitation_id = $10, deactivated_at = $11, metadata = $12, version = \
+     version + 1 WHERE id = $1 AND organization_id = $2 AND user_id = $3 AND version = $13";
 /// The member `$1` of `$2` read at version `$3`, removed (its team memberships go with it).
 pub(crate) const DELETE_MEMBER: &str =
     "DELETE FROM orgroster_members WHERE id = $1 AND organization_id = $2 AND version = $3";
@@ -163,12 +163,12 @@ pub(crate) const DELETE_MEMBER: &str =
 /// The invitation `$2` of organization `$1`.
 pub(crate) const SELECT_INVITATION: &str = "SELECT id, organization_id, email, invitee_first_name, invitee_last_name, role, \
      team_id, status, token_hash, invited_by, created_at, sent_at, expires_at, resend_count, \
-     closed_at, closed_by, version FROM orgroster_invitations WHERE organization_id = $1 AND \
+     closed_at, closed_by, lifetime, metadata, version FROM orgroster_invitations WHERE organization_id = $1 AND \
      id = $2";
 /// Invitations of `$1` after `$2`, in status `$3` and of role `$4` (NULL: any), at most `$5`.
 pub(crate) const INVITATIONS_PAGE: &str = "SELECT id, organization_id, email, invitee_first_name, invitee_last_name, role, \
      team_id, status, token_hash, invited_by, created_at, sent_at, expires_at, resend_count, \
-     closed_at, closed_by, version FROM orgroster_invitations WHERE organization_id = $1 AND \
+     closed_at, closed_by, lifetime, metadata, version FROM orgroster_invitations WHERE organization_id = $1 AND \
      id > $2 AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR role = $4) ORDER BY id LIMIT \
      $5";
 /// The invitation whose token hashes to `$1` (an invitation's columns), its organization
@@ -178,10 +178,10 @@ pub(crate) const INVITATIONS_PAGE: &str = "SELECT id, organization_id, email, in
 /// for none).
 pub(crate) const LINK_CONTEXT: &str = "SELECT i.id, i.organization_id, i.email, i.invitee_first_name, i.invitee_last_name, \
      i.role, i.team_id, i.status, i.token_hash, i.invited_by, i.created_at, i.sent_at, \
-     i.expires_at, i.resend_count, i.closed_at, i.closed_by, i.version, o.id, o.name, \
+     i.expires_at, i.resend_count, i.closed_at, i.closed_by, i.lifetime, i.metadata, i.version, o.id, o.name, \
      o.licenses, o.capabilities, o.seat_cap, o.created_at, o.version, m.id, \
      m.organization_id, m.user_id, m.email, m.first_name, m.last_name, m.roles, m.joined_at, \
-     m.invitation_id, m.deactivated_at, m.version, CASE WHEN o.seat_cap IS NOT NULL THEN (SELECT COUNT(*) FROM \
+     m.invitation_id, m.deactivated_at, m.metadata, m.version, CASE WHEN o.seat_cap IS NOT NULL THEN (SELECT COUNT(*) FROM \
      orgroster_members WHERE organization_id = o.id AND deactivated_at IS NULL) ELSE 0 END, CASE WHEN o.seat_cap IS NOT \
      NULL THEN (SELECT COUNT(*) FROM orgroster_invitations WHERE organization_id = o.id AND \
      status = 'pending' AND expires_at > $3) ELSE 0 END, t.id, t.organization_id, t.name, \
@@ -194,10 +194,10 @@ pub(crate) const LINK_CONTEXT: &str = "SELECT i.id, i.organization_id, i.email, 
 /// The same text but for the `WHERE` clause: a unit test below holds them together.
 pub(crate) const LINK_CONTEXT_BY_ID: &str = "SELECT i.id, i.organization_id, i.email, i.invitee_first_name, i.invitee_last_name, \
      i.role, i.team_id, i.status, i.token_hash, i.invited_by, i.created_at, i.sent_at, \
-     i.expires_at, i.resend_count, i.closed_at, i.closed_by, i.version, o.id, o.name, \
+     i.expires_at, i.resend_count, i.closed_at, i.closed_by, i.lifetime, i.metadata, i.version, o.id, o.name, \
      o.licenses, o.capabilities, o.seat_cap, o.created_at, o.version, m.id, \
      m.organization_id, m.user_id, m.email, m.first_name, m.last_name, m.roles, m.joined_at, \
-     m.invitation_id, m.deactivated_at, m.version, CASE WHEN o.seat_cap IS NOT NULL THEN (SELECT COUNT(*) FROM \
+     m.invitation_id, m.deactivated_at, m.metadata, m.version, CASE WHEN o.seat_cap IS NOT NULL THEN (SELECT COUNT(*) FROM \
      orgroster_members WHERE organization_id = o.id AND deactivated_at IS NULL) ELSE 0 END, CASE WHEN o.seat_cap IS NOT \
      NULL THEN (SELECT COUNT(*) FROM orgroster_invitations WHERE organization_id = o.id AND \
      status = 'pending' AND expires_at > $3) ELSE 0 END, t.id, t.organization_id, t.name, \
@@ -213,7 +213,7 @@ pub(crate) const LINK_CONTEXT_BY_ID: &str = "SELECT i.id, i.organization_id, i.e
 /// Only the inviter's names are read of their membership.
 pub(crate) const INBOX_PAGE: &str = "SELECT i.id, i.organization_id, i.email, i.invitee_first_name, i.invitee_last_name, \
      i.role, i.team_id, i.status, i.token_hash, i.invited_by, i.created_at, i.sent_at, \
-     i.expires_at, i.resend_count, i.closed_at, i.closed_by, i.version, o.name, t.name, \
+     i.expires_at, i.resend_count, i.closed_at, i.closed_by, i.lifetime, i.metadata, i.version, o.name, t.name, \
      m.first_name, m.last_name FROM orgroster_invitations AS i JOIN orgroster_organizations \
      AS o ON o.id = i.organization_id LEFT JOIN orgroster_teams AS t ON t.id = i.team_id AND \
      t.organization_id = i.organization_id LEFT JOIN orgroster_members AS m ON \
@@ -223,15 +223,15 @@ pub(crate) const INBOX_PAGE: &str = "SELECT i.id, i.organization_id, i.email, i.
 /// [`insert_rows`](super::plan::insert_rows)).
 pub(crate) const INSERT_INVITATIONS: &str = "INSERT INTO orgroster_invitations (id, organization_id, email, email_key, \
      invitee_first_name, invitee_last_name, role, team_id, status, token_hash, invited_by, \
-     created_at, sent_at, expires_at, resend_count, closed_at, closed_by, version) VALUES";
+     created_at, sent_at, expires_at, resend_count, closed_at, closed_by, lifetime, metadata, version) VALUES";
 /// The values of each row of [`INSERT_INVITATIONS`].
-pub(crate) const INVITATION_INSERT_COLUMNS: usize = 18;
-/// The invitation `$1` of `$2` read at version `$18`, changed.
+pub(crate) const INVITATION_INSERT_COLUMNS: usize = 20;
+/// The invitation `$1` of `$2` read at version `$20`, changed.
 pub(crate) const UPDATE_INVITATION: &str = "UPDATE orgroster_invitations SET email = $3, email_key = $4, invitee_first_name = $5, \
      invitee_last_name = $6, role = $7, team_id = $8, status = $9, token_hash = $10, \
      invited_by = $11, created_at = $12, sent_at = $13, expires_at = $14, resend_count = \
-     $15, closed_at = $16, closed_by = $17, version = version + 1 WHERE id = $1 AND \
-     organization_id = $2 AND version = $18";
+     $15, closed_at = $16, closed_by = $17, lifetime = $18, metadata = $19, version = version \
+     + 1 WHERE id = $1 AND organization_id = $2 AND version = $20";
 /// Withdraws the pending mail of invitation `$1` of organization `$2` (spec: INV-13).
 pub(crate) const WITHDRAW_INVITATION_MAIL: &str = "DELETE FROM orgroster_outbox WHERE invitation_id = $1 AND organization_id = $2 AND \
      status = 'pending'";

@@ -11,6 +11,7 @@ use crate::domain::{
     event::Event,
     ids::{EventId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
     invitation::{Invitation, InvitationStatus},
+    invite_options::{Lifetime, Metadata},
     member::{Member, Membership},
     organization::{Organization, SeatUsage},
     outbox::{OutboxMessage, OutboxStatus},
@@ -202,8 +203,16 @@ pub(crate) fn member(c: &mut Cols<'_>) -> Result<Member, StoreError> {
         joined_at: c.time()?,
         invitation: c.opt_uuid()?.map(InvitationId::from_uuid),
         deactivated_at: c.opt_time()?,
+        metadata: metadata(c)?,
         version: c.version()?,
     })
+}
+
+/// The host's metadata of an invitation or membership (spec: INV-14), or NULL.
+fn metadata(c: &mut Cols<'_>) -> Result<Option<Metadata>, StoreError> {
+    c.opt_text()?
+        .map(|json| parsed(Metadata::parse(&json)))
+        .transpose()
 }
 
 /// A membership: the organization's name, then `MEMBER_COLUMNS`.
@@ -222,9 +231,9 @@ pub(crate) fn opt_member(c: &mut Cols<'_>) -> Result<Option<Member>, StoreError>
 }
 
 /// How many columns a member is read from.
-const MEMBER_WIDTH: usize = 11;
+const MEMBER_WIDTH: usize = 12;
 /// How many columns an invitation is read from.
-pub(crate) const INVITATION_WIDTH: usize = 17;
+pub(crate) const INVITATION_WIDTH: usize = 19;
 /// How many columns a team is read from.
 const TEAM_WIDTH: usize = 7;
 
@@ -261,6 +270,11 @@ pub(crate) fn invitation(c: &mut Cols<'_>) -> Result<Invitation, StoreError> {
         resend_count: u32::try_from(c.int()?).map_err(|_| corrupt(SQL, "resend count"))?,
         closed_at: c.opt_time()?,
         closed_by: c.opt_uuid()?.map(UserId::from_uuid),
+        lifetime: c
+            .opt_int()?
+            .map(|seconds| parsed(Lifetime::from_seconds(seconds)))
+            .transpose()?,
+        metadata: metadata(c)?,
         version: c.version()?,
     })
 }

@@ -216,6 +216,7 @@ async fn exporting_1200_members_streams_them_in_pages_of_500() {
             joined_at: organization.created_at,
             invitation: None,
             deactivated_at: None,
+            metadata: None,
             version: 0,
         };
         if n % 100 == 0 {

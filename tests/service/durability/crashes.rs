@@ -363,6 +363,7 @@ async fn an_abandoned_sqlite_commit_is_all_or_nothing_and_unlocks_the_file() {
                 joined_at: organization.created_at,
                 invitation: None,
                 deactivated_at: None,
+                metadata: None,
                 version: 0,
             }));
         }
