@@ -1,7 +1,8 @@
 //! The onboarding story of the seeds, end to end, printed as a transcript.
 //!
-//! An organization is created, its license checked, an administrator invited by name (the
-//! email is shown as it would be sent) and accepting; a team is made, learners are invited in
+//! The platform opens an organization and invites its first administrator, who joins through
+//! the link and finds it in her account menu; she invites a second administrator by name (the
+//! email is shown as it would be sent), who accepts; a team is made, learners are invited in
 //! bulk from a paste with a bad line and a duplicate, the team page is set up, an invitation
 //! expires and still shows as pending, one is resent and one revoked, the audit trail shows
 //! who did what, and a few learning events end the story with a short statistics table.
@@ -18,9 +19,9 @@ use std::collections::HashMap;
 
 use chrono::Duration;
 use orgroster::{
-    AcceptOptions, Actor, Capabilities, Capability, Clock, CourseId, EmailAddress, EventActor,
-    InvitationFilter, LicenseKind, ManualClock, MemberFilter, Message, Page, Period, Profile,
-    RecordingMailer, ReportedActivity, ReportedKind, Role, Roster, Statistics, StatsScope,
+    AcceptOptions, Actor, BackOfficeUser, Capabilities, Capability, Clock, CourseId, EmailAddress,
+    EventActor, InvitationFilter, LicenseKind, ManualClock, MemberFilter, Message, Page, Period,
+    Profile, RecordingMailer, ReportedActivity, ReportedKind, Role, Roster, Statistics, StatsScope,
     SuggestedCourses, TeamName, TeamPage, UserId,
 };
 
@@ -53,24 +54,24 @@ async fn main() -> Res {
         .clock(clock.clone())
         .build();
 
-    section(&clock, "1. An organization is created");
-    let (maya, maya_profile) = person("Maya", "Okafor", "maya.okafor@northwind.example")?;
-    let created = roster
-        .create_organization(&maya, "Northwind Learning".parse()?, maya_profile)
+    section(&clock, "1. The platform opens an organization (ORG-5)");
+    let pat = BackOfficeUser::new(UserId::new(), Profile::parse("Pat", "Lindqvist")?);
+    let organization = roster
+        .provision_organization("Northwind Learning".parse()?)
         .await?;
-    let org = created.organization.id;
+    let org = organization.id;
     println!(
-        "Maya Okafor creates \"{}\" and becomes its first administrator.",
-        created.organization.name
+        "The platform's team opens \"{}\" for its new customer: no member yet.",
+        organization.name
     );
-
-    section(&clock, "2. Licenses first (ORG-3)");
-    let (sam, sam_profile) = person("Sam", "Reyes", "Sam.Reyes@northwind.example")?;
+    let (maya, maya_profile) = person("Maya", "Okafor", "maya.okafor@northwind.example")?;
     match roster
-        .invite_administrator(&maya, org, sam.email.clone(), sam_profile.clone())
+        .invite_first_administrator(&pat, org, maya.email.clone(), maya_profile.clone())
         .await
     {
-        Err(e) => println!("Inviting an administrator before any license is refused:\n  {e}"),
+        Err(e) => println!(
+            "Inviting its first administrator before any license is refused (ORG-3):\n  {e}"
+        ),
         Ok(_) => println!("(unexpected: the invitation went through)"),
     }
     let plan = CourseId::parse("plus-annual")?;
@@ -83,9 +84,49 @@ async fn main() -> Res {
             Capabilities::default().with(Capability::CoursecloudLegacy),
         )
         .await?;
-    println!("Support adds a subscription license and enables learner invitations.");
+    println!("The platform adds a subscription license and enables learner invitations.");
+
+    section(&clock, "2. The first administrator joins (ORG-5, USR-4)");
+    let first = roster
+        .invite_first_administrator(&pat, org, maya.email.clone(), maya_profile.clone())
+        .await?;
+    roster.deliver_mail(100).await?;
+    for mail in mailer.take() {
+        println!(
+            "--- email to {} --- Subject: {}\n{}",
+            mail.to,
+            mail.subject,
+            mail.text.trim_end()
+        );
+    }
+    let joined = roster
+        .accept_invitation(
+            &maya,
+            &first.token.expose(),
+            AcceptOptions::new(maya_profile),
+        )
+        .await?;
+    println!(
+        "\nMaya follows the link, creates her account and joins with roles [{}].",
+        joined.member.roles
+    );
+    println!("Her account menu, under her initials, lists her organizations:");
+    for membership in roster.memberships(&maya, Page::first(10)).await?.items {
+        let area = if membership.member.is_administrator() {
+            "the administrator area"
+        } else {
+            "the learner area"
+        };
+        println!(
+            "  {:<24} [{}] {} -> {area}",
+            membership.organization_name.as_str(),
+            membership.member.roles,
+            membership.member.status()
+        );
+    }
 
     section(&clock, "3. Inviting an administrator by name (ADM-4)");
+    let (sam, sam_profile) = person("Sam", "Reyes", "Sam.Reyes@northwind.example")?;
     let invite = roster
         .invite_administrator(&maya, org, sam.email.clone(), sam_profile.clone())
         .await?;
@@ -314,7 +355,7 @@ async fn main() -> Res {
         let who = match &event.actor {
             EventActor::User { user } => names.get(user).copied().unwrap_or("someone"),
             EventActor::Invitee { .. } => "the invitee",
-            _ => "support",
+            _ => "platform",
         };
         println!(
             "  {}  {who:<8} {}",
@@ -460,6 +501,7 @@ fn describe(kind: &orgroster::EventKind) -> String {
     use orgroster::EventKind as K;
     match kind {
         K::OrganizationCreated { name, .. } => format!("organization \"{name}\" created"),
+        K::OrganizationProvisioned { name } => format!("organization \"{name}\" opened"),
         K::LicenseAdded { kind, .. } => format!("license added: {kind}"),
         K::CapabilitiesChanged { .. } => "capabilities changed".to_owned(),
         K::InvitationSent { email, role, .. } => format!("invited {email} as {role}"),

@@ -167,6 +167,12 @@ pub enum Error {
     /// The member does not belong to the team.
     #[error("the member does not belong to this team")]
     NotInTeam,
+    /// The back office invites only an organization's first administrator; once it has one,
+    /// they invite the others (spec: ORG-5).
+    #[error(
+        "this organization already has an administrator; ask them to invite other administrators"
+    )]
+    AdministratorExists,
     /// The member is deactivated already (spec: MEM-2).
     #[error("this member is already deactivated; reactivate them instead")]
     AlreadyDeactivated,
@@ -232,6 +238,7 @@ impl From<DomainError> for Error {
                 entity: EntityKind::License,
             },
             DomainError::MailNotRetriable { reason } => Self::MailNotRetriable { reason },
+            DomainError::AdministratorExists => Self::AdministratorExists,
             DomainError::AlreadyDeactivated => Self::AlreadyDeactivated,
             DomainError::NotDeactivated => Self::NotDeactivated,
         }

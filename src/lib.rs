@@ -153,9 +153,9 @@ pub use mail::{SmtpConfig, SmtpConfigError, SmtpMailer, SmtpSecurity};
 pub use policy::{HostAction, Permission, Scope};
 pub use report::ReportError;
 pub use roster::{
-    AcceptOptions, Actor, AdministratorEntry, Audience, DeliveryConfig, DeliveryReport,
-    EXISTING_ACCOUNT_WARNING, InboxEntry, InvitationPreview, Listing, MAX_COMPARED_TEAMS, Roster,
-    RosterBuilder, RosterConfig,
+    AcceptOptions, Actor, AdministratorEntry, Audience, BackOfficeUser, DeliveryConfig,
+    DeliveryReport, EXISTING_ACCOUNT_WARNING, InboxEntry, InvitationPreview, Listing,
+    MAX_COMPARED_TEAMS, Roster, RosterBuilder, RosterConfig,
 };
 #[cfg(feature = "runtime-tokio")]
 pub use roster::{DeliveryLoop, DeliveryTotals};

@@ -48,9 +48,13 @@
 //! invitations both occupy a seat. The cap is checked atomically when inviting and again when
 //! accepting; a command that would exceed it fails and states by how many seats.
 //!
-//! ### ORG-5 — Renaming and deleting an organization
+//! ### ORG-5 — An organization's life: provisioning, renaming, deleting
 //!
-//! *(design)* Administrators can rename their organization (`Roster::rename_organization`);
+//! *(design)* The platform's back office can open an organization with no member
+//! (`Roster::provision_organization`) and invite its first administrator
+//! (`Roster::invite_first_administrator`, signed by a `BackOfficeUser`), who accepts through
+//! the ordinary link; once the organization has an active administrator, they invite the
+//! others (`Error::AdministratorExists`). Administrators can rename their organization (`Roster::rename_organization`);
 //! mail queued afterwards and every listing carry the new name, and the audit trail records
 //! both names. The platform's back office can delete an organization with all its data
 //! (`Roster::delete_organization`): afterwards no store holds any row of it.

@@ -103,7 +103,8 @@ impl Person {
             | K::MemberLeft { user, email } => {
                 self.user_in(user, pseudonym) | self.email_in(email, pseudonym)
             }
-            K::LicenseAdded { .. }
+            K::OrganizationProvisioned { .. }
+            | K::LicenseAdded { .. }
             | K::LicenseRemoved { .. }
             | K::CapabilitiesChanged { .. }
             | K::OrganizationRenamed { .. }

@@ -68,6 +68,9 @@ pub enum DomainError {
     /// The organization holds no license with the id given.
     #[error("the organization holds no such license")]
     LicenseNotFound,
+    /// The organization has an administrator already: they invite the others (spec: ORG-5).
+    #[error("the organization already has an administrator")]
+    AdministratorExists,
     /// The member is deactivated already (spec: MEM-2).
     #[error("the member is already deactivated")]
     AlreadyDeactivated,

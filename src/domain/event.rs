@@ -67,6 +67,12 @@ pub enum EventKind {
         /// The creator.
         creator: UserId,
     },
+    /// The back office provisioned the organization with no member; its first administrator
+    /// joins through an invitation (spec: ORG-5).
+    OrganizationProvisioned {
+        /// Its name.
+        name: OrganizationName,
+    },
     /// A license was added (spec: ORG-1).
     LicenseAdded {
         /// Its id.

@@ -301,13 +301,32 @@ pub(crate) struct NewInvitation {
     pub role: Role,
 }
 
+/// Who sends an invitation: their user id for the record, their name for the mail.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Inviter<'a> {
+    /// The user.
+    pub user: UserId,
+    /// Their name.
+    pub profile: &'a Profile,
+}
+
+impl<'a> From<&'a Member> for Inviter<'a> {
+    fn from(member: &'a Member) -> Self {
+        Self {
+            user: member.user,
+            profile: &member.profile,
+        }
+    }
+}
+
 /// The organization-wide state an invitation decision reads.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct InviteState<'a> {
     /// The organization, at the version read.
     pub organization: &'a Organization,
-    /// The inviting member (already authorized by the policy).
-    pub inviter: &'a Member,
+    /// Who sends it: the inviting member (already authorized by the policy), or the back
+    /// office for a first administrator.
+    pub inviter: Inviter<'a>,
     /// Seats in use at the time read.
     pub seats: SeatUsage,
     /// The team invitees join, when one was named.
@@ -461,6 +480,25 @@ fn address_refusal(existing: &AddressState) -> Option<BulkLineError> {
     } else {
         None
     }
+}
+
+/// Decides the back office's invitation of an organization's first administrator (spec:
+/// ORG-5): the rules of every administrator invitation (ADM-4, ORG-2, ORG-3, ORG-4), while
+/// the organization has no active administrator; once it has one, they invite the others.
+///
+/// # Errors
+/// [`DomainError::AdministratorExists`], then as [`invite`].
+pub(crate) fn invite_first_administrator(
+    ctx: &mut Context<'_>,
+    state: &InviteState<'_>,
+    new: NewInvitation,
+    existing: &AddressState,
+    administrators: u64,
+) -> Result<Decision<InvitationCreated>, DomainError> {
+    if administrators > 0 {
+        return Err(DomainError::AdministratorExists);
+    }
+    invite(ctx, state, new, existing)
 }
 
 /// Decides a single invitation (spec: ADM-4, ORG-2, ORG-3, ORG-4, INV-7, INV-8).

@@ -266,6 +266,29 @@ pub(crate) fn create_organization(
     })
 }
 
+/// Decides the back office's provisioning of an organization with no member yet: its first
+/// administrator joins through an invitation the back office sends (spec: ORG-5).
+pub(crate) fn provision_organization(
+    ctx: &mut Context<'_>,
+    name: OrganizationName,
+) -> Decision<Organization> {
+    let organization = Organization {
+        id: OrganizationId::from_uuid(ctx.fresh.uuid()),
+        name,
+        licenses: Vec::new(),
+        capabilities: Capabilities::default(),
+        seat_cap: None,
+        created_at: ctx.now,
+        version: 0,
+    };
+    let name = organization.name.clone();
+    put(
+        ctx,
+        organization,
+        EventKind::OrganizationProvisioned { name },
+    )
+}
+
 fn put(
     ctx: &mut Context<'_>,
     organization: Organization,

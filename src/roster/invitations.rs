@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Access, Actor, Listing, Roster, listing};
+use super::{Access, Actor, BackOfficeUser, Listing, Roster, listing};
 use crate::{
     domain::{
         bulk::parse_paste,
@@ -20,7 +20,8 @@ use crate::{
         ids::{InvitationId, OrganizationId, TeamId, UserId},
         invitation::{
             self, AcceptState, Acceptance, Accepted, AddressState, BulkInviteReport, Invitation,
-            InvitationCreated, InvitationStatus, InvitationView, InviteState, NewInvitation,
+            InvitationCreated, InvitationStatus, InvitationView, InviteState, Inviter,
+            NewInvitation,
         },
         invite_options::InviteOptions,
         organization::{Organization, SeatUsage},
@@ -150,6 +151,71 @@ impl Roster {
             .await
     }
 
+    /// Back office: `sender`, of the platform's own team, invites the first administrator of
+    /// an organization, by email, first and last name (spec: ORG-5, the second seed's first
+    /// step). The rules of every administrator invitation apply (ADM-4, ORG-2, ORG-3 (the
+    /// organization needs a license), ORG-4), and the invitee accepts through the ordinary
+    /// link. Once the organization has an active administrator, they invite the others.
+    ///
+    /// # Errors
+    /// [`Error::AdministratorExists`], [`Error::LegacyIntegration`], [`Error::NoLicense`],
+    /// [`Error::AlreadyInvited`], [`Error::SeatLimit`], [`Error::NotFound`],
+    /// [`Error::Conflict`], [`Error::Store`].
+    pub async fn invite_first_administrator(
+        &self,
+        sender: &BackOfficeUser,
+        org: OrganizationId,
+        email: EmailAddress,
+        profile: Profile,
+    ) -> Result<InvitationCreated> {
+        let new = &NewInvitation {
+            email,
+            invitee: Some(profile),
+            role: Role::Administrator,
+        };
+        let options = &InviteOptions::default();
+        self.run(|now| async move {
+            let emails = std::slice::from_ref(&new.email);
+            let InvitationContext {
+                organization,
+                targets,
+                ..
+            } = self
+                .store
+                .invitation_context(org, sender.user, emails, now)
+                .await?
+                .ok_or(Error::NotFound {
+                    entity: EntityKind::Organization,
+                })?;
+            let administrators = self.administrators(org).await?;
+            let existing = AddressState {
+                member: !targets.member_emails.is_empty(),
+                pending: targets.pending.into_iter().next(),
+            };
+            let state = InviteState {
+                organization: &organization,
+                inviter: Inviter {
+                    user: sender.user,
+                    profile: &sender.profile,
+                },
+                seats: targets.seats.unwrap_or_default(),
+                team: None,
+                ttl: self.config.invitation_ttl,
+                options,
+            };
+            Ok(self.decide(now, EventActor::System, |ctx| {
+                invitation::invite_first_administrator(
+                    ctx,
+                    &state,
+                    new.clone(),
+                    &existing,
+                    administrators,
+                )
+            })?)
+        })
+        .await
+    }
+
     /// Invites one learner with a role (not Administrator: see
     /// [`Roster::invite_administrator`]) and optionally a team (spec: INV-7, ADM-2).
     ///
@@ -222,7 +288,7 @@ impl Roster {
             };
             let state = InviteState {
                 organization: &access.organization,
-                inviter: &access.member,
+                inviter: (&access.member).into(),
                 seats: targets.seats.unwrap_or_default(),
                 team: team.as_ref(),
                 ttl: self.config.invitation_ttl,
@@ -300,7 +366,7 @@ impl Roster {
             }
             let state = InviteState {
                 organization: &access.organization,
-                inviter: &access.member,
+                inviter: (&access.member).into(),
                 seats: targets.seats.unwrap_or_default(),
                 team: team.as_ref(),
                 ttl: self.config.invitation_ttl,
@@ -482,7 +548,7 @@ impl Roster {
             };
             let state = InviteState {
                 organization: &access.organization,
-                inviter: &access.member,
+                inviter: (&access.member).into(),
                 seats: self.seats_if_capped(&access.organization, now).await?,
                 team: team.as_ref(),
                 ttl: self.config.invitation_ttl,

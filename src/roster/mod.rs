@@ -43,6 +43,7 @@ use crate::{
         member::Member,
         organization::Organization,
         team::Team,
+        text::Profile,
         time,
         token::InvitationToken,
     },
@@ -73,6 +74,24 @@ impl Actor {
     /// The actor as the audit trail records them.
     fn as_event_actor(&self) -> EventActor {
         EventActor::User { user: self.user }
+    }
+}
+
+/// Someone of the platform's own team acting in the back office, as the host authenticated
+/// them: the user id an invitation they send records, and the name its email shows (spec:
+/// ORG-5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackOfficeUser {
+    /// The host's user id.
+    pub user: UserId,
+    /// Their name, as invitees see it.
+    pub profile: Profile,
+}
+
+impl BackOfficeUser {
+    /// The back-office user `user`, named `profile`.
+    pub fn new(user: UserId, profile: Profile) -> Self {
+        Self { user, profile }
     }
 }
 

@@ -57,6 +57,22 @@ impl Roster {
         .await
     }
 
+    /// Back office: provisions an organization with no member (spec: ORG-5). Its first
+    /// administrator joins through [`Roster::invite_first_administrator`]; until then only the
+    /// back office acts on it.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`], [`Error::Store`].
+    pub async fn provision_organization(&self, name: OrganizationName) -> Result<Organization> {
+        let name = &name;
+        self.run(|now| async move {
+            Ok(self.decide(now, EventActor::System, |ctx| {
+                organization::provision_organization(ctx, name.clone())
+            }))
+        })
+        .await
+    }
+
     /// Back office: adds a license (spec: ORG-1, ORG-3). For the host's own staff, not for
     /// members: it checks no actor.
     ///

@@ -691,3 +691,21 @@ async fn erasing_a_non_member_or_the_last_administrator_fails_typed() {
         &["administrator", "first"]
     );
 }
+
+#[tokio::test]
+async fn inviting_a_first_administrator_where_there_is_one_fails_with_administrator_exists() {
+    // spec: ORG-5
+    let w = World::new().await;
+    let pat = orgroster::BackOfficeUser::new(UserId::new(), profile("Pat", "Platform"));
+    fails_unchanged!(
+        w,
+        w.roster.invite_first_administrator(
+            &pat,
+            w.org,
+            email("ann@example.com"),
+            profile("Ann", "A")
+        ),
+        Error::AdministratorExists,
+        &["already has an administrator", "invite"]
+    );
+}
