@@ -195,6 +195,34 @@ pub async fn deactivated_members_are_kept_listed_apart_and_take_no_seat(store: A
     );
 
     assert_eq!(store.seat_usage(org.id, t0()).await.unwrap().members, 1);
+
+    // Their queued messages are withdrawn; an invitation's mail and others' mail stay.
+    let invitation = new_invitation(org.id, dormant.email.clone(), t0());
+    let to_them = mail(org.id, dormant.email.clone(), t0());
+    let link = invitation_mail(&invitation, t0());
+    let to_other = mail(org.id, active.email.clone(), t0());
+    let mut c = changes(
+        &reload(&*store, org.id).await,
+        vec![Write::PutInvitation(invitation)],
+    );
+    c.outbox = vec![to_them, link.clone(), to_other.clone()];
+    store.commit(c).await.unwrap();
+    let to = dormant.email.clone();
+    put(&*store, org.id, vec![Write::WithdrawMailTo { to }])
+        .await
+        .unwrap();
+    let mut left: Vec<OutboxId> = store
+        .outbox(org.id, Page::first(10))
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    left.sort();
+    let mut expected = vec![link.id, to_other.id];
+    expected.sort();
+    assert_eq!(left, expected);
+
     let mut capped = reload(&*store, org.id).await;
     capped.seat_cap = Some(10);
     store

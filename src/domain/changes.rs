@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
+    email::EmailAddress,
     event::{Event, EventActor, EventKind},
     ids::{EventId, InvitationId, MemberId, OrganizationId, OutboxId, TeamId, UserId},
     invitation::Invitation,
@@ -118,6 +119,12 @@ pub enum Write {
         mail: OutboxId,
         /// When it is due.
         at: DateTime<Utc>,
+    },
+    /// Withdraw the queued, unsent messages and notifications addressed to `to` (invitation
+    /// mail stays): a member deactivated receives none (spec: MEM-2).
+    WithdrawMailTo {
+        /// The member's address, as their mail was addressed.
+        to: EmailAddress,
     },
     /// Rewrite who an invitation names (its address and invitee, who sent and closed it),
     /// read at its version, to erase a person (spec: USR-5). Unlike

@@ -266,7 +266,8 @@ fn depart(
 }
 
 /// Decides deactivating a member (spec: MEM-2): from now on they can do nothing in the
-/// organization, receive none of its mail and take no seat; their roles, teams and history
+/// organization, receive none of its messages and notifications (those queued for them and
+/// not yet sent are withdrawn) and take no seat; their roles, teams and history
 /// stay. The organization's version is bumped, so a concurrent decision counting seats or
 /// administrators is decided again.
 ///
@@ -284,8 +285,12 @@ pub(crate) fn deactivate(
     }
     keep_an_administrator(&member, administrators)?;
     member.deactivated_at = Some(ctx.now);
+    let to = member.email.clone();
     let kind = EventKind::MemberDeactivated { user: member.user };
-    Ok(put_member(ctx, organization, member, kind))
+    let mut decision = put_member(ctx, organization, member, kind);
+    // What was queued for them before is not sent either.
+    decision.changes.writes.push(Write::WithdrawMailTo { to });
+    Ok(decision)
 }
 
 /// Decides reactivating a deactivated member (spec: MEM-2): everything they had is theirs

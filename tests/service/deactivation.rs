@@ -143,6 +143,19 @@ async fn a_deactivated_member_receives_no_messages_or_notifications() {
     let ann = w.join("ann", Role::Member, Some(team)).await;
     let bob = w.join("bob", Role::Member, Some(team)).await;
     let sam = w.join("sam", Role::Administrator, None).await;
+    w.roster.deliver_mail(100).await.unwrap();
+    w.mailer.take();
+    // Queued before they are deactivated, not yet sent: withdrawn for them.
+    w.roster
+        .send_message(
+            &w.founder,
+            w.org,
+            Audience::Everyone,
+            subject("Before"),
+            message("Queued earlier."),
+        )
+        .await
+        .unwrap();
     for user in [bob.user, sam.user] {
         w.roster
             .deactivate_member(&w.founder, w.org, user)
@@ -150,7 +163,8 @@ async fn a_deactivated_member_receives_no_messages_or_notifications() {
             .unwrap();
     }
     w.roster.deliver_mail(100).await.unwrap();
-    w.mailer.take();
+    let earlier = sorted(w.mailer.take().iter().map(|m| m.to.to_string()));
+    assert_eq!(earlier, sorted([&ann].map(|a| a.email.to_string())));
 
     for audience in [Audience::Everyone, Audience::Team(team)] {
         let queued = w

@@ -8,7 +8,7 @@ use crate::domain::{
     activity::TeamStint,
     changes::{ChangeSet, OrganizationWrite, Write},
     event::Event,
-    ids::{InvitationId, MemberId, OrganizationId, TeamId, UserId},
+    ids::{ClaimId, InvitationId, MemberId, OrganizationId, TeamId, UserId},
     invitation::{Invitation, InvitationStatus},
     member::Member,
     organization::Organization,
@@ -29,6 +29,8 @@ pub(super) enum Undo {
     StintClosed(usize),
     /// A failed mail queued again: as it was.
     Mail(OutboxMessage),
+    /// A queued mail withdrawn: queued again, with the claim that held it.
+    MailWithdrawn(OutboxMessage, Option<ClaimId>),
     /// A mail rewritten: as it was, its delivery state untouched.
     MailRewritten(OutboxMessage),
     /// An event rewritten: as it was.
@@ -305,6 +307,26 @@ pub(super) fn apply_write(
                     .push(*mail);
             }
         }
+        Write::WithdrawMailTo { to } => {
+            let withdrawn: Vec<_> = state
+                .unsent
+                .iter()
+                .filter(|(id, _)| {
+                    state.outbox.get(id).is_some_and(|m| {
+                        m.organization == org_id
+                            && m.to.as_str() == to.as_str()
+                            && m.invitation().is_none()
+                    })
+                })
+                .map(|(id, claim)| (*id, *claim))
+                .collect();
+            for (id, claim) in withdrawn {
+                state.unsent.remove(&id);
+                if let Some(mail) = state.outbox.remove(&id) {
+                    undo.push(Undo::MailWithdrawn(mail, claim));
+                }
+            }
+        }
         Write::RewriteInvitation(invitation) => {
             let org = state.org_mut(org_id)?;
             let old = org.invitations.get(&invitation.id).cloned();
@@ -404,6 +426,10 @@ pub(super) fn rollback(state: &mut State, org_id: OrganizationId, undo: Vec<Undo
                     state.forget_unsent(invitation, old.id);
                 }
                 state.outbox.insert(old.id, old);
+            }
+            Undo::MailWithdrawn(mail, claim) => {
+                state.unsent.insert(mail.id, claim);
+                state.outbox.insert(mail.id, mail);
             }
             Undo::MailRewritten(old) => {
                 state.outbox.insert(old.id, old);

@@ -115,6 +115,7 @@ fn independent(changes: &ChangeSet) -> bool {
             Write::RequeueMail { mail, .. } => mail.as_uuid(),
             // An erasure deletes a member, and is rare: it runs step by step.
             Write::DeleteMember { .. }
+            | Write::WithdrawMailTo { .. }
             | Write::RewriteInvitation(_)
             | Write::RewriteEvent(_)
             | Write::RewriteMail(_)

@@ -14,7 +14,7 @@ use super::{
         OPEN_STINT, ORG_EXISTS, OUTBOX_INSERT_COLUMNS, PSEUDONYMIZE_ACTIVITIES,
         PSEUDONYMIZE_STINTS, REMOVE_TEAM_MEMBER, REQUEUE_MAIL, REWRITE_EVENT, REWRITE_MAIL,
         TOUCH_ORG, UPDATE_INVITATION, UPDATE_MEMBER, UPDATE_ORG, UPDATE_TEAM,
-        WITHDRAW_INVITATION_MAIL,
+        WITHDRAW_INVITATION_MAIL, WITHDRAW_MAIL_TO,
     },
     rows::{micros, status_name, to_json, version_param},
 };
@@ -321,6 +321,11 @@ pub(crate) fn plan(changes: &ChangeSet, numbered: bool) -> Result<Vec<Step>, Sto
                     Arg::Int(micros(*at)),
                 ],
                 Some(Expect::Conflict("mail")),
+            )),
+            Write::WithdrawMailTo { to } => steps.push(Step::write(
+                WITHDRAW_MAIL_TO,
+                vec![Arg::Uuid(org), Arg::Text(to.as_str().to_owned())],
+                None,
             )),
             Write::RewriteInvitation(inv) => {
                 if inv.organization != changes.organization {

@@ -324,6 +324,9 @@ pub(crate) const REQUEUE_MAIL: &str = "UPDATE orgroster_outbox SET status = 'pen
 pub(crate) const OUTBOX_PAGE: &str = "SELECT id, organization_id, recipient, content, status, attempts, created_at, due_at, \
      lease_until, last_error FROM orgroster_outbox WHERE organization_id = $1 AND id > $2 \
      ORDER BY id LIMIT $3";
+/// Withdraws the queued messages and notifications of `$1` addressed to `$2` (spec: MEM-2).
+pub(crate) const WITHDRAW_MAIL_TO: &str = "DELETE FROM orgroster_outbox WHERE organization_id = $1 AND recipient = $2 AND \
+     status = 'pending' AND invitation_id IS NULL";
 /// The event `$1` of `$2`, its actor and record rewritten as `$3` and `$4` (spec: USR-5).
 pub(crate) const REWRITE_EVENT: &str =
     "UPDATE orgroster_events SET actor = $3, kind = $4 WHERE id = $1 AND organization_id = $2";
