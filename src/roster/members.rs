@@ -9,10 +9,13 @@ use super::{Access, Actor, Listing, Roster, listing};
 use crate::error::Error;
 use crate::{
     domain::{
+        changes::{Context, Decision},
         email::EmailAddress,
+        error::DomainError,
         ids::{InvitationId, OrganizationId, UserId},
         invitation::InvitationStatus,
         member::{self, Member, MembershipStatus},
+        organization::Organization,
         role::Role,
         text::Profile,
     },
@@ -167,14 +170,8 @@ impl Roster {
         org: OrganizationId,
         user: UserId,
     ) -> Result<Member> {
-        self.run(|now| async move {
-            let (access, target) = self.managed_member(actor, org, user).await?;
-            let administrators = self.administrators(org).await?;
-            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
-                member::remove_member(ctx, &access.organization, target, administrators)
-            })?)
-        })
-        .await
+        self.end_membership(actor, org, user, member::remove_member)
+            .await
     }
 
     /// Deactivates a member (spec: MEM-2): at once they can do nothing in the organization
@@ -193,14 +190,8 @@ impl Roster {
         org: OrganizationId,
         user: UserId,
     ) -> Result<Member> {
-        self.run(|now| async move {
-            let (access, target) = self.managed_member(actor, org, user).await?;
-            let administrators = self.administrators(org).await?;
-            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
-                member::deactivate(ctx, &access.organization, target, administrators)
-            })?)
-        })
-        .await
+        self.end_membership(actor, org, user, member::deactivate)
+            .await
     }
 
     /// Reactivates a deactivated member (spec: MEM-2): their access, mail and seat come back
@@ -323,6 +314,25 @@ impl Roster {
         Ok(entries)
     }
 
+    /// Runs `decide` on the member `user`, managed by the actor, knowing how many active
+    /// administrators the organization has (spec: ADM-5): removing and deactivating.
+    async fn end_membership(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        user: UserId,
+        decide: EndMembership,
+    ) -> Result<Member> {
+        self.run(|now| async move {
+            let (access, target) = self.managed_member(actor, org, user).await?;
+            let administrators = self.administrators(org).await?;
+            Ok(self.decide(now, actor.as_event_actor(), |ctx| {
+                decide(ctx, &access.organization, target, administrators)
+            })?)
+        })
+        .await
+    }
+
     /// The member `user` with the actor's access to manage their membership: members need
     /// `ManageMembers`, an administrator `ManageAdministrators` as well (spec: ADM-1,
     /// ROLE-4).
@@ -362,6 +372,15 @@ impl Roster {
         Ok((access, target))
     }
 }
+
+/// A decision that ends (or suspends) a membership, given how many active administrators
+/// the organization has.
+type EndMembership = fn(
+    &mut Context<'_>,
+    &Organization,
+    Member,
+    u64,
+) -> std::result::Result<Decision<Member>, DomainError>;
 
 impl Roster {
     /// How many active administrators `org` has, counted up to two: enough to tell whether a
