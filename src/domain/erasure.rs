@@ -308,3 +308,97 @@ pub(crate) fn erase(
         changes,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+
+    use super::*;
+    use crate::domain::{
+        ids::{EventId, MemberId, OrganizationId},
+        role::RoleSet,
+    };
+
+    fn zoe() -> Member {
+        Member {
+            id: MemberId::new(),
+            organization: OrganizationId::new(),
+            user: UserId::new(),
+            email: EmailAddress::parse("Zoe@Example.com").unwrap(),
+            profile: Profile::parse("Zoe", "Quill").unwrap(),
+            roles: RoleSet::learner(),
+            joined_at: DateTime::UNIX_EPOCH,
+            invitation: None,
+            deactivated_at: None,
+            metadata: None,
+            version: 1,
+        }
+    }
+
+    fn event(member: &Member, actor: EventActor, kind: EventKind) -> Event {
+        Event {
+            id: EventId::new(),
+            organization: member.organization,
+            at: DateTime::UNIX_EPOCH,
+            actor,
+            kind,
+        }
+    }
+
+    #[test]
+    fn an_event_names_a_person_by_user_id_or_address_in_any_case() {
+        // spec: USR-5
+        let zoe = zoe();
+        let person = Person::of(&zoe);
+        let pseudonym = pseudonym(uuid::Uuid::now_v7()).unwrap();
+        let shouted = EmailAddress::parse("ZOE@EXAMPLE.COM").unwrap();
+        let mut by_address = event(
+            &zoe,
+            EventActor::Invitee {
+                email: shouted.clone(),
+            },
+            EventKind::MailFailed {
+                outbox: crate::domain::ids::OutboxId::new(),
+                to: shouted,
+                reason: "bounced".to_owned(),
+            },
+        );
+        assert!(person.in_event(&by_address));
+        assert!(person.erased_in_event(&mut by_address, Some(&pseudonym)));
+        assert!(!person.in_event(&by_address), "nothing of her is left");
+        assert!(
+            matches!(&by_address.kind, EventKind::MailFailed { to, .. } if *to == pseudonym.email)
+        );
+
+        let mut by_user = event(
+            &zoe,
+            EventActor::System,
+            EventKind::ProfileUpdated { user: zoe.user },
+        );
+        assert!(person.erased_in_event(&mut by_user, Some(&pseudonym)));
+        assert!(
+            matches!(by_user.kind, EventKind::ProfileUpdated { user } if user == pseudonym.user)
+        );
+
+        let someone_else = event(
+            &zoe,
+            EventActor::User {
+                user: UserId::new(),
+            },
+            EventKind::TeamPageUpdated {
+                team: crate::domain::ids::TeamId::new(),
+            },
+        );
+        assert!(!person.in_event(&someone_else));
+    }
+
+    #[test]
+    fn the_pseudonym_is_undeliverable_and_fresh() {
+        // spec: USR-5 — RFC 2606 reserves `.invalid`: mail to it can never be delivered.
+        let id = uuid::Uuid::now_v7();
+        let p = pseudonym(id).unwrap();
+        assert!(p.email.as_str().ends_with("@erased.invalid"));
+        assert_eq!(p.user.as_uuid(), id);
+        assert_ne!(pseudonym(uuid::Uuid::now_v7()).unwrap().email, p.email);
+    }
+}
