@@ -84,7 +84,7 @@ pub(crate) async fn commit_in_transaction<B: Backend>(
             tx.execute(step.statement).await?
         };
         if let Some(expect) = step.expect
-            && affected != 1
+            && affected != expect.rows()
         {
             // Dropped, the transaction rolls back: nothing of the commit stays.
             return Err(expect.error());

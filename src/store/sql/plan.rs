@@ -9,11 +9,11 @@ use super::{
     backend::{Arg, Statement},
     queries::{
         ADD_TEAM_MEMBER, CHECK_ORG, CLOSE_MEMBER_STINTS, CLOSE_STINT, CLOSE_TEAM_STINTS,
-        DELETE_MEMBER, DELETE_TEAM, EVENT_INSERT_COLUMNS, INSERT_EVENTS, INSERT_INVITATIONS,
-        INSERT_MEMBER, INSERT_ORG, INSERT_OUTBOX, INSERT_TEAM, INVITATION_INSERT_COLUMNS,
-        OPEN_STINT, ORG_EXISTS, OUTBOX_INSERT_COLUMNS, PSEUDONYMIZE_ACTIVITIES,
-        PSEUDONYMIZE_STINTS, REMOVE_TEAM_MEMBER, REQUEUE_MAIL, REWRITE_EVENT, REWRITE_MAIL,
-        TOUCH_ORG, UPDATE_INVITATION, UPDATE_MEMBER, UPDATE_ORG, UPDATE_TEAM,
+        DELETE_EVENTS, DELETE_MEMBER, DELETE_TEAM, EVENT_INSERT_COLUMNS, INSERT_EVENTS,
+        INSERT_INVITATIONS, INSERT_MEMBER, INSERT_ORG, INSERT_OUTBOX, INSERT_TEAM,
+        INVITATION_INSERT_COLUMNS, OPEN_STINT, ORG_EXISTS, OUTBOX_INSERT_COLUMNS,
+        PSEUDONYMIZE_ACTIVITIES, PSEUDONYMIZE_STINTS, REMOVE_TEAM_MEMBER, REQUEUE_MAIL,
+        REWRITE_MAIL, TOUCH_ORG, UPDATE_INVITATION, UPDATE_MEMBER, UPDATE_ORG, UPDATE_TEAM,
         WITHDRAW_INVITATION_MAIL, WITHDRAW_MAIL_TO,
     },
     rows::{micros, status_name, to_json, version_param},
@@ -21,6 +21,7 @@ use super::{
 use crate::{
     domain::{
         changes::{ChangeSet, OrganizationWrite, Write},
+        event::Event,
         invitation::Invitation,
         invite_options::{Lifetime, Metadata},
     },
@@ -38,13 +39,23 @@ pub(crate) enum Expect {
     Conflict(&'static str),
     /// Exactly one row, or what it refers to is gone.
     Missing(&'static str),
+    /// Exactly this many rows, or one of them changed since it was read: a conflict.
+    Rows(u64, &'static str),
 }
 
 impl Expect {
-    /// The error when the step did not affect exactly one row.
+    /// How many rows the step must read or change.
+    pub(crate) fn rows(self) -> u64 {
+        match self {
+            Self::Conflict(_) | Self::Missing(_) => 1,
+            Self::Rows(rows, _) => rows,
+        }
+    }
+
+    /// The error when the step did not affect exactly [`Expect::rows`] rows.
     pub(crate) fn error(self) -> StoreError {
         match self {
-            Self::Conflict(entity) => StoreError::Conflict { entity },
+            Self::Conflict(entity) | Self::Rows(_, entity) => StoreError::Conflict { entity },
             Self::Missing(entity) => StoreError::Missing { entity },
         }
     }
@@ -342,16 +353,39 @@ pub(crate) fn plan(changes: &ChangeSet, numbered: bool) -> Result<Vec<Step>, Sto
                     Some(Expect::Conflict("invitation")),
                 ));
             }
-            Write::RewriteEvent(e) => steps.push(Step::write(
-                REWRITE_EVENT,
-                vec![
-                    Arg::Uuid(e.id.as_uuid()),
-                    Arg::Uuid(org),
-                    Arg::Text(to_json(&e.actor)?),
-                    Arg::Text(to_json(&e.kind)?),
-                ],
-                Some(Expect::Conflict("event")),
-            )),
+            Write::RewriteEvent(_) => {
+                // A run of rewritten events (an erasure's, thousands) goes in batches: each
+                // deletes its events, checking they are all there, and inserts them again.
+                let mut run = Vec::new();
+                while let Some(Write::RewriteEvent(e)) = writes.get(i) {
+                    run.push(e);
+                    i += 1;
+                }
+                for chunk in run.chunks(BATCH_ROWS) {
+                    let mut args = Vec::with_capacity(chunk.len() + 1);
+                    args.push(Arg::Uuid(org));
+                    args.extend(chunk.iter().map(|e| Arg::Uuid(e.id.as_uuid())));
+                    let mut delete = Statement::new(id_list(DELETE_EVENTS, chunk.len()), args);
+                    delete.persistent = chunk.len() <= PREPARED_ROWS || chunk.len() == BATCH_ROWS;
+                    steps.push(Step {
+                        statement: delete,
+                        reads: false,
+                        expect: Some(Expect::Rows(chunk.len() as u64, "event")),
+                    });
+                    let mut args = Vec::with_capacity(chunk.len() * EVENT_INSERT_COLUMNS);
+                    for e in chunk {
+                        event_args(e, org, &mut args)?;
+                    }
+                    steps.push(batched(
+                        INSERT_EVENTS,
+                        EVENT_INSERT_COLUMNS,
+                        chunk.len(),
+                        numbered,
+                        args,
+                    ));
+                }
+                continue;
+            }
             Write::RewriteMail(m) => steps.push(Step::write(
                 REWRITE_MAIL,
                 vec![
@@ -393,13 +427,7 @@ pub(crate) fn plan(changes: &ChangeSet, numbered: bool) -> Result<Vec<Step>, Sto
     for chunk in changes.events.chunks(BATCH_ROWS) {
         let mut args = Vec::with_capacity(chunk.len() * EVENT_INSERT_COLUMNS);
         for e in chunk {
-            args.extend([
-                Arg::Uuid(e.id.as_uuid()),
-                Arg::Uuid(org),
-                Arg::Int(micros(e.at)),
-                Arg::Text(to_json(&e.actor)?),
-                Arg::Text(to_json(&e.kind)?),
-            ]);
+            event_args(e, org, &mut args)?;
         }
         steps.push(batched(
             INSERT_EVENTS,
@@ -464,6 +492,31 @@ fn deletion(
             Some(Expect::Conflict(entity)),
         ),
     ])
+}
+
+/// An event's values in the order of [`INSERT_EVENTS`].
+fn event_args(e: &Event, org: Uuid, args: &mut Vec<Arg>) -> Result<(), StoreError> {
+    args.extend([
+        Arg::Uuid(e.id.as_uuid()),
+        Arg::Uuid(org),
+        Arg::Int(micros(e.at)),
+        Arg::Text(to_json(&e.actor)?),
+        Arg::Text(to_json(&e.kind)?),
+    ]);
+    Ok(())
+}
+
+/// `head` (a statement ending in `IN`) followed by the parameters `$2` to `$(rows + 1)`:
+/// `$1` is the organization.
+fn id_list(head: &str, rows: usize) -> String {
+    let mut sql = String::with_capacity(head.len() + rows * 7);
+    sql.push_str(head);
+    for n in 0..rows {
+        sql.push_str(if n == 0 { " ($" } else { ", $" });
+        sql.push_str(&(n + 2).to_string());
+    }
+    sql.push(')');
+    sql
 }
 
 /// An invitation's values in the order of [`INSERT_INVITATIONS`], without `version`.

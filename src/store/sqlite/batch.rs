@@ -66,16 +66,18 @@ impl Batch {
                 (false, _) => sql.push_str(&text),
                 // A read is checked by the rows it finds.
                 (true, true) => {
+                    let rows = step.expect.map_or(1, Expect::rows);
                     sql.push_str(&format!(
-                        "INSERT INTO orgroster_expect (step, ok) SELECT {i}, COUNT(*) = 1 FROM \
-                         ({text})"
+                        "INSERT INTO orgroster_expect (step, ok) SELECT {i}, COUNT(*) = {rows} \
+                         FROM ({text})"
                     ));
                 }
                 // A write by the rows it changed.
                 (true, false) => {
                     sql.push_str(&text);
+                    let rows = step.expect.map_or(1, Expect::rows);
                     sql.push_str(&format!(
-                        "; INSERT INTO orgroster_expect (step, ok) VALUES ({i}, changes() = 1)"
+                        "; INSERT INTO orgroster_expect (step, ok) VALUES ({i}, changes() = {rows})"
                     ));
                 }
             }
