@@ -368,6 +368,7 @@ async fn scene(store: &Arc<DynStore>, roster: &Roster, n: u64) -> Scene {
             joined_at: now,
             invitation: None,
             deactivated_at: None,
+            metadata: None,
             version: 0,
         })
         .collect();
