@@ -134,7 +134,9 @@ impl SqliteStore {
     }
 
     /// Wraps a pool the host built, used as it is. Enable foreign keys on it
-    /// (`foreign_keys(true)`, the default of `SqliteConnectOptions`) and a busy timeout.
+    /// (`foreign_keys(true)`, the default of `SqliteConnectOptions`) and a busy timeout, and
+    /// `pragma("secure_delete", "on")` so that an erasure leaves no copy of what it erased in
+    /// the file's free space (spec: USR-5).
     pub fn new(pool: SqlitePool) -> Self {
         Self::from_backend(SqliteBackend {
             pool,
