@@ -52,12 +52,13 @@
 //!
 //! *(design)* The platform's back office can open an organization with no member
 //! (`Roster::provision_organization`) and invite its first administrator
-//! (`Roster::invite_first_administrator`, signed by a `BackOfficeUser`), who accepts through
-//! the ordinary link; once the organization has an active administrator, they invite the
-//! others (`Error::AdministratorExists`). Administrators can rename their organization (`Roster::rename_organization`);
-//! mail queued afterwards and every listing carry the new name, and the audit trail records
-//! both names. The platform's back office can delete an organization with all its data
-//! (`Roster::delete_organization`): afterwards no store holds any row of it.
+//! (`Roster::invite_first_administrator`, signed by a `BackOfficeUser`), who accepts
+//! through the ordinary link; once the organization has an active administrator, they
+//! invite the others (`Error::AdministratorExists`). Administrators can rename their
+//! organization (`Roster::rename_organization`); mail queued afterwards and every listing
+//! carry the new name, and the audit trail records both names. The platform's back office
+//! can delete an organization with all its data (`Roster::delete_organization`): afterwards
+//! no store holds any row of it.
 //!
 //! # Users, profiles and private resources (USR)
 //!
@@ -90,9 +91,12 @@
 //! organization (`Roster::erase_member`): the membership ends as a removal does, and a
 //! pseudonym (a fresh user id, an address in the reserved `.invalid` domain, a placeholder
 //! name) takes their user id, email and names in the organization's invitations, audit trail,
-//! outbox, learning activity and team stints, so its figures keep their counts. The last
-//! active administrator cannot be erased (ADM-5). SQLite overwrites what it deletes and
-//! empties its write-ahead log after an erasure, so no byte of the files keeps them.
+//! outbox (a mail server's replies included), learning activity and team stints, so its
+//! figures keep their counts. Their unsent messages are withdrawn, and what was committed
+//! while the erasure read is rewritten after it. The last active administrator cannot be
+//! erased (ADM-5). SQLite overwrites what it deletes and
+//! empties its write-ahead log after an erasure, so no byte of the files keeps them once no
+//! reader holds an older snapshot.
 //!
 //! # Membership lifecycle (MEM)
 //!
@@ -104,10 +108,12 @@
 //!
 //! ### MEM-2 — Deactivation
 //!
-//! *(design)* An administrator can deactivate a member (`Roster::deactivate_member`): at once
-//! every command and query refuses them (`Error::Deactivated`, ROLE-4), messages and
-//! notifications leave them out, and their seat is free; their roles, teams and history are
-//! kept, and listings show them as `Deactivated` (`MemberFilter::deactivated` lists them).
+//! *(design)* An administrator can deactivate a member (`Roster::deactivate_member`): at
+//! once every command and query of the organization refuses them (`Error::Deactivated`,
+//! ROLE-4; their own account menu and inbox still answer), messages and notifications leave
+//! them out (those queued and unsent are withdrawn, and their failed mail cannot be
+//! retried), and their seat is free; their roles, teams and history are kept, and listings
+//! show them as `Deactivated` (`MemberFilter::deactivated` lists them).
 //! `Roster::reactivate_member` gives everything back, within the seat cap (ORG-4). The last
 //! active administrator cannot be deactivated, removed, demoted, or leave (ADM-5).
 //!

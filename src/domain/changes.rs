@@ -165,9 +165,15 @@ impl ChangeSet {
     /// Whether it erases a person's data (spec: USR-5): a store that keeps copies of
     /// overwritten rows (a write-ahead log) lets them go once it commits.
     pub fn erases(&self) -> bool {
-        self.writes
-            .iter()
-            .any(|w| matches!(w, Write::Pseudonymize { .. }))
+        self.writes.iter().any(|w| {
+            matches!(
+                w,
+                Write::Pseudonymize { .. }
+                    | Write::RewriteInvitation(_)
+                    | Write::RewriteEvent(_)
+                    | Write::RewriteMail(_)
+            )
+        })
     }
 
     /// An empty change set for `organization`.

@@ -19,7 +19,7 @@ use super::{
     event::{Event, EventActor, EventKind},
     ids::{InvitationId, UserId},
     invitation::Invitation,
-    member::Member,
+    member::{Member, keep_an_administrator},
     organization::Organization,
     outbox::{MailContent, OutboxMessage},
     text::Profile,
@@ -95,9 +95,18 @@ impl Person {
             K::InvitationSent { email, .. }
             | K::InvitationResent { email, .. }
             | K::InvitationDeclined { email, .. }
-            | K::InvitationRevoked { email, .. }
-            | K::MailFailed { to: email, .. }
-            | K::MailRetried { to: email, .. } => self.email_in(email, pseudonym),
+            | K::InvitationRevoked { email, .. } => self.email_in(email, pseudonym),
+            // A mail server's reply often repeats the address.
+            K::MailFailed { to, reason, .. } => {
+                self.email_in(to, pseudonym) | self.text_in(reason, pseudonym)
+            }
+            K::MailRetried { to, reason, .. } => {
+                let in_reason = match reason {
+                    Some(reason) => self.text_in(reason, pseudonym),
+                    None => false,
+                };
+                self.email_in(to, pseudonym) | in_reason
+            }
             K::InvitationAccepted { user, email, .. }
             | K::MemberRemoved { user, email }
             | K::MemberLeft { user, email } => {
@@ -125,31 +134,51 @@ impl Person {
         pseudonym: Option<&Self>,
     ) -> bool {
         let to = self.email_in(&mut mail.to, pseudonym);
+        let error = match &mut mail.last_error {
+            Some(error) => self.text_in(error, pseudonym),
+            None => false,
+        };
         let content = match &mut mail.content {
+            // The mail of an invitation they sent names them as its inviter, whatever they
+            // were called; one sent to them, by the name the inviter gave them (ADM-4).
             MailContent::Invitation {
                 invitation,
                 inviter,
                 invitee,
                 ..
             } => {
-                let sent_by_them = invitations.contains(invitation);
-                let inviter = if sent_by_them {
-                    replace(inviter, pseudonym.map(|p| &p.profile))
-                } else {
-                    self.profile_in(inviter, pseudonym)
-                };
-                // The name the inviter gave them, whatever it was (spec: ADM-4).
+                let inviter =
+                    invitations.contains(invitation) && replace(inviter, name_of(pseudonym));
                 let invitee = match invitee {
-                    Some(profile) if to => replace(profile, pseudonym.map(|p| &p.profile)),
-                    Some(profile) => self.profile_in(profile, pseudonym),
-                    None => false,
+                    Some(profile) if to => replace(profile, name_of(pseudonym)),
+                    _ => false,
                 };
                 inviter | invitee
             }
-            MailContent::Message { from, .. } => self.profile_in(from, pseudonym),
+            MailContent::Message { sender, from, .. } => {
+                self.user_in(sender, pseudonym) && replace(from, name_of(pseudonym))
+            }
             MailContent::Notification { .. } => false,
         };
-        to | content
+        to | error | content
+    }
+
+    /// Whether `text` holds their address, in any case; rewritten to the pseudonym's.
+    fn text_in(&self, text: &mut String, pseudonym: Option<&Self>) -> bool {
+        let key = self.email.key();
+        if key.is_empty() || !text.to_ascii_lowercase().contains(key) {
+            return false;
+        }
+        if let Some(pseudonym) = pseudonym {
+            let mut rest = std::mem::take(text);
+            while let Some(at) = rest.to_ascii_lowercase().find(key) {
+                text.push_str(&rest[..at]);
+                text.push_str(pseudonym.email.as_str());
+                rest = rest[at + key.len()..].to_owned();
+            }
+            text.push_str(&rest);
+        }
+        true
     }
 
     fn user_in(&self, user: &mut UserId, pseudonym: Option<&Self>) -> bool {
@@ -159,10 +188,11 @@ impl Person {
     fn email_in(&self, email: &mut EmailAddress, pseudonym: Option<&Self>) -> bool {
         email.key() == self.email.key() && replace(email, pseudonym.map(|p| &p.email))
     }
+}
 
-    fn profile_in(&self, profile: &mut Profile, pseudonym: Option<&Self>) -> bool {
-        *profile == self.profile && replace(profile, pseudonym.map(|p| &p.profile))
-    }
+/// The pseudonym's name, when rewriting.
+fn name_of(pseudonym: Option<&Person>) -> Option<&Profile> {
+    pseudonym.map(|p| &p.profile)
 }
 
 /// Puts `with` (when given) in place of `value`; always `true`: `value` named the person.
@@ -186,6 +216,11 @@ pub(crate) struct Mentions {
 }
 
 impl Mentions {
+    /// Whether nothing names the person.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.invitations.is_empty() && self.events.is_empty() && self.mail.is_empty()
+    }
+
     /// `invitations`, `events` and `mail` naming the person.
     pub(crate) fn new(
         invitations: Vec<Invitation>,
@@ -222,11 +257,21 @@ fn pseudonym(id: uuid::Uuid) -> Result<Person, DomainError> {
     })
 }
 
+/// The invitations of `invitations` that `person` sent: their mail names them as its
+/// inviter.
+pub(crate) fn sent_by(person: &Person, invitations: &[Invitation]) -> HashSet<InvitationId> {
+    invitations
+        .iter()
+        .filter(|i| i.invited_by == person.user)
+        .map(|i| i.id)
+        .collect()
+}
+
 /// Decides erasing `member`'s personal data from `organization` (spec: USR-5): the membership
-/// ends as a removal does (their teams go, their stints close), and every row of `mentions`
-/// is rewritten with a pseudonym, as are their learning activity and team stints, so the
-/// organization's figures keep their counts. The audit trail records the erasure under the
-/// pseudonym.
+/// ends as a removal does (their teams go, their stints close), their queued messages and
+/// notifications are withdrawn, and every row of `mentions` is rewritten with a pseudonym, as
+/// are their learning activity and team stints, so the organization's figures keep their
+/// counts. The audit trail records the erasure under the pseudonym.
 ///
 /// # Errors
 /// [`DomainError::LastAdministrator`]: the last active administrator stays (spec: ADM-5);
@@ -238,9 +283,7 @@ pub(crate) fn erase(
     administrators: u64,
     mentions: Mentions,
 ) -> Result<Decision<Erased>, DomainError> {
-    if member.is_administrator() && member.is_active() && administrators <= 1 {
-        return Err(DomainError::LastAdministrator);
-    }
+    keep_an_administrator(&member, administrators)?;
     let person = Person::of(&member);
     let pseudonym = pseudonym(ctx.fresh.uuid())?;
     let mut changes = ChangeSet::new(
@@ -254,41 +297,11 @@ pub(crate) fn erase(
         expected_version: member.version,
         at: ctx.now,
     });
-    let sent: HashSet<InvitationId> = mentions
-        .invitations
-        .iter()
-        .filter(|i| i.invited_by == person.user)
-        .map(|i| i.id)
-        .collect();
-    let mut rewritten = 0;
-    for mut invitation in mentions.invitations {
-        let to_them = invitation.email.key() == person.email.key();
-        if to_them {
-            invitation.email = pseudonym.email.clone();
-            invitation.invitee = invitation.invitee.map(|_| pseudonym.profile.clone());
-        }
-        let by_them = person.user_in(&mut invitation.invited_by, Some(&pseudonym));
-        let closed = match &mut invitation.closed_by {
-            Some(user) => person.user_in(user, Some(&pseudonym)),
-            None => false,
-        };
-        if to_them | by_them | closed {
-            rewritten += 1;
-            changes.writes.push(Write::RewriteInvitation(invitation));
-        }
-    }
-    for mut event in mentions.events {
-        if person.erased_in_event(&mut event, Some(&pseudonym)) {
-            rewritten += 1;
-            changes.writes.push(Write::RewriteEvent(event));
-        }
-    }
-    for mut mail in mentions.mail {
-        if person.erased_in_mail(&mut mail, &sent, Some(&pseudonym)) {
-            rewritten += 1;
-            changes.writes.push(Write::RewriteMail(mail));
-        }
-    }
+    // Mail not sent yet is not sent at all: rewritten, it would go to the pseudonym.
+    changes.writes.push(Write::WithdrawMailTo {
+        to: member.email.clone(),
+    });
+    let rewritten = rewrite_into(&mut changes, &person, &pseudonym, mentions);
     changes.writes.push(Write::Pseudonymize {
         user: person.user,
         pseudonym: pseudonym.user,
@@ -307,6 +320,62 @@ pub(crate) fn erase(
         },
         changes,
     })
+}
+
+/// Decides rewriting, after an erasure, the rows of `mentions` that still name `person`:
+/// written while the erasure read (by a command of theirs it then refused, or a delivery
+/// pass recording a failure), they get the same `pseudonym` (spec: USR-5). How many rows.
+pub(crate) fn rewrite(
+    organization: &Organization,
+    person: &Person,
+    pseudonym: &Person,
+    mentions: Mentions,
+) -> Decision<usize> {
+    let mut changes = ChangeSet::new(organization.id, OrganizationWrite::Untouched);
+    let rewritten = rewrite_into(&mut changes, person, pseudonym, mentions);
+    Decision {
+        outcome: rewritten,
+        changes,
+    }
+}
+
+/// Adds to `changes` the rewrite of every row of `mentions` naming `person`; how many.
+fn rewrite_into(
+    changes: &mut ChangeSet,
+    person: &Person,
+    pseudonym: &Person,
+    mentions: Mentions,
+) -> usize {
+    let sent = sent_by(person, &mentions.invitations);
+    let before = changes.writes.len();
+    for mut invitation in mentions.invitations {
+        let to_them = invitation.email.key() == person.email.key();
+        if to_them {
+            invitation.email = pseudonym.email.clone();
+            invitation.invitee = invitation.invitee.map(|_| pseudonym.profile.clone());
+            // The host's metadata of an invitation to them may be about them too.
+            invitation.metadata = None;
+        }
+        let by_them = person.user_in(&mut invitation.invited_by, Some(pseudonym));
+        let closed = match &mut invitation.closed_by {
+            Some(user) => person.user_in(user, Some(pseudonym)),
+            None => false,
+        };
+        if to_them | by_them | closed {
+            changes.writes.push(Write::RewriteInvitation(invitation));
+        }
+    }
+    for mut event in mentions.events {
+        if person.erased_in_event(&mut event, Some(pseudonym)) {
+            changes.writes.push(Write::RewriteEvent(event));
+        }
+    }
+    for mut mail in mentions.mail {
+        if person.erased_in_mail(&mut mail, &sent, Some(pseudonym)) {
+            changes.writes.push(Write::RewriteMail(mail));
+        }
+    }
+    changes.writes.len() - before
 }
 
 #[cfg(test)]
@@ -360,7 +429,7 @@ mod tests {
             EventKind::MailFailed {
                 outbox: crate::domain::ids::OutboxId::new(),
                 to: shouted,
-                reason: "bounced".to_owned(),
+                reason: "550 <Zoe@EXAMPLE.com>: mailbox unavailable".to_owned(),
             },
         );
         assert!(person.in_event(&by_address));
@@ -368,6 +437,14 @@ mod tests {
         assert!(!person.in_event(&by_address), "nothing of her is left");
         assert!(
             matches!(&by_address.kind, EventKind::MailFailed { to, .. } if *to == pseudonym.email)
+        );
+        let EventKind::MailFailed { reason, .. } = &by_address.kind else {
+            unreachable!("a MailFailed event")
+        };
+        assert_eq!(
+            *reason,
+            format!("550 <{}>: mailbox unavailable", pseudonym.email),
+            "the server's reply repeated the address"
         );
 
         let mut by_user = event(

@@ -18,11 +18,13 @@ impl Lifetime {
     /// The longest lifetime.
     pub const MAX: Duration = Duration::days(30);
 
-    /// `duration`, when it is from 1 hour to 30 days.
+    /// `duration` in whole seconds (as it is stored: a fraction is dropped), when it is from
+    /// 1 hour to 30 days.
     ///
     /// # Errors
     /// [`ValidationError::Malformed`] for [`Field::Lifetime`] otherwise.
     pub fn new(duration: Duration) -> Result<Self, ValidationError> {
+        let duration = Duration::seconds(duration.num_seconds());
         if (Self::MIN..=Self::MAX).contains(&duration) {
             Ok(Self(duration))
         } else {
@@ -186,6 +188,12 @@ mod tests {
             assert_eq!(err.field(), Field::Lifetime, "{out}");
         }
         assert_eq!(Lifetime::from_seconds(7200).unwrap().seconds(), 7200);
+        let fraction = Lifetime::new(Duration::milliseconds(7_200_500)).unwrap();
+        assert_eq!(
+            fraction.duration(),
+            Duration::seconds(7200),
+            "whole seconds"
+        );
     }
 
     #[test]

@@ -133,7 +133,10 @@ fn touch(organization: &Organization) -> ChangeSet {
 /// The last active administrator can be neither removed, demoted nor deactivated, and cannot
 /// leave (spec: ADM-5, MEM-2): `administrators` counts the active ones, and a deactivated
 /// administrator is not among them.
-fn keep_an_administrator(member: &Member, administrators: u64) -> Result<(), DomainError> {
+pub(crate) fn keep_an_administrator(
+    member: &Member,
+    administrators: u64,
+) -> Result<(), DomainError> {
     if member.is_administrator() && member.is_active() && administrators <= 1 {
         return Err(DomainError::LastAdministrator);
     }

@@ -168,14 +168,14 @@ impl std::fmt::Display for Capability {
 /// How many seats an organization uses (spec: ORG-4).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeatUsage {
-    /// Members.
+    /// Active members: a deactivated one takes no seat (spec: MEM-2).
     pub members: u64,
     /// Pending invitations that have not expired.
     pub pending_invitations: u64,
 }
 
 impl SeatUsage {
-    /// Seats in use: members plus pending, unexpired invitations.
+    /// Seats in use: active members plus pending, unexpired invitations.
     pub fn used(&self) -> u64 {
         self.members.saturating_add(self.pending_invitations)
     }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     email::EmailAddress,
-    ids::{InvitationId, OrganizationId, OutboxId},
+    ids::{InvitationId, OrganizationId, OutboxId, UserId},
     role::Role,
     text::{Message, OrganizationName, Profile, Subject, TeamName},
 };
@@ -45,6 +45,9 @@ pub enum MailContent {
     Message {
         /// The organization's name.
         organization: OrganizationName,
+        /// Who wrote it: the user, so that an erasure finds their messages whatever they
+        /// were called (spec: USR-5).
+        sender: UserId,
         /// Who wrote it.
         from: Profile,
         /// The team addressed, if any.
@@ -293,6 +296,7 @@ impl MailDraft {
     ) -> Self {
         let content = MailContent::Message {
             organization: organization.name.clone(),
+            sender: from.user,
             from: from.profile.clone(),
             team: team.map(|t| t.name.clone()),
             subject: subject.clone(),
@@ -323,10 +327,15 @@ impl MailDraft {
             subject: subject.clone(),
             body,
         };
+        // Checked, as a message is: a member deactivated since the recipients were read
+        // makes the draft stale, so it is addressed again without them (spec: MEM-2).
+        let check = OrganizationWrite::Check {
+            expected_version: organization.version,
+        };
         Self {
             content,
             about: Addressed::Notification { subject },
-            changes: ChangeSet::new(organization.id, OrganizationWrite::Untouched),
+            changes: ChangeSet::new(organization.id, check),
         }
     }
 

@@ -347,6 +347,7 @@ impl DefaultTemplates {
                 team,
                 subject,
                 body,
+                ..
             } => MailParts {
                 subject: subject.to_string(),
                 greeting: "Hello,".to_owned(),

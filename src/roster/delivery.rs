@@ -10,13 +10,14 @@ use crate::{
         delivery::{
             Jitter, Retries, Sent, dead_link, fits_in_lease, given_up, link_refusal, settle,
         },
+        email::EmailAddress,
         event::EventActor,
         ids::{ClaimId, OrganizationId, OutboxId},
         outbox::{self, MailContent, OutboxMessage, Settlement},
     },
     error::{EntityKind, Error, Result},
     policy::{Permission, Scope},
-    store::Page,
+    store::{MemberFilter, Page},
 };
 
 /// How mail delivery retries and gives up (spec: INV-9, MSG-2).
@@ -177,13 +178,37 @@ impl Roster {
                     let token = self.link_key.token(*invitation, *generation);
                     dead_link(stored.as_ref(), &token, now).map(str::to_owned)
                 }
-                _ => None,
+                // A deactivated member receives nothing, failed mail included (spec: MEM-2).
+                MailContent::Message { .. } | MailContent::Notification { .. } => self
+                    .deactivated_recipient(org, &message.to)
+                    .await?
+                    .then(|| {
+                        "its recipient's membership is deactivated; reactivate them first"
+                            .to_owned()
+                    }),
             };
             Ok(self.decide(now, actor.as_event_actor(), |ctx| {
                 outbox::retry(ctx, &access.organization, message, refusal)
             })?)
         })
         .await
+    }
+
+    /// Whether `to` is the address of a deactivated member of `org`: deactivated members are
+    /// few, and read a page at a time.
+    async fn deactivated_recipient(&self, org: OrganizationId, to: &EmailAddress) -> Result<bool> {
+        let filter = MemberFilter::default().deactivated();
+        let mut page = Page::first(Page::MAX_LIMIT);
+        loop {
+            let rows = self.store.members(org, filter, page).await?;
+            if rows.iter().any(|m| m.email.key() == to.key()) {
+                return Ok(true);
+            }
+            match rows.last() {
+                Some(last) if rows.len() >= page.len() => page = Page::after(last.id, page.limit),
+                _ => return Ok(false),
+            }
+        }
     }
 
     /// One delivery pass: claims up to `limit` due mails with a lease, sends them, marks them

@@ -1,19 +1,17 @@
 //! Erasing a member's personal data from an organization on request (spec: USR-5).
 
-use std::{collections::HashSet, future::Future};
+use std::future::Future;
 
 use uuid::Uuid;
 
 use super::Roster;
-#[cfg(doc)]
-use crate::error::Error;
 use crate::{
     domain::{
         erasure::{self, Erased, Mentions, Person},
         event::EventActor,
-        ids::{InvitationId, OrganizationId, UserId},
+        ids::{OrganizationId, UserId},
     },
-    error::Result,
+    error::{Error, Result},
     store::{InvitationFilter, Page, StoreError},
 };
 
@@ -30,16 +28,37 @@ impl Roster {
     /// [`Error::LastAdministrator`] (appoint another administrator first, ADM-5),
     /// [`Error::Conflict`], [`Error::Store`].
     pub async fn erase_member(&self, org: OrganizationId, user: UserId) -> Result<Erased> {
-        self.run(|now| async move {
-            let organization = self.organization(org).await?;
-            let member = self.target_member(org, user).await?;
-            let administrators = self.administrators(org).await?;
-            let mentions = self.mentions(org, &Person::of(&member)).await?;
-            Ok(self.decide(now, EventActor::System, |ctx| {
-                erasure::erase(ctx, &organization, member, administrators, mentions)
-            })?)
-        })
-        .await
+        let mut erased = self
+            .run(|now| async move {
+                let organization = self.organization(org).await?;
+                let member = self.target_member(org, user).await?;
+                let administrators = self.administrators(org).await?;
+                let mentions = self.mentions(org, &Person::of(&member)).await?;
+                Ok(self.decide(now, EventActor::System, |ctx| {
+                    erasure::erase(ctx, &organization, member, administrators, mentions)
+                })?)
+            })
+            .await?;
+        // What was committed while the erasure read, by a command of theirs it then made
+        // stale or by a delivery pass, is rewritten too, until nothing names them. Once they
+        // are no member, nothing new can: this ends at once in practice.
+        let person = Person::of(&erased.member);
+        let pseudonym = &erased.pseudonym;
+        for _ in 0..=self.config.conflict_retries {
+            let mentions = self.mentions(org, &person).await?;
+            if mentions.is_empty() {
+                return Ok(erased);
+            }
+            let person = &person;
+            erased.rewritten += self
+                .run(|_| async move {
+                    let organization = self.organization(org).await?;
+                    let mentions = self.mentions(org, person).await?;
+                    Ok(erasure::rewrite(&organization, person, pseudonym, mentions))
+                })
+                .await?;
+        }
+        Err(Error::Conflict)
     }
 
     /// Every invitation, event and email of `org` that names `person`, read a page at a
@@ -58,11 +77,7 @@ impl Roster {
             |e| person.in_event(e),
         )
         .await?;
-        let sent: HashSet<InvitationId> = invitations
-            .iter()
-            .filter(|i| i.invited_by == person.user)
-            .map(|i| i.id)
-            .collect();
+        let sent = erasure::sent_by(person, &invitations);
         let mail = matching(
             |page| store.outbox(org, page),
             |m| m.id.as_uuid(),

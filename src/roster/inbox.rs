@@ -35,7 +35,7 @@ pub struct InboxEntry {
     pub inviter: Option<Profile>,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
-    /// Whether it already has: it still shows, but can no longer be accepted or declined
+    /// Whether it has expired: it still shows, but can no longer be accepted or declined
     /// until it is resent (spec: INV-2).
     pub expired: bool,
 }

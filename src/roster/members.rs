@@ -24,8 +24,8 @@ use crate::{
     store::{InvitationFilter, MemberFilter, Page},
 };
 
-/// One line of the administrator team (seed: the Team dashboard): an active administrator or
-/// a pending administrator invitation.
+/// One line of the administrator team (seed: the Team dashboard): an administrator, active
+/// or deactivated, or a pending administrator invitation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct AdministratorEntry {
@@ -35,7 +35,7 @@ pub struct AdministratorEntry {
     pub profile: Option<Profile>,
     /// Active, Deactivated (spec: MEM-2), or Pending with its expiry flag (spec: INV-2).
     pub status: MembershipStatus,
-    /// The member, when active.
+    /// The member, for an administrator (active or deactivated).
     pub user: Option<UserId>,
     /// The invitation, when pending.
     pub invitation: Option<InvitationId>,
@@ -248,8 +248,9 @@ impl Roster {
         .await
     }
 
-    /// The administrator team as the seed's dashboard shows it: active administrators, then
-    /// pending administrator invitations flagged when expired (spec: ADM-1, INV-2, ORG-2).
+    /// The administrator team as the seed's dashboard shows it: administrators, each Active
+    /// or Deactivated, then pending administrator invitations flagged when expired (spec:
+    /// ADM-1, INV-2, ORG-2, MEM-2).
     ///
     /// # Errors
     /// [`Error::Forbidden`], [`Error::LegacyIntegration`], [`Error::NotFound`],

@@ -304,6 +304,12 @@ pub enum Recorded {
 ///   invitation already stored (version > 0: accepted, declined, revoked or resent) withdraws
 ///   that invitation's pending outbox rows in the same commit, before the change set's own
 ///   mail is queued, so a pass can no longer claim an email whose link is dead (spec: INV-13).
+/// - [`Write::RewriteInvitation`](crate::domain::changes::Write::RewriteInvitation) keeps the
+///   invitation's queued mail; [`Write::WithdrawMailTo`](crate::domain::changes::Write::WithdrawMailTo)
+///   leaves invitation mail alone; a rewritten event that is not there fails the commit, a
+///   rewritten mail that is gone is skipped (spec: MEM-2, USR-5). An erasure reads
+///   [`Store::invitations`], [`Store::events`] and [`Store::outbox`] to the last page: they
+///   list every row of the organization.
 /// - Reads observe every committed change set (read-your-writes).
 /// - Email addresses are matched by their key ([`EmailAddress::key`]): regardless of case.
 /// - Listings are keyset-paginated by id, ascending (ids are UUID v7, so this is creation
@@ -366,7 +372,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         page: Page,
     ) -> Result<Vec<Invitation>, StoreError>;
 
-    /// Members plus pending invitations unexpired at `now` (spec: ORG-4).
+    /// Active members plus pending invitations unexpired at `now` (spec: ORG-4, MEM-2: a
+    /// deactivated member takes no seat).
     async fn seat_usage(
         &self,
         org: OrganizationId,

@@ -371,3 +371,56 @@ async fn deactivating_twice_reactivating_an_active_member_or_a_stranger_is_refus
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn failed_mail_to_a_deactivated_member_cannot_be_retried() {
+    // spec: MEM-2, MSG-3
+    let w = World::new().await;
+    let ann = w.join("ann", Role::Member, None).await;
+    w.roster.deliver_mail(100).await.unwrap();
+    w.roster
+        .send_message(
+            &w.founder,
+            w.org,
+            Audience::Everyone,
+            subject("News"),
+            message("Read this."),
+        )
+        .await
+        .unwrap();
+    w.deliver_through(orgroster::FailingMailer::always_permanent())
+        .await;
+    let failed = w
+        .roster
+        .failed_mail(&w.founder, w.org, Page::first(10))
+        .await
+        .unwrap()
+        .items;
+    let to_ann = failed
+        .iter()
+        .find(|m| m.to == ann.email)
+        .expect("her message, given up")
+        .id;
+    w.roster
+        .deactivate_member(&w.founder, w.org, ann.user)
+        .await
+        .unwrap();
+    let before = w.snapshot().await;
+    let err = w
+        .roster
+        .retry_mail(&w.founder, w.org, to_ann)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::MailNotRetriable { .. }), "{err:?}");
+    assert_actionable(&err, &["deactivated", "reactivate"]);
+    assert_eq!(w.snapshot().await, before, "nothing changed");
+    // Reactivated, she may have it again.
+    w.roster
+        .reactivate_member(&w.founder, w.org, ann.user)
+        .await
+        .unwrap();
+    w.roster
+        .retry_mail(&w.founder, w.org, to_ann)
+        .await
+        .expect("retried once she is back");
+}

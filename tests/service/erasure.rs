@@ -101,6 +101,11 @@ impl Scene {
             )
             .await
             .unwrap();
+        // She renames herself since: her message still carries the name she had.
+        roster
+            .update_profile(&zelda, org, crate::fixture::profile("Zed", "Renamed"))
+            .await
+            .unwrap();
         roster
             .send_message(
                 &founder,

@@ -1,5 +1,5 @@
 //! Races end in a decision, never in a store error (spec: ERR-1, ROLE-4, INV-11, TEAM-4,
-//! MEM-2).
+//! MEM-2, USR-5).
 //!
 //! [`Interleaved`] runs another command's commit between a command's reads and its own
 //! commit, deterministically, on every store.
@@ -452,13 +452,58 @@ async fn two_administrators_deactivating_each_other(store: Arc<DynStore>) {
     assert!(!ada.is_active());
 }
 
+/// A member invites someone after the erasure read the organization and before it commits:
+/// the invitation (without a seat cap, it does not bump the organization's version) commits
+/// first, naming them as its inviter. The erasure still lands, then finds and rewrites it.
+async fn an_erasure_racing_a_command_of_its_member(store: Arc<DynStore>) {
+    // spec: USR-5
+    let race = Race::new(store).await;
+    let zed = race.join("zed-erased", Role::Administrator, None).await;
+    let (org, other, inviter) = (race.org, race.roster.clone(), zed.clone());
+    race.store.before_next_commit(move |_| async move {
+        other
+            .invite_member(&inviter, org, actor("late").email, Role::Member, None)
+            .await
+            .unwrap();
+    });
+    let erased = race.roster.erase_member(race.org, zed.user).await.unwrap();
+    assert!(!race.store.armed());
+    let all = Page::first(Page::MAX_LIMIT);
+    let invitations = race
+        .store
+        .invitations(race.org, orgroster::InvitationFilter::default(), all)
+        .await
+        .unwrap();
+    let late = invitations
+        .iter()
+        .find(|i| i.email == actor("late").email)
+        .expect("the late invitation");
+    assert_eq!(
+        late.invited_by, erased.pseudonym.user,
+        "rewritten after the erasure"
+    );
+    let events = race.store.events(race.org, all).await.unwrap();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.actor, orgroster::EventActor::User { user } if user == zed.user)),
+        "an event still names them"
+    );
+    let mail = race.store.outbox(race.org, all).await.unwrap();
+    assert!(
+        !format!("{mail:?}").contains("Joiner"),
+        "a mail still carries their name"
+    );
+}
+
 #[tokio::test]
 async fn team_commands_racing_the_demotion_of_their_actor_are_refused_in_memory() {
     let store: Arc<DynStore> = Arc::new(MemoryStore::new());
     team_commands_racing_the_demotion_of_their_actor(store.clone()).await;
     a_team_page_racing_the_removal_of_its_supervisor(store.clone()).await;
     a_message_racing_the_removal_of_its_sender(store.clone()).await;
-    two_administrators_deactivating_each_other(store).await;
+    two_administrators_deactivating_each_other(store.clone()).await;
+    an_erasure_racing_a_command_of_its_member(store).await;
 }
 
 #[tokio::test]
@@ -467,7 +512,8 @@ async fn team_commands_racing_the_demotion_of_their_actor_are_refused_on_sqlite(
     team_commands_racing_the_demotion_of_their_actor(store.clone()).await;
     a_team_page_racing_the_removal_of_its_supervisor(store.clone()).await;
     a_message_racing_the_removal_of_its_sender(store.clone()).await;
-    two_administrators_deactivating_each_other(store).await;
+    two_administrators_deactivating_each_other(store.clone()).await;
+    an_erasure_racing_a_command_of_its_member(store).await;
 }
 
 #[cfg(feature = "postgres")]
@@ -477,7 +523,8 @@ async fn team_commands_racing_the_demotion_of_their_actor_are_refused_on_postgre
         team_commands_racing_the_demotion_of_their_actor(store.clone()).await;
         a_team_page_racing_the_removal_of_its_supervisor(store.clone()).await;
         a_message_racing_the_removal_of_its_sender(store.clone()).await;
-        two_administrators_deactivating_each_other(store).await;
+        two_administrators_deactivating_each_other(store.clone()).await;
+        an_erasure_racing_a_command_of_its_member(store).await;
     })
     .await;
 }

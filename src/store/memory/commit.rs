@@ -329,8 +329,13 @@ pub(super) fn apply_write(
         }
         Write::RewriteInvitation(invitation) => {
             let org = state.org_mut(org_id)?;
+            if invitation.organization != org_id {
+                return Err(StoreError::Missing {
+                    entity: "organization",
+                });
+            }
             let old = org.invitations.get(&invitation.id).cloned();
-            if invitation.organization != org_id || old.is_none() {
+            if old.is_none() {
                 return Err(StoreError::Conflict {
                     entity: "invitation",
                 });

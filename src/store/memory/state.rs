@@ -93,7 +93,7 @@ impl Org {
         }
     }
 
-    /// Members plus pending invitations holding a seat at `now` (spec: ORG-4).
+    /// Active members plus pending invitations holding a seat at `now` (spec: ORG-4, MEM-2).
     pub(super) fn seats(&self, now: DateTime<Utc>) -> SeatUsage {
         SeatUsage {
             members: self.members.values().filter(|m| m.is_active()).count() as u64,

@@ -113,7 +113,8 @@ fn independent(changes: &ChangeSet) -> bool {
             Write::PutMember(m) => m.id.as_uuid(),
             Write::PutTeam(t) => t.id.as_uuid(),
             Write::RequeueMail { mail, .. } => mail.as_uuid(),
-            // An erasure deletes a member, and is rare: it runs step by step.
+            // Deletions, deactivation's mail withdrawal and an erasure's rewrites read or
+            // remove rows other steps touch, and are rare: they run step by step.
             Write::DeleteMember { .. }
             | Write::WithdrawMailTo { .. }
             | Write::RewriteInvitation(_)
