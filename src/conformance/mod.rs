@@ -6,11 +6,12 @@
 //! `#[tokio::test]` per case so a failure is reported by name. Every case creates its own
 //! organizations with fresh ids, so cases can share one database and run in parallel.
 //!
-//! The cases live by theme: `rows` (round trips, versions, atomic commits, the audit trail),
-//! `listings` (pagination, filters, other organizations' ids), `invitations` (pending
-//! uniqueness, tokens, ids, seats, the combined reads, the invitee's inbox), `teams`, `outbox` (claims, leases,
-//! withdrawn mail), `concurrency` (races between commits) and `activity` (statistics, team
-//! stints).
+//! The cases live by theme: `rows` (round trips, versions, atomic commits, the audit trail,
+//! deleting and erasing), `listings` (pagination, filters, deactivated members, other
+//! organizations' ids), `invitations` (pending uniqueness, tokens, seats, the combined reads,
+//! lifetime and metadata), `inbox` (invitations by id, the invitee's inbox), `teams`,
+//! `outbox` (claims, leases, withdrawn mail), `concurrency` (races between commits) and
+//! `activity` (statistics, team stints).
 //!
 //! Run it against your own store:
 //!
@@ -39,6 +40,7 @@
 mod activity;
 mod concurrency;
 mod fixtures;
+mod inbox;
 mod invitations;
 mod listings;
 mod outbox;
@@ -46,7 +48,8 @@ mod rows;
 mod teams;
 
 pub use self::{
-    activity::*, concurrency::*, invitations::*, listings::*, outbox::*, rows::*, teams::*,
+    activity::*, concurrency::*, inbox::*, invitations::*, listings::*, outbox::*, rows::*,
+    teams::*,
 };
 
 /// The names of every case, in the order the macro runs them.
