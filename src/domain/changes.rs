@@ -35,7 +35,9 @@ pub enum OrganizationWrite {
     /// need not serialize with the organization's other such decisions. A change to the
     /// organization committed before the check fails it; one committed after the check is
     /// ordered after this decision, which is sound because no decision about the organization
-    /// itself reads invitations or memberships (those that count them bump it: `Touch`).
+    /// itself reads invitations or memberships (those that count them bump it: `Touch`). An
+    /// erasure, which reads every row naming a person, reads again once it has committed, for
+    /// what such a decision committed meanwhile (spec: USR-5).
     Check {
         /// The version the decision read.
         expected_version: u64,
