@@ -202,6 +202,81 @@ pub enum Error {
     Store(#[from] StoreError),
 }
 
+impl Error {
+    /// A stable, machine-readable name of the variant (`seat_limit`, `invitation_expired`…),
+    /// for a host's API responses and logs: it never changes once released. The crate
+    /// documentation lists every code with its HTTP status.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Forbidden { .. } => "forbidden",
+            Self::CapabilityRequired { .. } => "capability_required",
+            Self::Deactivated => "deactivated",
+            Self::NotFound { .. } => "not_found",
+            Self::Invalid(_) => "invalid_input",
+            Self::InvitationExpired { .. } => "invitation_expired",
+            Self::InvitationNotPending { .. } => "invitation_not_pending",
+            Self::EmailMismatch => "email_mismatch",
+            Self::WarningNotAcknowledged => "warning_not_acknowledged",
+            Self::RolesNotCumulative { .. } => "roles_not_cumulative",
+            Self::RoleAlreadyHeld { .. } => "role_already_held",
+            Self::RoleNotHeld { .. } => "role_not_held",
+            Self::LearnerRoleIsPermanent => "learner_role_is_permanent",
+            Self::LastAdministrator => "last_administrator",
+            Self::NoLicense => "no_license",
+            Self::LegacyIntegration => "legacy_integration",
+            Self::SeatLimit { .. } => "seat_limit",
+            Self::AlreadyMember => "already_member",
+            Self::AlreadyInvited => "already_invited",
+            Self::AlreadyInTeam => "already_in_team",
+            Self::NotInTeam => "not_in_team",
+            Self::AdministratorExists => "administrator_exists",
+            Self::AlreadyDeactivated => "already_deactivated",
+            Self::NotDeactivated => "not_deactivated",
+            Self::MailNotRetriable { .. } => "mail_not_retriable",
+            Self::TeamNameTaken => "team_name_taken",
+            Self::Conflict => "conflict",
+            Self::Randomness(_) => "randomness",
+            Self::Store(_) => "store",
+        }
+    }
+
+    /// The HTTP status a web host would answer with (`403`, `404`, `409`, `410`, `422`,
+    /// `500`, `503`), as a plain number: the crate depends on no HTTP library.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::Forbidden { .. } => 403,
+            Self::CapabilityRequired { .. } => 403,
+            Self::Deactivated => 403,
+            Self::NotFound { .. } => 404,
+            Self::Invalid(_) => 422,
+            Self::InvitationExpired { .. } => 410,
+            Self::InvitationNotPending { .. } => 409,
+            Self::EmailMismatch => 403,
+            Self::WarningNotAcknowledged => 409,
+            Self::RolesNotCumulative { .. } => 409,
+            Self::RoleAlreadyHeld { .. } => 409,
+            Self::RoleNotHeld { .. } => 409,
+            Self::LearnerRoleIsPermanent => 409,
+            Self::LastAdministrator => 409,
+            Self::NoLicense => 409,
+            Self::LegacyIntegration => 409,
+            Self::SeatLimit { .. } => 409,
+            Self::AlreadyMember => 409,
+            Self::AlreadyInvited => 409,
+            Self::AlreadyInTeam => 409,
+            Self::NotInTeam => 409,
+            Self::AdministratorExists => 409,
+            Self::AlreadyDeactivated => 409,
+            Self::NotDeactivated => 409,
+            Self::MailNotRetriable { .. } => 409,
+            Self::TeamNameTaken => 409,
+            Self::Conflict => 409,
+            Self::Randomness(_) => 500,
+            Self::Store(_) => 503,
+        }
+    }
+}
+
 impl From<RoleError> for Error {
     fn from(e: RoleError) -> Self {
         match e {
@@ -291,5 +366,141 @@ mod tests {
                 requested: Role::TeamSupervisor
             }
         ));
+    }
+
+    /// One error of every variant, with the code and status it must keep.
+    fn every_variant() -> Vec<(Error, &'static str, u16)> {
+        use crate::domain::organization::Capability;
+        vec![
+            (
+                Error::Forbidden {
+                    permission: Permission::ManageMembers,
+                },
+                "forbidden",
+                403,
+            ),
+            (
+                Error::CapabilityRequired {
+                    capability: Capability::PayPerUse,
+                },
+                "capability_required",
+                403,
+            ),
+            (Error::Deactivated, "deactivated", 403),
+            (
+                Error::NotFound {
+                    entity: EntityKind::Team,
+                },
+                "not_found",
+                404,
+            ),
+            (
+                Error::Invalid(ValidationError::Empty {
+                    field: crate::domain::validation::Field::Email,
+                }),
+                "invalid_input",
+                422,
+            ),
+            (
+                Error::InvitationExpired {
+                    expired_at: DateTime::UNIX_EPOCH,
+                },
+                "invitation_expired",
+                410,
+            ),
+            (
+                Error::InvitationNotPending {
+                    status: InvitationStatus::Accepted,
+                },
+                "invitation_not_pending",
+                409,
+            ),
+            (Error::EmailMismatch, "email_mismatch", 403),
+            (
+                Error::WarningNotAcknowledged,
+                "warning_not_acknowledged",
+                409,
+            ),
+            (
+                Error::RolesNotCumulative {
+                    held: Role::Administrator,
+                    requested: Role::TeamSupervisor,
+                },
+                "roles_not_cumulative",
+                409,
+            ),
+            (
+                Error::RoleAlreadyHeld {
+                    role: Role::Manager,
+                },
+                "role_already_held",
+                409,
+            ),
+            (
+                Error::RoleNotHeld {
+                    role: Role::Manager,
+                },
+                "role_not_held",
+                409,
+            ),
+            (
+                Error::LearnerRoleIsPermanent,
+                "learner_role_is_permanent",
+                409,
+            ),
+            (Error::LastAdministrator, "last_administrator", 409),
+            (Error::NoLicense, "no_license", 409),
+            (Error::LegacyIntegration, "legacy_integration", 409),
+            (Error::SeatLimit { cap: 1, excess: 1 }, "seat_limit", 409),
+            (Error::AlreadyMember, "already_member", 409),
+            (Error::AlreadyInvited, "already_invited", 409),
+            (Error::AlreadyInTeam, "already_in_team", 409),
+            (Error::NotInTeam, "not_in_team", 409),
+            (Error::AdministratorExists, "administrator_exists", 409),
+            (Error::AlreadyDeactivated, "already_deactivated", 409),
+            (Error::NotDeactivated, "not_deactivated", 409),
+            (
+                Error::MailNotRetriable {
+                    reason: "sent".to_owned(),
+                },
+                "mail_not_retriable",
+                409,
+            ),
+            (Error::TeamNameTaken, "team_name_taken", 409),
+            (Error::Conflict, "conflict", 409),
+            (Error::Randomness("no entropy".into()), "randomness", 500),
+            (
+                Error::Store(StoreError::Conflict { entity: "member" }),
+                "store",
+                503,
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_code_and_status_is_pinned_and_documented_once() {
+        // spec: ERR-1 — a host branches on codes: renaming one breaks this test.
+        let docs = include_str!("lib.rs");
+        let mut codes = std::collections::HashSet::new();
+        for (error, code, status) in every_variant() {
+            assert_eq!(error.code(), code, "{error:?}");
+            assert_eq!(error.http_status(), status, "{error:?}");
+            assert!(codes.insert(code), "{code} is used twice");
+            let row = format!("//! | `{code}` | {status} | [`Error::");
+            assert_eq!(
+                docs.matches(&row).count(),
+                1,
+                "the crate docs' table lacks {row}"
+            );
+        }
+        let documented = docs
+            .lines()
+            .filter(|l| l.starts_with("//! | `") && l.contains("| [`Error::"))
+            .count();
+        assert_eq!(
+            documented,
+            codes.len(),
+            "the table lists a code no variant has"
+        );
     }
 }

@@ -86,6 +86,43 @@
 //! All of them pass the same conformance suite. Write your own by implementing [`Store`] and
 //! running the suite against it (feature `conformance`).
 //!
+//! # Errors
+//!
+//! Every command returns [`Error`]. Its [`Error::code`] is stable, and
+//! [`Error::http_status`] is what a web host would answer:
+//!
+//! | code | HTTP | variant |
+//! |---|---|---|
+//! | `forbidden` | 403 | [`Error::Forbidden`]: the actor lacks a permission |
+//! | `capability_required` | 403 | [`Error::CapabilityRequired`]: the organization's contract lacks a capability |
+//! | `deactivated` | 403 | [`Error::Deactivated`]: the actor's membership is deactivated |
+//! | `not_found` | 404 | [`Error::NotFound`]: no such organization, member, team, invitation, license or mail |
+//! | `invalid_input` | 422 | [`Error::Invalid`]: an input broke a rule of ERR-3 |
+//! | `invitation_expired` | 410 | [`Error::InvitationExpired`]: the invitation's link expired |
+//! | `invitation_not_pending` | 409 | [`Error::InvitationNotPending`]: the invitation was accepted, declined or revoked |
+//! | `email_mismatch` | 403 | [`Error::EmailMismatch`]: signed in with another address than the invited one |
+//! | `warning_not_acknowledged` | 409 | [`Error::WarningNotAcknowledged`]: the existing-account warning must be acknowledged |
+//! | `roles_not_cumulative` | 409 | [`Error::RolesNotCumulative`]: Administrator and Team Supervisor together |
+//! | `role_already_held` | 409 | [`Error::RoleAlreadyHeld`]: the member holds the role already |
+//! | `role_not_held` | 409 | [`Error::RoleNotHeld`]: the member does not hold the role |
+//! | `learner_role_is_permanent` | 409 | [`Error::LearnerRoleIsPermanent`]: the Member role cannot be revoked |
+//! | `last_administrator` | 409 | [`Error::LastAdministrator`]: the last active administrator stays |
+//! | `no_license` | 409 | [`Error::NoLicense`]: administrators beyond the creator need a license |
+//! | `legacy_integration` | 409 | [`Error::LegacyIntegration`]: no administrator team with a legacy integration |
+//! | `seat_limit` | 409 | [`Error::SeatLimit`]: the seat cap would be exceeded |
+//! | `already_member` | 409 | [`Error::AlreadyMember`]: the user is a member already |
+//! | `already_invited` | 409 | [`Error::AlreadyInvited`]: a pending invitation for the address exists |
+//! | `already_in_team` | 409 | [`Error::AlreadyInTeam`]: the member is in the team already |
+//! | `not_in_team` | 409 | [`Error::NotInTeam`]: the member is not in the team |
+//! | `administrator_exists` | 409 | [`Error::AdministratorExists`]: the organization has an administrator already |
+//! | `already_deactivated` | 409 | [`Error::AlreadyDeactivated`]: the member is deactivated already |
+//! | `not_deactivated` | 409 | [`Error::NotDeactivated`]: the member is active |
+//! | `mail_not_retriable` | 409 | [`Error::MailNotRetriable`]: the email cannot be queued again |
+//! | `team_name_taken` | 409 | [`Error::TeamNameTaken`]: another team has the name |
+//! | `conflict` | 409 | [`Error::Conflict`]: concurrent changes kept winning; nothing changed, try again |
+//! | `randomness` | 500 | [`Error::Randomness`]: the operating system's random generator failed |
+//! | `store` | 503 | [`Error::Store`]: the store failed; nothing changed |
+//!
 //! # The rules
 //!
 //! [`rules`] states every domain rule with its id (`INV-3`, `ROLE-2`…); tests cite the same
