@@ -38,7 +38,7 @@ pub struct PastedAddress {
 }
 
 /// An entry that will get no invitation, and why (spec: INV-7).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RejectedEntry {
     /// The 1-based line of the paste.
     pub line: usize,
@@ -80,6 +80,31 @@ pub enum BulkLineError {
     /// The chosen team no longer exists.
     #[error("the chosen team does not exist (it may have been deleted); pick another team")]
     NoSuchTeam,
+}
+
+impl BulkLineError {
+    /// A stable, machine-readable name of the reason, as a host's API would send it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "invalid_input",
+            Self::DuplicateInPaste { .. } => "duplicate_in_paste",
+            Self::AlreadyMember => "already_member",
+            Self::AlreadyInvited => "already_invited",
+            Self::SeatLimit { .. } => "seat_limit",
+            Self::NoSuchTeam => "no_such_team",
+        }
+    }
+}
+
+/// Serialized as `{"code": …, "message": …}`: the stable code and the advice a person reads.
+impl serde::Serialize for BulkLineError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut reason = serializer.serialize_struct("BulkLineError", 2)?;
+        reason.serialize_field("code", self.code())?;
+        reason.serialize_field("message", &self.to_string())?;
+        reason.end()
+    }
 }
 
 impl ParsedPaste {

@@ -27,7 +27,7 @@ use super::{
 
 /// Who a person is to the organization: the user id, the email they joined with and their
 /// name. Both the member whose data is erased and the pseudonym that replaces it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Person {
     /// The host's user id.
     pub user: UserId,
@@ -236,7 +236,7 @@ impl Mentions {
 }
 
 /// What an erasure returns: who was erased, and the pseudonym that now stands for them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Erased {
     /// The membership that ended.

@@ -250,18 +250,22 @@ impl InvitationView {
 
 /// What an invitation command returns: the invitation and its token, shown this once
 /// (spec: INV-6). The token also travels in the queued email.
-#[derive(Debug, Clone)]
+///
+/// Serialized, it holds the invitation only: the token is a secret for the email, never for
+/// a host's API responses.
+#[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct InvitationCreated {
     /// The invitation as stored.
     pub invitation: Invitation,
     /// The secret for the acceptance link. Never stored: derived from the host's link key,
     /// and derived again when its email is rendered (spec: INV-6).
+    #[serde(skip)]
     pub token: InvitationToken,
 }
 
 /// What accepting returns.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Accepted {
     /// The invitation, now accepted.
@@ -272,7 +276,7 @@ pub struct Accepted {
 
 /// What a bulk invitation returns: one result per pasted entry, nothing lost, nothing twice
 /// (spec: INV-7).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct BulkInviteReport {
     /// The invitations sent, in paste order, with the line each came from.

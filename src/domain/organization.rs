@@ -204,7 +204,7 @@ pub(crate) struct Founder {
 }
 
 /// What creating an organization returns.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct OrganizationCreated {
     /// The organization.

@@ -85,7 +85,7 @@ pub enum OutboxStatus {
 ///
 /// It holds no secret: an invitation's link is derived from the host's link key when the
 /// mail is rendered (spec: INV-6).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct OutboxMessage {
     /// Its id, also the source of the mail's stable `Message-ID`.
     pub id: OutboxId,

@@ -44,6 +44,8 @@ pub enum Field {
     Lifetime,
     /// The host's metadata of an invitation (spec: INV-14).
     Metadata,
+    /// A listing's cursor, as a client sent it back.
+    Cursor,
 }
 
 impl fmt::Display for Field {
@@ -68,6 +70,7 @@ impl fmt::Display for Field {
             Self::Teams => "teams compared",
             Self::Lifetime => "invitation lifetime",
             Self::Metadata => "metadata",
+            Self::Cursor => "page cursor",
         })
     }
 }

@@ -105,7 +105,7 @@ impl DeliveryConfig {
 }
 
 /// What one delivery pass did (spec: INV-9, MSG-2).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DeliveryReport {
     /// Mail accepted by the transport.

@@ -212,8 +212,8 @@ impl RosterBuilder {
 pub struct Listing<T> {
     /// The rows.
     pub items: Vec<T>,
-    /// The next page, when this one was full.
-    #[serde(skip)]
+    /// The next page, when this one was full: serialized as its opaque cursor
+    /// ([`Page::cursor`]), which [`Page::from_cursor`] reads back.
     pub next: Option<Page>,
 }
 

@@ -14,6 +14,7 @@ mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
@@ -38,6 +39,7 @@ use crate::domain::{
     team::Team,
     text::{OrganizationName, Profile, TeamName},
     token::TokenHash,
+    validation::{Field, ValidationError},
 };
 pub(crate) use crate::error::BoxError;
 
@@ -132,6 +134,70 @@ impl Page {
     /// Never empty: a page holds at least one row. Present for clippy's `len_without_is_empty`.
     pub fn is_empty(&self) -> bool {
         false
+    }
+}
+
+/// The version byte of a cursor's bytes, so that a later format can tell its own apart.
+const CURSOR_VERSION: u8 = 1;
+
+impl Page {
+    /// The page as an opaque, URL-safe cursor a client hands back: what a host puts in its
+    /// API responses ([`Listing`](crate::Listing) serializes its next page so). It holds only
+    /// where the page starts and its size; a cursor edited by hand names another page of the
+    /// same listing, never another organization's rows.
+    pub fn cursor(&self) -> String {
+        let mut bytes = Vec::with_capacity(21);
+        bytes.push(CURSOR_VERSION);
+        bytes.extend_from_slice(&self.limit.to_be_bytes());
+        if let Some(after) = self.after {
+            bytes.extend_from_slice(after.as_bytes());
+        }
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// The page a cursor from [`Page::cursor`] names.
+    ///
+    /// # Errors
+    /// [`ValidationError::Malformed`] for [`Field::Cursor`] when it is not one.
+    pub fn from_cursor(cursor: &str) -> Result<Self, ValidationError> {
+        let malformed = || ValidationError::Malformed {
+            field: Field::Cursor,
+            reason: "this page cursor was not made by this listing; start from the first page",
+        };
+        let bytes = URL_SAFE_NO_PAD
+            .decode(cursor.as_bytes())
+            .map_err(|_| malformed())?;
+        let (limit, after) = match bytes.as_slice() {
+            [CURSOR_VERSION, limit @ ..] if limit.len() == 4 => (limit, None),
+            [CURSOR_VERSION, rest @ ..] if rest.len() == 20 => {
+                let (limit, after) = rest.split_at(4);
+                (
+                    limit,
+                    Some(Uuid::from_slice(after).map_err(|_| malformed())?),
+                )
+            }
+            _ => return Err(malformed()),
+        };
+        let limit = u32::from_be_bytes(limit.try_into().map_err(|_| malformed())?);
+        if !(1..=Self::MAX_LIMIT).contains(&limit) {
+            return Err(malformed());
+        }
+        Ok(Self { after, limit })
+    }
+}
+
+/// Serialized as its [cursor](Page::cursor).
+impl serde::Serialize for Page {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.cursor())
+    }
+}
+
+/// Read back from its [cursor](Page::cursor); a malformed one is an error.
+impl<'de> serde::Deserialize<'de> for Page {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let cursor = String::deserialize(deserializer)?;
+        Self::from_cursor(&cursor).map_err(serde::de::Error::custom)
     }
 }
 

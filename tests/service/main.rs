@@ -3,7 +3,8 @@
 //! ADM-4), `roles` (ROLE, ADM, USR), `erasure` (USR-5), `lifecycle` (MEM-1), `deactivation`
 //! (MEM-2), `teams` (TEAM), `messages` (MSG-1, ADM-3), `analytics/` (STAT), `delivery/` (the
 //! outbox, links' mail, SMTP: INV-9, INV-13, MSG-2, MSG-3). Beside them: the authorization
-//! `matrix`, every `errors` variant, `bad_input` and `foreign_ids`, `races` and `contention`
+//! `matrix`, every `errors` variant, what a host sends on (`serialization`), `bad_input` and
+//! `foreign_ids`, `races` and `contention`
 //! between commands, `durability/` (several processes on one database, crashes, a failing
 //! database), PostgreSQL `round_trips`, the seeds told as `stories`, and `spec_coverage`,
 //! which checks that every rule is cited by some test. Each test names the spec rules it
@@ -40,6 +41,7 @@ mod round_trips;
 #[cfg(feature = "sqlite")]
 #[path = "../support/scratch.rs"]
 mod scratch;
+mod serialization;
 #[cfg(feature = "smtp")]
 #[path = "../support/smtp_server.rs"]
 mod smtp_server;

@@ -90,6 +90,31 @@ pub enum ActivityError {
     },
 }
 
+impl ActivityError {
+    /// A stable, machine-readable name of the reason, as a host's API would send it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "invalid_input",
+            Self::PercentOutOfRange { .. } => "percent_out_of_range",
+            Self::NegativeTime { .. } => "negative_time",
+            Self::TooMuchTime { .. } => "too_much_time",
+            Self::UnknownMember => "unknown_member",
+            Self::DuplicateId { .. } => "duplicate_id",
+        }
+    }
+}
+
+/// Serialized as `{"code": …, "message": …}`: the stable code and the advice a person reads.
+impl Serialize for ActivityError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut reason = serializer.serialize_struct("ActivityError", 2)?;
+        reason.serialize_field("code", self.code())?;
+        reason.serialize_field("message", &self.to_string())?;
+        reason.end()
+    }
+}
+
 /// The most time one event may report: a day.
 pub const MAX_SECONDS_PER_EVENT: i64 = 86_400;
 
@@ -134,7 +159,7 @@ impl ReportedActivity {
 }
 
 /// What recording a batch did: every event is either recorded or refused with its reason.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ActivityReceipt {
     /// How many events were recorded.

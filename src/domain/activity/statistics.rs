@@ -11,7 +11,8 @@ use crate::domain::{
 };
 
 /// Where statistics are taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "scope", content = "id", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum StatsScope {
     /// The whole organization.
