@@ -112,6 +112,28 @@ impl Roster {
     ///
     /// # Errors
     /// [`Error::Forbidden`] outside the actor's reach, [`Error::NotFound`], [`Error::Store`].
+    ///
+    /// # Examples
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # use orgroster::*;
+    /// # let key = LinkKey::generate()?;
+    /// # let roster = Roster::builder(MemoryStore::new(), RecordingMailer::new(), key).build();
+    /// # let ada = Actor::new(UserId::new(), EmailAddress::parse("ada@example.com")?);
+    /// # let org = roster
+    /// #     .create_organization(&ada, "Analytical Engines".parse()?, Profile::parse("Ada", "L")?)
+    /// #     .await?
+    /// #     .organization
+    /// #     .id;
+    /// # roster.add_license(org, LicenseKind::PayPerUse).await?;
+    /// # let learners = Capabilities::default().with(Capability::CoursecloudLegacy);
+    /// # roster.set_capabilities(org, learners).await?;
+    /// let period = Period::days_until(roster.now(), 30)?;
+    /// let figures = roster.statistics(&ada, org, StatsScope::Organization, period).await?;
+    /// assert_eq!(figures.members, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn statistics(
         &self,
         actor: &Actor,

@@ -223,6 +223,28 @@ impl Roster {
     /// [`Error::Forbidden`], [`Error::CapabilityRequired`], [`Error::Invalid`],
     /// [`Error::AlreadyMember`], [`Error::AlreadyInvited`], [`Error::SeatLimit`],
     /// [`Error::NotFound`], [`Error::Conflict`], [`Error::Store`].
+    ///
+    /// # Examples
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # use orgroster::*;
+    /// # let key = LinkKey::generate()?;
+    /// # let roster = Roster::builder(MemoryStore::new(), RecordingMailer::new(), key).build();
+    /// # let ada = Actor::new(UserId::new(), EmailAddress::parse("ada@example.com")?);
+    /// # let org = roster
+    /// #     .create_organization(&ada, "Analytical Engines".parse()?, Profile::parse("Ada", "L")?)
+    /// #     .await?
+    /// #     .organization
+    /// #     .id;
+    /// # roster.add_license(org, LicenseKind::PayPerUse).await?;
+    /// # let learners = Capabilities::default().with(Capability::CoursecloudLegacy);
+    /// # roster.set_capabilities(org, learners).await?;
+    /// let bob = EmailAddress::parse("bob@example.com")?;
+    /// let sent = roster.invite_member(&ada, org, bob, Role::Member, None).await?;
+    /// assert_eq!(sent.invitation.status, InvitationStatus::Pending);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn invite_member(
         &self,
         actor: &Actor,
@@ -311,6 +333,29 @@ impl Roster {
     /// [`Error::Forbidden`], [`Error::CapabilityRequired`], [`Error::NotFound`],
     /// [`Error::Conflict`], [`Error::Store`]. Problems with single entries are not errors:
     /// they are in the report.
+    ///
+    /// # Examples
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # use orgroster::*;
+    /// # let key = LinkKey::generate()?;
+    /// # let roster = Roster::builder(MemoryStore::new(), RecordingMailer::new(), key).build();
+    /// # let ada = Actor::new(UserId::new(), EmailAddress::parse("ada@example.com")?);
+    /// # let org = roster
+    /// #     .create_organization(&ada, "Analytical Engines".parse()?, Profile::parse("Ada", "L")?)
+    /// #     .await?
+    /// #     .organization
+    /// #     .id;
+    /// # roster.add_license(org, LicenseKind::PayPerUse).await?;
+    /// # let learners = Capabilities::default().with(Capability::CoursecloudLegacy);
+    /// # roster.set_capabilities(org, learners).await?;
+    /// let paste = "bob@example.com; carol@example.com\nnot-an-address";
+    /// let report = roster.invite_members(&ada, org, paste, Role::Member, None).await?;
+    /// assert_eq!(report.invited.len(), 2);
+    /// assert_eq!(report.rejected[0].line, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn invite_members(
         &self,
         actor: &Actor,
@@ -385,6 +430,31 @@ impl Roster {
     /// # Errors
     /// [`Error::Invalid`] for a malformed token, [`Error::NotFound`] for an unknown or
     /// superseded link, [`Error::Store`].
+    ///
+    /// # Examples
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # use orgroster::*;
+    /// # let key = LinkKey::generate()?;
+    /// # let roster = Roster::builder(MemoryStore::new(), RecordingMailer::new(), key).build();
+    /// # let ada = Actor::new(UserId::new(), EmailAddress::parse("ada@example.com")?);
+    /// # let org = roster
+    /// #     .create_organization(&ada, "Analytical Engines".parse()?, Profile::parse("Ada", "L")?)
+    /// #     .await?
+    /// #     .organization
+    /// #     .id;
+    /// # roster.add_license(org, LicenseKind::PayPerUse).await?;
+    /// # let learners = Capabilities::default().with(Capability::CoursecloudLegacy);
+    /// # roster.set_capabilities(org, learners).await?;
+    /// # let bob = EmailAddress::parse("bob@example.com")?;
+    /// # let sent = roster.invite_member(&ada, org, bob, Role::Member, None).await?;
+    /// let link = sent.token.expose(); // what the email's link carries
+    /// let preview = roster.preview_invitation(&link, false).await?;
+    /// assert_eq!(preview.organization.as_str(), "Analytical Engines");
+    /// assert!(!preview.expired);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn preview_invitation(
         &self,
         token: &str,
@@ -422,6 +492,34 @@ impl Roster {
     /// [`Error::WarningNotAcknowledged`], [`Error::AlreadyMember`], [`Error::SeatLimit`],
     /// [`Error::LegacyIntegration`] and [`Error::NoLicense`] (an administrator invitation,
     /// ORG-2, ORG-3), [`Error::Conflict`], [`Error::Store`].
+    ///
+    /// # Examples
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # use orgroster::*;
+    /// # let key = LinkKey::generate()?;
+    /// # let roster = Roster::builder(MemoryStore::new(), RecordingMailer::new(), key).build();
+    /// # let ada = Actor::new(UserId::new(), EmailAddress::parse("ada@example.com")?);
+    /// # let org = roster
+    /// #     .create_organization(&ada, "Analytical Engines".parse()?, Profile::parse("Ada", "L")?)
+    /// #     .await?
+    /// #     .organization
+    /// #     .id;
+    /// # roster.add_license(org, LicenseKind::PayPerUse).await?;
+    /// # let learners = Capabilities::default().with(Capability::CoursecloudLegacy);
+    /// # roster.set_capabilities(org, learners).await?;
+    /// # let sent = roster
+    /// #     .invite_member(&ada, org, EmailAddress::parse("bob@example.com")?, Role::Member, None)
+    /// #     .await?;
+    /// # let link = sent.token.expose();
+    /// // Bob, signed in with the invited address (any case), follows the link.
+    /// let bob = Actor::new(UserId::new(), EmailAddress::parse("Bob@Example.com")?);
+    /// let options = AcceptOptions::new(Profile::parse("Bob", "Babbage")?);
+    /// let accepted = roster.accept_invitation(&bob, &link, options).await?;
+    /// assert_eq!(accepted.member.user, bob.user);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn accept_invitation(
         &self,
         actor: &Actor,

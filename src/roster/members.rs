@@ -47,6 +47,28 @@ impl Roster {
     ///
     /// # Errors
     /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::Store`].
+    ///
+    /// # Examples
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # use orgroster::*;
+    /// # let key = LinkKey::generate()?;
+    /// # let roster = Roster::builder(MemoryStore::new(), RecordingMailer::new(), key).build();
+    /// # let ada = Actor::new(UserId::new(), EmailAddress::parse("ada@example.com")?);
+    /// # let org = roster
+    /// #     .create_organization(&ada, "Analytical Engines".parse()?, Profile::parse("Ada", "L")?)
+    /// #     .await?
+    /// #     .organization
+    /// #     .id;
+    /// # roster.add_license(org, LicenseKind::PayPerUse).await?;
+    /// # let learners = Capabilities::default().with(Capability::CoursecloudLegacy);
+    /// # roster.set_capabilities(org, learners).await?;
+    /// let page = roster.members(&ada, org, MemberFilter::default(), Page::first(50)).await?;
+    /// assert_eq!(page.items.len(), 1);
+    /// assert!(page.next.is_none(), "the last page");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn members(
         &self,
         actor: &Actor,

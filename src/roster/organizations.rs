@@ -37,6 +37,23 @@ impl Roster {
     ///
     /// # Errors
     /// [`Error::Store`].
+    ///
+    /// # Examples
+    /// ```
+    /// use orgroster::{
+    ///     Actor, EmailAddress, LinkKey, MemoryStore, Profile, RecordingMailer, Roster, UserId,
+    /// };
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let key = LinkKey::generate()?;
+    /// let roster = Roster::builder(MemoryStore::new(), RecordingMailer::new(), key).build();
+    /// let ada = Actor::new(UserId::new(), EmailAddress::parse("ada@example.com")?);
+    /// let name = "Analytical Engines".parse()?;
+    /// let profile = Profile::parse("Ada", "Lovelace")?;
+    /// let created = roster.create_organization(&ada, name, profile).await?;
+    /// assert!(created.founder.is_administrator());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn create_organization(
         &self,
         actor: &Actor,
