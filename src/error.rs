@@ -167,6 +167,19 @@ pub enum Error {
     /// The member does not belong to the team.
     #[error("the member does not belong to this team")]
     NotInTeam,
+    /// The host's hook refused the command, with its reason (spec: MEM-3).
+    #[error("refused by the organization's policy: {reason}")]
+    Vetoed {
+        /// The host's reason, for the person refused.
+        reason: String,
+    },
+    /// The host's hook failed (it panicked or did not answer in time): the command was
+    /// refused and nothing changed (spec: MEM-3).
+    #[error("the host's check failed ({reason}); nothing was changed, try again later")]
+    HookFailed {
+        /// What went wrong.
+        reason: String,
+    },
     /// The back office invites only an organization's first administrator; once it has one,
     /// they invite the others (spec: ORG-5).
     #[error(
@@ -229,6 +242,8 @@ impl Error {
             Self::AlreadyInvited => "already_invited",
             Self::AlreadyInTeam => "already_in_team",
             Self::NotInTeam => "not_in_team",
+            Self::Vetoed { .. } => "vetoed",
+            Self::HookFailed { .. } => "hook_failed",
             Self::AdministratorExists => "administrator_exists",
             Self::AlreadyDeactivated => "already_deactivated",
             Self::NotDeactivated => "not_deactivated",
@@ -265,6 +280,8 @@ impl Error {
             Self::AlreadyInvited => 409,
             Self::AlreadyInTeam => 409,
             Self::NotInTeam => 409,
+            Self::Vetoed { .. } => 403,
+            Self::HookFailed { .. } => 500,
             Self::AdministratorExists => 409,
             Self::AlreadyDeactivated => 409,
             Self::NotDeactivated => 409,
@@ -314,6 +331,7 @@ impl From<DomainError> for Error {
             },
             DomainError::MailNotRetriable { reason } => Self::MailNotRetriable { reason },
             DomainError::AdministratorExists => Self::AdministratorExists,
+            DomainError::Vetoed { reason } => Self::Vetoed { reason },
             DomainError::AlreadyDeactivated => Self::AlreadyDeactivated,
             DomainError::NotDeactivated => Self::NotDeactivated,
         }
@@ -456,6 +474,20 @@ mod tests {
             (Error::AlreadyInvited, "already_invited", 409),
             (Error::AlreadyInTeam, "already_in_team", 409),
             (Error::NotInTeam, "not_in_team", 409),
+            (
+                Error::Vetoed {
+                    reason: "not our domain".to_owned(),
+                },
+                "vetoed",
+                403,
+            ),
+            (
+                Error::HookFailed {
+                    reason: "it panicked".to_owned(),
+                },
+                "hook_failed",
+                500,
+            ),
             (Error::AdministratorExists, "administrator_exists", 409),
             (Error::AlreadyDeactivated, "already_deactivated", 409),
             (Error::NotDeactivated, "not_deactivated", 409),

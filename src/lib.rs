@@ -114,6 +114,8 @@
 //! | `already_invited` | 409 | [`Error::AlreadyInvited`]: a pending invitation for the address exists |
 //! | `already_in_team` | 409 | [`Error::AlreadyInTeam`]: the member is in the team already |
 //! | `not_in_team` | 409 | [`Error::NotInTeam`]: the member is not in the team |
+//! | `vetoed` | 403 | [`Error::Vetoed`]: the host's hook refused it |
+//! | `hook_failed` | 500 | [`Error::HookFailed`]: the host's hook panicked or timed out |
 //! | `administrator_exists` | 409 | [`Error::AdministratorExists`]: the organization has an administrator already |
 //! | `already_deactivated` | 409 | [`Error::AlreadyDeactivated`]: the member is deactivated already |
 //! | `not_deactivated` | 409 | [`Error::NotDeactivated`]: the member is active |
@@ -190,9 +192,9 @@ pub use mail::{SmtpConfig, SmtpConfigError, SmtpMailer, SmtpSecurity};
 pub use policy::{HostAction, Permission, Scope};
 pub use report::ReportError;
 pub use roster::{
-    AcceptOptions, Actor, AdministratorEntry, Audience, BackOfficeUser, DeliveryConfig,
-    DeliveryReport, EXISTING_ACCOUNT_WARNING, InboxEntry, InvitationPreview, Listing,
-    MAX_COMPARED_TEAMS, Roster, RosterBuilder, RosterConfig,
+    AcceptCheck, AcceptOptions, Actor, AdministratorEntry, Audience, BackOfficeUser,
+    DeliveryConfig, DeliveryReport, EXISTING_ACCOUNT_WARNING, Hooks, InboxEntry, InvitationPreview,
+    InviteCheck, Listing, MAX_COMPARED_TEAMS, Roster, RosterBuilder, RosterConfig, Veto,
 };
 #[cfg(feature = "runtime-tokio")]
 pub use roster::{DeliveryLoop, DeliveryTotals};

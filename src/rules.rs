@@ -117,6 +117,15 @@
 //! `Roster::reactivate_member` gives everything back, within the seat cap (ORG-4). The last
 //! active administrator cannot be deactivated, removed, demoted, or leave (ADM-5).
 //!
+//! ### MEM-3 — The host reacts, and can veto
+//!
+//! *(design)* The host can veto an invitation (each address of a bulk paste on its own) or an
+//! acceptance before it is decided, with a reason the caller sees: `Hooks`, registered with
+//! `RosterBuilder::hooks`, answering `Veto` (`Error::Vetoed`, or the line's
+//! `BulkLineError::Vetoed`). Hooks run outside any transaction; one that panics or does not
+//! answer within `RosterConfig::hook_timeout` refuses the command (`Error::HookFailed`).
+//! The change feed of this rule is not built yet.
+//!
 //! # Administrators (ADM)
 //!
 //! ### ADM-1 — Administrators are equals

@@ -80,6 +80,12 @@ pub enum BulkLineError {
     /// The chosen team no longer exists.
     #[error("the chosen team does not exist (it may have been deleted); pick another team")]
     NoSuchTeam,
+    /// The host refused an invitation to this address (spec: MEM-3).
+    #[error("refused by the organization's policy: {reason}")]
+    Vetoed {
+        /// The host's reason.
+        reason: String,
+    },
 }
 
 impl BulkLineError {
@@ -92,6 +98,7 @@ impl BulkLineError {
             Self::AlreadyInvited => "already_invited",
             Self::SeatLimit { .. } => "seat_limit",
             Self::NoSuchTeam => "no_such_team",
+            Self::Vetoed { .. } => "vetoed",
         }
     }
 }

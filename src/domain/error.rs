@@ -68,6 +68,12 @@ pub enum DomainError {
     /// The organization holds no license with the id given.
     #[error("the organization holds no such license")]
     LicenseNotFound,
+    /// The host refused the invitation (spec: MEM-3).
+    #[error("refused by the organization's policy: {reason}")]
+    Vetoed {
+        /// The host's reason.
+        reason: String,
+    },
     /// The organization has an administrator already: they invite the others (spec: ORG-5).
     #[error("the organization already has an administrator")]
     AdministratorExists,

@@ -292,6 +292,8 @@ pub(crate) struct AddressState {
     pub member: bool,
     /// The pending invitation for it, if any.
     pub pending: Option<Invitation>,
+    /// The host's refusal of an invitation to it, if it gave one (spec: MEM-3).
+    pub veto: Option<String>,
 }
 
 /// What to invite: one address, its role, optional names and team.
@@ -482,7 +484,9 @@ fn address_refusal(existing: &AddressState) -> Option<BulkLineError> {
     } else if existing.pending.is_some() {
         Some(BulkLineError::AlreadyInvited)
     } else {
-        None
+        existing.veto.as_ref().map(|reason| BulkLineError::Vetoed {
+            reason: reason.clone(),
+        })
     }
 }
 
@@ -520,6 +524,7 @@ pub(crate) fn invite(
     state.check_administrator_rules(new.role, new.invitee.as_ref())?;
     match address_refusal(existing) {
         Some(BulkLineError::AlreadyMember) => return Err(DomainError::AlreadyMember),
+        Some(BulkLineError::Vetoed { reason }) => return Err(DomainError::Vetoed { reason }),
         Some(_) => return Err(DomainError::AlreadyInvited),
         None => {}
     }

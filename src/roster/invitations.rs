@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Access, Actor, BackOfficeUser, Listing, Roster, listing};
+use super::{AcceptCheck, Access, Actor, BackOfficeUser, InviteCheck, Listing, Roster, listing};
 use crate::{
     domain::{
         bulk::parse_paste,
@@ -188,10 +188,19 @@ impl Roster {
                     entity: EntityKind::Organization,
                 })?;
             let administrators = self.administrators(org).await?;
-            let existing = AddressState {
+            let mut existing = AddressState {
                 member: !targets.member_emails.is_empty(),
                 pending: targets.pending.into_iter().next(),
+                veto: None,
             };
+            let check = InviteCheck {
+                organization: &organization,
+                actor: None,
+                email: &new.email,
+                role: new.role,
+                team: None,
+            };
+            self.vet_address(check, &mut existing).await?;
             let state = InviteState {
                 organization: &organization,
                 inviter: Inviter {
@@ -304,10 +313,19 @@ impl Roster {
                 Some(id) => Some(self.target_team(org, id).await?),
                 None => None,
             };
-            let existing = AddressState {
+            let mut existing = AddressState {
                 member: !targets.member_emails.is_empty(),
                 pending: targets.pending.into_iter().next(),
+                veto: None,
             };
+            let check = InviteCheck {
+                organization: &access.organization,
+                actor: Some(actor),
+                email: &new.email,
+                role: new.role,
+                team: team.as_ref(),
+            };
+            self.vet_address(check, &mut existing).await?;
             let state = InviteState {
                 organization: &access.organization,
                 inviter: (&access.member).into(),
@@ -408,6 +426,17 @@ impl Roster {
             for i in targets.pending {
                 let key = i.email.key().to_owned();
                 existing.entry(key).or_default().pending = Some(i);
+            }
+            for address in &parsed.addresses {
+                let check = InviteCheck {
+                    organization: &access.organization,
+                    actor: Some(actor),
+                    email: &address.email,
+                    role,
+                    team: team.as_ref(),
+                };
+                let state = existing.entry(address.email.key().to_owned()).or_default();
+                self.vet_address(check, state).await?;
             }
             let state = InviteState {
                 organization: &access.organization,
@@ -601,6 +630,12 @@ impl Roster {
         self.run(|now| async move {
             let link = self.answer_context(named, Some(actor.user), now).await?;
             let (invitation, organization) = (link.invitation, link.organization);
+            let check = AcceptCheck {
+                organization: &organization,
+                actor,
+                invitation: &invitation,
+            };
+            self.vet_accept(check).await?;
             let state = AcceptState {
                 organization: &organization,
                 already_member: link.member.is_some(),
@@ -795,6 +830,24 @@ impl Roster {
             .ok_or(Error::NotFound {
                 entity: EntityKind::Invitation,
             })
+    }
+
+    /// Asks the host's hook about an address that would otherwise be invited (spec: MEM-3),
+    /// and keeps its veto in `state` for the decision, which refuses that address.
+    ///
+    /// # Errors
+    /// [`Error::HookFailed`].
+    async fn vet_address(&self, check: InviteCheck<'_>, state: &mut AddressState) -> Result<()> {
+        if state.member || state.pending.is_some() {
+            return Ok(());
+        }
+        match self.vet_invite(check).await {
+            Err(Error::Vetoed { reason }) => {
+                state.veto = Some(reason);
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// The seats in use, counted only when the organization caps them (spec: ORG-4): no

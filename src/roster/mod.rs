@@ -9,6 +9,7 @@
 mod analytics;
 mod delivery;
 mod erasure;
+mod hooks;
 mod inbox;
 mod invitations;
 mod members;
@@ -27,6 +28,7 @@ pub use self::delivery::{DeliveryLoop, DeliveryTotals};
 pub use self::{
     analytics::MAX_COMPARED_TEAMS,
     delivery::{DeliveryConfig, DeliveryReport},
+    hooks::{AcceptCheck, Hooks, InviteCheck, Veto},
     inbox::InboxEntry,
     invitations::{AcceptOptions, EXISTING_ACCOUNT_WARNING, InvitationPreview},
     members::AdministratorEntry,
@@ -111,6 +113,9 @@ pub struct RosterConfig {
     pub mail: MailSettings,
     /// Delivery retries.
     pub delivery: DeliveryConfig,
+    /// How long a host's [`Hooks`] may take to answer before the command is refused with
+    /// [`Error::HookFailed`] (five seconds by default; with the `runtime-tokio` feature).
+    pub hook_timeout: std::time::Duration,
 }
 
 impl Default for RosterConfig {
@@ -121,6 +126,7 @@ impl Default for RosterConfig {
             max_bulk_addresses: 20_000,
             mail: MailSettings::default(),
             delivery: DeliveryConfig::default(),
+            hook_timeout: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -155,6 +161,12 @@ impl RosterConfig {
         self.delivery = delivery;
         self
     }
+
+    /// Sets how long a host's hooks may take to answer.
+    pub fn with_hook_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.hook_timeout = timeout;
+        self
+    }
 }
 
 /// Builds a [`Roster`].
@@ -165,10 +177,20 @@ pub struct RosterBuilder {
     link_key: Arc<LinkKey>,
     clock: Arc<dyn Clock>,
     templates: Arc<dyn MailTemplates>,
+    hooks: Option<Arc<dyn Hooks>>,
     config: RosterConfig,
 }
 
 impl RosterBuilder {
+    /// Asks `hooks` before every invitation and acceptance is decided (spec: MEM-3).
+    ///
+    /// A hook's time limit ([`RosterConfig::hook_timeout`]) needs Tokio's time driver in the
+    /// runtime commands run on (`enable_time`, or `enable_all`).
+    pub fn hooks(mut self, hooks: impl Hooks) -> Self {
+        self.hooks = Some(Arc::new(hooks));
+        self
+    }
+
     /// Uses `clock` instead of the system clock.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -200,6 +222,7 @@ impl RosterBuilder {
             link_key: self.link_key,
             clock: self.clock,
             templates: self.templates,
+            hooks: self.hooks,
             config: Arc::new(config),
             turnstiles: Arc::new(Turnstiles::default()),
         }
@@ -254,6 +277,8 @@ pub struct Roster {
     link_key: Arc<LinkKey>,
     clock: Arc<dyn Clock>,
     templates: Arc<dyn MailTemplates>,
+    /// The host's veto, if it registered one: without, nothing is asked.
+    hooks: Option<Arc<dyn Hooks>>,
     config: Arc<RosterConfig>,
     turnstiles: Arc<Turnstiles>,
 }
@@ -369,6 +394,7 @@ impl Roster {
             link_key: Arc::new(link_key),
             clock: Arc::new(SystemClock),
             templates: Arc::new(DefaultTemplates),
+            hooks: None,
             config: RosterConfig::default(),
         }
     }

@@ -25,6 +25,7 @@ mod erasure;
 mod errors;
 mod fixture;
 mod foreign_ids;
+mod hooks;
 mod invitations;
 mod lifecycle;
 mod matrix;
