@@ -7,6 +7,7 @@
 //! reads and decides again, a bounded number of times.
 
 mod analytics;
+mod answers;
 mod delivery;
 mod erasure;
 mod hooks;
@@ -27,10 +28,10 @@ use uuid::Uuid;
 pub use self::delivery::{DeliveryLoop, DeliveryTotals};
 pub use self::{
     analytics::MAX_COMPARED_TEAMS,
+    answers::{AcceptOptions, EXISTING_ACCOUNT_WARNING, InvitationPreview},
     delivery::{DeliveryConfig, DeliveryReport},
     hooks::{AcceptCheck, Hooks, InviteCheck, Veto},
     inbox::InboxEntry,
-    invitations::{AcceptOptions, EXISTING_ACCOUNT_WARNING, InvitationPreview},
     members::AdministratorEntry,
     messages::Audience,
 };
